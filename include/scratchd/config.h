@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum FileSystem {
+        FILE_SYSTEM_XFS,
+        FILE_SYSTEM_EXT4,
+        _FILE_SYSTEM_MAX,
+        _FILE_SYSTEM_INVALID = -EINVAL,
+} FileSystem;
+
+/* Whether a wipe discards the raw disk. "auto" discards only where the device
+ * can discard the whole disk in a bounded number of requests, so a wipe stays
+ * seconds long whatever the size (see tuning.c). */
+typedef enum DiscardMode {
+        DISCARD_AUTO,
+        DISCARD_YES,
+        DISCARD_NO,
+        _DISCARD_MAX,
+        _DISCARD_INVALID = -EINVAL,
+} DiscardMode;
+
+const char *file_system_to_string(FileSystem f);
+FileSystem file_system_from_string(const char *s);
+const char *discard_mode_to_string(DiscardMode d);
+DiscardMode discard_mode_from_string(const char *s);
+
+typedef struct VolumeConfig {
+        char *name;            /* "scratch": names the mapping, state file and logs */
+        char **devices;        /* Devices=: paths, globs or "auto", as written */
+        char *mount_point;
+        FileSystem file_system;
+        bool expendable;
+        DiscardMode discard;
+        unsigned sector_size;  /* 0: chosen from the device */
+} VolumeConfig;
+
+typedef struct Config {
+        VolumeConfig *volumes;
+        size_t n_volumes;
+        char *read_group;
+        char *operator_group;
+} Config;
+
+/* Loads PATH, then PATH's directory's conf.d/\*.conf in lexical order, each
+ * overriding what came before (a list key set to empty clears the list).
+ * Returns 0, or a negative errno with *ret_error set to one line naming the
+ * file, the line and the key, and what to do. */
+int config_load(const char *path, Config **ret, char **ret_error);
+
+/* Same, from a string (tests, fuzzers). `name` stands for the file in errors. */
+int config_load_string(const char *name, const char *text, Config **ret, char **ret_error);
+
+Config *config_free(Config *c);
+static inline void config_freep(Config **c) {
+        config_free(*c);
+}
+#define _cleanup_config_free_ __attribute__((cleanup(config_freep)))
+
+/* The dm-crypt mapping name of a volume: "scratchd-<name>". */
+#define MAPPING_PREFIX "scratchd-"

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* What the kernel (sysfs, mountinfo, /proc/swaps) and libblkid say about one
+ * disk and everything stacked on it. Gathered without writing a byte; the
+ * decisions made from it are pure functions (safety.c, tuning.c). */
+typedef struct DiskFacts {
+        char *path;                  /* canonical node, "/dev/nvme1n1" */
+        char *sysname;               /* "nvme1n1" */
+        dev_t devnum;
+        bool is_partition;
+        uint64_t size;               /* bytes */
+        bool rotational;
+        uint64_t discard_max_bytes;  /* largest single discard; 0: none */
+        unsigned logical_sector_size;
+        unsigned physical_sector_size;
+
+        bool holds_root;             /* "/" lives on it, or on something stacked on it */
+        char **swaps;                /* active swap areas on it */
+        char **mounts;               /* foreign mounts on it: "/data (sdb1)" */
+        char **holders;              /* foreign holders: "md0", "dm-3 (vg0-home)" */
+        char **signatures;           /* what libblkid found: "ext4", "gpt", "LVM2_member" */
+
+        char *our_mapping;           /* our dm-crypt mapping is active on it */
+        dev_t our_mapping_devnum;
+        char **our_mounts;           /* where our mapping is mounted */
+} DiskFacts;
+
+void disk_facts_done(DiskFacts *f);
+
+/* Expands paths and globs to canonical block device nodes, in order, without
+ * duplicates. On error *ret_error names the pattern and what to do. */
+int disk_resolve(char *const *patterns, char ***ret_paths, char **ret_error);
+
+/* Local, non-rotational, non-removable whole disks that hold neither / nor swap
+ * nor anything mounted: the candidates for Devices=auto. */
+int disk_discover_auto(char ***ret_paths);
+
+/* Gathers the facts about `path`. `mapping` is the name our dm-crypt mapping of
+ * it would have, so that our own mapping is told apart from foreign holders. */
+int disk_probe(const char *path, const char *mapping, DiskFacts *ret);

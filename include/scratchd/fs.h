@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "scratchd/config.h"
+
+/* Makes a filesystem for scratch: no discard pass (the key change already
+ * erased everything), lazy metadata init, a log/journal small enough that
+ * making it does not grow with the disk. */
+int fs_make(FileSystem fs, const char *device, uint64_t size, char **ret_output);
+
+/* Mounts `device` at `where` (created 0755 if missing) nodev,nosuid. */
+int fs_mount(const char *device, const char *where, FileSystem fs);
+
+/* Unmounts `where`; not mounted is success. `detach`: lazily, if busy. */
+int fs_unmount(const char *where, bool detach);
+
+/* What is mounted at `where`: 1 and its device, 0 if nothing. */
+int fs_mounted_device(const char *where, dev_t *ret);
+
+/* Processes whose cwd, root, open files or mappings are on the filesystem of
+ * device `dev`: "123 (bash), 456 (python3)" into *ret, or NULL if none. */
+int fs_find_users(dev_t dev, char **ret);

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "scratchd/config.h"
+#include "scratchd/key.h"
+#include "scratchd/state.h"
+#include "scratchd/tuning.h"
+
+/* The crypto-erase, step by step (DESIGN.md, "Wipe"). */
+typedef enum WipeStep {
+        WIPE_STEP_CHECK_USERS,
+        WIPE_STEP_UNMOUNT,
+        WIPE_STEP_DEACTIVATE,
+        WIPE_STEP_ERASE_SIGNATURES,
+        WIPE_STEP_DISCARD,
+        WIPE_STEP_REKEY,
+        WIPE_STEP_ZERO_HEAD,
+        WIPE_STEP_MKFS,
+        WIPE_STEP_MOUNT,
+        _WIPE_STEP_MAX,
+        _WIPE_STEP_INVALID = -EINVAL,
+} WipeStep;
+
+const char *wipe_step_to_string(WipeStep s);
+
+/* Everything a wipe does to the kernel and the disk goes through here, so the
+ * sequence and its failure handling are tested with fakes (tests/unit) and
+ * run for real with kernel_ops (kernel-ops.c). Each returns 0 or a negative
+ * errno; `detail` (where given) receives a one-line explanation on failure. */
+typedef struct WipeOps {
+        int (*find_users)(void *userdata, const char *mount_point, char **ret_users);
+        int (*unmount)(void *userdata, const char *mount_point, bool detach);
+        int (*deactivate)(void *userdata, const char *mapping, bool deferred);
+        int (*erase_signatures)(void *userdata, const char *device);
+        int (*discard)(void *userdata, const char *device);
+        int (*new_key)(void *userdata, size_t size, Secret **ret);
+        int (*activate)(void *userdata, const char *device, const char *mapping, const CryptTuning *t,
+                        const Secret *key, dev_t *ret_devnum);
+        int (*zero_head)(void *userdata, const char *mapping);
+        int (*mkfs)(void *userdata, FileSystem fs, const char *mapping, uint64_t size, char **ret_output);
+        int (*mount)(void *userdata, const char *mapping, const char *mount_point, FileSystem fs);
+        int (*save_state)(void *userdata, const char *name, const VolumeRecord *rec);
+        void *userdata;
+} WipeOps;
+
+typedef struct WipeRequest {
+        const char *name;          /* volume name, for logs and state */
+        const char *mapping;       /* "scratchd-<name>" */
+        const char *device;        /* the raw disk */
+        uint64_t size;             /* of the raw disk, bytes */
+        const char *mount_point;
+        FileSystem file_system;
+        CryptTuning tuning;
+        bool erase_signatures;     /* Expendable=yes and foreign signatures found */
+} WipeRequest;
+
+/* Crypto-erases and re-keys the volume: from whatever state it is in to CLEAN
+ * under generation rec->generation + 1, recording progress in `rec` through
+ * ops->save_state. On failure at any step the volume is fenced (unmounted,
+ * deactivated, FAILED with the reason in rec->reason) and the step is returned
+ * in *ret_failed_step. Never leaves it half-ready. */
+int wipe_volume(const WipeOps *ops, const WipeRequest *req, VolumeRecord *rec, WipeStep *ret_failed_step);

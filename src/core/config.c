@@ -1,0 +1,422 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
+#include <dirent.h>
+#include <ini.h>
+#include <libgen.h>
+#include <stdarg.h>
+
+#include "scratchd/config.h"
+#include "scratchd/util.h"
+
+static const char *const file_system_table[_FILE_SYSTEM_MAX] = {
+        [FILE_SYSTEM_XFS] = "xfs",
+        [FILE_SYSTEM_EXT4] = "ext4",
+};
+
+static const char *const discard_mode_table[_DISCARD_MAX] = {
+        [DISCARD_AUTO] = "auto",
+        [DISCARD_YES] = "yes",
+        [DISCARD_NO] = "no",
+};
+
+const char *file_system_to_string(FileSystem f) {
+        return f >= 0 && f < _FILE_SYSTEM_MAX ? file_system_table[f] : NULL;
+}
+
+FileSystem file_system_from_string(const char *s) {
+        for (int i = 0; i < _FILE_SYSTEM_MAX; i++)
+                if (streq(s, file_system_table[i]))
+                        return i;
+        return _FILE_SYSTEM_INVALID;
+}
+
+const char *discard_mode_to_string(DiscardMode d) {
+        return d >= 0 && d < _DISCARD_MAX ? discard_mode_table[d] : NULL;
+}
+
+DiscardMode discard_mode_from_string(const char *s) {
+        for (int i = 0; i < _DISCARD_MAX; i++)
+                if (streq(s, discard_mode_table[i]))
+                        return i;
+        int b = parse_boolean(s);
+        if (b >= 0)
+                return b ? DISCARD_YES : DISCARD_NO;
+        return _DISCARD_INVALID;
+}
+
+/* The longest line we accept; longer lists go on several Devices= lines. */
+#define LINE_MAX_LEN 1024
+
+typedef struct Parser {
+        const char *file;       /* for messages */
+        FILE *stream;
+        unsigned line;          /* line the handler is looking at */
+        bool line_too_long;
+        char *error;            /* first error, one line */
+        Config *config;
+} Parser;
+
+static int fail(Parser *p, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(Parser *p, const char *key, const char *fmt, ...) {
+        if (p->error)
+                return 0;
+
+        char what[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof(what), fmt, ap);
+        va_end(ap);
+
+        if (asprintf(&p->error, "%s:%u: %s%s%s", p->file, p->line, key ?: "", key ? ": " : "", what) < 0)
+                p->error = NULL;
+        return 0;
+}
+
+/* inih hands us no line numbers and knows only ';' for inline comments, so we
+ * feed it lines ourselves: counting them, dropping " # comments", and folding
+ * away leading blanks (systemd-style files have no continuation lines). */
+static char *reader(char *buf, int size, void *userdata) {
+        Parser *p = userdata;
+        char line[LINE_MAX_LEN + 2];
+
+        if (!fgets(line, sizeof(line), p->stream))
+                return NULL;
+        p->line++;
+
+        size_t len = strlen(line);
+        if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
+                p->line_too_long = true;
+                int c;
+                while ((c = fgetc(p->stream)) != EOF && c != '\n')
+                        ;
+                line[0] = 0;   /* hand inih an empty line; we report it ourselves */
+        }
+
+        char *s = line;
+        while (*s == ' ' || *s == '\t')
+                s++;
+        /* An inline comment needs a blank before it, so "a#b" stays a value. */
+        for (char *c = s; *c; c++)
+                if ((*c == '#' || *c == ';') && c > s && (c[-1] == ' ' || c[-1] == '\t')) {
+                        *c = 0;
+                        break;
+                }
+        len = strlen(s);
+        while (len > 0 && isspace((unsigned char) s[len - 1]))
+                s[--len] = 0;
+
+        if ((int) len + 2 > size) {
+                p->line_too_long = true;
+                s[0] = 0;
+                len = 0;
+        }
+        memcpy(buf, s, len);
+        buf[len] = '\n';
+        buf[len + 1] = 0;
+        return buf;
+}
+
+static VolumeConfig *current_volume(Parser *p) {
+        Config *c = p->config;
+        if (c->n_volumes == 0) {
+                c->volumes = calloc(1, sizeof(VolumeConfig));
+                if (!c->volumes)
+                        return NULL;
+                c->n_volumes = 1;
+                c->volumes[0] = (VolumeConfig) {
+                        .file_system = FILE_SYSTEM_XFS,
+                        .discard = DISCARD_AUTO,
+                };
+        }
+        return &c->volumes[0];
+}
+
+static bool valid_name(const char *s) {
+        size_t n = strlen(s);
+        if (n == 0 || n > 64)
+                return false;
+        for (const char *c = s; *c; c++)
+                if (!isalnum((unsigned char) *c) && *c != '-' && *c != '_')
+                        return false;
+        return true;
+}
+
+static bool valid_mount_point(const char *s) {
+        if (s[0] != '/' || streq(s, "/"))
+                return false;
+        /* No "..", no "//", no trailing slash: the path must name one place. */
+        if (strstr(s, "//") || strstr(s, "/../") || strstr(s, "/./") || s[strlen(s) - 1] == '/')
+                return false;
+        size_t n = strlen(s);
+        if ((n >= 3 && streq(s + n - 3, "/..")) || (n >= 2 && streq(s + n - 2, "/.")))
+                return false;
+        for (const char *c = s; *c; c++)
+                if (isspace((unsigned char) *c) || iscntrl((unsigned char) *c))
+                        return false;
+        return true;
+}
+
+static int set_string(char **field, const char *value) {
+        char *v = strdup(value);
+        if (!v)
+                return -ENOMEM;
+        free(*field);
+        *field = v;
+        return 0;
+}
+
+static int parse_devices(Parser *p, VolumeConfig *v, const char *value) {
+        if (!*value) {   /* "Devices=" resets the list, as in systemd units */
+                strv_free(v->devices);
+                v->devices = NULL;
+                return 1;
+        }
+
+        _cleanup_free_ char *copy = strdup(value);
+        if (!copy)
+                return -ENOMEM;
+        char *save = NULL;
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                if (!streq(w, "auto") && w[0] != '/')
+                        return fail(p, "Devices", "'%s' is neither an absolute path, a glob nor \"auto\"; "
+                                    "name disks like /dev/disk/by-id/nvme-...", w);
+                if (strv_extend(&v->devices, w) < 0)
+                        return -ENOMEM;
+        }
+        return 1;
+}
+
+static int handle_scratch(Parser *p, const char *name, const char *value) {
+        VolumeConfig *v = current_volume(p);
+        if (!v)
+                return -ENOMEM;
+
+        if (streq(name, "Devices"))
+                return parse_devices(p, v, value);
+
+        if (streq(name, "Name")) {
+                if (!valid_name(value))
+                        return fail(p, "Name", "'%s' is not a valid volume name; use 1-64 letters, digits, '-' or '_'",
+                                    value);
+                return set_string(&v->name, value) < 0 ? -ENOMEM : 1;
+        }
+        if (streq(name, "MountPoint")) {
+                if (!valid_mount_point(value))
+                        return fail(p, "MountPoint", "'%s' is not a normalized absolute path other than /; "
+                                    "use something like /scratch", value);
+                return set_string(&v->mount_point, value) < 0 ? -ENOMEM : 1;
+        }
+        if (streq(name, "FileSystem")) {
+                FileSystem f = file_system_from_string(value);
+                if (f < 0)
+                        return fail(p, "FileSystem", "'%s' is not supported; use xfs or ext4", value);
+                v->file_system = f;
+                return 1;
+        }
+        if (streq(name, "Expendable")) {
+                int b = parse_boolean(value);
+                if (b < 0)
+                        return fail(p, "Expendable", "'%s' is not a boolean; use yes or no", value);
+                v->expendable = b;
+                return 1;
+        }
+        if (streq(name, "Discard")) {
+                DiscardMode d = discard_mode_from_string(value);
+                if (d < 0)
+                        return fail(p, "Discard", "'%s' is not valid; use auto, yes or no", value);
+                v->discard = d;
+                return 1;
+        }
+        if (streq(name, "SectorSize")) {
+                if (streq(value, "auto"))
+                        v->sector_size = 0;
+                else if (streq(value, "512"))
+                        v->sector_size = 512;
+                else if (streq(value, "4096"))
+                        v->sector_size = 4096;
+                else
+                        return fail(p, "SectorSize", "'%s' is not valid; use auto, 512 or 4096", value);
+                return 1;
+        }
+        return fail(p, name, "unknown key in [Scratch]; known keys are Name, Devices, MountPoint, FileSystem, "
+                    "Expendable, Discard, SectorSize");
+}
+
+static bool valid_group(const char *s) {
+        if (!*s || strlen(s) > 32 || s[0] == '-')
+                return false;
+        for (const char *c = s; *c; c++)
+                if (!isalnum((unsigned char) *c) && !strchr("-_.", *c))
+                        return false;
+        return true;
+}
+
+static int handle_access(Parser *p, const char *name, const char *value) {
+        char **field;
+        if (streq(name, "ReadGroup"))
+                field = &p->config->read_group;
+        else if (streq(name, "OperatorGroup"))
+                field = &p->config->operator_group;
+        else
+                return fail(p, name, "unknown key in [Access]; known keys are ReadGroup, OperatorGroup");
+
+        if (!*value) {
+                free(*field);
+                *field = NULL;
+                return 1;
+        }
+        if (!valid_group(value))
+                return fail(p, name, "'%s' is not a valid group name", value);
+        return set_string(field, value) < 0 ? -ENOMEM : 1;
+}
+
+static int handler(void *userdata, const char *section, const char *name, const char *value) {
+        Parser *p = userdata;
+        int r;
+
+        if (p->error)
+                return 1;   /* report only the first problem */
+
+        if (streq(section, "Scratch"))
+                r = handle_scratch(p, name, value);
+        else if (streq(section, "Access"))
+                r = handle_access(p, name, value);
+        else if (!*section)
+                r = fail(p, name, "key outside any section; put it under [Scratch] or [Access]");
+        else
+                r = fail(p, NULL, "unknown section [%s]; known sections are [Scratch] and [Access]", section);
+        if (r == -ENOMEM)
+                return 0;
+        return 1;
+}
+
+static int parse_stream(Parser *p) {
+        int r = ini_parse_stream(reader, p, handler, p);
+        if (p->error)
+                return -EINVAL;
+        if (p->line_too_long) {
+                p->line = 0;
+                return fail(p, NULL, "a line is longer than %d characters; split long Devices= lists over "
+                            "several lines", LINE_MAX_LEN), -EINVAL;
+        }
+        if (r > 0) {
+                p->line = r;
+                fail(p, NULL, "syntax error; expected [Section] or Key=value");
+                return -EINVAL;
+        }
+        if (r < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+static int validate(Config *c, const char *file, char **ret_error) {
+        if (c->n_volumes == 0)
+                return errorf(ret_error, -EINVAL, "%s: no [Scratch] section; add one with Devices= and MountPoint=", file);
+
+        VolumeConfig *v = &c->volumes[0];
+        if (strv_length(v->devices) == 0)
+                return errorf(ret_error, -EINVAL, "%s: [Scratch] Devices= is not set; name the scratch disk(s)", file);
+        if (strv_contains(v->devices, "auto") && strv_length(v->devices) > 1)
+                return errorf(ret_error, -EINVAL, "%s: [Scratch] Devices=auto cannot be combined with named disks", file);
+        if (!v->mount_point && set_string(&v->mount_point, "/scratch") < 0)
+                return -ENOMEM;
+        if (!v->name && set_string(&v->name, "scratch") < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+static Config *config_new(void) {
+        return calloc(1, sizeof(Config));
+}
+
+static int parse_file(Config *c, const char *path, char **ret_error) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return errorf(ret_error, -errno, "%s: cannot open: %s; create it or pass --config FILE", path,
+                                strerror(errno));
+
+        Parser p = { .file = path, .stream = f, .config = c };
+        int r = parse_stream(&p);
+        if (r < 0)
+                *ret_error = p.error;
+        return r;
+}
+
+static int filter_conf(const struct dirent *d) {
+        size_t n = strlen(d->d_name);
+        return d->d_name[0] != '.' && n > 5 && streq(d->d_name + n - 5, ".conf");
+}
+
+int config_load(const char *path, Config **ret, char **ret_error) {
+        _cleanup_config_free_ Config *c = config_new();
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        r = parse_file(c, path, ret_error);
+        if (r < 0)
+                return r;
+
+        _cleanup_free_ char *copy = strdup(path), *dropins = NULL;
+        if (!copy || asprintf(&dropins, "%s/conf.d", dirname(copy)) < 0)
+                return -ENOMEM;
+
+        struct dirent **list = NULL;
+        int n = scandir(dropins, &list, filter_conf, alphasort);
+        for (int i = 0; i < n; i++) {
+                _cleanup_free_ char *file = NULL;
+                if (r >= 0) {
+                        if (asprintf(&file, "%s/%s", dropins, list[i]->d_name) < 0)
+                                r = -ENOMEM;
+                        else
+                                r = parse_file(c, file, ret_error);
+                }
+                free(list[i]);
+        }
+        free(list);
+        if (r < 0)
+                return r;
+
+        r = validate(c, path, ret_error);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int config_load_string(const char *name, const char *text, Config **ret, char **ret_error) {
+        _cleanup_config_free_ Config *c = config_new();
+        if (!c)
+                return -ENOMEM;
+
+        /* fmemopen() refuses a zero-length buffer; one newline parses the same. */
+        _cleanup_fclose_ FILE *f = *text ? fmemopen((void *) text, strlen(text), "r") : fmemopen("\n", 1, "r");
+        if (!f)
+                return -errno;
+        Parser p = { .file = name, .stream = f, .config = c };
+        int r = parse_stream(&p);
+        if (r < 0) {
+                *ret_error = p.error;
+                return r;
+        }
+        r = validate(c, name, ret_error);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+Config *config_free(Config *c) {
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < c->n_volumes; i++) {
+                free(c->volumes[i].name);
+                strv_free(c->volumes[i].devices);
+                free(c->volumes[i].mount_point);
+        }
+        free(c->volumes);
+        free(c->read_group);
+        free(c->operator_group);
+        free(c);
+        return NULL;
+}

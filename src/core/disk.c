@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <blkid/blkid.h>
+#include <dirent.h>
+#include <glob.h>
+#include <libudev.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "scratchd/disk.h"
+#include "scratchd/util.h"
+
+static inline void udev_unrefp(struct udev **u) {
+        if (*u)
+                udev_unref(*u);
+}
+static inline void udev_device_unrefp(struct udev_device **d) {
+        if (*d)
+                udev_device_unref(*d);
+}
+static inline void udev_enumerate_unrefp(struct udev_enumerate **e) {
+        if (*e)
+                udev_enumerate_unref(*e);
+}
+static inline void blkid_free_probep(blkid_probe *p) {
+        if (*p)
+                blkid_free_probe(*p);
+}
+
+void disk_facts_done(DiskFacts *f) {
+        free(f->path);
+        free(f->sysname);
+        strv_free(f->swaps);
+        strv_free(f->mounts);
+        strv_free(f->holders);
+        strv_free(f->signatures);
+        free(f->our_mapping);
+        strv_free(f->our_mounts);
+        *f = (DiskFacts) {};
+}
+
+int disk_resolve(char *const *patterns, char ***ret_paths, char **ret_error) {
+        _cleanup_strv_free_ char **out = NULL;
+
+        for (char *const *p = patterns; p && *p; p++) {
+                glob_t g = {};
+                int k = glob(*p, GLOB_NOSORT | GLOB_BRACE, NULL, &g);
+                if (k == GLOB_NOMATCH) {
+                        globfree(&g);
+                        return errorf(ret_error, -ENOENT, "Devices=%s: no such disk; check the path, or that udev has "
+                                        "created the /dev/disk/by-id link", *p);
+                }
+                if (k != 0) {
+                        globfree(&g);
+                        return -ENOMEM;
+                }
+                /* Sorted, so that a glob resolves the same way on every boot. */
+                qsort(g.gl_pathv, g.gl_pathc, sizeof(char *), (int (*)(const void *, const void *)) strcmp);
+                for (size_t i = 0; i < g.gl_pathc; i++) {
+                        char real[PATH_MAX];
+                        struct stat st;
+                        if (!realpath(g.gl_pathv[i], real) || stat(real, &st) < 0) {
+                                int e = errno;
+                                (void) errorf(ret_error, 0, "Devices=%s: %s: %s", *p, g.gl_pathv[i], strerror(e));
+                                globfree(&g);
+                                return -e;
+                        }
+                        if (!S_ISBLK(st.st_mode)) {
+                                (void) errorf(ret_error, 0, "Devices=%s: %s is not a block device; name a disk", *p,
+                                         g.gl_pathv[i]);
+                                globfree(&g);
+                                return -ENOTBLK;
+                        }
+                        if (!strv_contains(out, real) && strv_extend(&out, real) < 0) {
+                                globfree(&g);
+                                return -ENOMEM;
+                        }
+                }
+                globfree(&g);
+        }
+        *ret_paths = TAKE_PTR(out);
+        return 0;
+}
+
+/* Mountinfo escapes blanks and backslashes as \ooo. */
+static void unoctal(char *s) {
+        char *w = s;
+        for (char *r = s; *r; r++) {
+                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' &&
+                    r[3] <= '7') {
+                        *w++ = (char) ((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+                        r += 3;
+                } else
+                        *w++ = *r;
+        }
+        *w = 0;
+}
+
+typedef struct Related {
+        dev_t devs[256];
+        char names[256][64];
+        size_t n;
+} Related;
+
+static bool related_has(const Related *r, dev_t d, size_t *ret_index) {
+        for (size_t i = 0; i < r->n; i++)
+                if (r->devs[i] == d) {
+                        if (ret_index)
+                                *ret_index = i;
+                        return true;
+                }
+        return false;
+}
+
+static void related_add(Related *r, dev_t d, const char *name) {
+        if (r->n >= ELEMENTSOF(r->devs) || related_has(r, d, NULL))
+                return;
+        r->devs[r->n] = d;
+        snprintf(r->names[r->n], sizeof(r->names[0]), "%s", name);
+        r->n++;
+}
+
+static int sysfs_dev(const char *sysname, dev_t *ret) {
+        char p[PATH_MAX];
+        _cleanup_free_ char *s = NULL;
+        snprintf(p, sizeof(p), "/sys/class/block/%s/dev", sysname);
+        int r = read_one_line(p, &s);
+        if (r < 0)
+                return r;
+        return parse_dev(s, ret);
+}
+
+/* Walks /sys/class/block/NAME/holders recursively: md arrays, LVM and dm
+ * targets stacked on the disk. Our own mapping is recorded apart. */
+static int collect_holders(DiskFacts *f, Related *rel, const char *sysname, const char *mapping, int depth) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "/sys/class/block/%s/holders", sysname);
+
+        DIR *d = opendir(p);
+        if (!d)
+                return 0;
+        struct dirent *de;
+        int r = 0;
+        while (r >= 0 && (de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                dev_t dev;
+                if (sysfs_dev(de->d_name, &dev) < 0)
+                        continue;
+
+                _cleanup_free_ char *dm_name = NULL, *dm_uuid = NULL;
+                snprintf(p, sizeof(p), "/sys/class/block/%s/dm/name", de->d_name);
+                (void) read_one_line(p, &dm_name);
+                snprintf(p, sizeof(p), "/sys/class/block/%s/dm/uuid", de->d_name);
+                (void) read_one_line(p, &dm_uuid);
+
+                bool ours = depth == 0 && dm_name && mapping && streq(dm_name, mapping) && dm_uuid &&
+                            startswith(dm_uuid, "CRYPT-PLAIN-");
+                if (ours) {
+                        free(f->our_mapping);
+                        f->our_mapping = strdup(dm_name);
+                        f->our_mapping_devnum = dev;
+                } else {
+                        char desc[256];
+                        if (dm_name)
+                                snprintf(desc, sizeof(desc), "%s (device-mapper %s)", de->d_name, dm_name);
+                        else if (startswith(de->d_name, "md"))
+                                snprintf(desc, sizeof(desc), "%s (md RAID)", de->d_name);
+                        else
+                                snprintf(desc, sizeof(desc), "%s", de->d_name);
+                        if (!strv_contains(f->holders, desc) && strv_extend(&f->holders, desc) < 0)
+                                r = -ENOMEM;
+                }
+                related_add(rel, dev, de->d_name);
+                if (r >= 0 && depth < 8)
+                        r = collect_holders(f, rel, de->d_name, mapping, depth + 1);
+        }
+        closedir(d);
+        return r;
+}
+
+static int collect_mounts(DiskFacts *f, const Related *rel) {
+        _cleanup_fclose_ FILE *m = fopen("/proc/self/mountinfo", "re");
+        if (!m)
+                return -errno;
+
+        _cleanup_free_ char *line = NULL;
+        size_t n = 0;
+        while (getline(&line, &n, m) > 0) {
+                unsigned ma, mi;
+                char where[PATH_MAX];
+                if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &ma, &mi, where) != 3)
+                        continue;
+                size_t i;
+                if (!related_has(rel, makedev(ma, mi), &i))
+                        continue;
+                unoctal(where);
+                if (streq(where, "/"))
+                        f->holds_root = true;
+                if (f->our_mapping && makedev(ma, mi) == f->our_mapping_devnum) {
+                        if (strv_extend(&f->our_mounts, where) < 0)
+                                return -ENOMEM;
+                        continue;
+                }
+                char desc[PATH_MAX + 80];
+                snprintf(desc, sizeof(desc), "%s (%s)", where, rel->names[i]);
+                if (strv_extend(&f->mounts, desc) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static int collect_swaps(DiskFacts *f, const Related *rel) {
+        _cleanup_fclose_ FILE *s = fopen("/proc/swaps", "re");
+        if (!s)
+                return errno == ENOENT ? 0 : -errno;
+
+        _cleanup_free_ char *line = NULL;
+        size_t n = 0;
+        bool header = true;
+        while (getline(&line, &n, s) > 0) {
+                char name[PATH_MAX];
+                struct stat st;
+                if (header) {
+                        header = false;
+                        continue;
+                }
+                if (sscanf(line, "%4095s", name) != 1)
+                        continue;
+                unoctal(name);
+                if (stat(name, &st) < 0 || !S_ISBLK(st.st_mode) || !related_has(rel, st.st_rdev, NULL))
+                        continue;
+                if (strv_extend(&f->swaps, name) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static int collect_partitions(struct udev *udev, struct udev_device *disk, Related *rel) {
+        _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = udev_enumerate_new(udev);
+        if (!e)
+                return -ENOMEM;
+        if (udev_enumerate_add_match_parent(e, disk) < 0 || udev_enumerate_add_match_subsystem(e, "block") < 0 ||
+            udev_enumerate_add_match_property(e, "DEVTYPE", "partition") < 0 || udev_enumerate_scan_devices(e) < 0)
+                return -EIO;
+
+        struct udev_list_entry *i;
+        udev_list_entry_foreach(i, udev_enumerate_get_list_entry(e)) {
+                _cleanup_(udev_device_unrefp) struct udev_device *d =
+                        udev_device_new_from_syspath(udev, udev_list_entry_get_name(i));
+                if (d)
+                        related_add(rel, udev_device_get_devnum(d), udev_device_get_sysname(d));
+        }
+        return 0;
+}
+
+static int collect_signatures(DiskFacts *f) {
+        _cleanup_(blkid_free_probep) blkid_probe pr = blkid_new_probe_from_filename(f->path);
+        if (!pr)
+                return -errno ?: -EIO;
+
+        blkid_probe_enable_superblocks(pr, 1);
+        blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_USAGE | BLKID_SUBLKS_BADCSUM);
+        blkid_probe_enable_partitions(pr, 1);
+        blkid_probe_set_partitions_flags(pr, BLKID_PARTS_MAGIC | BLKID_PARTS_FORCE_GPT);
+
+        f->size = (uint64_t) blkid_probe_get_size(pr);
+
+        /* blkid_do_probe() steps through every signature, not just the first
+         * unambiguous one: a disk with both an MBR and an ext4 reports both. */
+        int r;
+        while ((r = blkid_do_probe(pr)) == 0) {
+                const char *type = NULL;
+                if (blkid_probe_lookup_value(pr, "TYPE", &type, NULL) < 0 &&
+                    blkid_probe_lookup_value(pr, "PTTYPE", &type, NULL) < 0)
+                        continue;
+                if (type && !strv_contains(f->signatures, type) && strv_extend(&f->signatures, type) < 0)
+                        return -ENOMEM;
+        }
+        if (r < 0)
+                return -EIO;
+
+        blkid_reset_probe(pr);
+        blkid_probe_enable_superblocks(pr, 0);
+        blkid_probe_enable_partitions(pr, 0);
+        blkid_probe_enable_topology(pr, 1);
+        blkid_topology tp = blkid_probe_get_topology(pr);
+        if (tp) {
+                f->logical_sector_size = (unsigned) blkid_topology_get_logical_sector_size(tp);
+                f->physical_sector_size = (unsigned) blkid_topology_get_physical_sector_size(tp);
+        }
+        if (f->logical_sector_size == 0)
+                f->logical_sector_size = 512;
+        if (f->physical_sector_size < f->logical_sector_size)
+                f->physical_sector_size = f->logical_sector_size;
+        return 0;
+}
+
+static uint64_t queue_attr(struct udev_device *d, const char *attr) {
+        /* A partition's queue is its disk's. */
+        struct udev_device *q = d;
+        if (streq_ptr(udev_device_get_devtype(d), "partition"))
+                q = udev_device_get_parent_with_subsystem_devtype(d, "block", "disk") ?: d;
+        const char *v = udev_device_get_sysattr_value(q, attr);
+        return v ? strtoull(v, NULL, 10) : 0;
+}
+
+int disk_probe(const char *path, const char *mapping, DiskFacts *ret) {
+        _cleanup_(udev_unrefp) struct udev *udev = udev_new();
+        _cleanup_(udev_device_unrefp) struct udev_device *d = NULL;
+        DiskFacts f = {};
+        struct stat st;
+        int r;
+
+        if (!udev)
+                return -ENOMEM;
+        if (stat(path, &st) < 0)
+                return -errno;
+        if (!S_ISBLK(st.st_mode))
+                return -ENOTBLK;
+
+        d = udev_device_new_from_devnum(udev, 'b', st.st_rdev);
+        if (!d)
+                return -ENODEV;
+
+        f.path = strdup(path);
+        f.sysname = strdup(udev_device_get_sysname(d));
+        if (!f.path || !f.sysname) {
+                disk_facts_done(&f);
+                return -ENOMEM;
+        }
+        f.devnum = st.st_rdev;
+        f.is_partition = streq_ptr(udev_device_get_devtype(d), "partition");
+        f.rotational = queue_attr(d, "queue/rotational") != 0;
+        f.discard_max_bytes = queue_attr(d, "queue/discard_max_hw_bytes");
+
+        Related *rel = calloc(1, sizeof(Related));
+        if (!rel) {
+                disk_facts_done(&f);
+                return -ENOMEM;
+        }
+        related_add(rel, f.devnum, f.sysname);
+        r = f.is_partition ? 0 : collect_partitions(udev, d, rel);
+        for (size_t i = 0, n = rel->n; r >= 0 && i < n; i++)
+                r = collect_holders(&f, rel, rel->names[i], mapping, 0);
+        if (r >= 0)
+                r = collect_mounts(&f, rel);
+        if (r >= 0)
+                r = collect_swaps(&f, rel);
+        free(rel);
+        if (r >= 0)
+                r = collect_signatures(&f);
+        if (r < 0) {
+                disk_facts_done(&f);
+                return r;
+        }
+        *ret = f;
+        return 0;
+}
+
+int disk_discover_auto(char ***ret_paths) {
+        _cleanup_(udev_unrefp) struct udev *udev = udev_new();
+        _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
+        _cleanup_strv_free_ char **out = NULL;
+
+        if (!udev || !(e = udev_enumerate_new(udev)))
+                return -ENOMEM;
+        if (udev_enumerate_add_match_subsystem(e, "block") < 0 ||
+            udev_enumerate_add_match_property(e, "DEVTYPE", "disk") < 0 || udev_enumerate_scan_devices(e) < 0)
+                return -EIO;
+
+        struct udev_list_entry *i;
+        udev_list_entry_foreach(i, udev_enumerate_get_list_entry(e)) {
+                _cleanup_(udev_device_unrefp) struct udev_device *d =
+                        udev_device_new_from_syspath(udev, udev_list_entry_get_name(i));
+                if (!d || !udev_device_get_devnode(d))
+                        continue;
+                const char *name = udev_device_get_sysname(d);
+                /* Virtual and stacked devices are never scratch disks. */
+                static const char *const skip[] = { "loop", "ram", "zram", "dm-", "md", "sr", "fd", "nbd" };
+                bool skipped = false;
+                for (size_t k = 0; k < ELEMENTSOF(skip); k++)
+                        skipped = skipped || startswith(name, skip[k]);
+                if (skipped || queue_attr(d, "removable") != 0 || queue_attr(d, "queue/rotational") != 0 ||
+                    queue_attr(d, "size") == 0)
+                        continue;
+                if (strv_extend(&out, udev_device_get_devnode(d)) < 0)
+                        return -ENOMEM;
+        }
+        *ret_paths = TAKE_PTR(out);
+        return 0;
+}

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
+#include <limits.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "scratchd/fs.h"
+#include "scratchd/process.h"
+#include "scratchd/util.h"
+
+/* Up to this size XFS's own log (about 1/2048 of the disk) is at most 64 MiB;
+ * past it, the default grows to 2 GiB, which mkfs writes in full (11 s of a
+ * 4 TiB disk's 12 s wipe in UML), so we cap it. */
+#define XFS_LOG_CAP_FROM (UINT64_C(128) << 30)
+
+int fs_make(FileSystem fs, const char *device, uint64_t size, char **ret_output) {
+        switch (fs) {
+        case FILE_SYSTEM_XFS: {
+                char *argv[] = { "mkfs.xfs", "-f", "-q", "-K", "-L", "scratch", NULL, NULL, NULL, NULL };
+                size_t n = 6;
+                if (size >= XFS_LOG_CAP_FROM) {
+                        argv[n++] = "-l";
+                        argv[n++] = "size=64m";
+                }
+                argv[n] = (char *) device;
+                return process_run(argv, ret_output);
+        }
+        case FILE_SYSTEM_EXT4: {
+                /* -m 0: scratch has no root-owned daemons that need reserved blocks. */
+                char *argv[] = { "mkfs.ext4", "-F", "-q", "-m", "0", "-L", "scratch",
+                                 "-E", "nodiscard,lazy_itable_init=1,lazy_journal_init=1",
+                                 (char *) device, NULL };
+                return process_run(argv, ret_output);
+        }
+        default:
+                return -EINVAL;
+        }
+}
+
+static int mkdir_parents(const char *path, mode_t mode) {
+        char buf[PATH_MAX];
+        if (strlen(path) >= sizeof(buf))
+                return -ENAMETOOLONG;
+        strcpy(buf, path);
+        for (char *p = buf + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = 0;
+                if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *p = '/';
+        }
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+int fs_mount(const char *device, const char *where, FileSystem fs) {
+        int r = mkdir_parents(where, 0755);
+        if (r < 0)
+                return r;
+        if (mount(device, where, file_system_to_string(fs), MS_NODEV | MS_NOSUID, NULL) < 0)
+                return -errno;
+        return 0;
+}
+
+int fs_unmount(const char *where, bool detach) {
+        dev_t dev;
+        int r = fs_mounted_device(where, &dev);
+        if (r <= 0)
+                return r;
+        if (umount2(where, UMOUNT_NOFOLLOW) == 0)
+                return 0;
+        if (errno == EBUSY && detach && umount2(where, UMOUNT_NOFOLLOW | MNT_DETACH) == 0)
+                return 0;
+        return errno == EINVAL ? 0 : -errno;
+}
+
+int fs_mounted_device(const char *where, dev_t *ret) {
+        _cleanup_fclose_ FILE *m = fopen("/proc/self/mountinfo", "re");
+        if (!m)
+                return -errno;
+
+        _cleanup_free_ char *line = NULL;
+        size_t n = 0;
+        int found = 0;
+        /* The last entry for a path is the one on top. */
+        while (getline(&line, &n, m) > 0) {
+                unsigned ma, mi;
+                char path[PATH_MAX];
+                if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &ma, &mi, path) != 3)
+                        continue;
+                if (streq(path, where)) {
+                        *ret = makedev(ma, mi);
+                        found = 1;
+                }
+        }
+        return found;
+}
+
+static bool pid_uses(const char *pid, dev_t dev) {
+        char p[PATH_MAX];
+        struct stat st;
+        static const char *const links[] = { "cwd", "root", "exe" };
+
+        for (size_t i = 0; i < ELEMENTSOF(links); i++) {
+                snprintf(p, sizeof(p), "/proc/%s/%s", pid, links[i]);
+                if (stat(p, &st) == 0 && st.st_dev == dev)
+                        return true;
+        }
+
+        snprintf(p, sizeof(p), "/proc/%s/fd", pid);
+        DIR *d = opendir(p);
+        if (d) {
+                struct dirent *de;
+                bool found = false;
+                while (!found && (de = readdir(d))) {
+                        if (de->d_name[0] == '.')
+                                continue;
+                        snprintf(p, sizeof(p), "/proc/%s/fd/%s", pid, de->d_name);
+                        found = stat(p, &st) == 0 && st.st_dev == dev;
+                }
+                closedir(d);
+                if (found)
+                        return true;
+        }
+
+        snprintf(p, sizeof(p), "/proc/%s/maps", pid);
+        _cleanup_fclose_ FILE *m = fopen(p, "re");
+        if (!m)
+                return false;
+        char line[512];
+        while (fgets(line, sizeof(line), m)) {
+                unsigned ma, mi;
+                unsigned long long ino;
+                if (sscanf(line, "%*s %*s %*s %x:%x %llu", &ma, &mi, &ino) == 3 && ino != 0 &&
+                    makedev(ma, mi) == dev)
+                        return true;
+        }
+        return false;
+}
+
+int fs_find_users(dev_t dev, char **ret) {
+        DIR *d = opendir("/proc");
+        if (!d)
+                return -errno;
+
+        char self[32];
+        snprintf(self, sizeof(self), "%d", (int) getpid());
+
+        _cleanup_free_ char *out = NULL;
+        size_t len = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] < '1' || de->d_name[0] > '9' || streq(de->d_name, self))
+                        continue;
+                if (!pid_uses(de->d_name, dev))
+                        continue;
+
+                char p[64];
+                _cleanup_free_ char *comm = NULL;
+                snprintf(p, sizeof(p), "/proc/%s/comm", de->d_name);
+                (void) read_one_line(p, &comm);
+
+                char one[128];
+                int k = snprintf(one, sizeof(one), "%s%s (%s)", out ? ", " : "", de->d_name, comm ?: "?");
+                char *n = realloc(out, len + (size_t) k + 1);
+                if (!n) {
+                        closedir(d);
+                        return -ENOMEM;
+                }
+                out = n;
+                memcpy(out + len, one, (size_t) k + 1);
+                len += (size_t) k;
+        }
+        closedir(d);
+        *ret = TAKE_PTR(out);
+        return 0;
+}

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+
+#include "scratchd/disk.h"
+#include "scratchd/fs.h"
+#include "scratchd/kernel-ops.h"
+#include "scratchd/log.h"
+#include "scratchd/manager.h"
+#include "scratchd/safety.h"
+#include "scratchd/util.h"
+#include "scratchd/volume.h"
+
+void manager_init(Manager *m, const Config *config, const char *state_dir) {
+        *m = (Manager) { .config = config, .state_dir = state_dir };
+        kernel_ops_init(&m->ops, state_dir);
+}
+
+/* One scratchd at a time per volume: the initramfs, the daemon and an admin
+ * may all try at once. The lock goes with the process, even on kill -9. */
+static int lock_volume(const Manager *m, const char *name) {
+        char path[PATH_MAX];
+        if (mkdir(m->state_dir, 0700) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "cannot create state directory %s: %m", m->state_dir);
+        snprintf(path, sizeof(path), "%s/%s.lock", m->state_dir, name);
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return log_error_errno(errno, "cannot open lock %s: %m", path);
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                int e = errno;
+                close(fd);
+                if (e == EWOULDBLOCK)
+                        return log_error_errno(EBUSY, "%s: another scratchd is working on this volume; try again "
+                                               "when it is done", name);
+                return log_error_errno(e, "cannot lock %s: %m", path);
+        }
+        return fd;
+}
+
+typedef struct Target {
+        const VolumeConfig *vc;
+        char mapping[128];
+        DiskFacts facts;
+        SafetyVerdict verdict;
+        CryptTuning tuning;
+} Target;
+
+static void target_done(Target *t) {
+        disk_facts_done(&t->facts);
+}
+
+/* With Devices=auto, only disks that are blank or already ours qualify; a disk
+ * holding anything is someone else's, and skipped rather than refused. */
+static int resolve_auto(const Target *t, char ***ret) {
+        _cleanup_strv_free_ char **all = NULL, **out = NULL;
+        int r = disk_discover_auto(&all);
+        if (r < 0)
+                return log_error_errno(r, "%s: Devices=auto: cannot list disks: %m", t->vc->name);
+
+        for (char **p = all; p && *p; p++) {
+                DiskFacts f;
+                char reason[1024];
+                if (disk_probe(*p, t->mapping, &f) < 0)
+                        continue;
+                SafetyVerdict v = safety_check(&f, false, reason, sizeof(reason));
+                disk_facts_done(&f);
+                if (v == SAFETY_BLANK || v == SAFETY_OURS) {
+                        if (strv_extend(&out, *p) < 0)
+                                return -ENOMEM;
+                } else
+                        log_info("%s: Devices=auto: skipping %s", t->vc->name, reason);
+        }
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+static int target_prepare(Target *t, const VolumeConfig *vc) {
+        _cleanup_strv_free_ char **paths = NULL;
+        _cleanup_free_ char *error = NULL;
+        char reason[1024];
+        int r;
+
+        *t = (Target) { .vc = vc };
+        snprintf(t->mapping, sizeof(t->mapping), MAPPING_PREFIX "%s", vc->name);
+
+        if (strv_contains(vc->devices, "auto"))
+                r = resolve_auto(t, &paths);
+        else {
+                r = disk_resolve(vc->devices, &paths, &error);
+                if (r < 0 && error)
+                        return log_error_errno(r, "%s: %s", vc->name, error);
+        }
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot resolve Devices=: %m", vc->name);
+
+        size_t n = strv_length(paths);
+        if (n == 0)
+                return log_error_errno(ENODEV, "%s: Devices= names no usable disk; check the config and the "
+                                       "disks in /dev/disk/by-id", vc->name);
+        if (n > 1) {
+                _cleanup_free_ char *list = strv_join(paths, ", ");
+                return log_error_errno(EOPNOTSUPP, "%s: Devices= matches %zu disks (%s); one volume on several "
+                                       "disks is not supported yet, so name exactly one", vc->name, n, list ?: "?");
+        }
+
+        r = disk_probe(paths[0], t->mapping, &t->facts);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot examine %s: %m", vc->name, paths[0]);
+
+        t->verdict = safety_check(&t->facts, vc->expendable, reason, sizeof(reason));
+        if (t->verdict == SAFETY_REFUSED)
+                return log_error_errno(EPERM, "%s: %s", vc->name, reason);
+        if (t->verdict == SAFETY_EXPENDABLE)
+                log_warning("%s: %s", vc->name, reason);
+
+        r = tuning_decide(&t->facts, vc, &t->tuning, reason, sizeof(reason));
+        if (r < 0)
+                return log_error_errno(r, "%s: %s", vc->name, reason);
+
+        /* Something that is not ours mounted on MountPoint: unmounting it would
+         * be touching what we were not told to own. */
+        dev_t mounted;
+        r = fs_mounted_device(vc->mount_point, &mounted);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read the mount table: %m", vc->name);
+        if (r > 0 && !(t->facts.our_mapping && mounted == t->facts.our_mapping_devnum))
+                return log_error_errno(EEXIST, "%s: MountPoint=%s already has another filesystem (device %u:%u) "
+                                       "mounted; unmount it or choose another MountPoint=", vc->name,
+                                       vc->mount_point, major(mounted), minor(mounted));
+        return 0;
+}
+
+/* CLEAN is proven only by our own record saying so, for this very mapping
+ * (same device number: not one torn down and made again by someone else),
+ * still mounted where it should be. */
+static bool proven_clean(const Target *t, const VolumeRecord *rec) {
+        return t->verdict == SAFETY_OURS && rec->state == VOLUME_CLEAN &&
+               rec->mapping_devnum == t->facts.our_mapping_devnum && streq(rec->device, t->facts.path) &&
+               streq(rec->mount_point, t->vc->mount_point) &&
+               strv_contains(t->facts.our_mounts, t->vc->mount_point);
+}
+
+static int wipe_target(Manager *m, Target *t, VolumeRecord *rec) {
+        WipeRequest req = {
+                .name = t->vc->name,
+                .mapping = t->mapping,
+                .device = t->facts.path,
+                .size = t->facts.size,
+                .mount_point = t->vc->mount_point,
+                .file_system = t->vc->file_system,
+                .tuning = t->tuning,
+                .erase_signatures = t->verdict == SAFETY_EXPENDABLE,
+        };
+        WipeStep failed;
+        return wipe_volume(&m->ops, &req, rec, &failed);
+}
+
+static int run_volume(Manager *m, const VolumeConfig *vc, bool force_wipe) {
+        _cleanup_(target_done) Target t = {};
+        _cleanup_close_ int lock = lock_volume(m, vc->name);
+        VolumeRecord rec = {};
+        int r;
+
+        if (lock < 0)
+                return lock;
+        r = target_prepare(&t, vc);
+        if (r < 0)
+                return r;
+
+        r = state_load(m->state_dir, vc->name, &rec);
+        if (r == -EBADMSG)
+                log_warning("%s: state file in %s is not one scratchd wrote; wiping", vc->name, m->state_dir);
+        if (r < 0)
+                rec = (VolumeRecord) {};
+
+        if (!force_wipe && proven_clean(&t, &rec)) {
+                log_info("%s: already CLEAN on %s at %s, key generation %" PRIu64 "; nothing to do", vc->name,
+                         t.facts.path, vc->mount_point, rec.generation);
+                return 0;
+        }
+        if (!force_wipe && t.verdict == SAFETY_OURS)
+                log_info("%s: found an active mapping on %s that cannot be proven clean (state %s); wiping",
+                         vc->name, t.facts.path, r < 0 ? "unknown" : volume_state_to_string(rec.state));
+
+        return wipe_target(m, &t, &rec);
+}
+
+static int for_each_volume(Manager *m, bool force_wipe) {
+        int ret = 0;
+        for (size_t i = 0; i < m->config->n_volumes; i++) {
+                int r = run_volume(m, &m->config->volumes[i], force_wipe);
+                if (r < 0 && ret == 0)
+                        ret = r;
+        }
+        return ret;
+}
+
+int manager_setup(Manager *m) {
+        return for_each_volume(m, false);
+}
+
+int manager_wipe(Manager *m) {
+        return for_each_volume(m, true);
+}
+
+int manager_status(Manager *m, FILE *out) {
+        fprintf(out, "%-10s %-14s %-8s %4s %-16s %6s %-12s %-19s %s\n", "VOLUME", "DEVICE", "STATE", "GEN",
+                "CIPHER", "SECTOR", "MOUNT", "SIZE/USED", "LAST WIPE");
+        for (size_t i = 0; i < m->config->n_volumes; i++) {
+                const VolumeConfig *vc = &m->config->volumes[i];
+                VolumeRecord rec;
+                char size[64] = "-", when[64] = "-", dur[32];
+
+                int r = state_load(m->state_dir, vc->name, &rec);
+                if (r < 0) {
+                        _cleanup_free_ char *devs = strv_join(vc->devices, " ");
+                        fprintf(out, "%-10s %-14s %-8s %4s %-16s %6s %-12s %-19s %s\n", vc->name, devs ?: "?",
+                                r == -ENOENT ? "ABSENT" : "UNKNOWN", "-", "-", "-", vc->mount_point, "-", "-");
+                        continue;
+                }
+
+                struct statvfs sv;
+                if ((rec.state == VOLUME_CLEAN || rec.state == VOLUME_IN_USE) && statvfs(vc->mount_point, &sv) == 0) {
+                        char a[32], b[32];
+                        uint64_t total = (uint64_t) sv.f_blocks * sv.f_frsize;
+                        uint64_t used = total - (uint64_t) sv.f_bfree * sv.f_frsize;
+                        snprintf(size, sizeof(size), "%s/%s", format_bytes(a, sizeof(a), total),
+                                 format_bytes(b, sizeof(b), used));
+                }
+                if (rec.last_wipe) {
+                        struct tm tm;
+                        char t[32];
+                        strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S", localtime_r(&rec.last_wipe, &tm));
+                        snprintf(when, sizeof(when), "%s (%s)", t, format_duration(dur, sizeof(dur),
+                                                                                 rec.last_wipe_usec));
+                }
+                char gen[24];
+                snprintf(gen, sizeof(gen), "%" PRIu64, rec.generation);
+                fprintf(out, "%-10s %-14s %-8s %4s %-16s %6u %-12s %-19s %s\n", vc->name, rec.device,
+                        volume_state_to_string(rec.state), gen, rec.cipher[0] ? rec.cipher : "-", rec.sector_size,
+                        rec.mount_point, size, when);
+                if (rec.state == VOLUME_FAILED)
+                        fprintf(out, "  reason: %s\n", rec.reason);
+        }
+        return 0;
+}

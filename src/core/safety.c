@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "scratchd/safety.h"
+#include "scratchd/util.h"
+
+const char *signature_describe(const char *type, char *buf, size_t size) {
+        static const struct {
+                const char *type, *what;
+        } table[] = {
+                { "gpt", "a GPT partition table" },
+                { "PMBR", "a protective MBR (GPT disk)" },
+                { "dos", "an MBR partition table" },
+                { "swap", "a swap signature" },
+                { "LVM2_member", "an LVM physical volume" },
+                { "LVM1_member", "an LVM physical volume" },
+                { "linux_raid_member", "an md RAID member superblock" },
+                { "isw_raid_member", "an Intel RAID member superblock" },
+                { "ddf_raid_member", "a DDF RAID member superblock" },
+                { "zfs_member", "a ZFS pool member label" },
+                { "crypto_LUKS", "a LUKS header" },
+                { "BitLocker", "a BitLocker volume" },
+                { "bcache", "a bcache superblock" },
+                { "ceph_bluestore", "a Ceph BlueStore label" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (streq(type, table[i].type)) {
+                        snprintf(buf, size, "%s", table[i].what);
+                        return buf;
+                }
+        snprintf(buf, size, "a%s %s filesystem", strchr("aeiouAEIOU", type[0]) ? "n" : "", type);
+        return buf;
+}
+
+static void join_described(char *const *types, char *buf, size_t size) {
+        size_t used = 0;
+        buf[0] = 0;
+        for (char *const *t = types; *t && used < size; t++) {
+                char one[128];
+                int k = snprintf(buf + used, size - used, "%s%s", t == types ? "" : ", ",
+                                 signature_describe(*t, one, sizeof(one)));
+                if (k < 0)
+                        break;
+                used += (size_t) k;
+        }
+}
+
+SafetyVerdict safety_check(const DiskFacts *f, bool expendable, char *reason, size_t reason_size) {
+        char list[1024];
+
+        /* In use by the running system: never ours, whatever the config says. */
+        if (f->holds_root) {
+                snprintf(reason, reason_size, "%s holds the root filesystem; refusing to touch it, even with "
+                         "Expendable=yes; name another disk in Devices=", f->path);
+                return SAFETY_REFUSED;
+        }
+        if (strv_length(f->swaps) > 0) {
+                _cleanup_free_ char *s = strv_join(f->swaps, ", ");
+                snprintf(reason, reason_size, "%s is in use as swap (%s); refusing to touch it, even with "
+                         "Expendable=yes; swapoff it and remove it from fstab first", f->path, s ?: "?");
+                return SAFETY_REFUSED;
+        }
+        if (strv_length(f->mounts) > 0) {
+                _cleanup_free_ char *s = strv_join(f->mounts, ", ");
+                snprintf(reason, reason_size, "%s is mounted at %s; refusing to touch it, even with "
+                         "Expendable=yes; unmount it and remove it from fstab first", f->path, s ?: "?");
+                return SAFETY_REFUSED;
+        }
+        if (strv_length(f->holders) > 0) {
+                _cleanup_free_ char *s = strv_join(f->holders, ", ");
+                snprintf(reason, reason_size, "%s is in use by %s; refusing to touch it, even with "
+                         "Expendable=yes; stop the array or volume group first", f->path, s ?: "?");
+                return SAFETY_REFUSED;
+        }
+
+        if (f->our_mapping)
+                return SAFETY_OURS;
+
+        if (strv_length(f->signatures) == 0)
+                return SAFETY_BLANK;
+
+        join_described(f->signatures, list, sizeof(list));
+        if (expendable) {
+                snprintf(reason, reason_size, "%s carries %s; Expendable=yes, so it will be destroyed", f->path,
+                         list);
+                return SAFETY_EXPENDABLE;
+        }
+        snprintf(reason, reason_size, "%s carries %s that scratchd did not write; refusing to touch it; "
+                 "set Expendable=yes in [Scratch] if its data may be destroyed", f->path, list);
+        return SAFETY_REFUSED;
+}

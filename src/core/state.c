@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "scratchd/state.h"
+#include "scratchd/util.h"
+
+static const char *const volume_state_table[_VOLUME_STATE_MAX] = {
+        [VOLUME_ABSENT] = "ABSENT",
+        [VOLUME_WIPING] = "WIPING",
+        [VOLUME_CLEAN] = "CLEAN",
+        [VOLUME_IN_USE] = "IN_USE",
+        [VOLUME_DIRTY] = "DIRTY",
+        [VOLUME_FAILED] = "FAILED",
+};
+
+const char *volume_state_to_string(VolumeState s) {
+        return s >= 0 && s < _VOLUME_STATE_MAX ? volume_state_table[s] : NULL;
+}
+
+VolumeState volume_state_from_string(const char *s) {
+        for (int i = 0; i < _VOLUME_STATE_MAX; i++)
+                if (streq(s, volume_state_table[i]))
+                        return i;
+        return _VOLUME_STATE_INVALID;
+}
+
+#define STATE_MAGIC "scratchd-state-v1"
+
+int state_format(const VolumeRecord *rec, char *buf, size_t size) {
+        int k = snprintf(buf, size,
+                         STATE_MAGIC "\n"
+                         "state=%s\n"
+                         "generation=%" PRIu64 "\n"
+                         "mapping_dev=%u:%u\n"
+                         "device=%s\n"
+                         "mount_point=%s\n"
+                         "cipher=%s\n"
+                         "sector_size=%u\n"
+                         "last_wipe=%lld\n"
+                         "last_wipe_usec=%" PRIu64 "\n"
+                         "reason=%s\n",
+                         volume_state_to_string(rec->state), rec->generation, major(rec->mapping_devnum),
+                         minor(rec->mapping_devnum), rec->device, rec->mount_point, rec->cipher,
+                         rec->sector_size, (long long) rec->last_wipe, rec->last_wipe_usec, rec->reason);
+        if (k < 0 || (size_t) k >= size)
+                return -ENOBUFS;
+        return k;
+}
+
+static int copy_field(char *dst, size_t size, const char *v) {
+        if (strlen(v) >= size)
+                return -EBADMSG;
+        strcpy(dst, v);
+        return 0;
+}
+
+static int parse_u64(const char *v, uint64_t *ret) {
+        char *end;
+        errno = 0;
+        unsigned long long x = strtoull(v, &end, 10);
+        if (errno || end == v || *end || v[0] == '-')
+                return -EBADMSG;
+        *ret = x;
+        return 0;
+}
+
+int state_parse(const char *text, VolumeRecord *ret) {
+        VolumeRecord rec = { .state = _VOLUME_STATE_INVALID };
+        _cleanup_free_ char *copy = strdup(text);
+        char *save = NULL;
+        bool magic = false;
+        int r = 0;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *line = strtok_r(copy, "\n", &save); line && r >= 0; line = strtok_r(NULL, "\n", &save)) {
+                if (!magic) {
+                        if (!streq(line, STATE_MAGIC))
+                                return -EBADMSG;
+                        magic = true;
+                        continue;
+                }
+                char *eq = strchr(line, '=');
+                if (!eq)
+                        return -EBADMSG;
+                *eq = 0;
+                const char *k = line, *v = eq + 1;
+                uint64_t u;
+
+                if (streq(k, "state"))
+                        r = (rec.state = volume_state_from_string(v)) < 0 ? -EBADMSG : 0;
+                else if (streq(k, "generation"))
+                        r = parse_u64(v, &rec.generation);
+                else if (streq(k, "mapping_dev"))
+                        r = parse_dev(v, &rec.mapping_devnum) < 0 ? -EBADMSG : 0;
+                else if (streq(k, "device"))
+                        r = copy_field(rec.device, sizeof(rec.device), v);
+                else if (streq(k, "mount_point"))
+                        r = copy_field(rec.mount_point, sizeof(rec.mount_point), v);
+                else if (streq(k, "cipher"))
+                        r = copy_field(rec.cipher, sizeof(rec.cipher), v);
+                else if (streq(k, "sector_size")) {
+                        r = parse_u64(v, &u);
+                        rec.sector_size = (unsigned) u;
+                } else if (streq(k, "last_wipe")) {
+                        r = parse_u64(v, &u);
+                        rec.last_wipe = (time_t) u;
+                } else if (streq(k, "last_wipe_usec"))
+                        r = parse_u64(v, &rec.last_wipe_usec);
+                else if (streq(k, "reason"))
+                        r = copy_field(rec.reason, sizeof(rec.reason), v);
+                /* Unknown keys come from a newer scratchd: keep going. */
+        }
+        if (r < 0 || !magic || rec.state < 0)
+                return -EBADMSG;
+        *ret = rec;
+        return 0;
+}
+
+static int fsync_dir(const char *dir) {
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return fsync(fd) < 0 ? -errno : 0;
+}
+
+int state_save(const char *dir, const char *name, const VolumeRecord *rec) {
+        char buf[4096], path[PATH_MAX], tmp[PATH_MAX];
+        int k = state_format(rec, buf, sizeof(buf));
+        if (k < 0)
+                return k;
+
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        snprintf(path, sizeof(path), "%s/%s.state", dir, name);
+        snprintf(tmp, sizeof(tmp), "%s/.%s.state.tmp", dir, name);
+
+        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        for (int done = 0; done < k;) {
+                ssize_t w = write(fd, buf + done, (size_t) (k - done));
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        int e = -errno;
+                        unlink(tmp);
+                        return e;
+                }
+                done += (int) w;
+        }
+        if (fsync(fd) < 0 || rename(tmp, path) < 0) {
+                int e = -errno;
+                unlink(tmp);
+                return e;
+        }
+        return fsync_dir(dir);
+}
+
+int state_load(const char *dir, const char *name, VolumeRecord *ret) {
+        char path[PATH_MAX], buf[4096];
+        snprintf(path, sizeof(path), "%s/%s.state", dir, name);
+
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        /* Only a file root wrote and no one else can change is a proof of anything. */
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0022))
+                return -EBADMSG;
+
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        if (n < 0)
+                return -errno;
+        if ((size_t) n == sizeof(buf) - 1)
+                return -EBADMSG;
+        buf[n] = 0;
+        return state_parse(buf, ret);
+}

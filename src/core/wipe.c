@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <time.h>
+
+#include "scratchd/log.h"
+#include "scratchd/util.h"
+#include "scratchd/wipe.h"
+
+static const char *const wipe_step_table[_WIPE_STEP_MAX] = {
+        [WIPE_STEP_CHECK_USERS] = "check-users",
+        [WIPE_STEP_UNMOUNT] = "unmount",
+        [WIPE_STEP_DEACTIVATE] = "deactivate",
+        [WIPE_STEP_ERASE_SIGNATURES] = "erase-signatures",
+        [WIPE_STEP_DISCARD] = "discard",
+        [WIPE_STEP_REKEY] = "rekey",
+        [WIPE_STEP_ZERO_HEAD] = "zero-head",
+        [WIPE_STEP_MKFS] = "mkfs",
+        [WIPE_STEP_MOUNT] = "mount",
+};
+
+const char *wipe_step_to_string(WipeStep s) {
+        return s >= 0 && s < _WIPE_STEP_MAX ? wipe_step_table[s] : NULL;
+}
+
+/* The mapping's first MiB: covers every signature blkid and mkfs look for at
+ * the start of a device. */
+#define ZERO_HEAD_BYTES (UINT64_C(1) << 20)
+
+typedef struct Wipe {
+        const WipeOps *ops;
+        const WipeRequest *req;
+        VolumeRecord *rec;
+        char detail[400];
+        dev_t devnum;
+} Wipe;
+
+static int run_step(Wipe *w, WipeStep step) {
+        const WipeOps *o = w->ops;
+        const WipeRequest *q = w->req;
+        _cleanup_free_ char *out = NULL;
+        const char *target = q->device;
+        uint64_t start = now_usec();
+        int r = 0;
+
+        w->detail[0] = 0;
+        switch (step) {
+        case WIPE_STEP_CHECK_USERS:
+                target = q->mount_point;
+                r = o->find_users(o->userdata, q->mount_point, &out);
+                if (r >= 0 && out) {
+                        snprintf(w->detail, sizeof(w->detail), "%s is in use by %s; stop them, then wipe again",
+                                 q->mount_point, out);
+                        r = -EBUSY;
+                }
+                break;
+        case WIPE_STEP_UNMOUNT:
+                target = q->mount_point;
+                r = o->unmount(o->userdata, q->mount_point, false);
+                break;
+        case WIPE_STEP_DEACTIVATE:
+                target = q->mapping;
+                r = o->deactivate(o->userdata, q->mapping, false);
+                break;
+        case WIPE_STEP_ERASE_SIGNATURES:
+                if (!q->erase_signatures)
+                        return 0;
+                r = o->erase_signatures(o->userdata, q->device);
+                break;
+        case WIPE_STEP_DISCARD:
+                if (!q->tuning.discard_on_wipe) {
+                        log_debug("%s: discard %s: skipped (Discard= and the device's discard limit)", q->name,
+                                  q->device);
+                        return 0;
+                }
+                r = o->discard(o->userdata, q->device);
+                if (r == -EOPNOTSUPP) {
+                        snprintf(w->detail, sizeof(w->detail), "not supported; the key change alone erased it");
+                        log_step(q->name, "discard", q->device, now_usec() - start, 0, w->detail);
+                        return 0;
+                }
+                break;
+        case WIPE_STEP_REKEY: {
+                _cleanup_secret_free_ Secret *key = NULL;
+                target = q->mapping;
+                r = o->new_key(o->userdata, q->tuning.key_size, &key);
+                if (r >= 0)
+                        r = o->activate(o->userdata, q->device, q->mapping, &q->tuning, key, &w->devnum);
+                /* The key leaves our memory here; only the kernel holds it now. */
+                break;
+        }
+        case WIPE_STEP_ZERO_HEAD:
+                target = q->mapping;
+                r = o->zero_head(o->userdata, q->mapping);
+                break;
+        case WIPE_STEP_MKFS:
+                target = q->mapping;
+                r = o->mkfs(o->userdata, q->file_system, q->mapping, q->size, &out);
+                if (r < 0 && out)
+                        snprintf(w->detail, sizeof(w->detail), "mkfs.%s: %s", file_system_to_string(q->file_system),
+                                 out);
+                break;
+        case WIPE_STEP_MOUNT:
+                target = q->mount_point;
+                r = o->mount(o->userdata, q->mapping, q->mount_point, q->file_system);
+                break;
+        default:
+                return -EINVAL;
+        }
+
+        log_step(q->name, wipe_step_to_string(step), target, now_usec() - start, r, w->detail[0] ? w->detail : NULL);
+        return r;
+}
+
+static int save(Wipe *w) {
+        return w->ops->save_state(w->ops->userdata, w->req->name, w->rec);
+}
+
+/* Fail closed: whatever broke, no job may get this volume. Unmount (lazily if
+ * something still holds it, so the path no longer leads to old data) and
+ * drop the mapping (deferred if still open, so the key goes when the last
+ * user lets go). Best effort: FAILED is recorded whatever these return. */
+static void fence(Wipe *w, WipeStep failed, int error) {
+        const WipeOps *o = w->ops;
+        const WipeRequest *q = w->req;
+
+        (void) o->unmount(o->userdata, q->mount_point, true);
+        (void) o->deactivate(o->userdata, q->mapping, true);
+
+        w->rec->state = VOLUME_FAILED;
+        w->rec->mapping_devnum = 0;
+        if (w->detail[0])
+                snprintf(w->rec->reason, sizeof(w->rec->reason), "%s failed: %s", wipe_step_to_string(failed),
+                         w->detail);
+        else
+                snprintf(w->rec->reason, sizeof(w->rec->reason), "%s failed: %s", wipe_step_to_string(failed),
+                         strerror(-error));
+        int r = save(w);
+        if (r < 0)
+                log_error_errno(r, "%s: cannot record FAILED state: %m", q->name);
+        log_error("%s: fenced (FAILED): %s; run 'scratchd wipe' once the cause is fixed", q->name, w->rec->reason);
+}
+
+int wipe_volume(const WipeOps *ops, const WipeRequest *req, VolumeRecord *rec, WipeStep *ret_failed_step) {
+        Wipe w = { .ops = ops, .req = req, .rec = rec };
+        uint64_t start = now_usec();
+        int r;
+
+        /* Record WIPING before touching anything: a crash from here on leaves a
+         * record that no one can mistake for CLEAN. */
+        rec->state = VOLUME_WIPING;
+        rec->mapping_devnum = 0;
+        rec->reason[0] = 0;
+        snprintf(rec->device, sizeof(rec->device), "%s", req->device);
+        snprintf(rec->mount_point, sizeof(rec->mount_point), "%s", req->mount_point);
+        r = save(&w);
+        if (r < 0) {
+                snprintf(w.detail, sizeof(w.detail), "cannot record state: %s", strerror(-r));
+                fence(&w, WIPE_STEP_CHECK_USERS, r);
+                if (ret_failed_step)
+                        *ret_failed_step = WIPE_STEP_CHECK_USERS;
+                return r;
+        }
+
+        for (WipeStep s = 0; s < _WIPE_STEP_MAX; s++) {
+                if (s == WIPE_STEP_REKEY)
+                        rec->generation++;   /* a new key is a new generation, even if activation fails */
+                r = run_step(&w, s);
+                if (r < 0) {
+                        fence(&w, s, r);
+                        if (ret_failed_step)
+                                *ret_failed_step = s;
+                        return r;
+                }
+        }
+
+        rec->state = VOLUME_CLEAN;
+        rec->mapping_devnum = w.devnum;
+        snprintf(rec->cipher, sizeof(rec->cipher), "%s-%s", req->tuning.cipher, req->tuning.mode);
+        rec->sector_size = req->tuning.sector_size;
+        rec->last_wipe = time(NULL);
+        rec->last_wipe_usec = now_usec() - start;
+        r = save(&w);
+        if (r < 0) {
+                snprintf(w.detail, sizeof(w.detail), "cannot record CLEAN state: %s", strerror(-r));
+                fence(&w, WIPE_STEP_MOUNT, r);
+                if (ret_failed_step)
+                        *ret_failed_step = WIPE_STEP_MOUNT;
+                return r;
+        }
+
+        char dur[32];
+        log_info("%s: CLEAN, key generation %llu, ready in %s", req->name, (unsigned long long) rec->generation,
+                 format_duration(dur, sizeof(dur), rec->last_wipe_usec));
+        return 0;
+}

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <getopt.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "scratchd/config.h"
+#include "scratchd/log.h"
+#include "scratchd/manager.h"
+#include "scratchd/util.h"
+
+/* Exit codes, as documented in --help. */
+enum {
+        EXIT_OK = 0,
+        EXIT_FAILED = 1,     /* an operation failed or a disk was refused */
+        EXIT_USAGE = 2,      /* bad command line or config */
+};
+
+static void help(void) {
+        printf("Usage: scratchd [OPTIONS] COMMAND\n"
+               "\n"
+               "Keeps the node's scratch disk encrypted under a key that exists only in\n"
+               "the kernel, and crypto-erases it between jobs.\n"
+               "\n"
+               "Commands:\n"
+               "  setup      bring every configured volume to CLEAN (keyed, formatted, mounted);\n"
+               "             keeps a volume its state file proves clean, wipes anything else\n"
+               "  wipe       crypto-erase and re-key every volume now\n"
+               "  status     show every volume's state\n"
+               "\n"
+               "Options:\n"
+               "  -c, --config FILE     config file (default %s)\n"
+               "      --state-dir DIR   state directory (default %s)\n"
+               "  -v, --verbose         log debug messages\n"
+               "  -h, --help            show this help\n"
+               "      --version         show the version\n"
+               "\n"
+               "Exit status: 0 success; 1 an operation failed or a disk was refused\n"
+               "(nothing was written to a refused disk); 2 bad command line or config.\n",
+               SCRATCHD_CONFIG, SCRATCHD_STATE_DIR);
+}
+
+int main(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "state-dir", required_argument, NULL, 'S' },
+                { "verbose", no_argument, NULL, 'v' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                {},
+        };
+        const char *config_path = SCRATCHD_CONFIG, *state_dir = SCRATCHD_STATE_DIR;
+        int c;
+
+        log_open("scratchd");
+
+        /* Keys pass through this process: no core dumps, no ptrace by non-root. */
+        (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        umask(0022);
+
+        while ((c = getopt_long(argc, argv, "c:vh", options, NULL)) >= 0)
+                switch (c) {
+                case 'c':
+                        config_path = optarg;
+                        break;
+                case 'S':
+                        state_dir = optarg;
+                        break;
+                case 'v':
+                        log_set_max_level(LOG_DEBUG);
+                        break;
+                case 'h':
+                        help();
+                        return EXIT_OK;
+                case 'V':
+                        printf("scratchd %s\n", PACKAGE_VERSION);
+                        return EXIT_OK;
+                default:
+                        fprintf(stderr, "scratchd: see 'scratchd --help' for usage\n");
+                        return EXIT_USAGE;
+                }
+
+        if (optind >= argc) {
+                log_error("no command given; the daemon comes in a later release, so run 'scratchd setup', "
+                          "'scratchd wipe' or 'scratchd status'");
+                return EXIT_USAGE;
+        }
+        if (optind + 1 < argc) {
+                log_error("unexpected argument '%s'; see 'scratchd --help'", argv[optind + 1]);
+                return EXIT_USAGE;
+        }
+        const char *verb = argv[optind];
+        if (!streq(verb, "setup") && !streq(verb, "wipe") && !streq(verb, "status")) {
+                log_error("unknown command '%s'; use setup, wipe or status (see 'scratchd --help')", verb);
+                return EXIT_USAGE;
+        }
+
+        _cleanup_config_free_ Config *config = NULL;
+        _cleanup_free_ char *error = NULL;
+        int r = config_load(config_path, &config, &error);
+        if (r < 0) {
+                if (error)
+                        log_error("%s", error);
+                else
+                        log_error_errno(r, "cannot load %s: %m", config_path);
+                return EXIT_USAGE;
+        }
+
+        if (!streq(verb, "status") && geteuid() != 0) {
+                log_error("'scratchd %s' drives device-mapper and must run as root", verb);
+                return EXIT_FAILED;
+        }
+
+        Manager m;
+        manager_init(&m, config, state_dir);
+        if (streq(verb, "setup"))
+                r = manager_setup(&m);
+        else if (streq(verb, "wipe"))
+                r = manager_wipe(&m);
+        else
+                r = manager_status(&m, stdout);
+        return r < 0 ? EXIT_FAILED : EXIT_OK;
+}
