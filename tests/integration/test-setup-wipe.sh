@@ -1,0 +1,79 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Guest: setup on a blank disk, the live dm-crypt settings, a marker written,
+# setup again keeps it, wipe destroys it everywhere and changes the key.
+set -u
+if [ -z "${RESULT:-}" ]; then   # on the host: make the disk, boot the guest
+        here=$(dirname "$(realpath "$0")")
+        img=$(mktemp "${TMPDIR:-/tmp}/scratchd-disk.XXXXXX")
+        trap 'rm -f "$img"' EXIT
+        truncate -s 512M "$img"
+        "$here/uml.sh" --disk "$img" "$0"
+        exit $?
+fi
+. "$GUEST_LIB"
+
+dev=/dev/ubda
+mnt=$WORK/mnt
+map=scratchd-scratch
+conf "$WORK/scratchd.conf" "$dev" "$mnt"
+C=(--config "$WORK/scratchd.conf")
+
+check "setup exits 0" scratchd "${C[@]}" setup
+table=$(dmsetup table "$map")
+note "dmsetup table: $table"
+for want in "crypt aes-xts-plain64" "sector_size:4096" no_read_workqueue no_write_workqueue allow_discards; do
+        check "dmsetup table has $want" grep -q -- "$want" <<<"$table"
+done
+check "plain dmsetup table shows the key as zeros" grep -q ' 0\{128\} ' <<<"$table"
+opts=$(mount_options "$mnt")
+note "mount options: $opts"
+check "mounted nodev" grep -q -w nodev <<<"$opts"
+check "mounted nosuid" grep -q -w nosuid <<<"$opts"
+check "mounted xfs from the mapping" test "$(stat -f -c %T "$mnt")" = xfs
+check "state file says CLEAN, generation 1" grep -qx 'state=CLEAN' /run/scratchd/scratch.state
+check "state file has generation 1" grep -qx 'generation=1' /run/scratchd/scratch.state
+key1=$(live_key "$map")
+check "the state file holds no key" bash -c "! grep -q -i -F '$key1' /run/scratchd/scratch.state"
+check "stderr holds no key" bash -c "! grep -q -i -F '$key1' '$WORK/scratchd.log'"
+
+# A marker: 1 MiB of one random 32-character line, written and synced.
+marker="SCRATCHD-MARKER-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+yes "$marker" | head -c 1M > "$mnt/marker"
+sync
+echo 3 > /proc/sys/vm/drop_caches
+check "the marker reads back through the mapping" test "$(count_marker /dev/mapper/$map "$marker")" -gt 1000
+check "the raw disk holds only ciphertext (marker not found)" test "$(count_marker $dev "$marker")" -eq 0
+
+check "setup on a proven-CLEAN volume exits 0" scratchd "${C[@]}" setup
+check "setup said it had nothing to do" grep -q "already CLEAN" "$WORK/stderr"
+check "setup kept the key" test "$(live_key $map)" = "$key1"
+check "setup kept the data" test -f "$mnt/marker"
+
+# Something still using the mount: wipe refuses, naming the pid, and fences.
+( cd "$mnt" && exec sleep 300 ) &
+holder=$!
+sleep 0.2
+if scratchd "${C[@]}" wipe; then not_ok "wipe refuses while pid $holder uses the mount"; else ok "wipe refuses while a process uses the mount"; fi
+check "the refusal names the pid" grep -q "$holder (sleep)" "$WORK/stderr"
+check "the volume is FAILED" grep -qx 'state=FAILED' /run/scratchd/scratch.state
+check "the mount is gone from $mnt" bash -c "! grep -q ' $mnt ' /proc/self/mountinfo"
+kill $holder; wait $holder 2>/dev/null
+sleep 0.2
+
+check "wipe after the holder is gone exits 0" scratchd "${C[@]}" wipe
+cat "$WORK/stderr" | sed 's/^/# /' >> "$RESULT"
+key2=$(live_key "$map")
+check "the volume key changed" test -n "$key2" -a "$key2" != "$key1"
+check "the volume is CLEAN again" grep -qx 'state=CLEAN' /run/scratchd/scratch.state
+check "the key generation went up (the refused wipe made no key)" grep -qx 'generation=2' /run/scratchd/scratch.state
+check "the wipe log names each step" grep -q "rekey /dev/mapper\|rekey scratchd-scratch" "$WORK/stderr"
+check "the new volume is mounted" test "$(stat -f -c %T "$mnt")" = xfs
+check "the new filesystem has no marker file" test ! -e "$mnt/marker"
+sync; echo 3 > /proc/sys/vm/drop_caches
+check "marker nowhere on the new volume (whole device scanned)" test "$(count_marker /dev/mapper/$map "$marker")" -eq 0
+check "marker nowhere on the raw disk (whole device scanned)" test "$(count_marker $dev "$marker")" -eq 0
+
+check "status exits 0" scratchd "${C[@]}" status
+"$SCRATCHD" "${C[@]}" status 2>&1 | sed 's/^/# /' >> "$RESULT"
+exit 0

@@ -1,0 +1,98 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Runs a guest script inside User-Mode Linux, with the host's root as the
+# guest's root (hostfs), so the guest runs the binaries just built, and files
+# as block devices. Real dm-crypt: the UML kernel loads dm-mod and dm-crypt.
+#
+#   uml.sh [--mem SIZE] [--disk FILE[,,SERIAL]]... GUEST-SCRIPT [ARGS...]
+#
+# The guest script runs as PID 1's child with /proc, /sys, /dev and a private
+# /run; it writes TAP lines to $RESULT (a file on the host) with the helpers of
+# guest-lib.sh. The guest's console is not a reliable channel, so the host
+# reads only $RESULT. Exit status: 0 all passed, 1 something failed or the
+# guest did not finish, 77 this machine lacks User-Mode Linux (skipped).
+set -u
+
+mem=1G
+disks=()
+while [ $# -gt 0 ]; do
+        case "$1" in
+        --mem) mem=$2; shift 2 ;;
+        --disk) disks+=("$2"); shift 2 ;;
+        *) break ;;
+        esac
+done
+[ $# -ge 1 ] || { echo "usage: uml.sh [--mem SIZE] [--disk FILE]... GUEST-SCRIPT [ARGS...]" >&2; exit 2; }
+guest=$(realpath "$1"); shift
+
+skip() { echo "SKIP: $*"; exit 77; }
+command -v linux.uml >/dev/null || skip "linux.uml not found (apt-get install user-mode-linux)"
+moddir=$(ls -d /usr/lib/uml/modules/*/ 2>/dev/null | head -n1)
+[ -n "$moddir" ] || skip "no UML modules under /usr/lib/uml/modules (apt-get install user-mode-linux)"
+kver=$(basename "$moddir")
+for tool in modprobe dmsetup mkfs.xfs mkfs.ext4; do
+        command -v "$tool" >/dev/null || skip "$tool not found (see tools/install-deps)"
+done
+
+# Everything the guest writes on the host stays in this directory.
+work=$(mktemp -d "${TMPDIR:-/tmp}/scratchd-uml.XXXXXX")
+cleanup() { rm -rf "$work"; }
+trap cleanup EXIT
+
+mkdir -p "$work/modroot/lib/modules"
+ln -s "${moddir%/}" "$work/modroot/lib/modules/$kver"
+: > "$work/result"
+
+cat > "$work/init" <<INIT
+#!/bin/bash
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm
+# Load order matters: encrypted-keys needs cbc(aes), dm-crypt needs encrypted-keys.
+for m in cbc ecb xts sha512_generic af_alg algif_skcipher dm-mod encrypted-keys dm-crypt; do
+        modprobe -d "$work/modroot" \$m || echo "Bail out! modprobe \$m failed" >> "$work/result"
+done
+# No udevd in this guest: libdevmapper makes the /dev/mapper nodes itself.
+export DM_DISABLE_UDEV=1
+export WORK="$work" RESULT="$work/result" GUEST_LIB="$(dirname "$(realpath "$0")")/guest-lib.sh"
+export SCRATCHD="${SCRATCHD:-}" SOURCE_ROOT="${SOURCE_ROOT:-}"
+cd "$work"
+timeout ${GUEST_TIMEOUT:-500} "$guest" $(printf '%q ' "$@") > "$work/guest.log" 2>&1
+echo "guest-exit \$?" >> "$work/status"
+sync
+halt -f
+INIT
+chmod +x "$work/init"
+
+ubd=()
+i=0
+for d in "${disks[@]}"; do
+        ubd+=("ubd$i=$d")
+        i=$((i + 1))
+done
+
+start=$(date +%s.%N)
+timeout "${UML_TIMEOUT:-600}" linux.uml mem="$mem" "${ubd[@]}" root=/dev/root rootfstype=hostfs rootflags=/ rw \
+        init="$work/init" con=null con0=fd:0,fd:1 pty.legacy_count=0 quiet </dev/null > "$work/console.log" 2>&1
+uml_rc=$?
+end=$(date +%s.%N)
+
+cat "$work/result"
+if ! grep -q '^guest-exit ' "$work/status" 2>/dev/null; then
+        echo "not ok - the guest did not finish (linux.uml exit $uml_rc); console tail:"
+        tail -n 30 "$work/console.log" | sed 's/^/# /'
+        sed 's/^/# guest: /' "$work/guest.log" | tail -n 40
+        exit 1
+fi
+printf '# UML run took %.1f s\n' "$(echo "$end - $start" | bc)"
+if grep -q -e '^not ok' -e '^Bail out' "$work/result" || ! grep -q '^ok' "$work/result" \
+        || ! grep -q '^guest-exit 0$' "$work/status"; then
+        echo "# guest log:"
+        sed 's/^/# guest: /' "$work/guest.log" | tail -n 60
+        exit 1
+fi
+exit 0
