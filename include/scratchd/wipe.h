@@ -55,6 +55,8 @@ typedef struct WipeRequest {
         FileSystem file_system;
         CryptTuning tuning;
         bool erase_signatures;     /* Expendable=yes and foreign signatures found */
+        DiscardMode discard;       /* as configured, for the log */
+        uint64_t discard_max_bytes;  /* as the device says, for the log */
 } WipeRequest;
 
 /* Crypto-erases and re-keys the volume: from whatever state it is in to CLEAN

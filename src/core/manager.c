@@ -155,6 +155,8 @@ static int wipe_target(Manager *m, Target *t, VolumeRecord *rec) {
                 .file_system = t->vc->file_system,
                 .tuning = t->tuning,
                 .erase_signatures = t->verdict == SAFETY_EXPENDABLE,
+                .discard = t->vc->discard,
+                .discard_max_bytes = t->facts.discard_max_bytes,
         };
         WipeStep failed;
         return wipe_volume(&m->ops, &req, rec, &failed);
@@ -209,43 +211,45 @@ int manager_wipe(Manager *m) {
 }
 
 int manager_status(Manager *m, FILE *out) {
-        fprintf(out, "%-10s %-14s %-8s %4s %-16s %6s %-12s %-19s %s\n", "VOLUME", "DEVICE", "STATE", "GEN",
-                "CIPHER", "SECTOR", "MOUNT", "SIZE/USED", "LAST WIPE");
         for (size_t i = 0; i < m->config->n_volumes; i++) {
                 const VolumeConfig *vc = &m->config->volumes[i];
                 VolumeRecord rec;
-                char size[64] = "-", when[64] = "-", dur[32];
+                char a[32], b[32];
 
+                if (i > 0)
+                        fputc('\n', out);
                 int r = state_load(m->state_dir, vc->name, &rec);
                 if (r < 0) {
                         _cleanup_free_ char *devs = strv_join(vc->devices, " ");
-                        fprintf(out, "%-10s %-14s %-8s %4s %-16s %6s %-12s %-19s %s\n", vc->name, devs ?: "?",
-                                r == -ENOENT ? "ABSENT" : "UNKNOWN", "-", "-", "-", vc->mount_point, "-", "-");
+                        fprintf(out, "%s: %s\n", vc->name, r == -ENOENT ? "ABSENT (not set up since boot)" : "UNKNOWN (unreadable state file)");
+                        fprintf(out, "  devices:         %s\n  mount point:     %s\n", devs ?: "?", vc->mount_point);
                         continue;
                 }
 
+                fprintf(out, "%s: %s\n", vc->name, volume_state_to_string(rec.state));
+                if (rec.state == VOLUME_FAILED)
+                        fprintf(out, "  reason:          %s\n", rec.reason);
+                fprintf(out, "  device:          %s\n", rec.device);
+                fprintf(out, "  key generation:  %" PRIu64 "\n", rec.generation);
+                if (rec.cipher[0])
+                        fprintf(out, "  cipher:          %s, %u-byte sectors\n", rec.cipher, rec.sector_size);
+
                 struct statvfs sv;
                 if ((rec.state == VOLUME_CLEAN || rec.state == VOLUME_IN_USE) && statvfs(vc->mount_point, &sv) == 0) {
-                        char a[32], b[32];
                         uint64_t total = (uint64_t) sv.f_blocks * sv.f_frsize;
                         uint64_t used = total - (uint64_t) sv.f_bfree * sv.f_frsize;
-                        snprintf(size, sizeof(size), "%s/%s", format_bytes(a, sizeof(a), total),
-                                 format_bytes(b, sizeof(b), used));
-                }
+                        fprintf(out, "  mount point:     %s (%s), %s, %s used\n", vc->mount_point,
+                                file_system_to_string(vc->file_system), format_bytes(a, sizeof(a), total),
+                                format_bytes(b, sizeof(b), used));
+                } else
+                        fprintf(out, "  mount point:     %s (not mounted)\n", vc->mount_point);
                 if (rec.last_wipe) {
                         struct tm tm;
                         char t[32];
-                        strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S", localtime_r(&rec.last_wipe, &tm));
-                        snprintf(when, sizeof(when), "%s (%s)", t, format_duration(dur, sizeof(dur),
-                                                                                 rec.last_wipe_usec));
+                        strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S %Z", localtime_r(&rec.last_wipe, &tm));
+                        fprintf(out, "  last wipe:       %s, ready in %s\n", t,
+                                format_duration(a, sizeof(a), rec.last_wipe_usec));
                 }
-                char gen[24];
-                snprintf(gen, sizeof(gen), "%" PRIu64, rec.generation);
-                fprintf(out, "%-10s %-14s %-8s %4s %-16s %6u %-12s %-19s %s\n", vc->name, rec.device,
-                        volume_state_to_string(rec.state), gen, rec.cipher[0] ? rec.cipher : "-", rec.sector_size,
-                        rec.mount_point, size, when);
-                if (rec.state == VOLUME_FAILED)
-                        fprintf(out, "  reason: %s\n", rec.reason);
         }
         return 0;
 }

@@ -67,8 +67,9 @@ static int run_step(Wipe *w, WipeStep step) {
                 break;
         case WIPE_STEP_DISCARD:
                 if (!q->tuning.discard_on_wipe) {
-                        log_debug("%s: discard %s: skipped (Discard= and the device's discard limit)", q->name,
-                                  q->device);
+                        log_info("%s: discard %s: skipped (Discard=%s, device discards %llu bytes at most per "
+                                 "request); the key change alone made the old data unreadable", q->name,
+                                 q->device, discard_mode_to_string(q->discard), (unsigned long long) q->discard_max_bytes);
                         return 0;
                 }
                 r = o->discard(o->userdata, q->device);
