@@ -74,6 +74,20 @@ sync; echo 3 > /proc/sys/vm/drop_caches
 check "marker nowhere on the new volume (whole device scanned)" test "$(count_marker /dev/mapper/$map "$marker")" -eq 0
 check "marker nowhere on the raw disk (whole device scanned)" test "$(count_marker $dev "$marker")" -eq 0
 
+# A mapping and mount with no trustworthy record: setup must wipe, not adopt.
+echo "a hand-written record" > /run/scratchd/scratch.state
+key=$(live_key "$map")
+touch "$mnt/left-behind"
+check "setup with a forged state file exits 0" scratchd "${C[@]}" setup
+check "setup said it could not trust the record" grep -q "not one scratchd wrote; wiping" "$WORK/stderr"
+check "setup with a forged state file re-keyed" test "$(live_key "$map")" != "$key"
+check "setup with a forged state file left nothing behind" test ! -e "$mnt/left-behind"
+rm /run/scratchd/scratch.state
+key=$(live_key "$map")
+check "setup with no state file exits 0" scratchd "${C[@]}" setup
+check "setup said the active mapping could not be proven clean" grep -q "cannot be proven clean" "$WORK/stderr"
+check "setup with no state file re-keyed" test "$(live_key "$map")" != "$key"
+
 check "status exits 0" scratchd "${C[@]}" status
 "$SCRATCHD" "${C[@]}" status 2>&1 | sed 's/^/# /' >> "$RESULT"
 exit 0
