@@ -51,7 +51,7 @@ typedef struct Parser {
         const char *file;       /* for messages */
         FILE *stream;
         unsigned line;          /* line the handler is looking at */
-        bool line_too_long;
+        char *long_value;       /* see reader() */
         char *error;            /* first error, one line */
         Config *config;
 } Parser;
@@ -72,9 +72,39 @@ static int fail(Parser *p, const char *key, const char *fmt, ...) {
         return 0;
 }
 
-/* inih hands us no line numbers and knows only ';' for inline comments, so we
- * feed it lines ourselves: counting them, dropping " # comments", and folding
- * away leading blanks (systemd-style files have no continuation lines). */
+static bool known_section(const char *s, size_t n) {
+        return (n == 7 && strncmp(s, "Scratch", n) == 0) || (n == 6 && strncmp(s, "Access", n) == 0);
+}
+
+/* Checks one stripped, non-empty, non-comment line the way we want it read;
+ * inih is lenient (a lone word is an error only at the end, a section header
+ * is never seen by the handler), and the first problem must be reported first. */
+static void check_line(Parser *p, const char *s) {
+        if (s[0] == '[') {
+                const char *close = strchr(s, ']');
+                if (!close || close[1])
+                        fail(p, NULL, "syntax error: a section header must be [Name] alone on its line");
+                else if (!known_section(s + 1, (size_t) (close - s - 1)))
+                        fail(p, NULL, "unknown section %s; known sections are [Scratch] and [Access]", s);
+                return;
+        }
+        const char *eq = strchr(s, '=');
+        if (!eq)
+                fail(p, NULL, "syntax error; expected [Section] or Key=value");
+        else if (eq == s)
+                fail(p, NULL, "syntax error: a key name is missing before '='");
+}
+
+/* inih hands us no line numbers, knows only ';' for inline comments, and
+ * reads lines of at most 200 characters, so we feed it lines ourselves:
+ * counting them, dropping " # comments", folding away leading blanks
+ * (systemd-style files have no continuation lines), and handing it a value
+ * too long for its buffer aside in p->long_value with a placeholder in its
+ * place, which the handler swaps back. inih calls the handler for each line
+ * before it reads the next, so the two always match. */
+#define LINE_MAX_LEN 1024
+#define LONG_VALUE_PLACEHOLDER "\x01"
+
 static char *reader(char *buf, int size, void *userdata) {
         Parser *p = userdata;
         char line[LINE_MAX_LEN + 2];
@@ -85,16 +115,19 @@ static char *reader(char *buf, int size, void *userdata) {
 
         size_t len = strlen(line);
         if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
-                p->line_too_long = true;
+                fail(p, NULL, "line longer than %d characters; split long Devices= lists over several lines",
+                     LINE_MAX_LEN);
                 int c;
                 while ((c = fgetc(p->stream)) != EOF && c != '\n')
                         ;
-                line[0] = 0;   /* hand inih an empty line; we report it ourselves */
+                line[0] = 0;
         }
 
         char *s = line;
         while (*s == ' ' || *s == '\t')
                 s++;
+        if (*s == '#' || *s == ';')
+                *s = 0;
         /* An inline comment needs a blank before it, so "a#b" stays a value. */
         for (char *c = s; *c; c++)
                 if ((*c == '#' || *c == ';') && c > s && (c[-1] == ' ' || c[-1] == '\t')) {
@@ -104,11 +137,24 @@ static char *reader(char *buf, int size, void *userdata) {
         len = strlen(s);
         while (len > 0 && isspace((unsigned char) s[len - 1]))
                 s[--len] = 0;
+        if (len > 0)
+                check_line(p, s);
 
+        free(p->long_value);
+        p->long_value = NULL;
         if ((int) len + 2 > size) {
-                p->line_too_long = true;
-                s[0] = 0;
-                len = 0;
+                char *eq = strchr(s, '=');
+                size_t keylen = eq ? (size_t) (eq - s) : len;
+                if (!eq || keylen + sizeof(LONG_VALUE_PLACEHOLDER) + 2 > (size_t) size) {
+                        fail(p, NULL, "key name too long");
+                        len = 0;
+                } else {
+                        p->long_value = strdup(eq + 1);
+                        if (!p->long_value)
+                                return NULL;
+                        strcpy(eq + 1, LONG_VALUE_PLACEHOLDER);
+                        len = strlen(s);
+                }
         }
         memcpy(buf, s, len);
         buf[len] = '\n';
@@ -270,12 +316,19 @@ static int handle_access(Parser *p, const char *name, const char *value) {
         return set_string(field, value) < 0 ? -ENOMEM : 1;
 }
 
-static int handler(void *userdata, const char *section, const char *name, const char *value) {
+static int handler(void *userdata, const char *section, const char *name, const char *raw_value) {
         Parser *p = userdata;
+        const char *value = raw_value;
         int r;
 
         if (p->error)
                 return 1;   /* report only the first problem */
+        if (p->long_value && streq(raw_value, LONG_VALUE_PLACEHOLDER)) {
+                /* inih strips blanks around values; so do we. */
+                value = p->long_value;
+                while (isspace((unsigned char) *value))
+                        value++;
+        }
 
         if (streq(section, "Scratch"))
                 r = handle_scratch(p, name, value);
@@ -284,7 +337,7 @@ static int handler(void *userdata, const char *section, const char *name, const 
         else if (!*section)
                 r = fail(p, name, "key outside any section; put it under [Scratch] or [Access]");
         else
-                r = fail(p, NULL, "unknown section [%s]; known sections are [Scratch] and [Access]", section);
+                r = 1;   /* reported by check_line() on the header's own line */
         if (r == -ENOMEM)
                 return 0;
         return 1;
@@ -292,21 +345,16 @@ static int handler(void *userdata, const char *section, const char *name, const 
 
 static int parse_stream(Parser *p) {
         int r = ini_parse_stream(reader, p, handler, p);
+        free(p->long_value);
+        p->long_value = NULL;
         if (p->error)
                 return -EINVAL;
-        if (p->line_too_long) {
-                p->line = 0;
-                return fail(p, NULL, "a line is longer than %d characters; split long Devices= lists over "
-                            "several lines", LINE_MAX_LEN), -EINVAL;
-        }
-        if (r > 0) {
-                p->line = r;
+        if (r > 0) {   /* something inih disliked that check_line() let through */
+                p->line = (unsigned) r;
                 fail(p, NULL, "syntax error; expected [Section] or Key=value");
                 return -EINVAL;
         }
-        if (r < 0)
-                return -ENOMEM;
-        return 0;
+        return r < 0 ? -ENOMEM : 0;
 }
 
 static int validate(Config *c, const char *file, char **ret_error) {

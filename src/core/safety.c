@@ -19,6 +19,17 @@ const char *signature_describe(const char *type, char *buf, size_t size) {
                 { "crypto_LUKS", "a LUKS header" },
                 { "BitLocker", "a BitLocker volume" },
                 { "bcache", "a bcache superblock" },
+                { "ext2", "an ext2 filesystem" },
+                { "ext3", "an ext3 filesystem" },
+                { "ext4", "an ext4 filesystem" },
+                { "xfs", "an XFS filesystem" },
+                { "btrfs", "a btrfs filesystem" },
+                { "vfat", "a FAT filesystem" },
+                { "exfat", "an exFAT filesystem" },
+                { "ntfs", "an NTFS filesystem" },
+                { "f2fs", "an F2FS filesystem" },
+                { "iso9660", "an ISO 9660 filesystem" },
+                { "squashfs", "a squashfs filesystem" },
                 { "ceph_bluestore", "a Ceph BlueStore label" },
         };
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
@@ -26,7 +37,8 @@ const char *signature_describe(const char *type, char *buf, size_t size) {
                         snprintf(buf, size, "%s", table[i].what);
                         return buf;
                 }
-        snprintf(buf, size, "a%s %s filesystem", strchr("aeiouAEIOU", type[0]) ? "n" : "", type);
+        /* No article guessing for names we do not know: "a 'minix' signature". */
+        snprintf(buf, size, "a '%s' signature", type);
         return buf;
 }
 

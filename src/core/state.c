@@ -30,7 +30,18 @@ VolumeState volume_state_from_string(const char *s) {
 
 #define STATE_MAGIC "scratchd-state-v1"
 
+/* One line per field: a reason quoting some program's output must not
+ * become two. */
+static const char *one_line(const char *s, char *buf, size_t size) {
+        size_t i = 0;
+        for (; s[i] && i + 1 < size; i++)
+                buf[i] = s[i] == '\n' || s[i] == '\r' ? ' ' : s[i];
+        buf[i] = 0;
+        return buf;
+}
+
 int state_format(const VolumeRecord *rec, char *buf, size_t size) {
+        char reason[sizeof(rec->reason)], device[sizeof(rec->device)], mount_point[sizeof(rec->mount_point)];
         int k = snprintf(buf, size,
                          STATE_MAGIC "\n"
                          "state=%s\n"
@@ -44,8 +55,10 @@ int state_format(const VolumeRecord *rec, char *buf, size_t size) {
                          "last_wipe_usec=%" PRIu64 "\n"
                          "reason=%s\n",
                          volume_state_to_string(rec->state), rec->generation, major(rec->mapping_devnum),
-                         minor(rec->mapping_devnum), rec->device, rec->mount_point, rec->cipher,
-                         rec->sector_size, (long long) rec->last_wipe, rec->last_wipe_usec, rec->reason);
+                         minor(rec->mapping_devnum), one_line(rec->device, device, sizeof(device)),
+                         one_line(rec->mount_point, mount_point, sizeof(mount_point)), rec->cipher,
+                         rec->sector_size, (long long) rec->last_wipe, rec->last_wipe_usec,
+                         one_line(rec->reason, reason, sizeof(reason)));
         if (k < 0 || (size_t) k >= size)
                 return -ENOBUFS;
         return k;
@@ -62,7 +75,8 @@ static int parse_u64(const char *v, uint64_t *ret) {
         char *end;
         errno = 0;
         unsigned long long x = strtoull(v, &end, 10);
-        if (errno || end == v || *end || v[0] == '-')
+        /* strtoull() would take blanks and a sign; a record has neither. */
+        if (v[0] < '0' || v[0] > '9' || errno || *end)
                 return -EBADMSG;
         *ret = x;
         return 0;

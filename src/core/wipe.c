@@ -59,6 +59,10 @@ static int run_step(Wipe *w, WipeStep step) {
         case WIPE_STEP_DEACTIVATE:
                 target = q->mapping;
                 r = o->deactivate(o->userdata, q->mapping, false);
+                if (r == -EBUSY)
+                        snprintf(w->detail, sizeof(w->detail), "/dev/mapper/%s is still open (a process holds "
+                                 "files on the old volume: 'fuser -vm /dev/mapper/%s' names it)", q->mapping,
+                                 q->mapping);
                 break;
         case WIPE_STEP_ERASE_SIGNATURES:
                 if (!q->erase_signatures)

@@ -1,0 +1,642 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* config_load_string() and config_load(): defaults, every key, comments,
+ * Devices= lists and drop-ins, and one precise one-line error per mistake. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <sys/stat.h>
+
+#include "scratchd/config.h"
+#include "scratchd/util.h"
+
+/* ---- helpers ---- */
+
+static Config *load_ok(const char *text) {
+        Config *c = NULL;
+        char *error = NULL;
+        int r = config_load_string("test.conf", text, &c, &error);
+        if (r < 0)
+                print_error("unexpected error %d: %s\n", r, error ?: "(null)");
+        assert_int_equal(r, 0);
+        assert_null(error);
+        assert_non_null(c);
+        assert_int_equal(c->n_volumes, 1);
+        assert_non_null(c->volumes);
+        return c;
+}
+
+/* Loads `text` expecting failure; returns the error message (caller frees)
+ * after checking it is a single line that starts with `prefix` and contains
+ * each of the NULL-terminated `needles`. */
+static char *load_bad(const char *text, const char *prefix, ...) {
+        Config *c = NULL;
+        char *error = NULL;
+        int r = config_load_string("bad.conf", text, &c, &error);
+
+        assert_true(r < 0);
+        assert_int_equal(r, -EINVAL);
+        assert_null(c);
+        assert_non_null(error);
+        if (!startswith(error, prefix))
+                print_error("error \"%s\" does not start with \"%s\"\n", error, prefix);
+        assert_true(startswith(error, prefix));
+        assert_null(strchr(error, '\n'));
+        assert_null(strchr(error, '\r'));
+        assert_true(strlen(error) > strlen(prefix));
+
+        va_list ap;
+        va_start(ap, prefix);
+        for (const char *n = va_arg(ap, const char *); n; n = va_arg(ap, const char *)) {
+                if (!strstr(error, n))
+                        print_error("error \"%s\" does not contain \"%s\"\n", error, n);
+                assert_non_null(strstr(error, n));
+        }
+        va_end(ap);
+        return error;
+}
+
+static void assert_devices(const VolumeConfig *v, ...) {
+        va_list ap;
+        size_t i = 0;
+
+        va_start(ap, v);
+        for (const char *d = va_arg(ap, const char *); d; d = va_arg(ap, const char *), i++) {
+                assert_true(i < strv_length(v->devices));
+                assert_string_equal(v->devices[i], d);
+        }
+        va_end(ap);
+        assert_int_equal(strv_length(v->devices), i);
+}
+
+typedef struct TempDir {
+        char path[64];
+} TempDir;
+
+static void write_file(const char *dir, const char *name, const char *text) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        assert_int_equal(fputs(text, f) >= 0, 1);
+        assert_int_equal(fclose(f), 0);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(path);
+}
+
+static void rm_rf(const char *dir) {
+        /* Only ever a mkdtemp() result under /tmp. */
+        assert_true(startswith(dir, "/tmp/scratchd-test-config."));
+        assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+static int setup_tempdir(void **state) {
+        TempDir *t = calloc(1, sizeof(TempDir));
+        if (!t)
+                return -1;
+        snprintf(t->path, sizeof(t->path), "/tmp/scratchd-test-config.XXXXXX");
+        if (!mkdtemp(t->path)) {
+                free(t);
+                return -1;
+        }
+        *state = t;
+        return 0;
+}
+
+static int teardown_tempdir(void **state) {
+        TempDir *t = *state;
+        rm_rf(t->path);
+        free(t);
+        return 0;
+}
+
+/* ---- good files ---- */
+
+static void test_defaults(void **state) {
+        Config *c = load_ok("[Scratch]\nDevices=/dev/sdb\n");
+        const VolumeConfig *v = &c->volumes[0];
+
+        assert_string_equal(v->name, "scratch");
+        assert_string_equal(v->mount_point, "/scratch");
+        assert_int_equal(v->file_system, FILE_SYSTEM_XFS);
+        assert_false(v->expendable);
+        assert_int_equal(v->discard, DISCARD_AUTO);
+        assert_int_equal(v->sector_size, 0);
+        assert_devices(v, "/dev/sdb", NULL);
+        assert_null(c->read_group);
+        assert_null(c->operator_group);
+        config_free(c);
+}
+
+static void test_every_key(void **state) {
+        Config *c = load_ok("# scratchd.conf\n"
+                            "; another comment style\n"
+                            "\n"
+                            "[Scratch]\n"
+                            "Name=fast_scratch-1\n"
+                            "Devices=/dev/disk/by-id/nvme-a\n"
+                            "MountPoint=/local/scratch\n"
+                            "FileSystem=ext4\n"
+                            "Expendable=yes\n"
+                            "Discard=no\n"
+                            "SectorSize=512\n"
+                            "\n"
+                            "[Access]\n"
+                            "ReadGroup=scratch-readers\n"
+                            "OperatorGroup=hpc.ops_1\n");
+        const VolumeConfig *v = &c->volumes[0];
+
+        assert_string_equal(v->name, "fast_scratch-1");
+        assert_devices(v, "/dev/disk/by-id/nvme-a", NULL);
+        assert_string_equal(v->mount_point, "/local/scratch");
+        assert_int_equal(v->file_system, FILE_SYSTEM_EXT4);
+        assert_true(v->expendable);
+        assert_int_equal(v->discard, DISCARD_NO);
+        assert_int_equal(v->sector_size, 512);
+        assert_string_equal(c->read_group, "scratch-readers");
+        assert_string_equal(c->operator_group, "hpc.ops_1");
+        config_free(c);
+}
+
+static void test_value_spellings(void **state) {
+        static const struct {
+                const char *line;
+                FileSystem fs;
+                bool expendable;
+                DiscardMode discard;
+                unsigned sector;
+        } table[] = {
+                { "FileSystem=xfs", FILE_SYSTEM_XFS, false, DISCARD_AUTO, 0 },
+                { "FileSystem=ext4", FILE_SYSTEM_EXT4, false, DISCARD_AUTO, 0 },
+                { "Expendable=true", FILE_SYSTEM_XFS, true, DISCARD_AUTO, 0 },
+                { "Expendable=1", FILE_SYSTEM_XFS, true, DISCARD_AUTO, 0 },
+                { "Expendable=on", FILE_SYSTEM_XFS, true, DISCARD_AUTO, 0 },
+                { "Expendable=no", FILE_SYSTEM_XFS, false, DISCARD_AUTO, 0 },
+                { "Expendable=off", FILE_SYSTEM_XFS, false, DISCARD_AUTO, 0 },
+                { "Discard=auto", FILE_SYSTEM_XFS, false, DISCARD_AUTO, 0 },
+                { "Discard=yes", FILE_SYSTEM_XFS, false, DISCARD_YES, 0 },
+                { "Discard=true", FILE_SYSTEM_XFS, false, DISCARD_YES, 0 },
+                { "Discard=no", FILE_SYSTEM_XFS, false, DISCARD_NO, 0 },
+                { "Discard=0", FILE_SYSTEM_XFS, false, DISCARD_NO, 0 },
+                { "SectorSize=auto", FILE_SYSTEM_XFS, false, DISCARD_AUTO, 0 },
+                { "SectorSize=512", FILE_SYSTEM_XFS, false, DISCARD_AUTO, 512 },
+                { "SectorSize=4096", FILE_SYSTEM_XFS, false, DISCARD_AUTO, 4096 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                char text[256];
+                snprintf(text, sizeof(text), "[Scratch]\nDevices=/dev/sdb\n%s\n", table[i].line);
+                print_message("%s\n", table[i].line);
+                Config *c = load_ok(text);
+                assert_int_equal(c->volumes[0].file_system, table[i].fs);
+                assert_int_equal(c->volumes[0].expendable, table[i].expendable);
+                assert_int_equal(c->volumes[0].discard, table[i].discard);
+                assert_int_equal(c->volumes[0].sector_size, table[i].sector);
+                config_free(c);
+        }
+}
+
+static void test_inline_comments_values(void **state) {
+        Config *c = load_ok("[Scratch]   # the volume\n"
+                            "Devices=/dev/sdb /dev/sdc   # two disks /dev/sdz\n"
+                            "Name=vol ; the name\n"
+                            "MountPoint=/mnt/sc#ratch\n"
+                            "  FileSystem = ext4\t; leading blanks and tabs\n"
+                            "Expendable=yes\t# tab before the comment\n");
+        const VolumeConfig *v = &c->volumes[0];
+
+        assert_devices(v, "/dev/sdb", "/dev/sdc", NULL);
+        assert_string_equal(v->name, "vol");
+        assert_string_equal(v->mount_point, "/mnt/sc#ratch");
+        assert_int_equal(v->file_system, FILE_SYSTEM_EXT4);
+        assert_true(v->expendable);
+        config_free(c);
+}
+
+static void test_devices_lists(void **state) {
+        Config *c = load_ok("[Scratch]\n"
+                            "Devices=/dev/nvme0n1 /dev/nvme1n1\t/dev/nvme2n1\n"
+                            "Devices=/dev/disk/by-id/nvme-*\n"
+                            "Devices=  /dev/sdx  \n");
+        assert_devices(&c->volumes[0], "/dev/nvme0n1", "/dev/nvme1n1", "/dev/nvme2n1", "/dev/disk/by-id/nvme-*",
+                       "/dev/sdx", NULL);
+        config_free(c);
+}
+
+static void test_devices_reset_in_string(void **state) {
+        Config *c = load_ok("[Scratch]\n"
+                            "Devices=/dev/sda /dev/sdb\n"
+                            "Devices=\n"
+                            "Devices=/dev/sdc\n");
+        assert_devices(&c->volumes[0], "/dev/sdc", NULL);
+        config_free(c);
+}
+
+static void test_devices_auto(void **state) {
+        Config *c = load_ok("[Scratch]\nDevices=auto\n");
+        assert_devices(&c->volumes[0], "auto", NULL);
+        config_free(c);
+}
+
+static void test_sections_repeated(void **state) {
+        /* A second [Scratch] continues the same volume. */
+        Config *c = load_ok("[Scratch]\nDevices=/dev/sdb\n[Access]\nReadGroup=users\n[Scratch]\nName=again\n");
+        assert_string_equal(c->volumes[0].name, "again");
+        assert_devices(&c->volumes[0], "/dev/sdb", NULL);
+        assert_string_equal(c->read_group, "users");
+        config_free(c);
+}
+
+static void test_long_line_limit_boundary(void **state) {
+        /* The documented limit is 1024 characters: a Devices= line just under it
+         * must load. */
+
+        char text[2048];
+        int n = snprintf(text, sizeof(text), "[Scratch]\nDevices=");
+        /* Line 2 starts at offset 10; each entry takes 26 characters. */
+        while ((n - 10) + 26 <= 1024)
+                n += snprintf(text + n, sizeof(text) - (size_t) n, "/dev/disk/by-id/nvme-%04d ", n);
+        snprintf(text + n, sizeof(text) - (size_t) n, "\n");
+        assert_true(n - 10 > 1000 && n - 10 <= 1024);
+        Config *c = load_ok(text);
+        assert_int_equal(strv_length(c->volumes[0].devices), (size_t) (n - 10 - 8) / 26);
+        config_free(c);
+}
+
+static void test_realistic_devices_line(void **state) {
+        /* Four by-id names on one line: about 270 characters. */
+
+        Config *c = load_ok("[Scratch]\nDevices="
+                            "/dev/disk/by-id/nvme-SAMSUNG_MZQL23T8HCLS-00A07_S64HNE0T123450 "
+                            "/dev/disk/by-id/nvme-SAMSUNG_MZQL23T8HCLS-00A07_S64HNE0T123451 "
+                            "/dev/disk/by-id/nvme-SAMSUNG_MZQL23T8HCLS-00A07_S64HNE0T123452 "
+                            "/dev/disk/by-id/nvme-SAMSUNG_MZQL23T8HCLS-00A07_S64HNE0T123453\n");
+        assert_int_equal(strv_length(c->volumes[0].devices), 4);
+        config_free(c);
+}
+
+static void test_access_groups(void **state) {
+        /* An empty value clears what an earlier line (or file) set. */
+        Config *c = load_ok("[Scratch]\nDevices=/dev/sdb\n[Access]\nReadGroup=users\nOperatorGroup=wheel\n"
+                            "ReadGroup=\n");
+        assert_null(c->read_group);
+        assert_string_equal(c->operator_group, "wheel");
+        config_free(c);
+
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\n[Access]\nReadGroup=-rf\n", "bad.conf:4: ReadGroup: ", "'-rf'",
+                      NULL));
+        free(load_bad("[Access]\nOperatorGroup=a b\n[Scratch]\nDevices=/dev/sdb\n", "bad.conf:2: OperatorGroup: ",
+                      "'a b'", NULL));
+}
+
+/* ---- bad files ---- */
+
+static void test_bad_unknown_key(void **state) {
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nSize=10G\n", "bad.conf:3: Size: ", "unknown key", NULL));
+        free(load_bad("[Access]\nWriteGroup=x\n[Scratch]\nDevices=/dev/sdb\n", "bad.conf:2: WriteGroup: ",
+                      "unknown key", NULL));
+        /* Keys are case-sensitive. */
+        free(load_bad("[Scratch]\ndevices=/dev/sdb\n", "bad.conf:2: devices: ", NULL));
+}
+
+static void test_bad_unknown_section(void **state) {
+        /* Reported on the header's own line, also when the section has no keys. */
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\n\n[Scratchh]\nName=x\n", "bad.conf:4: ", "[Scratchh]",
+                      "unknown section", NULL));
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\n[Bogus]\n", "bad.conf:3: ", "[Bogus]", "unknown section", NULL));
+}
+
+static void test_bad_key_outside_section(void **state) {
+        free(load_bad("Devices=/dev/sdb\n[Scratch]\nDevices=/dev/sdb\n", "bad.conf:1: Devices: ",
+                      "outside any section", NULL));
+}
+
+static void test_bad_file_system(void **state) {
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nFileSystem=btrfs\n", "bad.conf:3: FileSystem: ", "'btrfs'",
+                      NULL));
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nFileSystem=XFS\n", "bad.conf:3: FileSystem: ", "'XFS'", NULL));
+}
+
+static void test_bad_expendable(void **state) {
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nExpendable=maybe\n", "bad.conf:3: Expendable: ", "'maybe'",
+                      "boolean", NULL));
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nExpendable=\n", "bad.conf:3: Expendable: ", NULL));
+}
+
+static void test_bad_discard(void **state) {
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nDiscard=sometimes\n", "bad.conf:3: Discard: ", "'sometimes'",
+                      NULL));
+}
+
+static void test_bad_sector_size(void **state) {
+        static const char *const bad[] = { "1024", "0", "4k", "8192", "-512", "" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char text[128], quoted[32];
+                snprintf(text, sizeof(text), "[Scratch]\nDevices=/dev/sdb\n\nSectorSize=%s\n", bad[i]);
+                snprintf(quoted, sizeof(quoted), "'%s'", bad[i]);
+                free(load_bad(text, "bad.conf:4: SectorSize: ", quoted, NULL));
+        }
+}
+
+static void test_bad_mount_point(void **state) {
+        static const char *const bad[] = {
+                "scratch", "./scratch", "/", "/scratch/..", "/scratch/../etc", "/a/./b", "/a/.",
+                "//scratch", "/scratch/", "/a//b",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char text[128], quoted[32];
+                snprintf(text, sizeof(text), "[Scratch]\nMountPoint=%s\nDevices=/dev/sdb\n", bad[i]);
+                snprintf(quoted, sizeof(quoted), "'%s'", bad[i]);
+                print_message("MountPoint=%s\n", bad[i]);
+                free(load_bad(text, "bad.conf:2: MountPoint: ", quoted, NULL));
+        }
+}
+
+static void test_bad_name(void **state) {
+        static const char *const bad[] = { "a/b", "../x", "sp ace", "x.y",
+                "0123456789012345678901234567890123456789012345678901234567890123456789" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char text[256];
+                snprintf(text, sizeof(text), "[Scratch]\nDevices=/dev/sdb\nName=%s\n", bad[i]);
+                print_message("Name=%s\n", bad[i]);
+                free(load_bad(text, "bad.conf:3: Name: ", bad[i], NULL));
+        }
+        /* 64 characters is the longest valid name. */
+        Config *c = load_ok("[Scratch]\nDevices=/dev/sdb\n"
+                            "Name=0123456789012345678901234567890123456789012345678901234567890123\n");
+        assert_int_equal(strlen(c->volumes[0].name), 64);
+        config_free(c);
+}
+
+static void test_bad_devices_relative(void **state) {
+        free(load_bad("[Scratch]\nDevices=/dev/sda sdb\n", "bad.conf:2: Devices: ", "'sdb'", NULL));
+        free(load_bad("[Scratch]\nDevices=/dev/sda\nDevices=disk/by-id/x\n", "bad.conf:3: Devices: ",
+                      "'disk/by-id/x'", NULL));
+}
+
+static void test_bad_devices_auto_combined(void **state) {
+        /* A whole-file check: no line number, but the file and the key. */
+        free(load_bad("[Scratch]\nDevices=auto /dev/sdb\n", "bad.conf: ", "Devices=auto", "combined", NULL));
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nDevices=auto\n", "bad.conf: ", "Devices=auto", NULL));
+}
+
+static void test_bad_missing_devices(void **state) {
+        free(load_bad("[Scratch]\nName=x\n", "bad.conf: ", "Devices=", "not set", NULL));
+        /* Reset to empty and never set again. */
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nDevices=\n", "bad.conf: ", "Devices=", NULL));
+}
+
+static void test_bad_no_scratch_section(void **state) {
+        free(load_bad("[Access]\nReadGroup=users\n", "bad.conf: ", "[Scratch]", NULL));
+        free(load_bad("", "bad.conf: ", "[Scratch]", NULL));
+        free(load_bad("# only a comment\n", "bad.conf: ", "[Scratch]", NULL));
+}
+
+static void test_bad_long_line(void **state) {
+        char text[4096];
+        int n = snprintf(text, sizeof(text), "[Scratch]\nDevices=/dev/sdb\nName=");
+        memset(text + n, 'a', 1100);
+        snprintf(text + n + 1100, sizeof(text) - (size_t) n - 1100, "\nMountPoint=/x\n");
+
+        char *error = load_bad(text, "bad.conf:", "longer than 1024", NULL);
+        /* It is the line that is too long that is reported, not a later one. */
+        assert_null(strstr(error, "MountPoint"));
+        free(error);
+}
+
+static void test_bad_long_line_number(void **state) {
+        /* Every error names its line; the over-long one is line 3. */
+
+        char text[4096];
+        int n = snprintf(text, sizeof(text), "[Scratch]\nDevices=/dev/sdb\nName=");
+        memset(text + n, 'a', 1100);
+        snprintf(text + n + 1100, sizeof(text) - (size_t) n - 1100, "\n");
+        free(load_bad(text, "bad.conf:3: ", "longer than 1024", NULL));
+}
+
+static void test_bad_syntax(void **state) {
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nthis line has no equals sign\n", "bad.conf:3: ", "syntax error",
+                      NULL));
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\n[Access\n", "bad.conf:3: ", "syntax error", NULL));
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\n\n# comment\n\tjust words\n", "bad.conf:5: ", "syntax error",
+                      NULL));
+}
+
+static void test_bad_syntax_reported_first(void **state) {
+        /* The first problem is reported, also when it is a syntax error and a
+         * later line has a bad value (or, after a broken section header, a key
+         * that seems to be outside any section). */
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nbroken line\nFileSystem=zfs\n", "bad.conf:3: ", "syntax error",
+                      NULL));
+        free(load_bad("[Scratch\nDevices=/dev/sdb\n", "bad.conf:1: ", "syntax error", NULL));
+}
+
+static void test_first_error_wins(void **state) {
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nFileSystem=zfs\nDiscard=bogus\n", "bad.conf:3: FileSystem: ",
+                      NULL));
+}
+
+/* ---- config_load() ---- */
+
+static void test_load_file_and_dropins(void **state) {
+        TempDir *t = *state;
+        char main_path[256], confd[256];
+
+        snprintf(main_path, sizeof(main_path), "%s/scratchd.conf", t->path);
+        snprintf(confd, sizeof(confd), "%s/conf.d", t->path);
+        write_file(t->path, "scratchd.conf",
+                   "[Scratch]\nDevices=/dev/sdb\nMountPoint=/scratch\nDiscard=yes\n[Access]\nReadGroup=users\n");
+        assert_int_equal(mkdir(confd, 0755), 0);
+        /* Applied in lexical order: 20 overrides 10. */
+        write_file(confd, "20-site.conf", "[Scratch]\nMountPoint=/local/scratch\n");
+        write_file(confd, "10-fs.conf", "[Scratch]\nFileSystem=ext4\nMountPoint=/overridden/later\n");
+        /* Not *.conf, or hidden: ignored (they would not even parse). */
+        write_file(confd, "30-ignored.conf.bak", "garbage\n");
+        write_file(confd, ".hidden.conf", "garbage\n");
+        write_file(confd, "README", "garbage\n");
+
+        Config *c = NULL;
+        char *error = NULL;
+        int r = config_load(main_path, &c, &error);
+        if (r < 0)
+                print_error("%s\n", error ?: "(null)");
+        assert_int_equal(r, 0);
+        assert_null(error);
+        const VolumeConfig *v = &c->volumes[0];
+        assert_string_equal(v->mount_point, "/local/scratch");
+        assert_int_equal(v->file_system, FILE_SYSTEM_EXT4);
+        assert_int_equal(v->discard, DISCARD_YES);     /* untouched by the drop-ins */
+        assert_devices(v, "/dev/sdb", NULL);
+        assert_string_equal(c->read_group, "users");
+        assert_string_equal(v->name, "scratch");
+        config_free(c);
+}
+
+static void test_load_dropin_resets_devices(void **state) {
+        TempDir *t = *state;
+        char main_path[256], confd[256];
+
+        snprintf(main_path, sizeof(main_path), "%s/scratchd.conf", t->path);
+        snprintf(confd, sizeof(confd), "%s/conf.d", t->path);
+        write_file(t->path, "scratchd.conf", "[Scratch]\nDevices=/dev/sdb /dev/sdc\n");
+        assert_int_equal(mkdir(confd, 0755), 0);
+        write_file(confd, "50-devices.conf", "[Scratch]\nDevices=\nDevices=/dev/nvme0n1\n");
+        write_file(confd, "60-more.conf", "[Scratch]\nDevices=/dev/nvme1n1\n");   /* appends */
+
+        Config *c = NULL;
+        char *error = NULL;
+        assert_int_equal(config_load(main_path, &c, &error), 0);
+        assert_null(error);
+        assert_devices(&c->volumes[0], "/dev/nvme0n1", "/dev/nvme1n1", NULL);
+        config_free(c);
+
+        /* A drop-in that only empties the list leaves Devices= unset. */
+        write_file(confd, "70-empty.conf", "[Scratch]\nDevices=\n");
+        c = NULL;
+        assert_int_equal(config_load(main_path, &c, &error), -EINVAL);
+        assert_null(c);
+        assert_non_null(error);
+        assert_true(startswith(error, main_path));
+        assert_non_null(strstr(error, "Devices="));
+        assert_null(strchr(error, '\n'));
+        free(error);
+}
+
+static void test_load_without_confd(void **state) {
+        TempDir *t = *state;
+        char main_path[256];
+
+        snprintf(main_path, sizeof(main_path), "%s/other.conf", t->path);
+        write_file(t->path, "other.conf", "[Scratch]\nDevices=auto\nName=n1\n");
+        Config *c = NULL;
+        char *error = NULL;
+        assert_int_equal(config_load(main_path, &c, &error), 0);
+        assert_string_equal(c->volumes[0].name, "n1");
+        assert_devices(&c->volumes[0], "auto", NULL);
+        config_free(c);
+}
+
+static void test_load_error_in_main_file(void **state) {
+        TempDir *t = *state;
+        char main_path[256], prefix[300];
+
+        snprintf(main_path, sizeof(main_path), "%s/scratchd.conf", t->path);
+        write_file(t->path, "scratchd.conf", "[Scratch]\nDevices=/dev/sdb\n\nDiscard=never\n");
+        snprintf(prefix, sizeof(prefix), "%s:4: Discard: ", main_path);
+
+        Config *c = NULL;
+        char *error = NULL;
+        assert_int_equal(config_load(main_path, &c, &error), -EINVAL);
+        assert_null(c);
+        assert_non_null(error);
+        assert_true(startswith(error, prefix));
+        assert_non_null(strstr(error, "'never'"));
+        assert_null(strchr(error, '\n'));
+        free(error);
+}
+
+static void test_load_error_in_dropin(void **state) {
+        TempDir *t = *state;
+        char main_path[256], confd[256], prefix[300];
+
+        snprintf(main_path, sizeof(main_path), "%s/scratchd.conf", t->path);
+        snprintf(confd, sizeof(confd), "%s/conf.d", t->path);
+        write_file(t->path, "scratchd.conf", "[Scratch]\nDevices=/dev/sdb\n");
+        assert_int_equal(mkdir(confd, 0755), 0);
+        write_file(confd, "10-ok.conf", "[Scratch]\nName=ok\n");
+        write_file(confd, "20-bad.conf", "# comment\n[Scratch]\nMountPoint=relative\n");
+        snprintf(prefix, sizeof(prefix), "%s/20-bad.conf:3: MountPoint: ", confd);
+
+        Config *c = NULL;
+        char *error = NULL;
+        assert_int_equal(config_load(main_path, &c, &error), -EINVAL);
+        assert_null(c);
+        assert_non_null(error);
+        if (!startswith(error, prefix))
+                print_error("%s\n", error);
+        assert_true(startswith(error, prefix));
+        assert_null(strchr(error, '\n'));
+        free(error);
+}
+
+static void test_load_missing_file(void **state) {
+        TempDir *t = *state;
+        char path[256];
+
+        snprintf(path, sizeof(path), "%s/does-not-exist.conf", t->path);
+        Config *c = NULL;
+        char *error = NULL;
+        assert_int_equal(config_load(path, &c, &error), -ENOENT);
+        assert_null(c);
+        assert_non_null(error);
+        assert_true(startswith(error, path));
+        assert_non_null(strstr(error, strerror(ENOENT)));
+        assert_null(strchr(error, '\n'));
+        free(error);
+}
+
+/* ---- enum tables ---- */
+
+static void test_enum_strings(void **state) {
+        assert_string_equal(file_system_to_string(FILE_SYSTEM_XFS), "xfs");
+        assert_string_equal(file_system_to_string(FILE_SYSTEM_EXT4), "ext4");
+        assert_null(file_system_to_string(_FILE_SYSTEM_MAX));
+        assert_int_equal(file_system_from_string("ext4"), FILE_SYSTEM_EXT4);
+        assert_int_equal(file_system_from_string("vfat"), _FILE_SYSTEM_INVALID);
+        assert_string_equal(discard_mode_to_string(DISCARD_AUTO), "auto");
+        assert_string_equal(discard_mode_to_string(DISCARD_YES), "yes");
+        assert_string_equal(discard_mode_to_string(DISCARD_NO), "no");
+        assert_null(discard_mode_to_string(_DISCARD_MAX));
+        for (int d = 0; d < _DISCARD_MAX; d++)
+                assert_int_equal(discard_mode_from_string(discard_mode_to_string(d)), d);
+        assert_int_equal(discard_mode_from_string("off"), DISCARD_NO);
+        assert_int_equal(discard_mode_from_string("maybe"), _DISCARD_INVALID);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_every_key),
+                cmocka_unit_test(test_value_spellings),
+                cmocka_unit_test(test_inline_comments_values),
+                cmocka_unit_test(test_devices_lists),
+                cmocka_unit_test(test_devices_reset_in_string),
+                cmocka_unit_test(test_devices_auto),
+                cmocka_unit_test(test_sections_repeated),
+                cmocka_unit_test(test_access_groups),
+                cmocka_unit_test(test_long_line_limit_boundary),
+                cmocka_unit_test(test_realistic_devices_line),
+                cmocka_unit_test(test_bad_unknown_key),
+                cmocka_unit_test(test_bad_unknown_section),
+                cmocka_unit_test(test_bad_key_outside_section),
+                cmocka_unit_test(test_bad_file_system),
+                cmocka_unit_test(test_bad_expendable),
+                cmocka_unit_test(test_bad_discard),
+                cmocka_unit_test(test_bad_sector_size),
+                cmocka_unit_test(test_bad_mount_point),
+                cmocka_unit_test(test_bad_name),
+                cmocka_unit_test(test_bad_devices_relative),
+                cmocka_unit_test(test_bad_devices_auto_combined),
+                cmocka_unit_test(test_bad_missing_devices),
+                cmocka_unit_test(test_bad_no_scratch_section),
+                cmocka_unit_test(test_bad_long_line),
+                cmocka_unit_test(test_bad_long_line_number),
+                cmocka_unit_test(test_bad_syntax),
+                cmocka_unit_test(test_bad_syntax_reported_first),
+                cmocka_unit_test(test_first_error_wins),
+                cmocka_unit_test_setup_teardown(test_load_file_and_dropins, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_load_dropin_resets_devices, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_load_without_confd, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_load_error_in_main_file, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_load_error_in_dropin, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_load_missing_file, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test(test_enum_strings),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

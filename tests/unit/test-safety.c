@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* safety_check() on hand-built DiskFacts, and signature_describe(). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sys/sysmacros.h>
+
+#include "scratchd/safety.h"
+#include "scratchd/util.h"
+
+#define DISK "/dev/nvme1n1"
+
+
+static void facts_init(DiskFacts *f) {
+        *f = (DiskFacts) {
+                .path = strdup(DISK),
+                .sysname = strdup("nvme1n1"),
+                .devnum = makedev(259, 1),
+                .size = UINT64_C(4) << 40,
+                .logical_sector_size = 512,
+                .physical_sector_size = 4096,
+                .discard_max_bytes = UINT64_C(2) << 30,
+        };
+        assert_non_null(f->path);
+        assert_non_null(f->sysname);
+}
+
+static void add(char ***l, const char *v) {
+        assert_int_equal(strv_extend(l, v), 0);
+}
+
+/* Runs safety_check with a reason buffer pre-filled with a marker, so that a
+ * verdict that should carry a reason is seen to write one. */
+static SafetyVerdict check(const DiskFacts *f, bool expendable, char *reason, size_t size) {
+        memset(reason, 'X', size - 1);
+        reason[size - 1] = 0;
+        return safety_check(f, expendable, reason, size);
+}
+
+static void assert_reason(const char *reason, ...) {
+        va_list ap;
+        /* Written, and every reason starts by naming the disk. */
+        if (!startswith(reason, DISK " "))
+                print_error("reason \"%s\" does not start with the disk\n", reason);
+        assert_true(startswith(reason, DISK " "));
+        assert_null(strchr(reason, '\n'));
+        va_start(ap, reason);
+        for (const char *n = va_arg(ap, const char *); n; n = va_arg(ap, const char *)) {
+                if (!strstr(reason, n))
+                        print_error("reason \"%s\" does not contain \"%s\"\n", reason, n);
+                assert_non_null(strstr(reason, n));
+        }
+        va_end(ap);
+}
+
+static void test_blank(void **state) {
+        DiskFacts f;
+        char reason[512];
+
+        facts_init(&f);
+        assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_BLANK);
+        assert_int_equal(check(&f, true, reason, sizeof(reason)), SAFETY_BLANK);
+        /* Empty (non-NULL) lists are as good as none. */
+        f.signatures = calloc(1, sizeof(char *));
+        f.mounts = calloc(1, sizeof(char *));
+        f.holders = calloc(1, sizeof(char *));
+        f.swaps = calloc(1, sizeof(char *));
+        assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_BLANK);
+        disk_facts_done(&f);
+}
+
+static const struct {
+        const char *type, *what;
+} signatures[] = {
+        { "ext4", "an ext4 filesystem" },
+        { "xfs", "an XFS filesystem" },
+        { "btrfs", "a btrfs filesystem" },
+        { "gpt", "a GPT partition table" },
+        { "dos", "an MBR partition table" },
+        { "swap", "a swap signature" },
+        { "LVM2_member", "an LVM physical volume" },
+        { "linux_raid_member", "an md RAID member superblock" },
+        { "crypto_LUKS", "a LUKS header" },
+        { "zfs_member", "a ZFS pool member label" },
+};
+
+static void test_signatures_refused(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(signatures); i++) {
+                DiskFacts f;
+                char reason[512];
+
+                print_message("%s\n", signatures[i].type);
+                facts_init(&f);
+                add(&f.signatures, signatures[i].type);
+                assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_REFUSED);
+                assert_reason(reason, DISK, signatures[i].what, "Expendable=yes", NULL);
+                disk_facts_done(&f);
+        }
+}
+
+static void test_signatures_expendable(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(signatures); i++) {
+                DiskFacts f;
+                char reason[512];
+
+                print_message("%s\n", signatures[i].type);
+                facts_init(&f);
+                add(&f.signatures, signatures[i].type);
+                assert_int_equal(check(&f, true, reason, sizeof(reason)), SAFETY_EXPENDABLE);
+                assert_reason(reason, DISK, signatures[i].what, "destroyed", NULL);
+                disk_facts_done(&f);
+        }
+}
+
+static void test_several_signatures(void **state) {
+        DiskFacts f;
+        char reason[512];
+
+        facts_init(&f);
+        add(&f.signatures, "gpt");
+        add(&f.signatures, "PMBR");
+        add(&f.signatures, "ext4");
+        assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_REFUSED);
+        assert_reason(reason, DISK, "a GPT partition table, a protective MBR (GPT disk), an ext4 filesystem", NULL);
+        disk_facts_done(&f);
+}
+
+static void test_small_reason_buffer(void **state) {
+        DiskFacts f;
+        char reason[16];
+
+        facts_init(&f);
+        add(&f.signatures, "ext4");
+        assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_REFUSED);
+        assert_int_equal(strlen(reason), sizeof(reason) - 1);
+        assert_true(startswith(reason, DISK));
+        disk_facts_done(&f);
+}
+
+static void test_holds_root(void **state) {
+        for (int e = 0; e <= 1; e++) {
+                DiskFacts f;
+                char reason[512];
+
+                facts_init(&f);
+                f.holds_root = true;
+                assert_int_equal(check(&f, e, reason, sizeof(reason)), SAFETY_REFUSED);
+                assert_reason(reason, DISK, "root filesystem", NULL);
+                disk_facts_done(&f);
+        }
+}
+
+static void test_swap(void **state) {
+        for (int e = 0; e <= 1; e++) {
+                DiskFacts f;
+                char reason[512];
+
+                facts_init(&f);
+                add(&f.swaps, "/dev/nvme1n1p2");
+                add(&f.signatures, "swap");
+                assert_int_equal(check(&f, e, reason, sizeof(reason)), SAFETY_REFUSED);
+                assert_reason(reason, DISK, "swap", "/dev/nvme1n1p2", NULL);
+                disk_facts_done(&f);
+        }
+}
+
+static void test_foreign_mounts(void **state) {
+        for (int e = 0; e <= 1; e++) {
+                DiskFacts f;
+                char reason[512];
+
+                facts_init(&f);
+                add(&f.mounts, "/data (nvme1n1p1)");
+                add(&f.mounts, "/home (nvme1n1p3)");
+                assert_int_equal(check(&f, e, reason, sizeof(reason)), SAFETY_REFUSED);
+                assert_reason(reason, DISK, "/data (nvme1n1p1)", "/home (nvme1n1p3)", "mounted", NULL);
+                disk_facts_done(&f);
+        }
+}
+
+static void test_foreign_holders(void **state) {
+        static const char *const holders[] = { "md0", "dm-3 (vg0-home)" };
+        for (size_t i = 0; i < ELEMENTSOF(holders); i++)
+                for (int e = 0; e <= 1; e++) {
+                        DiskFacts f;
+                        char reason[512];
+
+                        facts_init(&f);
+                        add(&f.holders, holders[i]);
+                        assert_int_equal(check(&f, e, reason, sizeof(reason)), SAFETY_REFUSED);
+                        assert_reason(reason, DISK, holders[i], NULL);
+                        disk_facts_done(&f);
+                }
+}
+
+static void test_ours(void **state) {
+        DiskFacts f;
+        char reason[512];
+
+        facts_init(&f);
+        f.our_mapping = strdup("scratchd-scratch");
+        f.our_mapping_devnum = makedev(253, 4);
+        add(&f.our_mounts, "/scratch");
+        assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_OURS);
+        assert_int_equal(check(&f, true, reason, sizeof(reason)), SAFETY_OURS);
+        disk_facts_done(&f);
+}
+
+static void test_ours_with_foreign_use(void **state) {
+        for (int e = 0; e <= 1; e++) {
+                DiskFacts f;
+                char reason[512];
+
+                facts_init(&f);
+                f.our_mapping = strdup("scratchd-scratch");
+                add(&f.mounts, "/data (nvme1n1p1)");
+                assert_int_equal(check(&f, e, reason, sizeof(reason)), SAFETY_REFUSED);
+                assert_reason(reason, DISK, "/data (nvme1n1p1)", NULL);
+                disk_facts_done(&f);
+
+                facts_init(&f);
+                f.our_mapping = strdup("scratchd-scratch");
+                add(&f.holders, "md127");
+                assert_int_equal(check(&f, e, reason, sizeof(reason)), SAFETY_REFUSED);
+                assert_reason(reason, DISK, "md127", NULL);
+                disk_facts_done(&f);
+
+                facts_init(&f);
+                f.our_mapping = strdup("scratchd-scratch");
+                f.holds_root = true;
+                assert_int_equal(check(&f, e, reason, sizeof(reason)), SAFETY_REFUSED);
+                disk_facts_done(&f);
+        }
+}
+
+static void test_in_use_beats_expendable_signatures(void **state) {
+        DiskFacts f;
+        char reason[512];
+
+        facts_init(&f);
+        add(&f.signatures, "ext4");
+        add(&f.mounts, "/data (nvme1n1)");
+        assert_int_equal(check(&f, true, reason, sizeof(reason)), SAFETY_REFUSED);
+        assert_reason(reason, DISK, "/data (nvme1n1)", NULL);
+        disk_facts_done(&f);
+}
+
+static void test_describe(void **state) {
+        char buf[128];
+
+        assert_string_equal(signature_describe("ext4", buf, sizeof(buf)), "an ext4 filesystem");
+        assert_ptr_equal(signature_describe("ext4", buf, sizeof(buf)), buf);
+        assert_string_equal(signature_describe("btrfs", buf, sizeof(buf)), "a btrfs filesystem");
+        assert_string_equal(signature_describe("vfat", buf, sizeof(buf)), "a FAT filesystem");
+        assert_string_equal(signature_describe("iso9660", buf, sizeof(buf)), "an ISO 9660 filesystem");
+        /* Names without an entry get no guessed article. */
+        assert_string_equal(signature_describe("minix", buf, sizeof(buf)), "a 'minix' signature");
+        assert_string_equal(signature_describe("", buf, sizeof(buf)), "a '' signature");
+        assert_string_equal(signature_describe("LVM2_member", buf, sizeof(buf)), "an LVM physical volume");
+        assert_string_equal(signature_describe("gpt", buf, sizeof(buf)), "a GPT partition table");
+        assert_string_equal(signature_describe("dos", buf, sizeof(buf)), "an MBR partition table");
+        assert_string_equal(signature_describe("crypto_LUKS", buf, sizeof(buf)), "a LUKS header");
+        assert_string_equal(signature_describe("zfs_member", buf, sizeof(buf)), "a ZFS pool member label");
+        assert_string_equal(signature_describe("linux_raid_member", buf, sizeof(buf)),
+                            "an md RAID member superblock");
+        assert_string_equal(signature_describe("swap", buf, sizeof(buf)), "a swap signature");
+
+        char small[8];
+        signature_describe("crypto_LUKS", small, sizeof(small));
+        assert_string_equal(small, "a LUKS ");
+}
+
+static void test_describe_xfs_article(void **state) {
+        /* "XFS" is read "ex-eff-ess": "an XFS filesystem". */
+        char buf[128];
+        assert_string_equal(signature_describe("xfs", buf, sizeof(buf)), "an XFS filesystem");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_blank),
+                cmocka_unit_test(test_signatures_refused),
+                cmocka_unit_test(test_signatures_expendable),
+                cmocka_unit_test(test_several_signatures),
+                cmocka_unit_test(test_small_reason_buffer),
+                cmocka_unit_test(test_holds_root),
+                cmocka_unit_test(test_swap),
+                cmocka_unit_test(test_foreign_mounts),
+                cmocka_unit_test(test_foreign_holders),
+                cmocka_unit_test(test_ours),
+                cmocka_unit_test(test_ours_with_foreign_use),
+                cmocka_unit_test(test_in_use_beats_expendable_signatures),
+                cmocka_unit_test(test_describe),
+                cmocka_unit_test(test_describe_xfs_article),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

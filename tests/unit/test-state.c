@@ -1,0 +1,449 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The state record: state_format()/state_parse(), and state_save()/state_load()
+ * in a temporary directory. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "scratchd/state.h"
+#include "scratchd/util.h"
+
+
+static void assert_record_equal(const VolumeRecord *a, const VolumeRecord *b) {
+        assert_int_equal(a->state, b->state);
+        assert_int_equal(a->generation, b->generation);
+        assert_int_equal(a->mapping_devnum, b->mapping_devnum);
+        assert_string_equal(a->device, b->device);
+        assert_string_equal(a->mount_point, b->mount_point);
+        assert_string_equal(a->cipher, b->cipher);
+        assert_int_equal(a->sector_size, b->sector_size);
+        assert_string_equal(a->reason, b->reason);
+        assert_int_equal(a->last_wipe, b->last_wipe);
+        assert_int_equal(a->last_wipe_usec, b->last_wipe_usec);
+}
+
+static void sample_record(VolumeRecord *r) {
+        *r = (VolumeRecord) {
+                .state = VOLUME_FAILED,
+                .generation = UINT64_C(18446744073709551615),
+                .mapping_devnum = makedev(253, 1048575),   /* a minor beyond 8 and 16 bits */
+                .device = "/dev/disk/by-id/nvme-SAMSUNG_MZQL23T8HCLS-00A07_S64HNE0T123456",
+                .mount_point = "/local/scratch",
+                .cipher = "aes-xts-plain64",
+                .sector_size = 4096,
+                .reason = "mkfs failed: mkfs.xfs: a=b c:d, 50% done; \"quoted\" #not-a-comment",
+                .last_wipe = 1718000000,
+                .last_wipe_usec = UINT64_C(1234567),
+        };
+}
+
+/* ---- format and parse ---- */
+
+static void test_round_trip(void **state) {
+        VolumeRecord in, out;
+        char buf[4096];
+
+        sample_record(&in);
+        int k = state_format(&in, buf, sizeof(buf));
+        assert_true(k > 0);
+        assert_int_equal((size_t) k, strlen(buf));
+        assert_true(startswith(buf, "scratchd-state-v1\n"));
+        assert_non_null(strstr(buf, "\nstate=FAILED\n"));
+        assert_non_null(strstr(buf, "\ngeneration=18446744073709551615\n"));
+        assert_non_null(strstr(buf, "\nmapping_dev=253:1048575\n"));
+        assert_non_null(strstr(buf, "\nsector_size=4096\n"));
+
+        memset(&out, 0x5A, sizeof(out));
+        assert_int_equal(state_parse(buf, &out), 0);
+        assert_record_equal(&out, &in);
+}
+
+static void test_round_trip_each_field(void **state) {
+        /* Each field alone differs from an all-default record, so a field that
+         * were not written or not read back would show. */
+        for (int field = 0; field < 10; field++) {
+                VolumeRecord in = { .state = VOLUME_CLEAN }, out;
+                char buf[4096];
+
+                switch (field) {
+                case 0: in.state = VOLUME_IN_USE; break;
+                case 1: in.generation = 7; break;
+                case 2: in.mapping_devnum = makedev(8, 16); break;
+                case 3: snprintf(in.device, sizeof(in.device), "/dev/sdb"); break;
+                case 4: snprintf(in.mount_point, sizeof(in.mount_point), "/scratch"); break;
+                case 5: snprintf(in.cipher, sizeof(in.cipher), "aes-xts-plain64"); break;
+                case 6: in.sector_size = 512; break;
+                case 7: snprintf(in.reason, sizeof(in.reason), "why"); break;
+                case 8: in.last_wipe = 86400; break;
+                case 9: in.last_wipe_usec = 42; break;
+                }
+                assert_true(state_format(&in, buf, sizeof(buf)) > 0);
+                memset(&out, 0x5A, sizeof(out));
+                assert_int_equal(state_parse(buf, &out), 0);
+                assert_record_equal(&out, &in);
+        }
+}
+
+static void test_longest_fields(void **state) {
+        VolumeRecord in = { .state = VOLUME_FAILED }, out;
+        char buf[4096];
+
+        memset(in.device, 'd', sizeof(in.device) - 1);
+        memset(in.mount_point, 'm', sizeof(in.mount_point) - 1);
+        memset(in.cipher, 'c', sizeof(in.cipher) - 1);
+        memset(in.reason, 'r', sizeof(in.reason) - 1);
+        assert_true(state_format(&in, buf, sizeof(buf)) > 0);
+        assert_int_equal(state_parse(buf, &out), 0);
+        assert_record_equal(&out, &in);
+        assert_int_equal(strlen(out.device), sizeof(out.device) - 1);
+}
+
+static void test_format_small_buffer(void **state) {
+        VolumeRecord in;
+        char buf[64];
+
+        sample_record(&in);
+        assert_int_equal(state_format(&in, buf, sizeof(buf)), -ENOBUFS);
+}
+
+static void test_state_strings(void **state) {
+        static const struct {
+                VolumeState s;
+                const char *name;
+        } table[] = {
+                { VOLUME_ABSENT, "ABSENT" }, { VOLUME_WIPING, "WIPING" }, { VOLUME_CLEAN, "CLEAN" },
+                { VOLUME_IN_USE, "IN_USE" }, { VOLUME_DIRTY, "DIRTY" },   { VOLUME_FAILED, "FAILED" },
+        };
+        assert_int_equal(ELEMENTSOF(table), _VOLUME_STATE_MAX);
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                assert_string_equal(volume_state_to_string(table[i].s), table[i].name);
+                assert_int_equal(volume_state_from_string(table[i].name), table[i].s);
+
+                /* And through a whole record. */
+                VolumeRecord in = { .state = table[i].s }, out;
+                char buf[4096], line[32];
+                assert_true(state_format(&in, buf, sizeof(buf)) > 0);
+                snprintf(line, sizeof(line), "\nstate=%s\n", table[i].name);
+                assert_non_null(strstr(buf, line));
+                assert_int_equal(state_parse(buf, &out), 0);
+                assert_int_equal(out.state, table[i].s);
+        }
+        assert_null(volume_state_to_string(_VOLUME_STATE_MAX));
+        assert_null(volume_state_to_string(_VOLUME_STATE_INVALID));
+        assert_int_equal(volume_state_from_string("clean"), _VOLUME_STATE_INVALID);
+        assert_int_equal(volume_state_from_string("READY"), _VOLUME_STATE_INVALID);
+        assert_int_equal(volume_state_from_string(""), _VOLUME_STATE_INVALID);
+}
+
+#define MAGIC "scratchd-state-v1\n"
+
+static void assert_parse_fails(const char *text) {
+        VolumeRecord out = { .state = VOLUME_CLEAN, .generation = 99 };
+        print_message("parsing: %s\n", text);
+        assert_int_equal(state_parse(text, &out), -EBADMSG);
+        /* Nothing is handed back from a record that did not parse. */
+        assert_int_equal(out.state, VOLUME_CLEAN);
+        assert_int_equal(out.generation, 99);
+}
+
+static void test_parse_minimal(void **state) {
+        VolumeRecord out;
+        memset(&out, 0x5A, sizeof(out));
+        assert_int_equal(state_parse(MAGIC "state=DIRTY\n", &out), 0);
+        assert_int_equal(out.state, VOLUME_DIRTY);
+        /* What is not in the file is zero. */
+        assert_int_equal(out.generation, 0);
+        assert_int_equal(out.mapping_devnum, 0);
+        assert_string_equal(out.device, "");
+        assert_string_equal(out.reason, "");
+        /* No trailing newline, and blank lines, are fine. */
+        assert_int_equal(state_parse(MAGIC "\nstate=CLEAN\n\ngeneration=3", &out), 0);
+        assert_int_equal(out.state, VOLUME_CLEAN);
+        assert_int_equal(out.generation, 3);
+}
+
+static void test_parse_rejects_missing_magic(void **state) {
+        assert_parse_fails("");
+        assert_parse_fails("state=CLEAN\ngeneration=1\n");
+        assert_parse_fails("scratchd-state-v2\nstate=CLEAN\n");
+        assert_parse_fails("state=CLEAN\n" MAGIC);
+        assert_parse_fails(MAGIC);   /* magic but no state */
+}
+
+static void test_parse_rejects_unknown_state(void **state) {
+        assert_parse_fails(MAGIC "state=READY\n");
+        assert_parse_fails(MAGIC "state=clean\n");
+        assert_parse_fails(MAGIC "state=\n");
+        /* A later bad state is not hidden by an earlier good one, nor the other way. */
+        assert_parse_fails(MAGIC "state=CLEAN\nstate=BOGUS\n");
+        assert_parse_fails(MAGIC "state=BOGUS\nstate=CLEAN\n");
+}
+
+static void test_parse_rejects_bad_generation(void **state) {
+        assert_parse_fails(MAGIC "state=CLEAN\ngeneration=-1\n");
+        assert_parse_fails(MAGIC "state=CLEAN\ngeneration=abc\n");
+        assert_parse_fails(MAGIC "state=CLEAN\ngeneration=12abc\n");
+        assert_parse_fails(MAGIC "state=CLEAN\ngeneration=\n");
+        assert_parse_fails(MAGIC "state=CLEAN\ngeneration=18446744073709551616\n");
+        assert_parse_fails(MAGIC "state=CLEAN\ngeneration=0x10\n");
+        assert_parse_fails(MAGIC "state=CLEAN\nsector_size=-4096\n");
+        assert_parse_fails(MAGIC "state=CLEAN\nlast_wipe_usec=1.5\n");
+        assert_parse_fails(MAGIC "state=CLEAN\nmapping_dev=253\n");
+        assert_parse_fails(MAGIC "state=CLEAN\nmapping_dev=253:0x\n");
+}
+
+static void test_parse_rejects_signed_generation_with_blank(void **state) {
+        /* strtoull() skips blanks and accepts a sign: " -1" must not become 2^64-1. */
+        assert_parse_fails(MAGIC "state=CLEAN\ngeneration= -1\n");
+}
+
+static void test_parse_rejects_line_without_equals(void **state) {
+        assert_parse_fails(MAGIC "state=CLEAN\ngeneration 5\n");
+        assert_parse_fails(MAGIC "garbage\nstate=CLEAN\n");
+}
+
+static void test_parse_rejects_too_long(void **state) {
+        char text[2048];
+        char device[300];
+
+        memset(device, 'x', 256);
+        device[256] = 0;
+        snprintf(text, sizeof(text), MAGIC "state=CLEAN\ndevice=/%s\n", device);
+        assert_parse_fails(text);
+
+        /* 255 characters is the longest that fits. */
+        device[254] = 0;
+        snprintf(text, sizeof(text), MAGIC "state=CLEAN\ndevice=/%s\n", device);
+        VolumeRecord out;
+        assert_int_equal(state_parse(text, &out), 0);
+        assert_int_equal(strlen(out.device), 255);
+
+        char cipher[80];
+        memset(cipher, 'c', 64);
+        cipher[64] = 0;
+        snprintf(text, sizeof(text), MAGIC "state=CLEAN\ncipher=%s\n", cipher);
+        assert_parse_fails(text);
+}
+
+static void test_parse_ignores_unknown_keys(void **state) {
+        VolumeRecord out;
+        assert_int_equal(state_parse(MAGIC "state=IN_USE\nfuture_key=whatever\ngeneration=5\nx=\n", &out), 0);
+        assert_int_equal(out.state, VOLUME_IN_USE);
+        assert_int_equal(out.generation, 5);
+}
+
+/* ---- save and load ---- */
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(path);
+}
+
+static int setup_tempdir(void **state) {
+        char *dir = strdup("/tmp/scratchd-test-state.XXXXXX");
+        if (!dir || !mkdtemp(dir)) {
+                free(dir);
+                return -1;
+        }
+        *state = dir;
+        return 0;
+}
+
+static int teardown_tempdir(void **state) {
+        char *dir = *state;
+        int r = startswith(dir, "/tmp/scratchd-test-state.") ? nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) : -1;
+        free(dir);
+        return r;
+}
+
+/* The names in `dir`, sorted, joined by spaces. */
+static char *list_dir(const char *dir) {
+        struct dirent **list;
+        int n = scandir(dir, &list, NULL, alphasort);
+        assert_true(n >= 0);
+        char **names = NULL;
+        for (int i = 0; i < n; i++) {
+                if (!streq(list[i]->d_name, ".") && !streq(list[i]->d_name, ".."))
+                        assert_int_equal(strv_extend(&names, list[i]->d_name), 0);
+                free(list[i]);
+        }
+        free(list);
+        char *s = strv_join(names, " ");
+        assert_non_null(s);
+        strv_free(names);
+        return s;
+}
+
+static void state_path(const char *dir, const char *name, char *buf, size_t size) {
+        snprintf(buf, size, "%s/%s.state", dir, name);
+}
+
+static void test_save_load_round_trip(void **state) {
+        const char *dir = *state;
+        VolumeRecord in, out;
+
+        sample_record(&in);
+        assert_int_equal(state_save(dir, "scratch", &in), 0);
+        memset(&out, 0, sizeof(out));
+        assert_int_equal(state_load(dir, "scratch", &out), 0);
+        assert_record_equal(&out, &in);
+
+        /* Saving again replaces the record. */
+        in.state = VOLUME_CLEAN;
+        in.generation = 1;
+        in.reason[0] = 0;
+        assert_int_equal(state_save(dir, "scratch", &in), 0);
+        assert_int_equal(state_load(dir, "scratch", &out), 0);
+        assert_record_equal(&out, &in);
+
+        /* Records of other volumes are apart. */
+        assert_int_equal(state_load(dir, "other", &out), -ENOENT);
+}
+
+static void test_save_mode_and_no_temporary(void **state) {
+        const char *dir = *state;
+        VolumeRecord in;
+        char path[PATH_MAX];
+        struct stat st;
+
+        sample_record(&in);
+        mode_t old = umask(0);   /* the mode must not depend on the umask */
+        int r = state_save(dir, "scratch", &in);
+        umask(old);
+        assert_int_equal(r, 0);
+
+        state_path(dir, "scratch", path, sizeof(path));
+        assert_int_equal(stat(path, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        assert_int_equal(st.st_mode & 07777, 0600);
+
+        char *names = list_dir(dir);
+        assert_string_equal(names, "scratch.state");
+        free(names);
+
+        /* The file holds exactly what state_format() makes. */
+        char expected[4096], got[4096];
+        int k = state_format(&in, expected, sizeof(expected));
+        FILE *f = fopen(path, "re");
+        assert_non_null(f);
+        size_t n = fread(got, 1, sizeof(got) - 1, f);
+        fclose(f);
+        assert_int_equal(n, (size_t) k);
+        got[n] = 0;
+        assert_string_equal(got, expected);
+}
+
+static void test_save_creates_directory(void **state) {
+        const char *dir = *state;
+        char sub[PATH_MAX];
+        struct stat st;
+        VolumeRecord in, out;
+
+        snprintf(sub, sizeof(sub), "%s/run-scratchd", dir);
+        sample_record(&in);
+        assert_int_equal(state_save(sub, "scratch", &in), 0);
+        assert_int_equal(stat(sub, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        assert_int_equal(st.st_mode & 0077, 0);
+        assert_int_equal(state_load(sub, "scratch", &out), 0);
+        assert_record_equal(&out, &in);
+}
+
+static void test_load_rejects_writable(void **state) {
+        const char *dir = *state;
+        VolumeRecord in, out;
+        char path[PATH_MAX];
+
+        sample_record(&in);
+        assert_int_equal(state_save(dir, "scratch", &in), 0);
+        state_path(dir, "scratch", path, sizeof(path));
+
+        static const mode_t bad[] = { 0666, 0620, 0602, 0622 };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                assert_int_equal(chmod(path, bad[i]), 0);
+                out.state = VOLUME_ABSENT;
+                assert_int_equal(state_load(dir, "scratch", &out), -EBADMSG);
+                assert_int_equal(out.state, VOLUME_ABSENT);
+        }
+        /* Readable by others is fine; only writable is not. */
+        assert_int_equal(chmod(path, 0644), 0);
+        assert_int_equal(state_load(dir, "scratch", &out), 0);
+        assert_record_equal(&out, &in);
+}
+
+static void test_load_missing(void **state) {
+        const char *dir = *state;
+        VolumeRecord out;
+        char sub[PATH_MAX];
+
+        assert_int_equal(state_load(dir, "scratch", &out), -ENOENT);
+        snprintf(sub, sizeof(sub), "%s/nonexistent-dir", dir);
+        assert_int_equal(state_load(sub, "scratch", &out), -ENOENT);
+}
+
+static void test_load_rejects_garbage_and_links(void **state) {
+        const char *dir = *state;
+        VolumeRecord in, out;
+        char path[PATH_MAX], target[PATH_MAX];
+
+        state_path(dir, "garbage", path, sizeof(path));
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "hello\n", 6), 6);
+        close(fd);
+        assert_int_equal(state_load(dir, "garbage", &out), -EBADMSG);
+
+        /* A symlink in place of the record is not followed. */
+        sample_record(&in);
+        assert_int_equal(state_save(dir, "real", &in), 0);
+        state_path(dir, "real", target, sizeof(target));
+        state_path(dir, "link", path, sizeof(path));
+        assert_int_equal(symlink(target, path), 0);
+        assert_int_equal(state_load(dir, "link", &out), -ELOOP);
+
+        /* A file too big to be one of ours. */
+        state_path(dir, "big", path, sizeof(path));
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        char buf[8192];
+        int k = state_format(&in, buf, sizeof(buf));
+        assert_true(k > 0);
+        memset(buf + k, '\n', sizeof(buf) - (size_t) k);
+        assert_int_equal(write(fd, buf, sizeof(buf)), (ssize_t) sizeof(buf));
+        close(fd);
+        assert_int_equal(state_load(dir, "big", &out), -EBADMSG);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_round_trip),
+                cmocka_unit_test(test_round_trip_each_field),
+                cmocka_unit_test(test_longest_fields),
+                cmocka_unit_test(test_format_small_buffer),
+                cmocka_unit_test(test_state_strings),
+                cmocka_unit_test(test_parse_minimal),
+                cmocka_unit_test(test_parse_rejects_missing_magic),
+                cmocka_unit_test(test_parse_rejects_unknown_state),
+                cmocka_unit_test(test_parse_rejects_bad_generation),
+                cmocka_unit_test(test_parse_rejects_signed_generation_with_blank),
+                cmocka_unit_test(test_parse_rejects_line_without_equals),
+                cmocka_unit_test(test_parse_rejects_too_long),
+                cmocka_unit_test(test_parse_ignores_unknown_keys),
+                cmocka_unit_test_setup_teardown(test_save_load_round_trip, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_save_mode_and_no_temporary, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_save_creates_directory, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_load_rejects_writable, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_load_missing, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_load_rejects_garbage_and_links, setup_tempdir,
+                                                teardown_tempdir),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

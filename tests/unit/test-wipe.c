@@ -1,0 +1,700 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* wipe_volume() against fake WipeOps that record every call: the order of the
+ * steps, the state records saved, and the fence after a failure at each step. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sys/mman.h>
+#include <sys/sysmacros.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "scratchd/log.h"
+#include "scratchd/util.h"
+#include "scratchd/wipe.h"
+
+#define NAME "scratch"
+#define MAPPING "scratchd-scratch"
+#define DEVICE "/dev/nvme1n1"
+#define MOUNT_POINT "/scratch"
+#define DISK_SIZE (UINT64_C(4) << 40)
+#define GENERATION UINT64_C(41)
+
+typedef enum Op {
+        OP_FIND_USERS,
+        OP_UNMOUNT,
+        OP_DEACTIVATE,
+        OP_ERASE_SIGNATURES,
+        OP_DISCARD,
+        OP_NEW_KEY,
+        OP_ACTIVATE,
+        OP_ZERO_HEAD,
+        OP_MKFS,
+        OP_MOUNT,
+        OP_SAVE_STATE,
+        _OP_MAX,
+        OP_NONE = -1,
+} Op;
+
+static const char *const op_names[_OP_MAX] = {
+        [OP_FIND_USERS] = "find_users",
+        [OP_UNMOUNT] = "unmount",
+        [OP_DEACTIVATE] = "deactivate",
+        [OP_ERASE_SIGNATURES] = "erase_signatures",
+        [OP_DISCARD] = "discard",
+        [OP_NEW_KEY] = "new_key",
+        [OP_ACTIVATE] = "activate",
+        [OP_ZERO_HEAD] = "zero_head",
+        [OP_MKFS] = "mkfs",
+        [OP_MOUNT] = "mount",
+        [OP_SAVE_STATE] = "save_state",
+};
+
+/* The WipeStep each operation belongs to. */
+static const WipeStep op_step[] = {
+        [OP_FIND_USERS] = WIPE_STEP_CHECK_USERS,
+        [OP_UNMOUNT] = WIPE_STEP_UNMOUNT,
+        [OP_DEACTIVATE] = WIPE_STEP_DEACTIVATE,
+        [OP_ERASE_SIGNATURES] = WIPE_STEP_ERASE_SIGNATURES,
+        [OP_DISCARD] = WIPE_STEP_DISCARD,
+        [OP_NEW_KEY] = WIPE_STEP_REKEY,
+        [OP_ACTIVATE] = WIPE_STEP_REKEY,
+        [OP_ZERO_HEAD] = WIPE_STEP_ZERO_HEAD,
+        [OP_MKFS] = WIPE_STEP_MKFS,
+        [OP_MOUNT] = WIPE_STEP_MOUNT,
+};
+
+typedef struct Call {
+        Op op;
+        bool flag;                   /* unmount: detach; deactivate: deferred */
+        VolumeRecord saved;          /* save_state: the record as saved */
+} Call;
+
+typedef struct Fake {
+        Call calls[64];
+        size_t n_calls;
+
+        Op fail_op;                  /* the first call of this op fails... */
+        int fail_error;              /* ...with this */
+        const char *busy_users;      /* find_users reports these */
+        const char *mkfs_output;     /* mkfs hands back this on failure */
+        int discard_error;           /* discard returns this (0: success) */
+        unsigned fail_save_nth;      /* 1-based; 0: saves succeed */
+        dev_t devnum;                /* what activate returns */
+
+        unsigned n_saves;
+        const CryptTuning *expect_tuning;
+        Secret *key;                 /* from new_key, until freed */
+        unsigned n_keys_made;
+} Fake;
+
+/* ---- keys, and seeing them freed ---- */
+
+/* wipe.c frees the key through secret_free(); the test links with
+ * -Wl,--wrap=secret_free so that every free of a key is seen here. */
+Secret *__real_secret_free(Secret *s);
+Secret *__wrap_secret_free(Secret *s);
+
+static Secret *last_freed;
+static unsigned n_keys_freed;
+
+Secret *__wrap_secret_free(Secret *s) {
+        if (s) {
+                last_freed = s;
+                n_keys_freed++;
+        }
+        return __real_secret_free(s);
+}
+
+/* Where mlock() is not allowed, a key that secret_free() can free all the
+ * same: its own anonymous mapping, like secret_new_random() makes. */
+static int fallback_secret(size_t size, Secret **ret) {
+        long page = sysconf(_SC_PAGESIZE);
+        Secret *s = calloc(1, sizeof(Secret));
+        if (!s)
+                return -ENOMEM;
+        s->mapped = (size + (size_t) page - 1) / (size_t) page * (size_t) page;
+        s->size = size;
+        void *p = mmap(NULL, s->mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+                free(s);
+                return -ENOMEM;
+        }
+        s->data = p;
+        for (size_t i = 0; i < size; i++)
+                s->data[i] = (uint8_t) (i * 37 + 11);
+        *ret = s;
+        return 0;
+}
+
+/* ---- the fake ops ---- */
+
+static Call *record(Fake *f, Op op, bool flag) {
+        assert_true(f->n_calls < ELEMENTSOF(f->calls));
+        Call *c = &f->calls[f->n_calls++];
+        *c = (Call) { .op = op, .flag = flag };
+        return c;
+}
+
+/* Whether this call is the one told to fail: the first call of fail_op. */
+static bool should_fail(Fake *f, Op op) {
+        if (f->fail_op != op)
+                return false;
+        for (size_t i = 0; i + 1 < f->n_calls; i++)
+                if (f->calls[i].op == op)
+                        return false;
+        return true;
+}
+
+static int fake_find_users(void *userdata, const char *mount_point, char **ret_users) {
+        Fake *f = userdata;
+        record(f, OP_FIND_USERS, false);
+        assert_string_equal(mount_point, MOUNT_POINT);
+        if (should_fail(f, OP_FIND_USERS))
+                return f->fail_error;
+        if (f->busy_users) {
+                *ret_users = strdup(f->busy_users);
+                assert_non_null(*ret_users);
+        }
+        return 0;
+}
+
+static int fake_unmount(void *userdata, const char *mount_point, bool detach) {
+        Fake *f = userdata;
+        record(f, OP_UNMOUNT, detach);
+        assert_string_equal(mount_point, MOUNT_POINT);
+        return should_fail(f, OP_UNMOUNT) ? f->fail_error : 0;
+}
+
+static int fake_deactivate(void *userdata, const char *mapping, bool deferred) {
+        Fake *f = userdata;
+        record(f, OP_DEACTIVATE, deferred);
+        assert_string_equal(mapping, MAPPING);
+        return should_fail(f, OP_DEACTIVATE) ? f->fail_error : 0;
+}
+
+static int fake_erase_signatures(void *userdata, const char *device) {
+        Fake *f = userdata;
+        record(f, OP_ERASE_SIGNATURES, false);
+        assert_string_equal(device, DEVICE);
+        return should_fail(f, OP_ERASE_SIGNATURES) ? f->fail_error : 0;
+}
+
+static int fake_discard(void *userdata, const char *device) {
+        Fake *f = userdata;
+        record(f, OP_DISCARD, false);
+        assert_string_equal(device, DEVICE);
+        return should_fail(f, OP_DISCARD) ? f->fail_error : f->discard_error;
+}
+
+static int fake_new_key(void *userdata, size_t size, Secret **ret) {
+        Fake *f = userdata;
+        record(f, OP_NEW_KEY, false);
+        assert_int_equal(size, f->expect_tuning->key_size);
+        if (should_fail(f, OP_NEW_KEY))
+                return f->fail_error;
+
+        Secret *s = NULL;
+        int r = secret_new_random(size, &s);
+        if (r < 0) {
+                print_message("secret_new_random: %s; using a plain mapping\n", strerror(-r));
+                r = fallback_secret(size, &s);
+        }
+        assert_int_equal(r, 0);
+        assert_non_null(s);
+        assert_int_equal(s->size, size);
+        f->key = s;
+        f->n_keys_made++;
+        *ret = s;
+        return 0;
+}
+
+static int fake_activate(void *userdata, const char *device, const char *mapping, const CryptTuning *t,
+                         const Secret *key, dev_t *ret_devnum) {
+        Fake *f = userdata;
+        record(f, OP_ACTIVATE, false);
+        assert_string_equal(device, DEVICE);
+        assert_string_equal(mapping, MAPPING);
+        /* The tuning decided for this disk, and the key new_key just made. */
+        assert_ptr_equal(t, f->expect_tuning);
+        assert_non_null(key);
+        assert_ptr_equal(key, f->key);
+        assert_int_equal(key->size, t->key_size);
+        assert_non_null(key->data);
+        if (should_fail(f, OP_ACTIVATE))
+                return f->fail_error;
+        *ret_devnum = f->devnum;
+        return 0;
+}
+
+static int fake_zero_head(void *userdata, const char *mapping) {
+        Fake *f = userdata;
+        record(f, OP_ZERO_HEAD, false);
+        assert_string_equal(mapping, MAPPING);
+        return should_fail(f, OP_ZERO_HEAD) ? f->fail_error : 0;
+}
+
+static int fake_mkfs(void *userdata, FileSystem fs, const char *mapping, uint64_t size, char **ret_output) {
+        Fake *f = userdata;
+        record(f, OP_MKFS, false);
+        assert_int_equal(fs, FILE_SYSTEM_EXT4);
+        assert_string_equal(mapping, MAPPING);
+        assert_int_equal(size, DISK_SIZE);
+        if (!should_fail(f, OP_MKFS))
+                return 0;
+        if (f->mkfs_output) {
+                *ret_output = strdup(f->mkfs_output);
+                assert_non_null(*ret_output);
+        }
+        return f->fail_error;
+}
+
+static int fake_mount(void *userdata, const char *mapping, const char *mount_point, FileSystem fs) {
+        Fake *f = userdata;
+        record(f, OP_MOUNT, false);
+        assert_string_equal(mapping, MAPPING);
+        assert_string_equal(mount_point, MOUNT_POINT);
+        assert_int_equal(fs, FILE_SYSTEM_EXT4);
+        return should_fail(f, OP_MOUNT) ? f->fail_error : 0;
+}
+
+static int fake_save_state(void *userdata, const char *name, const VolumeRecord *rec) {
+        Fake *f = userdata;
+        Call *c = record(f, OP_SAVE_STATE, false);
+        assert_string_equal(name, NAME);
+        c->saved = *rec;
+        f->n_saves++;
+        return f->fail_save_nth == f->n_saves ? -ENOSPC : 0;
+}
+
+/* ---- fixtures ---- */
+
+typedef struct Fixture {
+        Fake fake;
+        WipeOps ops;
+        WipeRequest req;
+        VolumeRecord rec;
+} Fixture;
+
+static void fixture_init(Fixture *x, bool erase_signatures, bool discard) {
+        *x = (Fixture) {
+                .fake = {
+                        .fail_op = OP_NONE,
+                        .devnum = makedev(253, 7),
+                },
+                .ops = {
+                        .find_users = fake_find_users,
+                        .unmount = fake_unmount,
+                        .deactivate = fake_deactivate,
+                        .erase_signatures = fake_erase_signatures,
+                        .discard = fake_discard,
+                        .new_key = fake_new_key,
+                        .activate = fake_activate,
+                        .zero_head = fake_zero_head,
+                        .mkfs = fake_mkfs,
+                        .mount = fake_mount,
+                        .save_state = fake_save_state,
+                },
+                .req = {
+                        .name = NAME,
+                        .mapping = MAPPING,
+                        .device = DEVICE,
+                        .size = DISK_SIZE,
+                        .mount_point = MOUNT_POINT,
+                        .file_system = FILE_SYSTEM_EXT4,
+                        .tuning = {
+                                .cipher = "aes",
+                                .mode = "xts-plain64",
+                                .key_size = 64,
+                                .sector_size = 4096,
+                                .bypass_workqueues = true,
+                                .allow_discards = true,
+                                .discard_on_wipe = discard,
+                        },
+                        .erase_signatures = erase_signatures,
+                },
+                /* As left by the last job: DIRTY, an old mapping, an old reason. */
+                .rec = {
+                        .state = VOLUME_DIRTY,
+                        .generation = GENERATION,
+                        .mapping_devnum = makedev(253, 3),
+                        .device = "/dev/old",
+                        .mount_point = "/old",
+                        .cipher = "old-cipher",
+                        .sector_size = 512,
+                        .reason = "an old reason",
+                },
+        };
+        x->ops.userdata = &x->fake;
+        x->fake.expect_tuning = &x->req.tuning;
+        last_freed = NULL;
+        n_keys_freed = 0;
+}
+
+/* The calls expected on success, as "op" or "op!" (flag set). */
+static size_t success_sequence(bool erase_signatures, bool discard, Op out[static 16]) {
+        size_t n = 0;
+        out[n++] = OP_SAVE_STATE;
+        out[n++] = OP_FIND_USERS;
+        out[n++] = OP_UNMOUNT;
+        out[n++] = OP_DEACTIVATE;
+        if (erase_signatures)
+                out[n++] = OP_ERASE_SIGNATURES;
+        if (discard)
+                out[n++] = OP_DISCARD;
+        out[n++] = OP_NEW_KEY;
+        out[n++] = OP_ACTIVATE;
+        out[n++] = OP_ZERO_HEAD;
+        out[n++] = OP_MKFS;
+        out[n++] = OP_MOUNT;
+        out[n++] = OP_SAVE_STATE;
+        return n;
+}
+
+static void print_calls(const Fake *f) {
+        for (size_t i = 0; i < f->n_calls; i++)
+                print_message("  call %zu: %s%s\n", i, op_names[f->calls[i].op], f->calls[i].flag ? "!" : "");
+}
+
+static void assert_calls(const Fake *f, const Op *ops, const bool *flags, size_t n) {
+        bool same = f->n_calls == n;
+        for (size_t i = 0; same && i < n; i++)
+                same = f->calls[i].op == ops[i] && f->calls[i].flag == flags[i];
+        if (!same) {
+                print_error("unexpected calls; expected:\n");
+                for (size_t i = 0; i < n; i++)
+                        print_error("  call %zu: %s%s\n", i, op_names[ops[i]], flags[i] ? "!" : "");
+                print_error("got:\n");
+                print_calls(f);
+        }
+        assert_true(same);
+}
+
+static size_t count_calls(const Fake *f, Op op, bool flag) {
+        size_t n = 0;
+        for (size_t i = 0; i < f->n_calls; i++)
+                if (f->calls[i].op == op && f->calls[i].flag == flag)
+                        n++;
+        return n;
+}
+
+static const VolumeRecord *last_saved(const Fake *f) {
+        for (size_t i = f->n_calls; i > 0; i--)
+                if (f->calls[i - 1].op == OP_SAVE_STATE)
+                        return &f->calls[i - 1].saved;
+        fail_msg("no state was saved");
+        return NULL;
+}
+
+/* Field by field: the padding of VolumeRecord is no one's business. */
+static void assert_record_equal(const VolumeRecord *a, const VolumeRecord *b) {
+        assert_int_equal(a->state, b->state);
+        assert_int_equal(a->generation, b->generation);
+        assert_int_equal(a->mapping_devnum, b->mapping_devnum);
+        assert_string_equal(a->device, b->device);
+        assert_string_equal(a->mount_point, b->mount_point);
+        assert_string_equal(a->cipher, b->cipher);
+        assert_int_equal(a->sector_size, b->sector_size);
+        assert_string_equal(a->reason, b->reason);
+        assert_int_equal(a->last_wipe, b->last_wipe);
+        assert_int_equal(a->last_wipe_usec, b->last_wipe_usec);
+}
+
+static void assert_wiping_saved_first(const Fake *f) {
+        assert_true(f->n_calls > 0);
+        assert_int_equal(f->calls[0].op, OP_SAVE_STATE);
+        const VolumeRecord *w = &f->calls[0].saved;
+        assert_int_equal(w->state, VOLUME_WIPING);
+        assert_int_equal(w->generation, GENERATION);
+        assert_int_equal(w->mapping_devnum, 0);
+        assert_string_equal(w->device, DEVICE);
+        assert_string_equal(w->mount_point, MOUNT_POINT);
+        assert_string_equal(w->reason, "");
+}
+
+/* ---- success ---- */
+
+static void run_success(bool erase_signatures, bool discard) {
+        Fixture x;
+        WipeStep failed = (WipeStep) 12345;
+        Op ops[16];
+        bool flags[16] = {};
+
+        print_message("erase_signatures=%d discard=%d\n", erase_signatures, discard);
+        fixture_init(&x, erase_signatures, discard);
+        time_t before = time(NULL);
+        assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, &failed), 0);
+        time_t after = time(NULL);
+        assert_int_equal(failed, 12345);   /* only set on failure */
+
+        size_t n = success_sequence(erase_signatures, discard, ops);
+        assert_calls(&x.fake, ops, flags, n);
+
+        /* The record returned, and the one saved last, say CLEAN at N+1. */
+        assert_wiping_saved_first(&x.fake);
+        const VolumeRecord *saved = last_saved(&x.fake);
+        assert_record_equal(saved, &x.rec);
+        assert_int_equal(x.rec.state, VOLUME_CLEAN);
+        assert_int_equal(x.rec.generation, GENERATION + 1);
+        assert_int_equal(x.rec.mapping_devnum, makedev(253, 7));
+        assert_string_equal(x.rec.cipher, "aes-xts-plain64");
+        assert_int_equal(x.rec.sector_size, 4096);
+        assert_string_equal(x.rec.device, DEVICE);
+        assert_string_equal(x.rec.mount_point, MOUNT_POINT);
+        assert_string_equal(x.rec.reason, "");
+        assert_true(x.rec.last_wipe >= before && x.rec.last_wipe <= after);
+        assert_true(x.rec.last_wipe_usec < 60 * USEC_PER_SEC);
+
+        /* The key was made once and freed once. */
+        assert_int_equal(x.fake.n_keys_made, 1);
+        assert_int_equal(n_keys_freed, 1);
+        assert_ptr_equal(last_freed, x.fake.key);
+}
+
+static void test_success(void **state) {
+        run_success(false, false);
+}
+
+static void test_success_erase_signatures(void **state) {
+        run_success(true, false);
+}
+
+static void test_success_discard(void **state) {
+        run_success(false, true);
+}
+
+static void test_success_erase_and_discard(void **state) {
+        run_success(true, true);
+}
+
+static void test_success_without_failed_step_pointer(void **state) {
+        Fixture x;
+        fixture_init(&x, true, true);
+        assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, NULL), 0);
+        assert_int_equal(x.rec.state, VOLUME_CLEAN);
+}
+
+static void test_discard_not_supported(void **state) {
+        Fixture x;
+        WipeStep failed = (WipeStep) 12345;
+        Op ops[16];
+        bool flags[16] = {};
+
+        fixture_init(&x, false, true);
+        x.fake.discard_error = -EOPNOTSUPP;
+        assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, &failed), 0);
+        assert_int_equal(failed, 12345);
+        assert_calls(&x.fake, ops, flags, success_sequence(false, true, ops));
+        assert_int_equal(x.rec.state, VOLUME_CLEAN);
+        assert_int_equal(x.rec.generation, GENERATION + 1);
+        assert_int_equal(last_saved(&x.fake)->state, VOLUME_CLEAN);
+}
+
+/* ---- failure at each step ---- */
+
+static void run_failure(Op fail_op, int error) {
+        Fixture x;
+        WipeStep failed = (WipeStep) 12345;
+        Op ops[16];
+        bool flags[16] = {};
+        const WipeStep step = op_step[fail_op];
+
+        print_message("failing %s with %s\n", op_names[fail_op], strerror(-error));
+        fixture_init(&x, true, true);
+        x.fake.fail_op = fail_op;
+        x.fake.fail_error = error;
+
+        int r = wipe_volume(&x.ops, &x.req, &x.rec, &failed);
+        assert_true(r < 0);
+        assert_int_equal(r, error);
+        assert_int_equal(failed, step);
+
+        /* Every step up to the failed one, then the fence, then FAILED saved;
+         * nothing after the failed step. */
+        size_t n = success_sequence(true, true, ops), k = 0;
+        while (k < n && ops[k] != fail_op)
+                k++;
+        assert_true(k < n);
+        k++;
+        ops[k] = OP_UNMOUNT, flags[k++] = true;
+        ops[k] = OP_DEACTIVATE, flags[k++] = true;
+        ops[k] = OP_SAVE_STATE, flags[k++] = false;
+        assert_calls(&x.fake, ops, flags, k);
+        assert_int_equal(count_calls(&x.fake, OP_MOUNT, false), fail_op == OP_MOUNT);
+
+        assert_wiping_saved_first(&x.fake);
+        const VolumeRecord *saved = last_saved(&x.fake);
+        assert_record_equal(saved, &x.rec);
+        assert_int_equal(x.rec.state, VOLUME_FAILED);
+        assert_int_equal(x.rec.mapping_devnum, 0);
+
+        char prefix[64];
+        snprintf(prefix, sizeof(prefix), "%s failed: ", wipe_step_to_string(step));
+        if (!startswith(x.rec.reason, prefix))
+                print_error("reason \"%s\" does not start with \"%s\"\n", x.rec.reason, prefix);
+        assert_true(startswith(x.rec.reason, prefix));
+        assert_non_null(strstr(x.rec.reason, strerror(-error)));
+        assert_null(strchr(x.rec.reason, '\n'));
+
+        /* A new key is a new generation, even when activation fails; before
+         * it, the generation stays. */
+        assert_int_equal(x.rec.generation, step >= WIPE_STEP_REKEY ? GENERATION + 1 : GENERATION);
+        /* The cipher and sector size are only recorded for a CLEAN volume. */
+        assert_string_equal(x.rec.cipher, "old-cipher");
+
+        /* Any key made was freed. */
+        assert_int_equal(n_keys_freed, x.fake.n_keys_made);
+        assert_int_equal(x.fake.n_keys_made, step > WIPE_STEP_REKEY || fail_op == OP_ACTIVATE);
+}
+
+static void test_failure_at_each_step(void **state) {
+        for (Op op = 0; op < OP_SAVE_STATE; op++)
+                run_failure(op, -EIO);
+}
+
+static void test_failure_other_errors(void **state) {
+        run_failure(OP_UNMOUNT, -EBUSY);
+        run_failure(OP_ACTIVATE, -ENOMEM);
+        run_failure(OP_DISCARD, -EINVAL);   /* only EOPNOTSUPP is forgiven */
+        run_failure(OP_MOUNT, -ENODEV);
+}
+
+static void test_every_step_has_a_name(void **state) {
+        for (WipeStep s = 0; s < _WIPE_STEP_MAX; s++) {
+                assert_non_null(wipe_step_to_string(s));
+                assert_true(strlen(wipe_step_to_string(s)) > 0);
+        }
+        assert_string_equal(wipe_step_to_string(WIPE_STEP_CHECK_USERS), "check-users");
+        assert_string_equal(wipe_step_to_string(WIPE_STEP_REKEY), "rekey");
+        assert_string_equal(wipe_step_to_string(WIPE_STEP_MKFS), "mkfs");
+        assert_null(wipe_step_to_string(_WIPE_STEP_MAX));
+        assert_null(wipe_step_to_string(_WIPE_STEP_INVALID));
+}
+
+static void test_mkfs_output_in_reason(void **state) {
+        Fixture x;
+        WipeStep failed;
+
+        fixture_init(&x, false, false);
+        x.fake.fail_op = OP_MKFS;
+        x.fake.fail_error = -EPROTO;
+        x.fake.mkfs_output = "Device size reported to be zero.";
+        assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, &failed), -EPROTO);
+        assert_int_equal(failed, WIPE_STEP_MKFS);
+        assert_int_equal(x.rec.state, VOLUME_FAILED);
+        assert_string_equal(x.rec.reason, "mkfs failed: mkfs.ext4: Device size reported to be zero.");
+        assert_int_equal(count_calls(&x.fake, OP_MOUNT, false), 0);
+}
+
+static void test_busy(void **state) {
+        Fixture x;
+        WipeStep failed = (WipeStep) 12345;
+
+        fixture_init(&x, true, true);
+        x.fake.busy_users = "123 (sleep)";
+        int r = wipe_volume(&x.ops, &x.req, &x.rec, &failed);
+        assert_true(r < 0);
+        assert_int_equal(r, -EBUSY);
+        assert_int_equal(failed, WIPE_STEP_CHECK_USERS);
+
+        const Op ops[] = { OP_SAVE_STATE, OP_FIND_USERS, OP_UNMOUNT, OP_DEACTIVATE, OP_SAVE_STATE };
+        const bool flags[] = { false, false, true, true, false };
+        assert_calls(&x.fake, ops, flags, ELEMENTSOF(ops));
+
+        assert_int_equal(x.rec.state, VOLUME_FAILED);
+        assert_int_equal(last_saved(&x.fake)->state, VOLUME_FAILED);
+        assert_true(startswith(x.rec.reason, "check-users failed: "));
+        assert_non_null(strstr(x.rec.reason, "123 (sleep)"));
+        assert_non_null(strstr(x.rec.reason, MOUNT_POINT));
+        assert_int_equal(x.rec.generation, GENERATION);
+        assert_int_equal(last_saved(&x.fake)->generation, GENERATION);
+        assert_int_equal(x.rec.mapping_devnum, 0);
+        assert_int_equal(x.fake.n_keys_made, 0);
+}
+
+static void test_first_save_fails(void **state) {
+        Fixture x;
+        WipeStep failed = (WipeStep) 12345;
+
+        fixture_init(&x, true, true);
+        x.fake.fail_save_nth = 1;
+        int r = wipe_volume(&x.ops, &x.req, &x.rec, &failed);
+        assert_int_equal(r, -ENOSPC);
+        assert_int_equal(failed, WIPE_STEP_CHECK_USERS);
+
+        /* Nothing destructive: no ordinary unmount or deactivate, no new key,
+         * no activation, no mkfs. Only the fence, then another try at saving. */
+        assert_int_equal(count_calls(&x.fake, OP_UNMOUNT, false), 0);
+        assert_int_equal(count_calls(&x.fake, OP_DEACTIVATE, false), 0);
+        assert_int_equal(count_calls(&x.fake, OP_FIND_USERS, false), 0);
+        assert_int_equal(count_calls(&x.fake, OP_ERASE_SIGNATURES, false), 0);
+        assert_int_equal(count_calls(&x.fake, OP_DISCARD, false), 0);
+        assert_int_equal(count_calls(&x.fake, OP_NEW_KEY, false), 0);
+        assert_int_equal(count_calls(&x.fake, OP_ACTIVATE, false), 0);
+        assert_int_equal(count_calls(&x.fake, OP_ZERO_HEAD, false), 0);
+        assert_int_equal(count_calls(&x.fake, OP_MKFS, false), 0);
+        assert_int_equal(count_calls(&x.fake, OP_MOUNT, false), 0);
+        const Op ops[] = { OP_SAVE_STATE, OP_UNMOUNT, OP_DEACTIVATE, OP_SAVE_STATE };
+        const bool flags[] = { false, true, true, false };
+        assert_calls(&x.fake, ops, flags, ELEMENTSOF(ops));
+
+        assert_int_equal(x.rec.state, VOLUME_FAILED);
+        assert_int_equal(last_saved(&x.fake)->state, VOLUME_FAILED);
+        assert_int_equal(x.rec.generation, GENERATION);
+        assert_int_equal(x.rec.mapping_devnum, 0);
+        assert_true(startswith(x.rec.reason, "check-users failed: cannot record state: "));
+        assert_non_null(strstr(x.rec.reason, strerror(ENOSPC)));
+}
+
+static void test_last_save_fails(void **state) {
+        Fixture x;
+        WipeStep failed = (WipeStep) 12345;
+        Op ops[20];
+        bool flags[20] = {};
+
+        fixture_init(&x, false, false);
+        x.fake.fail_save_nth = 2;   /* the CLEAN record */
+        int r = wipe_volume(&x.ops, &x.req, &x.rec, &failed);
+        assert_int_equal(r, -ENOSPC);
+        assert_int_equal(failed, WIPE_STEP_MOUNT);
+
+        size_t n = success_sequence(false, false, ops);
+        ops[n] = OP_UNMOUNT, flags[n++] = true;
+        ops[n] = OP_DEACTIVATE, flags[n++] = true;
+        ops[n] = OP_SAVE_STATE, flags[n++] = false;
+        assert_calls(&x.fake, ops, flags, n);
+
+        /* A CLEAN that could not be recorded is not CLEAN. */
+        assert_int_equal(x.rec.state, VOLUME_FAILED);
+        assert_int_equal(last_saved(&x.fake)->state, VOLUME_FAILED);
+        assert_int_equal(x.rec.mapping_devnum, 0);
+        assert_true(startswith(x.rec.reason, "mount failed: cannot record CLEAN state: "));
+}
+
+static int setup_quiet(void **state) {
+        /* The fence logs each failure at LOG_ERR; keep the test output readable. */
+        log_set_max_level(LOG_CRIT);
+        return 0;
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_success),
+                cmocka_unit_test(test_success_erase_signatures),
+                cmocka_unit_test(test_success_discard),
+                cmocka_unit_test(test_success_erase_and_discard),
+                cmocka_unit_test(test_success_without_failed_step_pointer),
+                cmocka_unit_test(test_discard_not_supported),
+                cmocka_unit_test(test_failure_at_each_step),
+                cmocka_unit_test(test_failure_other_errors),
+                cmocka_unit_test(test_every_step_has_a_name),
+                cmocka_unit_test(test_mkfs_output_in_reason),
+                cmocka_unit_test(test_busy),
+                cmocka_unit_test(test_first_save_fails),
+                cmocka_unit_test(test_last_save_fails),
+        };
+        return cmocka_run_group_tests(tests, setup_quiet, NULL);
+}
