@@ -38,11 +38,23 @@ typedef struct VolumeConfig {
         unsigned sector_size;  /* 0: chosen from the device */
 } VolumeConfig;
 
+typedef struct DaemonConfig {
+        unsigned socket_mode;               /* SocketMode=, default 0666 */
+        unsigned idle_timeout_sec;          /* IdleTimeoutSec=, default 30 */
+        unsigned max_connections;           /* MaxConnections=, default 256 */
+        unsigned max_connections_per_user;  /* MaxConnectionsPerUser=, default 32 */
+        char *audit_log;                    /* AuditLog=, JSON lines; NULL: off */
+        char *metrics_directory;            /* MetricsDirectory=, node_exporter textfiles; NULL: off */
+} DaemonConfig;
+
+#define DEFAULT_AUDIT_LOG "/var/log/scratchd/audit.log"
+
 typedef struct Config {
         VolumeConfig *volumes;
         size_t n_volumes;
         char *read_group;
         char *operator_group;
+        DaemonConfig daemon;
 } Config;
 
 /* Loads PATH, then PATH's directory's conf.d/\*.conf in lexical order, each

@@ -24,5 +24,17 @@ int manager_setup(Manager *m);
 /* Crypto-erases and re-keys every volume now. */
 int manager_wipe(Manager *m);
 
-/* Prints a table of every volume's state. */
+/* Takes the volume's lock (a file under the state directory): one scratchd at
+ * a time per volume. Returns the fd that holds it, or a logged negative errno
+ * (-EBUSY when another process holds it). */
+int manager_lock_volume(const Manager *m, const char *name);
+
+/* The work behind setup and wipe for one volume, without taking its lock:
+ * the caller holds it. Keeps a volume whose record is proven (CLEAN, or
+ * IN_USE by a job) unless `force_wipe`; wipes anything else. The volume's
+ * record as it ends up goes to *ret_rec, also on failure. Safe to call from a
+ * worker thread. */
+int manager_run_volume(Manager *m, const VolumeConfig *vc, bool force_wipe, VolumeRecord *ret_rec);
+
+/* Prints of every volume's state. */
 int manager_status(Manager *m, FILE *out);

@@ -32,6 +32,10 @@ typedef struct VolumeRecord {
         char cipher[64];             /* "aes-xts-plain64" */
         unsigned sector_size;
         char reason[512];            /* why FAILED */
+        char job[65];                /* IN_USE: the job that holds it */
+        char user[65];               /* IN_USE: the job's user, and uid */
+        uint32_t uid;
+        char last_job[65];           /* the job last released, so a repeated Release succeeds */
         time_t last_wipe;            /* realtime, seconds */
         uint64_t last_wipe_usec;     /* how long it took */
 } VolumeRecord;

@@ -73,7 +73,8 @@ static int fail(Parser *p, const char *key, const char *fmt, ...) {
 }
 
 static bool known_section(const char *s, size_t n) {
-        return (n == 7 && strncmp(s, "Scratch", n) == 0) || (n == 6 && strncmp(s, "Access", n) == 0);
+        return (n == 7 && strncmp(s, "Scratch", n) == 0) || (n == 6 && strncmp(s, "Access", n) == 0) ||
+               (n == 6 && strncmp(s, "Daemon", n) == 0);
 }
 
 /* Checks one stripped, non-empty, non-comment line the way we want it read;
@@ -85,7 +86,7 @@ static void check_line(Parser *p, const char *s) {
                 if (!close || close[1])
                         fail(p, NULL, "syntax error: a section header must be [Name] alone on its line");
                 else if (!known_section(s + 1, (size_t) (close - s - 1)))
-                        fail(p, NULL, "unknown section %s; known sections are [Scratch] and [Access]", s);
+                        fail(p, NULL, "unknown section %s; known sections are [Scratch], [Access] and [Daemon]", s);
                 return;
         }
         const char *eq = strchr(s, '=');
@@ -316,6 +317,61 @@ static int handle_access(Parser *p, const char *name, const char *value) {
         return set_string(field, value) < 0 ? -ENOMEM : 1;
 }
 
+static int parse_uint(const char *v, unsigned min, unsigned max, int base, unsigned *ret) {
+        char *end;
+        errno = 0;
+        if (!*v || *v == '-' || *v == '+' || isspace((unsigned char) *v))
+                return -EINVAL;
+        unsigned long x = strtoul(v, &end, base);
+        if (errno || *end || x < min || x > max)
+                return -EINVAL;
+        *ret = (unsigned) x;
+        return 0;
+}
+
+static int set_path_or_empty(Parser *p, const char *key, char **field, const char *value) {
+        if (!*value) {
+                free(*field);
+                *field = NULL;
+                return 1;
+        }
+        if (!valid_mount_point(value))
+                return fail(p, key, "'%s' is not a normalized absolute path; use something like /var/log/scratchd/audit.log",
+                            value);
+        return set_string(field, value) < 0 ? -ENOMEM : 1;
+}
+
+static int handle_daemon(Parser *p, const char *name, const char *value) {
+        DaemonConfig *d = &p->config->daemon;
+
+        if (streq(name, "SocketMode")) {
+                if (parse_uint(value, 0, 0777, 8, &d->socket_mode) < 0)
+                        return fail(p, name, "'%s' is not an octal file mode; use e.g. 0666 or 0660", value);
+                return 1;
+        }
+        if (streq(name, "IdleTimeoutSec")) {
+                if (parse_uint(value, 1, 3600, 10, &d->idle_timeout_sec) < 0)
+                        return fail(p, name, "'%s' is not a number of seconds from 1 to 3600", value);
+                return 1;
+        }
+        if (streq(name, "MaxConnections")) {
+                if (parse_uint(value, 1, 65536, 10, &d->max_connections) < 0)
+                        return fail(p, name, "'%s' is not a number from 1 to 65536", value);
+                return 1;
+        }
+        if (streq(name, "MaxConnectionsPerUser")) {
+                if (parse_uint(value, 1, 65536, 10, &d->max_connections_per_user) < 0)
+                        return fail(p, name, "'%s' is not a number from 1 to 65536", value);
+                return 1;
+        }
+        if (streq(name, "AuditLog"))
+                return set_path_or_empty(p, name, &d->audit_log, value);
+        if (streq(name, "MetricsDirectory"))
+                return set_path_or_empty(p, name, &d->metrics_directory, value);
+        return fail(p, name, "unknown key in [Daemon]; known keys are SocketMode, IdleTimeoutSec, MaxConnections, "
+                    "MaxConnectionsPerUser, AuditLog, MetricsDirectory");
+}
+
 static int handler(void *userdata, const char *section, const char *name, const char *raw_value) {
         Parser *p = userdata;
         const char *value = raw_value;
@@ -334,6 +390,8 @@ static int handler(void *userdata, const char *section, const char *name, const 
                 r = handle_scratch(p, name, value);
         else if (streq(section, "Access"))
                 r = handle_access(p, name, value);
+        else if (streq(section, "Daemon"))
+                r = handle_daemon(p, name, value);
         else if (!*section)
                 r = fail(p, name, "key outside any section; put it under [Scratch] or [Access]");
         else
@@ -374,7 +432,21 @@ static int validate(Config *c, const char *file, char **ret_error) {
 }
 
 static Config *config_new(void) {
-        return calloc(1, sizeof(Config));
+        Config *c = calloc(1, sizeof(Config));
+        if (!c)
+                return NULL;
+        c->daemon = (DaemonConfig) {
+                .socket_mode = 0666,
+                .idle_timeout_sec = 30,
+                .max_connections = 256,
+                .max_connections_per_user = 32,
+                .audit_log = strdup(DEFAULT_AUDIT_LOG),
+        };
+        if (!c->daemon.audit_log) {
+                free(c);
+                return NULL;
+        }
+        return c;
 }
 
 static int parse_file(Config *c, const char *path, char **ret_error) {
@@ -465,6 +537,8 @@ Config *config_free(Config *c) {
         free(c->volumes);
         free(c->read_group);
         free(c->operator_group);
+        free(c->daemon.audit_log);
+        free(c->daemon.metrics_directory);
         free(c);
         return NULL;
 }

@@ -10,6 +10,7 @@
 #include "scratchd/disk.h"
 #include "scratchd/fs.h"
 #include "scratchd/kernel-ops.h"
+#include "scratchd/lifecycle.h"
 #include "scratchd/log.h"
 #include "scratchd/manager.h"
 #include "scratchd/safety.h"
@@ -23,9 +24,9 @@ void manager_init(Manager *m, const Config *config, const char *state_dir) {
 
 /* One scratchd at a time per volume: the initramfs, the daemon and an admin
  * may all try at once. The lock goes with the process, even on kill -9. */
-static int lock_volume(const Manager *m, const char *name) {
+int manager_lock_volume(const Manager *m, const char *name) {
         char path[PATH_MAX];
-        if (mkdir(m->state_dir, 0700) < 0 && errno != EEXIST)
+        if (mkdir(m->state_dir, 0755) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "cannot create state directory %s: %m", m->state_dir);
         snprintf(path, sizeof(path), "%s/%s.lock", m->state_dir, name);
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -129,19 +130,18 @@ static int target_prepare(Target *t, const VolumeConfig *vc) {
         if (r < 0)
                 return log_error_errno(r, "%s: cannot read the mount table: %m", vc->name);
         if (r > 0 && !(t->facts.our_mapping && mounted == t->facts.our_mapping_devnum))
-                return log_error_errno(EEXIST, "%s: MountPoint=%s already has another filesystem (device %u:%u) "
+                return log_error_errno(EADDRINUSE, "%s: MountPoint=%s already has another filesystem (device %u:%u) "
                                        "mounted; unmount it or choose another MountPoint=", vc->name,
                                        vc->mount_point, major(mounted), minor(mounted));
         return 0;
 }
 
-/* CLEAN is proven only by our own record saying so, for this very mapping
- * (same device number: not one torn down and made again by someone else),
- * still mounted where it should be. */
-static bool proven_clean(const Target *t, const VolumeRecord *rec) {
-        return t->verdict == SAFETY_OURS && rec->state == VOLUME_CLEAN &&
-               rec->mapping_devnum == t->facts.our_mapping_devnum && streq(rec->device, t->facts.path) &&
-               streq(rec->mount_point, t->vc->mount_point) &&
+/* Our record is proven only for this very mapping (same device number: not
+ * one torn down and made again by someone else), on the recorded disk, still
+ * mounted where it should be. */
+static bool record_live(const Target *t, const VolumeRecord *rec) {
+        return t->verdict == SAFETY_OURS && rec->mapping_devnum == t->facts.our_mapping_devnum &&
+               streq(rec->device, t->facts.path) && streq(rec->mount_point, t->vc->mount_point) &&
                strv_contains(t->facts.our_mounts, t->vc->mount_point);
 }
 
@@ -159,43 +159,59 @@ static int wipe_target(Manager *m, Target *t, VolumeRecord *rec) {
                 .discard_max_bytes = t->facts.discard_max_bytes,
         };
         WipeStep failed;
+        /* A wiped volume belongs to no job. */
+        rec->job[0] = rec->user[0] = 0;
+        rec->uid = 0;
         return wipe_volume(&m->ops, &req, rec, &failed);
 }
 
-static int run_volume(Manager *m, const VolumeConfig *vc, bool force_wipe) {
+int manager_run_volume(Manager *m, const VolumeConfig *vc, bool force_wipe, VolumeRecord *ret_rec) {
         _cleanup_(target_done) Target t = {};
-        _cleanup_close_ int lock = lock_volume(m, vc->name);
         VolumeRecord rec = {};
         int r;
 
-        if (lock < 0)
-                return lock;
         r = target_prepare(&t, vc);
-        if (r < 0)
+        if (r < 0) {
+                /* Nothing was touched; whatever we knew stands. */
+                if (state_load(m->state_dir, vc->name, ret_rec) < 0)
+                        *ret_rec = (VolumeRecord) { .state = VOLUME_ABSENT };
                 return r;
+        }
 
         r = state_load(m->state_dir, vc->name, &rec);
         if (r == -EBADMSG)
                 log_warning("%s: state file in %s is not one scratchd wrote; wiping", vc->name, m->state_dir);
-        if (r < 0)
+        bool have_record = r >= 0;
+        if (!have_record)
                 rec = (VolumeRecord) {};
 
-        if (!force_wipe && proven_clean(&t, &rec)) {
-                log_info("%s: already CLEAN on %s at %s, key generation %" PRIu64 "; nothing to do", vc->name,
-                         t.facts.path, vc->mount_point, rec.generation);
+        if (!force_wipe && lifecycle_adopt(have_record, &rec, record_live(&t, &rec)) == ADOPT_KEEP) {
+                if (rec.state == VOLUME_IN_USE)
+                        log_info("%s: in use by job %s (user %s) on %s at %s, key generation %" PRIu64
+                                 "; left alone", vc->name, rec.job, rec.user, t.facts.path, vc->mount_point,
+                                 rec.generation);
+                else
+                        log_info("%s: already CLEAN on %s at %s, key generation %" PRIu64 "; nothing to do",
+                                 vc->name, t.facts.path, vc->mount_point, rec.generation);
+                *ret_rec = rec;
                 return 0;
         }
         if (!force_wipe && t.verdict == SAFETY_OURS)
                 log_info("%s: found an active mapping on %s that cannot be proven clean (state %s); wiping",
-                         vc->name, t.facts.path, r < 0 ? "unknown" : volume_state_to_string(rec.state));
+                         vc->name, t.facts.path, have_record ? volume_state_to_string(rec.state) : "unknown");
 
-        return wipe_target(m, &t, &rec);
+        r = wipe_target(m, &t, &rec);
+        *ret_rec = rec;
+        return r;
 }
 
 static int for_each_volume(Manager *m, bool force_wipe) {
         int ret = 0;
         for (size_t i = 0; i < m->config->n_volumes; i++) {
-                int r = run_volume(m, &m->config->volumes[i], force_wipe);
+                const VolumeConfig *vc = &m->config->volumes[i];
+                _cleanup_close_ int lock = manager_lock_volume(m, vc->name);
+                VolumeRecord rec;
+                int r = lock < 0 ? lock : manager_run_volume(m, vc, force_wipe, &rec);
                 if (r < 0 && ret == 0)
                         ret = r;
         }

@@ -53,12 +53,17 @@ int state_format(const VolumeRecord *rec, char *buf, size_t size) {
                          "sector_size=%u\n"
                          "last_wipe=%lld\n"
                          "last_wipe_usec=%" PRIu64 "\n"
-                         "reason=%s\n",
+                         "reason=%s\n"
+                         "job=%s\n"
+                         "user=%s\n"
+                         "uid=%" PRIu32 "\n"
+                         "last_job=%s\n",
                          volume_state_to_string(rec->state), rec->generation, major(rec->mapping_devnum),
                          minor(rec->mapping_devnum), one_line(rec->device, device, sizeof(device)),
                          one_line(rec->mount_point, mount_point, sizeof(mount_point)), rec->cipher,
                          rec->sector_size, (long long) rec->last_wipe, rec->last_wipe_usec,
-                         one_line(rec->reason, reason, sizeof(reason)));
+                         one_line(rec->reason, reason, sizeof(reason)), rec->job, rec->user, rec->uid,
+                         rec->last_job);
         if (k < 0 || (size_t) k >= size)
                 return -ENOBUFS;
         return k;
@@ -127,6 +132,18 @@ int state_parse(const char *text, VolumeRecord *ret) {
                         r = parse_u64(v, &rec.last_wipe_usec);
                 else if (streq(k, "reason"))
                         r = copy_field(rec.reason, sizeof(rec.reason), v);
+                else if (streq(k, "job"))
+                        r = copy_field(rec.job, sizeof(rec.job), v);
+                else if (streq(k, "user"))
+                        r = copy_field(rec.user, sizeof(rec.user), v);
+                else if (streq(k, "last_job"))
+                        r = copy_field(rec.last_job, sizeof(rec.last_job), v);
+                else if (streq(k, "uid")) {
+                        r = parse_u64(v, &u);
+                        if (r >= 0 && u > UINT32_MAX)
+                                r = -EBADMSG;
+                        rec.uid = (uint32_t) u;
+                }
                 /* Unknown keys come from a newer scratchd: keep going. */
         }
         if (r < 0 || !magic || rec.state < 0)
@@ -148,7 +165,8 @@ int state_save(const char *dir, const char *name, const VolumeRecord *rec) {
         if (k < 0)
                 return k;
 
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        /* 0755: the daemon's socket lives here too; the records are 0600. */
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
                 return -errno;
         snprintf(path, sizeof(path), "%s/%s.state", dir, name);
         snprintf(tmp, sizeof(tmp), "%s/.%s.state.tmp", dir, name);

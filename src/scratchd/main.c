@@ -7,6 +7,7 @@
 #include "scratchd/config.h"
 #include "scratchd/log.h"
 #include "scratchd/manager.h"
+#include "scratchd/server.h"
 #include "scratchd/util.h"
 
 /* Exit codes, as documented in --help. */
@@ -17,10 +18,11 @@ enum {
 };
 
 static void help(void) {
-        printf("Usage: scratchd [OPTIONS] COMMAND\n"
+        printf("Usage: scratchd [OPTIONS] [COMMAND]\n"
                "\n"
                "Keeps the node's scratch disk encrypted under a key that exists only in\n"
-               "the kernel, and crypto-erases it between jobs.\n"
+               "the kernel, and crypto-erases it between jobs. Without a command, runs\n"
+               "the daemon, which serves scratchctl and scheduler hooks on its socket.\n"
                "\n"
                "Commands:\n"
                "  setup      bring every configured volume to CLEAN (keyed, formatted, mounted);\n"
@@ -31,6 +33,8 @@ static void help(void) {
                "Options:\n"
                "  -c, --config FILE     config file (default %s)\n"
                "      --state-dir DIR   state directory (default %s)\n"
+               "      --socket PATH     the daemon's socket, unless systemd passes one\n"
+               "                        (default " DEFAULT_SOCKET_PATH ")\n"
                "  -v, --verbose         log debug messages\n"
                "  -h, --help            show this help\n"
                "      --version         show the version\n"
@@ -44,12 +48,14 @@ int main(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "state-dir", required_argument, NULL, 'S' },
+                { "socket", required_argument, NULL, 's' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {},
         };
         const char *config_path = SCRATCHD_CONFIG, *state_dir = SCRATCHD_STATE_DIR;
+        const char *socket_path = DEFAULT_SOCKET_PATH;
         int c;
 
         log_open("scratchd");
@@ -66,6 +72,9 @@ int main(int argc, char *argv[]) {
                 case 'S':
                         state_dir = optarg;
                         break;
+                case 's':
+                        socket_path = optarg;
+                        break;
                 case 'v':
                         log_set_max_level(LOG_DEBUG);
                         break;
@@ -80,17 +89,12 @@ int main(int argc, char *argv[]) {
                         return EXIT_USAGE;
                 }
 
-        if (optind >= argc) {
-                log_error("no command given; the daemon comes in a later release, so run 'scratchd setup', "
-                          "'scratchd wipe' or 'scratchd status'");
-                return EXIT_USAGE;
-        }
         if (optind + 1 < argc) {
                 log_error("unexpected argument '%s'; see 'scratchd --help'", argv[optind + 1]);
                 return EXIT_USAGE;
         }
-        const char *verb = argv[optind];
-        if (!streq(verb, "setup") && !streq(verb, "wipe") && !streq(verb, "status")) {
+        const char *verb = optind < argc ? argv[optind] : "daemon";
+        if (!streq(verb, "daemon") && !streq(verb, "setup") && !streq(verb, "wipe") && !streq(verb, "status")) {
                 log_error("unknown command '%s'; use setup, wipe or status (see 'scratchd --help')", verb);
                 return EXIT_USAGE;
         }
@@ -109,6 +113,15 @@ int main(int argc, char *argv[]) {
         if (!streq(verb, "status") && geteuid() != 0) {
                 log_error("'scratchd %s' drives device-mapper and must run as root", verb);
                 return EXIT_FAILED;
+        }
+
+        if (streq(verb, "daemon")) {
+                Server *s = NULL;
+                r = server_new(config, state_dir, socket_path, &s);
+                if (r >= 0)
+                        r = server_run(s);
+                server_free(s);
+                return r < 0 ? EXIT_FAILED : EXIT_OK;
         }
 
         Manager m;

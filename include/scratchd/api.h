@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+
+#include "scratchd/auth.h"
+#include "scratchd/varlink.h"
+
+/* The io.scratchd varlink interface: its method table, authorization and
+ * parameter checks. What the methods do is the backend's (the daemon, or a
+ * fake in the unit tests). */
+
+#define API_INTERFACE "io.scratchd"
+
+/* Error names, as clients see them. */
+#define API_ERROR_NOT_AUTHORIZED "io.scratchd.NotAuthorized"
+#define API_ERROR_VOLUME_BUSY "io.scratchd.VolumeBusy"
+#define API_ERROR_VOLUME_FAILED "io.scratchd.VolumeFailed"
+#define API_ERROR_NO_SUCH_JOB "io.scratchd.NoSuchJob"
+#define API_ERROR_NO_SUCH_USER "io.scratchd.NoSuchUser"
+#define API_ERROR_NO_SUCH_VOLUME "io.scratchd.NoSuchVolume"
+#define API_ERROR_NO_CLEAN_VOLUME "io.scratchd.NoCleanVolume"
+#define API_ERROR_INVALID_MESSAGE "io.scratchd.InvalidMessage"
+#define API_ERROR_TOO_MANY_CONNECTIONS "io.scratchd.TooManyConnections"
+#define API_ERROR_INTERNAL "io.scratchd.InternalError"
+#define API_ERROR_INVALID_PARAMETER "org.varlink.service.InvalidParameter"
+#define API_ERROR_METHOD_NOT_FOUND "org.varlink.service.MethodNotFound"
+#define API_ERROR_INTERFACE_NOT_FOUND "org.varlink.service.InterfaceNotFound"
+#define API_ERROR_EXPECTED_MORE "org.varlink.service.ExpectedMore"
+
+/* What a method call comes to. */
+typedef struct ApiResult {
+        const char *error;         /* NULL: success; else an error name above */
+        json_object *parameters;   /* of the reply or error; owned; may be NULL */
+        bool deferred;             /* the backend replies later (a wipe runs) */
+        bool subscribe;            /* the connection now gets state changes */
+} ApiResult;
+
+void api_result_error(ApiResult *r, const char *error, json_object *parameters);
+/* Sets InvalidParameter naming `parameter`. */
+void api_result_invalid_parameter(ApiResult *r, const char *parameter);
+
+typedef struct ApiBackend {
+        void (*get_status)(void *userdata, ApiResult *r);
+        void (*prepare)(void *userdata, void *conn, const Caller *c, const char *job, const char *user,
+                        const char *volume, ApiResult *r);
+        void (*release)(void *userdata, void *conn, const Caller *c, const char *job, ApiResult *r);
+        void (*wipe)(void *userdata, void *conn, const Caller *c, const char *volume, ApiResult *r);
+        void (*subscribe)(void *userdata, void *conn, ApiResult *r);
+        void (*get_metrics)(void *userdata, ApiResult *r);
+        void *userdata;
+        gid_t read_gid, operator_gid;
+} ApiBackend;
+
+/* Looks the method up, checks the caller may call it and that its parameters
+ * are present, of the right type and valid, then hands it to the backend. */
+void api_dispatch(const ApiBackend *b, void *conn, const Caller *c, const VarlinkCall *call, ApiResult *ret);
+
+/* The interface description, in varlink's IDL. */
+extern const char api_interface_description[];

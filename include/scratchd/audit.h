@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The audit trail: every transition and every state-changing call, to the
+ * journal with structured fields (SCRATCHD_EVENT=, VOLUME=, JOB=, ...) and as
+ * one JSON object per line to the audit log file. Key generations, never keys. */
+typedef struct AuditEvent {
+        const char *event;        /* "prepare", "release", "wipe", "transition", "adopt" */
+        const char *volume;
+        const char *job;          /* or NULL */
+        const char *user;         /* the job's user, or NULL */
+        uid_t caller_uid;         /* (uid_t) -1: scratchd itself */
+        pid_t caller_pid;         /* 0: scratchd itself */
+        const char *from, *to;    /* states, for transitions; or NULL */
+        uint64_t generation;
+        uint64_t duration_usec;
+        const char *result;       /* "ok" or an error name */
+        const char *detail;       /* or NULL */
+} AuditEvent;
+
+typedef struct Audit Audit;
+
+/* Opens the audit log for appending (its directory made 0750); NULL path: journal only. */
+int audit_open(const char *path, Audit **ret);
+Audit *audit_close(Audit *a);
+void audit_log(Audit *a, const AuditEvent *e);
+
+/* The JSON line for `e` (tests); malloc'd, no newline. */
+char *audit_format(const AuditEvent *e);

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+#include "scratchd/state.h"
+
+/* The lifecycle of DESIGN.md as a table: which event may happen in which
+ * state, and where it leads.
+ *
+ *   ABSENT --disk found--> WIPING --ok--> CLEAN --prepare(job)--> IN_USE(job)
+ *                             ^                                      |
+ *                             +------------ DIRTY <--release(job)----+
+ *   WIPING --error--> FAILED (fenced) --wipe ok--> CLEAN
+ */
+typedef enum VolumeEvent {
+        EVENT_PREPARE,
+        EVENT_RELEASE,
+        EVENT_WIPE_START,
+        EVENT_WIPE_OK,
+        EVENT_WIPE_FAILED,
+        _EVENT_MAX,
+} VolumeEvent;
+
+const char *volume_event_to_string(VolumeEvent e);
+
+/* 0 and the next state, or: -EBUSY (being wiped, or held by a job), -EIO
+ * (FAILED: fenced), -ENOENT (release of a volume no job holds), -ENODEV
+ * (ABSENT), -EINVAL (an event that cannot happen in that state). */
+int lifecycle_next(VolumeState from, VolumeEvent e, VolumeState *ret);
+
+typedef enum AdoptDecision {
+        ADOPT_KEEP,   /* our record is trustworthy and the kernel agrees: keep as is */
+        ADOPT_WIPE,   /* anything else: wipe before any job gets it */
+} AdoptDecision;
+
+/* What a starting scratchd does with a volume it finds. `have_record`: our
+ * state file was there and parsed; `live`: the mapping the record names is the
+ * one active on the record's disk (same device number), mounted where
+ * configured. Only CLEAN and IN_USE(job) are kept, and only when live. */
+AdoptDecision lifecycle_adopt(bool have_record, const VolumeRecord *rec, bool live);
+
+/* A job id as schedulers make them: 1-64 of [A-Za-z0-9._-], not starting with
+ * '.' or '-' (Slurm "1234", "1234_7"; PBS "1234.server"). It names a
+ * directory, so nothing else. */
+bool job_id_valid(const char *job);

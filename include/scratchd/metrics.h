@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "scratchd/state.h"
+
+/* What the daemon counts per volume since it started. */
+typedef struct VolumeCounters {
+        uint64_t prepares, prepare_failures;
+        uint64_t releases, release_failures;
+        uint64_t wipes, wipe_failures;
+} VolumeCounters;
+
+typedef struct MetricsVolume {
+        const char *name;
+        const VolumeRecord *rec;
+        const VolumeCounters *counters;
+        uint64_t size_bytes, used_bytes;   /* 0 when not mounted */
+} MetricsVolume;
+
+/* The Prometheus text exposition format (version 0.0.4) of these volumes.
+ * Returns a malloc'd string, or NULL when out of memory. */
+char *metrics_format(const MetricsVolume *v, size_t n);
+
+/* Writes `text` atomically as DIR/scratchd.prom (node_exporter's textfile
+ * collector reads every *.prom there). */
+int metrics_write_textfile(const char *dir, const char *text);

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+#include "scratchd/api.h"
+#include "scratchd/lifecycle.h"
+#include "scratchd/util.h"
+
+const char api_interface_description[] =
+        "# Encrypted, crypto-wiped scratch volumes for compute nodes.\n"
+        "interface io.scratchd\n"
+        "\n"
+        "type Volume (\n"
+        "  name: string,\n"
+        "  devices: []string,\n"
+        "  state: (ABSENT, WIPING, CLEAN, IN_USE, DIRTY, FAILED),\n"
+        "  job: ?string,\n"
+        "  user: ?string,\n"
+        "  key_generation: int,\n"
+        "  cipher: ?string,\n"
+        "  sector_size: ?int,\n"
+        "  mount_point: string,\n"
+        "  size_bytes: ?int,\n"
+        "  used_bytes: ?int,\n"
+        "  last_wipe: ?int,\n"
+        "  last_wipe_usec: ?int,\n"
+        "  reason: ?string\n"
+        ")\n"
+        "\n"
+        "# The state of every volume.\n"
+        "method GetStatus() -> (volumes: []Volume)\n"
+        "\n"
+        "# Hands a CLEAN volume to a job: makes the job's directory, 0700, owned by user.\n"
+        "method Prepare(job: string, user: string, volume: ?string) -> (volume: string, directory: string, key_generation: int)\n"
+        "\n"
+        "# Takes the job's volume back, crypto-erases and re-keys it; returns once it is CLEAN again.\n"
+        "method Release(job: string) -> (volume: string, key_generation: int)\n"
+        "\n"
+        "# Crypto-erases and re-keys a volume (or every volume) now.\n"
+        "method Wipe(volume: ?string) -> (volumes: []Volume)\n"
+        "\n"
+        "# The state of every volume, then each change as it happens (call with more).\n"
+        "method Subscribe() -> (volumes: ?[]Volume, volume: ?Volume)\n"
+        "\n"
+        "# Metrics in the Prometheus text format.\n"
+        "method GetMetrics() -> (text: string)\n"
+        "\n"
+        "error NotAuthorized ()\n"
+        "error VolumeBusy (volume: string, state: string, job: ?string)\n"
+        "error VolumeFailed (volume: string, reason: string)\n"
+        "error NoSuchJob (job: string)\n"
+        "error NoSuchUser (user: string)\n"
+        "error NoSuchVolume (volume: string)\n"
+        "error NoCleanVolume ()\n"
+        "error InvalidMessage (reason: string)\n"
+        "error TooManyConnections ()\n"
+        "error InternalError (reason: string)\n";
+
+static const char varlink_service_description[] =
+        "interface org.varlink.service\n"
+        "method GetInfo() -> (vendor: string, product: string, version: string, url: string, interfaces: []string)\n"
+        "method GetInterfaceDescription(interface: string) -> (description: string)\n"
+        "error InterfaceNotFound (interface: string)\n"
+        "error MethodNotFound (method: string)\n"
+        "error MethodNotImplemented (method: string)\n"
+        "error InvalidParameter (parameter: string)\n";
+
+void api_result_error(ApiResult *r, const char *error, json_object *parameters) {
+        json_object_put(r->parameters);
+        *r = (ApiResult) { .error = error, .parameters = parameters };
+}
+
+void api_result_invalid_parameter(ApiResult *r, const char *parameter) {
+        json_object *p = json_object_new_object();
+        if (p)
+                json_object_object_add(p, "parameter", json_object_new_string(parameter));
+        api_result_error(r, API_ERROR_INVALID_PARAMETER, p);
+}
+
+typedef enum MethodId {
+        M_GET_STATUS,
+        M_PREPARE,
+        M_RELEASE,
+        M_WIPE,
+        M_SUBSCRIBE,
+        M_GET_METRICS,
+        M_GET_INFO,
+        M_GET_INTERFACE_DESCRIPTION,
+} MethodId;
+
+typedef struct Param {
+        const char *name;
+        bool required;
+} Param;
+
+/* Every parameter of every method is a string. */
+typedef struct Method {
+        const char *name;
+        MethodId id;
+        Access access;
+        Param params[3];
+} Method;
+
+static const Method methods[] = {
+        { "io.scratchd.GetStatus", M_GET_STATUS, ACCESS_READ, {} },
+        { "io.scratchd.Prepare", M_PREPARE, ACCESS_OPERATE, { { "job", true }, { "user", true }, { "volume", false } } },
+        { "io.scratchd.Release", M_RELEASE, ACCESS_OPERATE, { { "job", true } } },
+        { "io.scratchd.Wipe", M_WIPE, ACCESS_OPERATE, { { "volume", false } } },
+        { "io.scratchd.Subscribe", M_SUBSCRIBE, ACCESS_READ, {} },
+        { "io.scratchd.GetMetrics", M_GET_METRICS, ACCESS_READ, {} },
+        { "org.varlink.service.GetInfo", M_GET_INFO, ACCESS_PUBLIC, {} },
+        { "org.varlink.service.GetInterfaceDescription", M_GET_INTERFACE_DESCRIPTION, ACCESS_PUBLIC,
+          { { "interface", true } } },
+};
+
+static const Method *find_method(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(methods); i++)
+                if (streq(methods[i].name, name))
+                        return &methods[i];
+        return NULL;
+}
+
+static const Param *find_param(const Method *m, const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(m->params) && m->params[i].name; i++)
+                if (streq(m->params[i].name, name))
+                        return &m->params[i];
+        return NULL;
+}
+
+/* Checks the call's parameters against the table: no unknown ones, each a
+ * string (or null for an optional one), none longer than 256 bytes, every
+ * required one there. Fills `values` in table order. */
+static bool check_params(const Method *m, json_object *params, const char *values[3], ApiResult *r) {
+        json_object_object_foreach(params, key, val) {
+                const Param *p = find_param(m, key);
+                if (!p) {
+                        api_result_invalid_parameter(r, key);
+                        return false;
+                }
+                if (json_object_is_type(val, json_type_null) && !p->required)
+                        continue;
+                if (!json_object_is_type(val, json_type_string) || json_object_get_string_len(val) == 0 ||
+                    json_object_get_string_len(val) > 256) {
+                        api_result_invalid_parameter(r, key);
+                        return false;
+                }
+                values[p - m->params] = json_object_get_string(val);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(m->params) && m->params[i].name; i++)
+                if (m->params[i].required && !values[i]) {
+                        api_result_invalid_parameter(r, m->params[i].name);
+                        return false;
+                }
+        return true;
+}
+
+static bool user_name_valid(const char *u) {
+        if (strlen(u) > 64 || u[0] == '-')
+                return false;
+        for (const char *c = u; *c; c++)
+                if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') && !(*c >= '0' && *c <= '9') &&
+                    !strchr("._-$@", *c))
+                        return false;
+        return true;
+}
+
+static void get_info(ApiResult *r) {
+        json_object *p = json_object_new_object(), *ifaces = json_object_new_array();
+        json_object_object_add(p, "vendor", json_object_new_string("scratchd"));
+        json_object_object_add(p, "product", json_object_new_string("scratchd"));
+        json_object_object_add(p, "version", json_object_new_string(PACKAGE_VERSION));
+        json_object_object_add(p, "url", json_object_new_string("man:scratchd(8)"));
+        json_object_array_add(ifaces, json_object_new_string("org.varlink.service"));
+        json_object_array_add(ifaces, json_object_new_string(API_INTERFACE));
+        json_object_object_add(p, "interfaces", ifaces);
+        r->parameters = p;
+}
+
+static void get_interface_description(const char *iface, ApiResult *r) {
+        const char *d = streq(iface, API_INTERFACE)           ? api_interface_description
+                        : streq(iface, "org.varlink.service") ? varlink_service_description
+                                                              : NULL;
+        json_object *p = json_object_new_object();
+        if (!d) {
+                json_object_object_add(p, "interface", json_object_new_string(iface));
+                api_result_error(r, API_ERROR_INTERFACE_NOT_FOUND, p);
+                return;
+        }
+        json_object_object_add(p, "description", json_object_new_string(d));
+        r->parameters = p;
+}
+
+void api_dispatch(const ApiBackend *b, void *conn, const Caller *c, const VarlinkCall *call, ApiResult *ret) {
+        const char *v[3] = {};
+        *ret = (ApiResult) {};
+
+        const Method *m = find_method(call->method);
+        if (!m) {
+                json_object *p = json_object_new_object();
+                json_object_object_add(p, "method", json_object_new_string(call->method));
+                api_result_error(ret, API_ERROR_METHOD_NOT_FOUND, p);
+                return;
+        }
+        /* Authorization comes before any look at the parameters: an outsider
+         * learns nothing from what it sent. */
+        if (!auth_allowed(m->access, c, b->read_gid, b->operator_gid)) {
+                api_result_error(ret, API_ERROR_NOT_AUTHORIZED, NULL);
+                return;
+        }
+        if (!check_params(m, call->parameters, v, ret))
+                return;
+
+        switch (m->id) {
+        case M_GET_STATUS:
+                b->get_status(b->userdata, ret);
+                break;
+        case M_PREPARE:
+                if (!job_id_valid(v[0]))
+                        api_result_invalid_parameter(ret, "job");
+                else if (!user_name_valid(v[1]))
+                        api_result_invalid_parameter(ret, "user");
+                else
+                        b->prepare(b->userdata, conn, c, v[0], v[1], v[2], ret);
+                break;
+        case M_RELEASE:
+                if (!job_id_valid(v[0]))
+                        api_result_invalid_parameter(ret, "job");
+                else
+                        b->release(b->userdata, conn, c, v[0], ret);
+                break;
+        case M_WIPE:
+                b->wipe(b->userdata, conn, c, v[0], ret);
+                break;
+        case M_SUBSCRIBE:
+                if (!call->more)
+                        api_result_error(ret, API_ERROR_EXPECTED_MORE, NULL);
+                else
+                        b->subscribe(b->userdata, conn, ret);
+                break;
+        case M_GET_METRICS:
+                b->get_metrics(b->userdata, ret);
+                break;
+        case M_GET_INFO:
+                get_info(ret);
+                break;
+        case M_GET_INTERFACE_DESCRIPTION:
+                get_interface_description(v[0], ret);
+                break;
+        }
+}

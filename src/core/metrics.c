@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+
+#include "scratchd/metrics.h"
+#include "scratchd/util.h"
+
+/* Label values are our own volume names ([A-Za-z0-9_-]) and state names, so
+ * they need no escaping; names are checked when the config is read. */
+
+typedef struct Metric {
+        const char *name, *type, *help;
+} Metric;
+
+static void header(FILE *f, const char *name, const char *type, const char *help) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+char *metrics_format(const MetricsVolume *v, size_t n) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+
+        header(f, "scratchd_volume_state", "gauge", "1 for the state the volume is in, 0 for the others.");
+        for (size_t i = 0; i < n; i++)
+                for (int s = 0; s < _VOLUME_STATE_MAX; s++)
+                        fprintf(f, "scratchd_volume_state{volume=\"%s\",state=\"%s\"} %d\n", v[i].name,
+                                volume_state_to_string(s), v[i].rec->state == (VolumeState) s);
+
+        header(f, "scratchd_key_generation", "gauge", "Key generation of the volume (never the key).");
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "scratchd_key_generation{volume=\"%s\"} %" PRIu64 "\n", v[i].name, v[i].rec->generation);
+
+        static const struct {
+                const char *name, *help;
+                size_t offset;
+        } counters[] = {
+                { "scratchd_prepares_total", "Volumes handed to jobs.", offsetof(VolumeCounters, prepares) },
+                { "scratchd_prepare_failures_total", "Prepare calls that failed.",
+                  offsetof(VolumeCounters, prepare_failures) },
+                { "scratchd_releases_total", "Volumes released by jobs and wiped.", offsetof(VolumeCounters, releases) },
+                { "scratchd_release_failures_total", "Release calls that failed.",
+                  offsetof(VolumeCounters, release_failures) },
+                { "scratchd_wipes_total", "Crypto-erase wipes that completed.", offsetof(VolumeCounters, wipes) },
+                { "scratchd_wipe_failures_total", "Crypto-erase wipes that failed and fenced the volume.",
+                  offsetof(VolumeCounters, wipe_failures) },
+        };
+        for (size_t k = 0; k < ELEMENTSOF(counters); k++) {
+                header(f, counters[k].name, "counter", counters[k].help);
+                for (size_t i = 0; i < n; i++)
+                        fprintf(f, "%s{volume=\"%s\"} %" PRIu64 "\n", counters[k].name, v[i].name,
+                                *(const uint64_t *) ((const char *) v[i].counters + counters[k].offset));
+        }
+
+        header(f, "scratchd_last_wipe_duration_seconds", "gauge", "How long the last wipe took to make the volume ready.");
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "scratchd_last_wipe_duration_seconds{volume=\"%s\"} %.6f\n", v[i].name,
+                        (double) v[i].rec->last_wipe_usec / 1e6);
+
+        header(f, "scratchd_last_wipe_timestamp_seconds", "gauge", "When the last wipe finished (Unix time).");
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "scratchd_last_wipe_timestamp_seconds{volume=\"%s\"} %lld\n", v[i].name,
+                        (long long) v[i].rec->last_wipe);
+
+        header(f, "scratchd_volume_size_bytes", "gauge", "Size of the volume's filesystem.");
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "scratchd_volume_size_bytes{volume=\"%s\"} %" PRIu64 "\n", v[i].name, v[i].size_bytes);
+
+        header(f, "scratchd_volume_used_bytes", "gauge", "Bytes in use on the volume's filesystem.");
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "scratchd_volume_used_bytes{volume=\"%s\"} %" PRIu64 "\n", v[i].name, v[i].used_bytes);
+
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+int metrics_write_textfile(const char *dir, const char *text) {
+        char path[PATH_MAX], tmp[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/scratchd.prom", dir);
+        /* A name node_exporter skips (not *.prom) until the rename. */
+        snprintf(tmp, sizeof(tmp), "%s/.scratchd.prom.tmp", dir);
+
+        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return -errno;
+        size_t n = strlen(text);
+        for (size_t done = 0; done < n;) {
+                ssize_t k = write(fd, text + done, n - done);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        int e = -errno;
+                        unlink(tmp);
+                        return e;
+                }
+                done += (size_t) k;
+        }
+        if (rename(tmp, path) < 0) {
+                int e = -errno;
+                unlink(tmp);
+                return e;
+        }
+        return 0;
+}

@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* scratchctl: the client of scratchd's io.scratchd socket, for admins and
+ * scheduler hooks. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include "config.h"
+#include "scratchd/api.h"
+#include "scratchd/server.h"
+#include "scratchd/util.h"
+#include "scratchd/varlink.h"
+
+enum {
+        EXIT_OK = 0,
+        EXIT_FAILED = 1,          /* the operation failed: volume FAILED, busy, no clean volume */
+        EXIT_USAGE = 2,
+        EXIT_NOT_AUTHORIZED = 3,
+        EXIT_UNREACHABLE = 4,     /* scratchd not running, not answering, or answering nonsense */
+        EXIT_NOT_FOUND = 5,       /* no such job, user or volume */
+};
+
+static const char *socket_path = DEFAULT_SOCKET_PATH;
+static int timeout_sec = -1;     /* -1: the command's default */
+static bool arg_json;
+
+static void help(void) {
+        printf("Usage: scratchctl [OPTIONS] COMMAND\n"
+               "\n"
+               "Talks to scratchd, which keeps this node's scratch disk encrypted and\n"
+               "crypto-erases it between jobs.\n"
+               "\n"
+               "Commands:\n"
+               "  status [--json]                      every volume's state (a table, or JSON)\n"
+               "  prepare --job ID --user NAME         hand a CLEAN volume to a job; prints the job's\n"
+               "          [--volume NAME]              directory (0700, owned by the user)\n"
+               "  release --job ID                     take the job's volume back; returns once it is\n"
+               "                                       crypto-erased and CLEAN again\n"
+               "  wipe [--volume NAME]                 crypto-erase and re-key now\n"
+               "  metrics                              metrics in the Prometheus text format\n"
+               "  watch [--json]                       print each state change as it happens\n"
+               "\n"
+               "Options:\n"
+               "      --socket PATH    scratchd's socket (default " DEFAULT_SOCKET_PATH ")\n"
+               "      --timeout SEC    give up after SEC seconds (default 300 for prepare,\n"
+               "                       release and wipe, 30 for the others; 0: never)\n"
+               "  -h, --help           show this help\n"
+               "      --version        show the version\n"
+               "\n"
+               "Exit status:\n"
+               "  0  success\n"
+               "  1  the operation failed: the volume is FAILED (fenced), busy, or not CLEAN\n"
+               "  2  bad command line\n"
+               "  3  not authorized: run as root or as a member of OperatorGroup (ReadGroup\n"
+               "     for status, metrics and watch)\n"
+               "  4  scratchd is not running or did not answer\n"
+               "  5  no such job, user or volume\n"
+               "Scheduler hooks should drain the node on any status but 0; the reason is on\n"
+               "stderr, in one line.\n");
+}
+
+static int die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int die(int code, const char *fmt, ...) {
+        va_list ap;
+        fputs("scratchctl: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return code;
+}
+
+typedef struct Client {
+        int fd;
+        char buf[VARLINK_MESSAGE_MAX * 16];
+        size_t len;
+        uint64_t deadline;   /* 0: none */
+} Client;
+
+static int client_connect(Client *c, int default_timeout) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int t = timeout_sec >= 0 ? timeout_sec : default_timeout;
+
+        c->len = 0;
+        c->deadline = t > 0 ? now_usec() + (uint64_t) t * USEC_PER_SEC : 0;
+        if (strlen(socket_path) >= sizeof(sa.sun_path))
+                return die(EXIT_USAGE, "socket path %s is too long", socket_path);
+        strcpy(sa.sun_path, socket_path);
+        c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (c->fd < 0 || connect(c->fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return die(EXIT_UNREACHABLE, "cannot reach scratchd at %s: %s; is scratchd.service running?",
+                           socket_path, strerror(errno));
+        return 0;
+}
+
+static int client_send(Client *c, const char *method, json_object *params, bool more) {
+        size_t len;
+        _cleanup_free_ char *m = varlink_encode_call(method, params, more, &len);
+        if (!m)
+                return die(EXIT_FAILED, "out of memory");
+        for (size_t done = 0; done < len;) {
+                ssize_t k = send(c->fd, m + done, len - done, MSG_NOSIGNAL);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return die(EXIT_UNREACHABLE, "cannot talk to scratchd: %s", strerror(errno));
+                }
+                done += (size_t) k;
+        }
+        return 0;
+}
+
+/* Reads the next reply. */
+static int client_receive(Client *c, char **ret_error, json_object **ret_params, bool *ret_continues) {
+        for (;;) {
+                char *nul = memchr(c->buf, 0, c->len);
+                if (nul) {
+                        size_t n = (size_t) (nul - c->buf);
+                        int r = varlink_parse_reply(c->buf, n, ret_error, ret_params, ret_continues);
+                        memmove(c->buf, nul + 1, c->len - n - 1);
+                        c->len -= n + 1;
+                        if (r < 0)
+                                return die(EXIT_UNREACHABLE, "scratchd sent a malformed reply");
+                        return 0;
+                }
+                if (c->len == sizeof(c->buf))
+                        return die(EXIT_UNREACHABLE, "scratchd sent a reply too large to read");
+
+                int wait = -1;
+                if (c->deadline) {
+                        uint64_t now = now_usec();
+                        if (now >= c->deadline)
+                                return die(EXIT_UNREACHABLE, "scratchd did not answer in time (--timeout)");
+                        wait = (int) ((c->deadline - now) / USEC_PER_MSEC) + 1;
+                }
+                struct pollfd p = { .fd = c->fd, .events = POLLIN };
+                int k = poll(&p, 1, wait);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k == 0)
+                        continue;   /* the deadline check above reports it */
+                ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return die(EXIT_UNREACHABLE, "scratchd closed the connection%s%s", n < 0 ? ": " : "",
+                                   n < 0 ? strerror(errno) : "");
+                c->len += (size_t) n;
+        }
+}
+
+static const char *param_string(json_object *p, const char *key) {
+        json_object *v;
+        if (p && json_object_object_get_ex(p, key, &v) && json_object_is_type(v, json_type_string))
+                return json_object_get_string(v);
+        return NULL;
+}
+
+/* One line for each error a call can get, saying what to do. */
+static int explain_error(const char *error, json_object *p) {
+        const char *volume = param_string(p, "volume") ?: "?";
+        if (streq(error, API_ERROR_NOT_AUTHORIZED))
+                return die(EXIT_NOT_AUTHORIZED, "not authorized: uid %u may not do this; run as root or as a member "
+                           "of the OperatorGroup= (or ReadGroup=) in scratchd.conf", (unsigned) getuid());
+        if (streq(error, API_ERROR_VOLUME_FAILED))
+                return die(EXIT_FAILED, "scratchd: volume %s is FAILED (fenced): %s; fix the cause, then run "
+                           "'scratchctl wipe'", volume, param_string(p, "reason") ?: "unknown reason");
+        if (streq(error, API_ERROR_VOLUME_BUSY)) {
+                const char *job = param_string(p, "job");
+                return die(EXIT_FAILED, "scratchd: volume %s is busy (%s%s%s); wait, or release that job first",
+                           volume, param_string(p, "state") ?: "?", job ? " by job " : "", job ?: "");
+        }
+        if (streq(error, API_ERROR_NO_SUCH_JOB))
+                return die(EXIT_NOT_FOUND, "scratchd: no volume is held by job %s", param_string(p, "job") ?: "?");
+        if (streq(error, API_ERROR_NO_SUCH_USER))
+                return die(EXIT_NOT_FOUND, "scratchd: no user '%s' on this node", param_string(p, "user") ?: "?");
+        if (streq(error, API_ERROR_NO_SUCH_VOLUME))
+                return die(EXIT_NOT_FOUND, "scratchd: no volume named '%s' in scratchd.conf", volume);
+        if (streq(error, API_ERROR_INVALID_PARAMETER))
+                return die(EXIT_USAGE, "scratchd refused parameter '%s'; job ids are 1-64 letters, digits, '.', "
+                           "'_' or '-'", param_string(p, "parameter") ?: "?");
+        if (streq(error, API_ERROR_TOO_MANY_CONNECTIONS))
+                return die(EXIT_UNREACHABLE, "scratchd has too many connections; try again");
+        const char *reason = param_string(p, "reason");
+        return die(EXIT_FAILED, "scratchd answered %s%s%s", error, reason ? ": " : "", reason ?: "");
+}
+
+/* One call, one reply. On success *ret_params holds the reply's parameters. */
+static int call(const char *method, json_object *params, int default_timeout, json_object **ret_params) {
+        Client c;
+        int r = client_connect(&c, default_timeout);
+        if (r == 0)
+                r = client_send(&c, method, params, false);
+        else
+                json_object_put(params);
+        if (r == 0) {
+                _cleanup_free_ char *error = NULL;
+                json_object *p = NULL;
+                r = client_receive(&c, &error, &p, NULL);
+                if (r == 0 && error) {
+                        r = explain_error(error, p);
+                        json_object_put(p);
+                } else if (r == 0)
+                        *ret_params = p;
+        }
+        if (c.fd >= 0)
+                close(c.fd);
+        return r;
+}
+
+static int64_t get_int(json_object *o, const char *key, int64_t fallback) {
+        json_object *v;
+        if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int))
+                return json_object_get_int64(v);
+        return fallback;
+}
+
+static void print_table(json_object *volumes) {
+        static const char *const head[] = { "VOLUME", "DEVICE", "STATE", "JOB", "USER", "GEN", "CIPHER", "SECTOR",
+                                            "SIZE", "USED", "LAST WIPE" };
+        enum { NCOL = ELEMENTSOF(head) };
+        size_t n = json_object_array_length(volumes);
+        char cells[n + 1][NCOL][96];
+        size_t width[NCOL] = {};
+
+        for (size_t k = 0; k < NCOL; k++)
+                snprintf(cells[0][k], sizeof(cells[0][k]), "%s", head[k]);
+        for (size_t i = 0; i < n; i++) {
+                json_object *v = json_object_array_get_idx(volumes, i);
+                char (*row)[96] = cells[i + 1];
+                char a[32];
+                snprintf(row[0], 96, "%s", param_string(v, "name") ?: "?");
+                snprintf(row[1], 96, "%s", param_string(v, "device") ?: "-");
+                snprintf(row[2], 96, "%s", param_string(v, "state") ?: "?");
+                snprintf(row[3], 96, "%s", param_string(v, "job") ?: "-");
+                snprintf(row[4], 96, "%s", param_string(v, "user") ?: "-");
+                snprintf(row[5], 96, "%" PRId64, get_int(v, "key_generation", 0));
+                snprintf(row[6], 96, "%s", param_string(v, "cipher") ?: "-");
+                int64_t sector = get_int(v, "sector_size", -1);
+                if (sector > 0)
+                        snprintf(row[7], 96, "%" PRId64, sector);
+                else
+                        snprintf(row[7], 96, "-");
+                int64_t size = get_int(v, "size_bytes", -1), used = get_int(v, "used_bytes", -1);
+                snprintf(row[8], 96, "%s", size >= 0 ? format_bytes(a, sizeof(a), (uint64_t) size) : "-");
+                snprintf(row[9], 96, "%s", used >= 0 ? format_bytes(a, sizeof(a), (uint64_t) used) : "-");
+                int64_t when = get_int(v, "last_wipe", 0);
+                if (when > 0) {
+                        time_t t = (time_t) when;
+                        struct tm tm;
+                        char ts[32];
+                        strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+                        snprintf(row[10], 96, "%s (%s)", ts,
+                                 format_duration(a, sizeof(a), (uint64_t) get_int(v, "last_wipe_usec", 0)));
+                } else
+                        snprintf(row[10], 96, "-");
+        }
+        for (size_t i = 0; i <= n; i++)
+                for (size_t k = 0; k < NCOL; k++)
+                        if (strlen(cells[i][k]) > width[k])
+                                width[k] = strlen(cells[i][k]);
+        for (size_t i = 0; i <= n; i++) {
+                for (size_t k = 0; k < NCOL; k++)
+                        printf(k + 1 < NCOL ? "%-*s  " : "%-*s\n", (int) width[k], cells[i][k]);
+        }
+        for (size_t i = 0; i < n; i++) {
+                json_object *v = json_object_array_get_idx(volumes, i);
+                const char *reason = param_string(v, "reason");
+                if (reason)
+                        printf("%s: %s\n", param_string(v, "name") ?: "?", reason);
+        }
+}
+
+static int cmd_status(void) {
+        json_object *p = NULL, *volumes;
+        int r = call("io.scratchd.GetStatus", NULL, 30, &p);
+        if (r != 0)
+                return r;
+        if (arg_json)
+                printf("%s\n", json_object_to_json_string_ext(p, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+        else if (json_object_object_get_ex(p, "volumes", &volumes) && json_object_is_type(volumes, json_type_array))
+                print_table(volumes);
+        else
+                r = die(EXIT_UNREACHABLE, "scratchd's status has no volumes list");
+        json_object_put(p);
+        return r;
+}
+
+static int cmd_prepare(const char *job, const char *user, const char *volume) {
+        if (!job || !user)
+                return die(EXIT_USAGE, "prepare needs --job ID and --user NAME");
+        json_object *params = json_object_new_object(), *p = NULL;
+        json_object_object_add(params, "job", json_object_new_string(job));
+        json_object_object_add(params, "user", json_object_new_string(user));
+        if (volume)
+                json_object_object_add(params, "volume", json_object_new_string(volume));
+        int r = call("io.scratchd.Prepare", params, 300, &p);
+        if (r != 0)
+                return r;
+        const char *dir = param_string(p, "directory");
+        if (dir)
+                printf("%s\n", dir);
+        else
+                r = die(EXIT_UNREACHABLE, "scratchd's reply has no directory");
+        json_object_put(p);
+        return r;
+}
+
+static int cmd_release(const char *job) {
+        if (!job)
+                return die(EXIT_USAGE, "release needs --job ID");
+        json_object *params = json_object_new_object(), *p = NULL;
+        json_object_object_add(params, "job", json_object_new_string(job));
+        int r = call("io.scratchd.Release", params, 300, &p);
+        json_object_put(p);
+        return r;
+}
+
+static int cmd_wipe(const char *volume) {
+        json_object *params = json_object_new_object(), *p = NULL;
+        if (volume)
+                json_object_object_add(params, "volume", json_object_new_string(volume));
+        int r = call("io.scratchd.Wipe", params, 300, &p);
+        json_object_put(p);
+        return r;
+}
+
+static int cmd_metrics(void) {
+        json_object *p = NULL;
+        int r = call("io.scratchd.GetMetrics", NULL, 30, &p);
+        if (r != 0)
+                return r;
+        const char *text = param_string(p, "text");
+        if (text)
+                fputs(text, stdout);
+        json_object_put(p);
+        return text ? 0 : die(EXIT_UNREACHABLE, "scratchd's reply has no metrics text");
+}
+
+static void print_change(json_object *v) {
+        char ts[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", localtime_r(&now, &tm));
+        const char *job = param_string(v, "job");
+        printf("%s %s %s gen %" PRId64 "%s%s\n", ts, param_string(v, "name") ?: "?", param_string(v, "state") ?: "?",
+               get_int(v, "key_generation", 0), job ? " job " : "", job ?: "");
+}
+
+static int cmd_watch(void) {
+        Client c;
+        int r = client_connect(&c, 0);
+        if (r == 0)
+                r = client_send(&c, "io.scratchd.Subscribe", NULL, true);
+        while (r == 0) {
+                _cleanup_free_ char *error = NULL;
+                json_object *p = NULL, *v;
+                bool continues = false;
+                r = client_receive(&c, &error, &p, &continues);
+                if (r != 0)
+                        break;
+                if (error) {
+                        r = explain_error(error, p);
+                        json_object_put(p);
+                        break;
+                }
+                if (arg_json)
+                        printf("%s\n", json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN));
+                else if (json_object_object_get_ex(p, "volumes", &v) && json_object_is_type(v, json_type_array)) {
+                        for (size_t i = 0; i < json_object_array_length(v); i++)
+                                print_change(json_object_array_get_idx(v, i));
+                } else if (json_object_object_get_ex(p, "volume", &v))
+                        print_change(v);
+                fflush(stdout);
+                json_object_put(p);
+                if (!continues)
+                        break;
+        }
+        close(c.fd);
+        return r;
+}
+
+int main(int argc, char *argv[]) {
+        enum { ARG_SOCKET = 0x100, ARG_TIMEOUT, ARG_JOB, ARG_USER, ARG_VOLUME, ARG_JSON, ARG_VERSION };
+        static const struct option options[] = {
+                { "socket", required_argument, NULL, ARG_SOCKET },
+                { "timeout", required_argument, NULL, ARG_TIMEOUT },
+                { "job", required_argument, NULL, ARG_JOB },
+                { "user", required_argument, NULL, ARG_USER },
+                { "volume", required_argument, NULL, ARG_VOLUME },
+                { "json", no_argument, NULL, ARG_JSON },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                {},
+        };
+        const char *job = NULL, *user = NULL, *volume = NULL;
+        int c;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case ARG_SOCKET:
+                        socket_path = optarg;
+                        break;
+                case ARG_TIMEOUT: {
+                        char *end;
+                        long t = strtol(optarg, &end, 10);
+                        if (*end || end == optarg || t < 0 || t > 86400)
+                                return die(EXIT_USAGE, "--timeout '%s' is not a number of seconds from 0 to 86400",
+                                           optarg);
+                        timeout_sec = (int) t;
+                        break;
+                }
+                case ARG_JOB:
+                        job = optarg;
+                        break;
+                case ARG_USER:
+                        user = optarg;
+                        break;
+                case ARG_VOLUME:
+                        volume = optarg;
+                        break;
+                case ARG_JSON:
+                        arg_json = true;
+                        break;
+                case 'h':
+                        help();
+                        return EXIT_OK;
+                case ARG_VERSION:
+                        printf("scratchctl %s\n", PACKAGE_VERSION);
+                        return EXIT_OK;
+                default:
+                        return die(EXIT_USAGE, "see 'scratchctl --help' for usage");
+                }
+
+        if (optind >= argc)
+                return die(EXIT_USAGE, "no command given; use status, prepare, release, wipe, metrics or watch "
+                           "(see 'scratchctl --help')");
+        if (optind + 1 < argc)
+                return die(EXIT_USAGE, "unexpected argument '%s'; see 'scratchctl --help'", argv[optind + 1]);
+        const char *verb = argv[optind];
+
+        if (streq(verb, "status"))
+                return cmd_status();
+        if (streq(verb, "prepare"))
+                return cmd_prepare(job, user, volume);
+        if (streq(verb, "release"))
+                return cmd_release(job);
+        if (streq(verb, "wipe"))
+                return cmd_wipe(volume);
+        if (streq(verb, "metrics"))
+                return cmd_metrics();
+        if (streq(verb, "watch"))
+                return cmd_watch();
+        return die(EXIT_USAGE, "unknown command '%s'; use status, prepare, release, wipe, metrics or watch", verb);
+}
