@@ -52,13 +52,6 @@ typedef enum Work {
         WORK_WIPE,
 } Work;
 
-static const char *const work_names[] = {
-        [WORK_NONE] = "none",
-        [WORK_ADOPT] = "adopt",
-        [WORK_RELEASE] = "release",
-        [WORK_WIPE] = "wipe",
-};
-
 typedef struct Volume {
         Server *server;
         size_t index;
@@ -610,7 +603,7 @@ static void volume_work_done(Volume *v) {
                 else
                         v->counters.releases++;
         }
-        audit_transition(v, work_names[w], &v->work_caller, v->work_job, from, v->rec.state, usec,
+        audit_transition(v, w == WORK_ADOPT ? "adopt" : "wipe", &v->work_caller, v->work_job, from, v->rec.state, usec,
                          failed ? API_ERROR_VOLUME_FAILED : "ok", failed ? v->rec.reason : NULL);
 
         /* The waiters array may be appended to while we reply: take it. */
@@ -811,8 +804,9 @@ static void backend_release(void *userdata, void *conn, const Caller *c, const c
                 VolumeState next;
                 (void) lifecycle_next(v->rec.state, EVENT_RELEASE, &next);
                 v->rec.state = next;
-                (void) state_save(s->manager.state_dir, v->vc->name, &v->rec);
                 snprintf(v->rec.last_job, sizeof(v->rec.last_job), "%s", job);
+                /* The worker starts from what is on file: save before it starts. */
+                (void) state_save(s->manager.state_dir, v->vc->name, &v->rec);
                 audit_transition(v, "release", c, job, VOLUME_IN_USE, VOLUME_DIRTY, 0, "ok", NULL);
 
                 if (!add_waiter(v, conn) || volume_start_work(v, WORK_RELEASE, c, job) < 0) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <time.h>
 
+#include "scratchd/fault.h"
 #include "scratchd/log.h"
 #include "scratchd/util.h"
 #include "scratchd/wipe.h"
@@ -42,6 +43,7 @@ static int run_step(Wipe *w, WipeStep step) {
         int r = 0;
 
         w->detail[0] = 0;
+        fault_point(wipe_step_to_string(step));
         switch (step) {
         case WIPE_STEP_CHECK_USERS:
                 target = q->mount_point;
@@ -169,6 +171,10 @@ int wipe_volume(const WipeOps *ops, const WipeRequest *req, VolumeRecord *rec, W
                 if (s == WIPE_STEP_REKEY)
                         rec->generation++;   /* a new key is a new generation, even if activation fails */
                 r = run_step(&w, s);
+                /* The new generation is on file as soon as its key exists: a
+                 * crash after this point never lets the number be used twice. */
+                if (r >= 0 && s == WIPE_STEP_REKEY)
+                        r = save(&w);
                 if (r < 0) {
                         fence(&w, s, r);
                         if (ret_failed_step)

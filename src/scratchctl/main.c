@@ -264,8 +264,9 @@ static void print_table(json_object *volumes) {
                         if (strlen(cells[i][k]) > width[k])
                                 width[k] = strlen(cells[i][k]);
         for (size_t i = 0; i <= n; i++) {
-                for (size_t k = 0; k < NCOL; k++)
-                        printf(k + 1 < NCOL ? "%-*s  " : "%-*s\n", (int) width[k], cells[i][k]);
+                for (size_t k = 0; k + 1 < NCOL; k++)
+                        printf("%-*s  ", (int) width[k], cells[i][k]);
+                printf("%s\n", cells[i][NCOL - 1]);
         }
         for (size_t i = 0; i < n; i++) {
                 json_object *v = json_object_array_get_idx(volumes, i);

@@ -35,3 +35,41 @@ live_key() { dmsetup table --showkeys "$1" | awk '{ print $5 }'; }
 count_marker() { grep -a -o -F "$2" "$1" 2>/dev/null | wc -l; }
 
 sum() { sha256sum "$1" | cut -d' ' -f1; }
+
+# The daemon, in the background, logging to $WORK/daemon.log.
+start_daemon() {  # start_daemon CONFIG
+        "$SCRATCHD" --config "$1" --socket "$SOCK" >> "$WORK/daemon.log" 2>&1 &
+        DAEMON_PID=$!
+        for _ in $(seq 1 100); do [ -S "$SOCK" ] && return 0; sleep 0.1; done
+        return 1
+}
+SOCK=/run/scratchd/io.scratchd
+
+ctl() { "$SCRATCHCTL" --socket "$SOCK" "$@"; }
+
+# Waits until every volume is in STATE (CLEAN by default), at most 60 s.
+wait_state() {
+        local want=${1:-CLEAN}
+        for _ in $(seq 1 600); do
+                [ "$(ctl status --json 2>/dev/null | python3 -c 'import json,sys; print(" ".join(v["state"] for v in json.load(sys.stdin)["volumes"]))')" = "$want" ] && return 0
+                sleep 0.1
+        done
+        return 1
+}
+
+# A field of the first volume in `scratchctl status --json`.
+vol() { ctl status --json | python3 -c "import json,sys; print(json.load(sys.stdin)['volumes'][0].get('$1', ''))"; }
+
+# Run as another user: as_user USER[:GROUP,...] COMMAND...
+as_user() {
+        local who=${1%%:*} groups=
+        [ "$who" != "$1" ] && groups=${1#*:}
+        shift
+        local uid gid
+        uid=$(id -u "$who") gid=$(id -g "$who")
+        if [ -n "$groups" ]; then
+                setpriv --reuid="$uid" --regid="$gid" --groups="$(getent group ${groups//,/ } | cut -d: -f3 | paste -sd,)" -- "$@"
+        else
+                setpriv --reuid="$uid" --regid="$gid" --clear-groups -- "$@"
+        fi
+}

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* Fault points for crash and pause injection, compiled only into test builds
+ * (meson -Dtest_hooks=true); in a release build they are nothing at all.
+ *
+ * SCRATCHD_FAULT=crash:POINT kills the process dead (SIGKILL) when it reaches
+ * POINT; SCRATCHD_FAULT=pause:POINT stops it there for 60 s, so that a test can
+ * kill it from outside in the middle of something. POINT is a wipe step name
+ * ("before-rekey", "mkfs"...) as logged. */
+#ifdef SCRATCHD_TEST_HOOKS
+void fault_point(const char *point);
+#else
+static inline void fault_point(const char *point) {
+        (void) point;
+}
+#endif

@@ -1,0 +1,113 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Guest: the daemon and scratchctl on real dm-crypt: two jobs of two users in
+# a row, authorization, bad clients, metrics.
+set -u
+if [ -z "${RESULT:-}" ]; then   # on the host: make the disk, boot the guest
+        here=$(dirname "$(realpath "$0")")
+        img=$(mktemp "${TMPDIR:-/tmp}/scratchd-disk.XXXXXX")
+        trap 'rm -f "$img"' EXIT
+        truncate -s 512M "$img"
+        "$here/uml.sh" --disk "$img" "$0"
+        exit $?
+fi
+. "$GUEST_LIB"
+
+mnt=$WORK/scratch
+map=scratchd-scratch
+conf "$WORK/scratchd.conf" /dev/ubda "$mnt"
+cat >> "$WORK/scratchd.conf" <<CONF
+[Access]
+ReadGroup=users
+OperatorGroup=operator
+[Daemon]
+IdleTimeoutSec=2
+AuditLog=$WORK/audit/audit.log
+MetricsDirectory=$WORK
+CONF
+
+start_daemon "$WORK/scratchd.conf" || bail "the daemon did not start: $(tail -n 5 "$WORK/daemon.log")"
+check "the daemon makes the blank disk CLEAN" wait_state CLEAN
+check "the socket is 0666 (authorization is by peer credentials)" test "$(stat -c %a "$SOCK")" = 666
+ctl status | sed 's/^/# /' >> "$RESULT"
+
+# Job 1, user daemon.
+dir1=$(ctl prepare --job 101 --user daemon)
+check "prepare prints the job's directory" test "$dir1" = "$mnt/101"
+check "job 1's directory is owned by daemon, mode 0700" test "$(stat -c '%U %a' "$dir1")" = "daemon 700"
+check "status shows IN_USE by job 101" test "$(vol state) $(vol job) $(vol user)" = "IN_USE 101 daemon"
+check "a second prepare of the same job returns the same directory" test "$(ctl prepare --job 101 --user daemon)" = "$dir1"
+ctl prepare --job 999 --user nobody 2> "$WORK/err"; rc=$?
+check "prepare of another job while IN_USE fails with exit 1" test $rc -eq 1
+check "... saying the volume is busy with job 101" grep -q "busy (IN_USE by job 101)" "$WORK/err"
+gen1=$(vol key_generation)
+key1=$(live_key $map)
+marker="SCRATCHD-JOB1-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+as_user daemon bash -c "yes '$marker' | head -c 1M > '$dir1/out'; sync"
+check "job 1 (as daemon) wrote its marker" test -s "$dir1/out"
+echo 3 > /proc/sys/vm/drop_caches
+check "the marker is readable through the mapping" test "$(count_marker /dev/mapper/$map "$marker")" -gt 0
+
+check "release of job 1 exits 0" ctl release --job 101
+check "release returned with the volume CLEAN" test "$(vol state)" = CLEAN
+check "a repeated release of job 1 succeeds (retried epilog)" ctl release --job 101
+gen2=$(vol key_generation)
+check "the key generation went up ($gen1 -> $gen2)" test "$gen2" -eq $((gen1 + 1))
+check "the live key changed" test "$(live_key $map)" != "$key1"
+
+# Job 2, user nobody.
+dir2=$(ctl prepare --job 102 --user nobody)
+check "job 2's directory is owned by nobody, mode 0700" test "$(stat -c '%U %a' "$dir2")" = "nobody 700"
+check "job 2 runs under the new key generation" test "$(vol key_generation)" -eq "$gen2"
+check "job 1's directory is gone" test ! -e "$dir1"
+check "job 2 (as nobody) cannot reach the volume root" bash -c "! as_user nobody touch '$mnt/x' 2>/dev/null"
+sync; echo 3 > /proc/sys/vm/drop_caches
+check "job 1's marker is nowhere on job 2's volume" test "$(count_marker /dev/mapper/$map "$marker")" -eq 0
+check "job 1's marker is nowhere on the raw disk" test "$(count_marker /dev/ubda "$marker")" -eq 0
+check "nothing in job 2's directory" test -z "$(ls -A "$dir2")"
+
+# Authorization.
+for cmd in "prepare --job 103 --user nobody" "release --job 102" "wipe"; do
+        as_user nobody "$SCRATCHCTL" --socket "$SOCK" $cmd 2> "$WORK/err"; rc=$?
+        check "nobody: $cmd is NotAuthorized (exit 3)" test $rc -eq 3
+        as_user nobody:users "$SCRATCHCTL" --socket "$SOCK" $cmd 2> "$WORK/err"; rc=$?
+        check "nobody in ReadGroup: $cmd is NotAuthorized (exit 3)" test $rc -eq 3
+done
+check "the refusal says what to do" grep -q "run as root or as a member of the OperatorGroup=" "$WORK/err"
+for cmd in status metrics; do
+        as_user nobody "$SCRATCHCTL" --socket "$SOCK" $cmd > /dev/null 2>&1; rc=$?
+        check "nobody: $cmd is NotAuthorized (exit 3)" test $rc -eq 3
+        check "nobody in ReadGroup: $cmd is allowed" as_user nobody:users "$SCRATCHCTL" --socket "$SOCK" $cmd
+done
+check "nobody in OperatorGroup: release is allowed" as_user nobody:operator "$SCRATCHCTL" --socket "$SOCK" release --job 102
+check "nobody in OperatorGroup: status is allowed" as_user nobody:operator "$SCRATCHCTL" --socket "$SOCK" status
+
+# Bad clients, each followed by a good one.
+python3 "$SOURCE_ROOT/tests/integration/varlink-abuse.py" "$SOCK" 2 >> "$RESULT" 2>> "$WORK/guest-err.log" \
+        || not_ok "varlink-abuse.py reported failures or crashed: $(tail -n 3 "$WORK/guest-err.log")"
+check "the daemon survived the bad clients" kill -0 "$DAEMON_PID"
+
+# Metrics.
+ctl metrics > "$WORK/metrics.txt"
+check "metrics: state gauge" grep -q '^scratchd_volume_state{volume="scratch",state="CLEAN"} 1$' "$WORK/metrics.txt"
+check "metrics: two releases counted" grep -q '^scratchd_releases_total{volume="scratch"} 2$' "$WORK/metrics.txt"
+check "metrics: key generation" grep -q "^scratchd_key_generation{volume=\"scratch\"} $(vol key_generation)\$" "$WORK/metrics.txt"
+if command -v promtool > /dev/null; then
+        check "promtool check metrics accepts the output" promtool check metrics < "$WORK/metrics.txt"
+        check "promtool accepts the textfile too" promtool check metrics < "$WORK/scratchd.prom"
+else
+        not_ok "promtool is not installed (apt-get install prometheus)"
+fi
+
+# Audit.
+check "the audit log has the prepare of job 101 by uid 0" \
+        grep -q '"event":"prepare","volume":"scratch","job":"101","user":"daemon","caller_uid":0' "$WORK/audit/audit.log"
+check "the audit log has the release of job 102" grep -q '"event":"release","volume":"scratch","job":"102".*"to":"DIRTY"' "$WORK/audit/audit.log"
+check "the audit log has job 102's wipe to CLEAN" grep -q '"event":"wipe","volume":"scratch","job":"102".*"to":"CLEAN".*"result":"ok"' "$WORK/audit/audit.log"
+check "the audit log holds no key" bash -c "! grep -q -i -F '$(live_key $map)' '$WORK/audit/audit.log'"
+sed 's/^/# audit: /' "$WORK/audit/audit.log" | tail -n 4 >> "$RESULT"
+
+kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"; rc=$?
+check "SIGTERM stops the daemon cleanly (exit 0)" test $rc -eq 0
+check "the socket is removed" test ! -e "$SOCK"
+exit 0
