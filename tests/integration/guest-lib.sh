@@ -37,8 +37,9 @@ count_marker() { grep -a -o -F "$2" "$1" 2>/dev/null | wc -l; }
 sum() { sha256sum "$1" | cut -d' ' -f1; }
 
 # The daemon, in the background, logging to $WORK/daemon.log.
-start_daemon() {  # start_daemon CONFIG
-        "$SCRATCHD" --config "$1" --socket "$SOCK" >> "$WORK/daemon.log" 2>&1 &
+start_daemon() {  # start_daemon CONFIG [VAR=VALUE]...
+        local config=$1; shift
+        env "$@" "$SCRATCHD" --config "$config" --socket "$SOCK" >> "$WORK/daemon.log" 2>&1 &
         DAEMON_PID=$!
         for _ in $(seq 1 100); do [ -S "$SOCK" ] && return 0; sleep 0.1; done
         return 1
