@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -495,8 +496,14 @@ static void audit_transition(Volume *v, const char *event, const Caller *c, cons
         audit_log(v->server->audit, &e);
 }
 
+/* Wipes are background work: the loop must keep answering, so the worker and
+ * what it runs (mkfs) yield the CPU to it. Linux's nice value is per thread. */
+#define WORKER_NICE 10
+
 static void *work_main(void *userdata) {
         Volume *v = userdata;
+        if (setpriority(PRIO_PROCESS, (id_t) gettid(), WORKER_NICE) < 0)
+                log_debug("cannot lower the worker's priority: %m");
         /* The loop has no say in how long this takes: mkfs on a big disk,
          * libcryptsetup, udev. Only `result` and `result_r` are written. */
         v->result_r = manager_run_volume(&v->server->manager, v->vc, v->work != WORK_ADOPT, &v->result);

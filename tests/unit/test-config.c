@@ -116,6 +116,17 @@ static int teardown_tempdir(void **state) {
         return 0;
 }
 
+static void assert_daemon_defaults(const DaemonConfig *d) {
+        assert_int_equal(d->socket_mode, 0666);
+        assert_int_equal(d->idle_timeout_sec, 30);
+        assert_int_equal(d->max_connections, 256);
+        assert_int_equal(d->max_connections_per_user, 32);
+        assert_non_null(d->audit_log);
+        assert_string_equal(d->audit_log, DEFAULT_AUDIT_LOG);
+        assert_string_equal(d->audit_log, "/var/log/scratchd/audit.log");
+        assert_null(d->metrics_directory);
+}
+
 /* ---- good files ---- */
 
 static void test_defaults(void **state) {
@@ -131,6 +142,7 @@ static void test_defaults(void **state) {
         assert_devices(v, "/dev/sdb", NULL);
         assert_null(c->read_group);
         assert_null(c->operator_group);
+        assert_daemon_defaults(&c->daemon);
         config_free(c);
 }
 
@@ -149,7 +161,15 @@ static void test_every_key(void **state) {
                             "\n"
                             "[Access]\n"
                             "ReadGroup=scratch-readers\n"
-                            "OperatorGroup=hpc.ops_1\n");
+                            "OperatorGroup=hpc.ops_1\n"
+                            "\n"
+                            "[Daemon]\n"
+                            "SocketMode=0660\n"
+                            "IdleTimeoutSec=120\n"
+                            "MaxConnections=1024\n"
+                            "MaxConnectionsPerUser=8\n"
+                            "AuditLog=/var/log/scratch/audit.jsonl\n"
+                            "MetricsDirectory=/var/lib/node_exporter/textfile_collector\n");
         const VolumeConfig *v = &c->volumes[0];
 
         assert_string_equal(v->name, "fast_scratch-1");
@@ -161,6 +181,12 @@ static void test_every_key(void **state) {
         assert_int_equal(v->sector_size, 512);
         assert_string_equal(c->read_group, "scratch-readers");
         assert_string_equal(c->operator_group, "hpc.ops_1");
+        assert_int_equal(c->daemon.socket_mode, 0660);
+        assert_int_equal(c->daemon.idle_timeout_sec, 120);
+        assert_int_equal(c->daemon.max_connections, 1024);
+        assert_int_equal(c->daemon.max_connections_per_user, 8);
+        assert_string_equal(c->daemon.audit_log, "/var/log/scratch/audit.jsonl");
+        assert_string_equal(c->daemon.metrics_directory, "/var/lib/node_exporter/textfile_collector");
         config_free(c);
 }
 
@@ -310,6 +336,12 @@ static void test_bad_unknown_section(void **state) {
         free(load_bad("[Scratch]\nDevices=/dev/sdb\n\n[Scratchh]\nName=x\n", "bad.conf:4: ", "[Scratchh]",
                       "unknown section", NULL));
         free(load_bad("[Scratch]\nDevices=/dev/sdb\n[Bogus]\n", "bad.conf:3: ", "[Bogus]", "unknown section", NULL));
+        /* The message names every known section. */
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\n[Deamon]\nSocketMode=0660\n", "bad.conf:3: ", "[Deamon]",
+                      "known sections are [Scratch], [Access] and [Daemon]", NULL));
+        /* Section names are case-sensitive. */
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\n[daemon]\n", "bad.conf:3: ", "[daemon]",
+                      "[Scratch], [Access] and [Daemon]", NULL));
 }
 
 static void test_bad_key_outside_section(void **state) {

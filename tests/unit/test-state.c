@@ -352,7 +352,13 @@ static void test_save_creates_directory(void **state) {
         assert_int_equal(state_save(sub, "scratch", &in), 0);
         assert_int_equal(stat(sub, &st), 0);
         assert_true(S_ISDIR(st.st_mode));
-        assert_int_equal(st.st_mode & 0077, 0);
+        /* 0755 since the daemon: its socket lives in the state directory too,
+         * so others must be able to reach it; the records themselves are 0600,
+         * and no one but the owner may write to the directory. */
+        mode_t mask = umask(0);
+        umask(mask);
+        assert_int_equal(st.st_mode & 07777, 0755 & ~mask);
+        assert_int_equal(st.st_mode & 0022, 0);
         assert_int_equal(state_load(sub, "scratch", &out), 0);
         assert_record_equal(&out, &in);
 }

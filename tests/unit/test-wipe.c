@@ -334,8 +334,11 @@ static void fixture_init(Fixture *x, bool erase_signatures, bool discard) {
         n_keys_freed = 0;
 }
 
-/* The calls expected on success, as "op" or "op!" (flag set). */
-static size_t success_sequence(bool erase_signatures, bool discard, Op out[static 16]) {
+/* The calls expected on success, as "op" or "op!" (flag set). The new key
+ * generation is saved (still WIPING) as soon as the key exists, right after
+ * activation. */
+#define MAX_EXPECTED_CALLS 24
+static size_t success_sequence(bool erase_signatures, bool discard, Op out[static MAX_EXPECTED_CALLS]) {
         size_t n = 0;
         out[n++] = OP_SAVE_STATE;
         out[n++] = OP_FIND_USERS;
@@ -347,6 +350,7 @@ static size_t success_sequence(bool erase_signatures, bool discard, Op out[stati
                 out[n++] = OP_DISCARD;
         out[n++] = OP_NEW_KEY;
         out[n++] = OP_ACTIVATE;
+        out[n++] = OP_SAVE_STATE;
         out[n++] = OP_ZERO_HEAD;
         out[n++] = OP_MKFS;
         out[n++] = OP_MOUNT;
@@ -415,13 +419,44 @@ static void assert_wiping_saved_first(const Fake *f) {
         assert_string_equal(w->reason, "");
 }
 
+/* The save right after activation: the new generation on file, still
+ * WIPING (not CLEAN: nothing is zeroed, made or mounted yet), before anything
+ * is written through the new mapping. */
+static void assert_rekey_saved(const Fake *f) {
+        size_t i = 0;
+        while (i < f->n_calls && f->calls[i].op != OP_ACTIVATE)
+                i++;
+        assert_true(i + 1 < f->n_calls);
+        assert_int_equal(f->calls[i + 1].op, OP_SAVE_STATE);
+        const VolumeRecord *k = &f->calls[i + 1].saved;
+        assert_int_equal(k->state, VOLUME_WIPING);
+        assert_int_equal(k->generation, GENERATION + 1);
+        assert_int_equal(k->mapping_devnum, 0);
+        assert_string_equal(k->device, DEVICE);
+        assert_string_equal(k->mount_point, MOUNT_POINT);
+        assert_string_equal(k->reason, "");
+        /* Saved before anything is written through the new mapping. */
+        for (size_t j = 0; j <= i + 1; j++) {
+                assert_int_not_equal(f->calls[j].op, OP_ZERO_HEAD);
+                assert_int_not_equal(f->calls[j].op, OP_MKFS);
+                assert_int_not_equal(f->calls[j].op, OP_MOUNT);
+        }
+        /* The only save with the new generation and state WIPING. */
+        size_t n = 0;
+        for (size_t j = 0; j < f->n_calls; j++)
+                if (f->calls[j].op == OP_SAVE_STATE && f->calls[j].saved.state == VOLUME_WIPING &&
+                    f->calls[j].saved.generation == GENERATION + 1)
+                        n++;
+        assert_int_equal(n, 1);
+}
+
 /* ---- success ---- */
 
 static void run_success(bool erase_signatures, bool discard) {
         Fixture x;
         WipeStep failed = (WipeStep) 12345;
-        Op ops[16];
-        bool flags[16] = {};
+        Op ops[MAX_EXPECTED_CALLS];
+        bool flags[MAX_EXPECTED_CALLS] = {};
 
         print_message("erase_signatures=%d discard=%d\n", erase_signatures, discard);
         fixture_init(&x, erase_signatures, discard);
@@ -435,6 +470,8 @@ static void run_success(bool erase_signatures, bool discard) {
 
         /* The record returned, and the one saved last, say CLEAN at N+1. */
         assert_wiping_saved_first(&x.fake);
+        assert_rekey_saved(&x.fake);
+        assert_int_equal(x.fake.n_saves, 3);
         const VolumeRecord *saved = last_saved(&x.fake);
         assert_record_equal(saved, &x.rec);
         assert_int_equal(x.rec.state, VOLUME_CLEAN);
@@ -480,8 +517,8 @@ static void test_success_without_failed_step_pointer(void **state) {
 static void test_discard_not_supported(void **state) {
         Fixture x;
         WipeStep failed = (WipeStep) 12345;
-        Op ops[16];
-        bool flags[16] = {};
+        Op ops[MAX_EXPECTED_CALLS];
+        bool flags[MAX_EXPECTED_CALLS] = {};
 
         fixture_init(&x, false, true);
         x.fake.discard_error = -EOPNOTSUPP;
@@ -491,6 +528,7 @@ static void test_discard_not_supported(void **state) {
         assert_int_equal(x.rec.state, VOLUME_CLEAN);
         assert_int_equal(x.rec.generation, GENERATION + 1);
         assert_int_equal(last_saved(&x.fake)->state, VOLUME_CLEAN);
+        assert_rekey_saved(&x.fake);
 }
 
 /* ---- failure at each step ---- */
@@ -498,8 +536,8 @@ static void test_discard_not_supported(void **state) {
 static void run_failure(Op fail_op, int error) {
         Fixture x;
         WipeStep failed = (WipeStep) 12345;
-        Op ops[16];
-        bool flags[16] = {};
+        Op ops[MAX_EXPECTED_CALLS];
+        bool flags[MAX_EXPECTED_CALLS] = {};
         const WipeStep step = op_step[fail_op];
 
         print_message("failing %s with %s\n", op_names[fail_op], strerror(-error));
@@ -530,6 +568,11 @@ static void run_failure(Op fail_op, int error) {
         assert_record_equal(saved, &x.rec);
         assert_int_equal(x.rec.state, VOLUME_FAILED);
         assert_int_equal(x.rec.mapping_devnum, 0);
+        /* The new generation was on file (WIPING) before the later steps ran;
+         * a failed new_key or activate saves nothing but the FAILED record. */
+        if (step > WIPE_STEP_REKEY)
+                assert_rekey_saved(&x.fake);
+        assert_int_equal(x.fake.n_saves, step > WIPE_STEP_REKEY ? 3 : 2);
 
         char prefix[64];
         snprintf(prefix, sizeof(prefix), "%s failed: ", wipe_step_to_string(step));
@@ -652,11 +695,11 @@ static void test_first_save_fails(void **state) {
 static void test_last_save_fails(void **state) {
         Fixture x;
         WipeStep failed = (WipeStep) 12345;
-        Op ops[20];
-        bool flags[20] = {};
+        Op ops[MAX_EXPECTED_CALLS];
+        bool flags[MAX_EXPECTED_CALLS] = {};
 
         fixture_init(&x, false, false);
-        x.fake.fail_save_nth = 2;   /* the CLEAN record */
+        x.fake.fail_save_nth = 3;   /* the CLEAN record: after WIPING, and WIPING at N+1 */
         int r = wipe_volume(&x.ops, &x.req, &x.rec, &failed);
         assert_int_equal(r, -ENOSPC);
         assert_int_equal(failed, WIPE_STEP_MOUNT);
@@ -672,6 +715,76 @@ static void test_last_save_fails(void **state) {
         assert_int_equal(last_saved(&x.fake)->state, VOLUME_FAILED);
         assert_int_equal(x.rec.mapping_devnum, 0);
         assert_true(startswith(x.rec.reason, "mount failed: cannot record CLEAN state: "));
+        assert_int_equal(x.rec.generation, GENERATION + 1);
+        assert_rekey_saved(&x.fake);
+}
+
+/* The save right after the rekey fails: that is a failure of the rekey step
+ * like any other, and fences the volume. Nothing is written through the new
+ * mapping, and the key is gone from our memory all the same. */
+static void run_rekey_save_fails(bool erase_signatures, bool discard) {
+        Fixture x;
+        WipeStep failed = (WipeStep) 12345;
+        Op ops[MAX_EXPECTED_CALLS];
+        bool flags[MAX_EXPECTED_CALLS] = {};
+
+        print_message("erase_signatures=%d discard=%d\n", erase_signatures, discard);
+        fixture_init(&x, erase_signatures, discard);
+        x.fake.fail_save_nth = 2;   /* WIPING at N+1, right after activate */
+        int r = wipe_volume(&x.ops, &x.req, &x.rec, &failed);
+        assert_int_equal(r, -ENOSPC);
+        assert_int_equal(failed, WIPE_STEP_REKEY);
+
+        /* Every step up to and including the rekey and its save, then the
+         * fence (lazy unmount, deferred deactivate) and FAILED saved. */
+        size_t n = success_sequence(erase_signatures, discard, ops), k = 0;
+        while (k < n && ops[k] != OP_ACTIVATE)
+                k++;
+        assert_true(k + 1 < n);
+        k += 2;   /* activate, save_state */
+        assert_int_equal(ops[k - 1], OP_SAVE_STATE);
+        ops[k] = OP_UNMOUNT, flags[k++] = true;
+        ops[k] = OP_DEACTIVATE, flags[k++] = true;
+        ops[k] = OP_SAVE_STATE, flags[k++] = false;
+        assert_calls(&x.fake, ops, flags, k);
+        assert_int_equal(count_calls(&x.fake, OP_ZERO_HEAD, false), 0);
+        assert_int_equal(count_calls(&x.fake, OP_MKFS, false), 0);
+        assert_int_equal(count_calls(&x.fake, OP_MOUNT, false), 0);
+
+        /* The save that failed was the WIPING record of the new generation. */
+        assert_wiping_saved_first(&x.fake);
+        assert_rekey_saved(&x.fake);
+
+        assert_int_equal(x.rec.state, VOLUME_FAILED);
+        const VolumeRecord *saved = last_saved(&x.fake);
+        assert_record_equal(saved, &x.rec);
+        assert_int_equal(saved->state, VOLUME_FAILED);
+        /* The key existed: its generation is used up. */
+        assert_int_equal(x.rec.generation, GENERATION + 1);
+        assert_int_equal(saved->generation, GENERATION + 1);
+        assert_int_equal(x.rec.mapping_devnum, 0);
+        assert_string_equal(x.rec.cipher, "old-cipher");
+        assert_true(startswith(x.rec.reason, "rekey failed: "));
+        assert_non_null(strstr(x.rec.reason, strerror(ENOSPC)));
+        assert_null(strchr(x.rec.reason, '\n'));
+
+        assert_int_equal(x.fake.n_keys_made, 1);
+        assert_int_equal(n_keys_freed, 1);
+        assert_ptr_equal(last_freed, x.fake.key);
+}
+
+static void test_rekey_save_fails(void **state) {
+        run_rekey_save_fails(false, false);
+        run_rekey_save_fails(true, true);
+}
+
+static void test_rekey_save_fails_without_failed_step_pointer(void **state) {
+        Fixture x;
+        fixture_init(&x, false, false);
+        x.fake.fail_save_nth = 2;
+        assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, NULL), -ENOSPC);
+        assert_int_equal(x.rec.state, VOLUME_FAILED);
+        assert_int_equal(last_saved(&x.fake)->state, VOLUME_FAILED);
 }
 
 static int setup_quiet(void **state) {
@@ -695,6 +808,8 @@ int main(void) {
                 cmocka_unit_test(test_busy),
                 cmocka_unit_test(test_first_save_fails),
                 cmocka_unit_test(test_last_save_fails),
+                cmocka_unit_test(test_rekey_save_fails),
+                cmocka_unit_test(test_rekey_save_fails_without_failed_step_pointer),
         };
         return cmocka_run_group_tests(tests, setup_quiet, NULL);
 }
