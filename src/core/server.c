@@ -483,7 +483,8 @@ static void audit_transition(Volume *v, const char *event, const Caller *c, cons
                 .event = event,
                 .volume = v->vc->name,
                 .job = job && *job ? job : NULL,
-                .user = v->rec.user[0] ? v->rec.user : NULL,
+                /* The job's user, when the record is that job's. */
+                .user = job && v->rec.user[0] && streq(job, v->rec.job) ? v->rec.user : NULL,
                 .caller_uid = c->uid,
                 .caller_pid = c->pid,
                 .from = volume_state_to_string(from),
@@ -698,6 +699,64 @@ static void prepare_reply(ApiResult *r, const Volume *v) {
         json_object_object_add(r->parameters, "key_generation", json_object_new_uint64(v->rec.generation));
 }
 
+/* Hands volume v, if it can be had, to the job. */
+static void prepare_volume(Server *s, Volume *v, const char *job, const char *user, ApiResult *r) {
+        VolumeState next;
+        int k = v->work != WORK_NONE ? -EBUSY : lifecycle_next(v->rec.state, EVENT_PREPARE, &next);
+        if (k == -EIO || k == -ENODEV) {
+                json_object *p = json_object_new_object();
+                json_object_object_add(p, "volume", json_object_new_string(v->vc->name));
+                json_object_object_add(p, "reason", json_object_new_string(
+                        k == -EIO ? v->rec.reason
+                                  : "not set up: scratchd could not take its disk (the journal says why)"));
+                api_result_error(r, API_ERROR_VOLUME_FAILED, p);
+                return;
+        }
+        if (k < 0) {
+                busy_error(r, v);
+                return;
+        }
+
+        struct passwd pw, *found = NULL;
+        char buf[4096];
+        if (getpwnam_r(user, &pw, buf, sizeof(buf), &found) != 0 || !found) {
+                json_object *p = json_object_new_object();
+                json_object_object_add(p, "user", json_object_new_string(user));
+                api_result_error(r, API_ERROR_NO_SUCH_USER, p);
+                return;
+        }
+
+        int e = make_job_dir(v->vc->mount_point, job, found->pw_uid, found->pw_gid);
+        if (e < 0) {
+                json_object *p = json_object_new_object();
+                char why[256];
+                snprintf(why, sizeof(why), "cannot make %s/%s: %s", v->vc->mount_point, job, strerror(-e));
+                json_object_object_add(p, "reason", json_object_new_string(why));
+                api_result_error(r, API_ERROR_INTERNAL, p);
+                log_error("%s: prepare of job %s failed: %s", v->vc->name, job, why);
+                return;
+        }
+
+        VolumeRecord saved = v->rec;
+        v->rec.state = next;
+        snprintf(v->rec.job, sizeof(v->rec.job), "%s", job);
+        snprintf(v->rec.user, sizeof(v->rec.user), "%s", found->pw_name);
+        v->rec.uid = found->pw_uid;
+        e = state_save(s->manager.state_dir, v->vc->name, &v->rec);
+        if (e < 0) {
+                /* Unchanged but for an empty directory, which the next wipe takes. */
+                v->rec = saved;
+                json_object *p = json_object_new_object();
+                json_object_object_add(p, "reason", json_object_new_string("cannot record the new state"));
+                api_result_error(r, API_ERROR_INTERNAL, p);
+                log_error_errno(e, "%s: cannot record state: %m", v->vc->name);
+                return;
+        }
+        log_info("%s: handed to job %s (user %s), key generation %" PRIu64, v->vc->name, job, v->rec.user,
+                 v->rec.generation);
+        prepare_reply(r, v);
+}
+
 static void backend_prepare(void *userdata, void *conn, const Caller *c, const char *job, const char *user,
                             const char *volume, ApiResult *r) {
         Server *s = userdata;
@@ -730,65 +789,15 @@ static void backend_prepare(void *userdata, void *conn, const Caller *c, const c
                         v = &s->volumes[0];   /* for the error: why it is not CLEAN */
         }
 
-        VolumeState next;
-        int k = v->work != WORK_NONE ? -EBUSY : lifecycle_next(v->rec.state, EVENT_PREPARE, &next);
-        if (k < 0) {
+        VolumeState from = v->rec.state;
+        prepare_volume(s, v, job, user, r);
+        if (r->error)
                 v->counters.prepare_failures++;
-                if (k == -EIO)
-                        api_result_error(r, API_ERROR_VOLUME_FAILED, failed_params(v));
-                else
-                        busy_error(r, v);
-                audit_transition(v, "prepare", c, job, v->rec.state, v->rec.state, now_usec() - start, r->error,
-                                 NULL);
-                return;
+        else {
+                v->counters.prepares++;
+                volume_changed(v);
         }
-
-        struct passwd pw, *found = NULL;
-        char buf[4096];
-        if (getpwnam_r(user, &pw, buf, sizeof(buf), &found) != 0 || !found) {
-                json_object *p = json_object_new_object();
-                json_object_object_add(p, "user", json_object_new_string(user));
-                api_result_error(r, API_ERROR_NO_SUCH_USER, p);
-                v->counters.prepare_failures++;
-                return;
-        }
-
-        int e = make_job_dir(v->vc->mount_point, job, found->pw_uid, found->pw_gid);
-        if (e < 0) {
-                json_object *p = json_object_new_object();
-                char why[256];
-                snprintf(why, sizeof(why), "cannot make %s/%s: %s", v->vc->mount_point, job, strerror(-e));
-                json_object_object_add(p, "reason", json_object_new_string(why));
-                api_result_error(r, API_ERROR_INTERNAL, p);
-                v->counters.prepare_failures++;
-                log_error("%s: prepare of job %s failed: %s", v->vc->name, job, why);
-                return;
-        }
-
-        VolumeRecord saved = v->rec;
-        v->rec.state = next;
-        snprintf(v->rec.job, sizeof(v->rec.job), "%s", job);
-        snprintf(v->rec.user, sizeof(v->rec.user), "%s", found->pw_name);
-        v->rec.uid = found->pw_uid;
-        e = state_save(s->manager.state_dir, v->vc->name, &v->rec);
-        if (e < 0) {
-                v->rec = saved;
-                /* The volume is unchanged but for an empty directory: harmless,
-                 * and the next wipe takes it. */
-                json_object *p = json_object_new_object();
-                json_object_object_add(p, "reason", json_object_new_string("cannot record the new state"));
-                api_result_error(r, API_ERROR_INTERNAL, p);
-                v->counters.prepare_failures++;
-                log_error_errno(e, "%s: cannot record state: %m", v->vc->name);
-                return;
-        }
-
-        v->counters.prepares++;
-        audit_transition(v, "prepare", c, job, VOLUME_CLEAN, VOLUME_IN_USE, now_usec() - start, "ok", NULL);
-        log_info("%s: handed to job %s (user %s), key generation %" PRIu64, v->vc->name, job, v->rec.user,
-                 v->rec.generation);
-        prepare_reply(r, v);
-        volume_changed(v);
+        audit_transition(v, "prepare", c, job, from, v->rec.state, now_usec() - start, r->error ?: "ok", NULL);
 }
 
 static void backend_release(void *userdata, void *conn, const Caller *c, const char *job, ApiResult *r) {
@@ -844,6 +853,9 @@ static void backend_release(void *userdata, void *conn, const Caller *c, const c
         json_object *p = json_object_new_object();
         json_object_object_add(p, "job", json_object_new_string(job));
         api_result_error(r, API_ERROR_NO_SUCH_JOB, p);
+        AuditEvent e = { .event = "release", .job = job, .caller_uid = c->uid, .caller_pid = c->pid,
+                         .result = API_ERROR_NO_SUCH_JOB };
+        audit_log(s->audit, &e);
 }
 
 static void backend_wipe(void *userdata, void *conn, const Caller *c, const char *volume, ApiResult *r) {

@@ -110,4 +110,13 @@ sed 's/^/# audit: /' "$WORK/audit/audit.log" | tail -n 4 >> "$RESULT"
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"; rc=$?
 check "SIGTERM stops the daemon cleanly (exit 0)" test $rc -eq 0
 check "the socket is removed" test ! -e "$SOCK"
+
+# Socket activation: systemd hands the listening socket over (sd_listen_fds).
+systemd-socket-activate -l "$SOCK" "$SCRATCHD" --config "$WORK/scratchd.conf" --socket /nonexistent/unused \
+        >> "$WORK/daemon.log" 2>&1 &
+activator=$!
+for _ in $(seq 1 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
+check "socket activation: the first call starts scratchd and is answered" wait_state CLEAN
+check "socket activation: scratchd serves the socket it was passed" grep -q "serving io.scratchd on the socket systemd passed" "$WORK/daemon.log"
+kill -TERM $activator; wait $activator 2>/dev/null
 exit 0

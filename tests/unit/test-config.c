@@ -474,6 +474,216 @@ static void test_first_error_wins(void **state) {
                       NULL));
 }
 
+/* ---- [Daemon] ---- */
+
+/* Loads a file with a valid [Scratch] and `line` under [Daemon] (line 4). */
+static Config *load_daemon_ok(const char *line) {
+        char text[512];
+        snprintf(text, sizeof(text), "[Scratch]\nDevices=/dev/sdb\n[Daemon]\n%s\n", line);
+        print_message("%s\n", line);
+        return load_ok(text);
+}
+
+static void load_daemon_bad(const char *key, const char *value) {
+        char text[512], prefix[128], quoted[300];
+        snprintf(text, sizeof(text), "[Scratch]\nDevices=/dev/sdb\n[Daemon]\n%s=%s\n", key, value);
+        snprintf(prefix, sizeof(prefix), "bad.conf:4: %s: ", key);
+        snprintf(quoted, sizeof(quoted), "'%s'", value);
+        print_message("%s=%s\n", key, value);
+        free(load_bad(text, prefix, quoted, NULL));
+}
+
+static void test_daemon_defaults_with_empty_section(void **state) {
+        Config *c = load_ok("[Scratch]\nDevices=/dev/sdb\n[Daemon]\n");
+        assert_daemon_defaults(&c->daemon);
+        config_free(c);
+}
+
+static void test_daemon_socket_mode(void **state) {
+        static const struct {
+                const char *value;
+                unsigned mode;
+        } good[] = {
+                { "0666", 0666 }, { "0660", 0660 }, { "0600", 0600 }, { "0", 0 },
+                { "0777", 0777 }, { "000", 0 },     { "666", 0666 },  { "0644", 0644 },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                char line[64];
+                snprintf(line, sizeof(line), "SocketMode=%s", good[i].value);
+                Config *c = load_daemon_ok(line);
+                assert_int_equal(c->daemon.socket_mode, good[i].mode);
+                /* The other keys keep their defaults. */
+                assert_int_equal(c->daemon.idle_timeout_sec, 30);
+                assert_int_equal(c->daemon.max_connections, 256);
+                config_free(c);
+        }
+
+        static const char *const bad[] = {
+                "0999", "0888", "8", "01000", "1777", "07777", "-1", "-0", "+0666", "0x1ff",
+                "rw-rw-rw-", "0666s", "u+rw", "99999999999999999999999",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                load_daemon_bad("SocketMode", bad[i]);
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\n[Daemon]\nSocketMode=0999\n", "bad.conf:4: SocketMode: ",
+                      "'0999'", "octal", NULL));
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\n[Daemon]\nSocketMode=\n", "bad.conf:4: SocketMode: ", NULL));
+}
+
+static void test_daemon_idle_timeout(void **state) {
+        static const struct {
+                const char *value;
+                unsigned sec;
+        } good[] = { { "1", 1 }, { "30", 30 }, { "300", 300 }, { "3600", 3600 }, { "0010", 10 } };
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                char line[64];
+                snprintf(line, sizeof(line), "IdleTimeoutSec=%s", good[i].value);
+                Config *c = load_daemon_ok(line);
+                assert_int_equal(c->daemon.idle_timeout_sec, good[i].sec);
+                assert_int_equal(c->daemon.socket_mode, 0666);
+                config_free(c);
+        }
+
+        static const char *const bad[] = {
+                "0", "3601", "-1", "-30", "+30", "abc", "30s", "1.5", "1e3", "0x10", "4294967297",
+                "18446744073709551616",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                load_daemon_bad("IdleTimeoutSec", bad[i]);
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\n[Daemon]\nIdleTimeoutSec=0\n", "bad.conf:4: IdleTimeoutSec: ",
+                      "'0'", "1 to 3600", NULL));
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\n[Daemon]\nIdleTimeoutSec=\n", "bad.conf:4: IdleTimeoutSec: ",
+                      NULL));
+}
+
+static void test_daemon_max_connections(void **state) {
+        static const char *const keys[] = { "MaxConnections", "MaxConnectionsPerUser" };
+        static const struct {
+                const char *value;
+                unsigned n;
+        } good[] = { { "1", 1 }, { "2", 2 }, { "256", 256 }, { "65535", 65535 }, { "65536", 65536 } };
+        static const char *const bad[] = {
+                "0", "-1", "65537", "100000", "4294967296", "18446744073709551617", "+1", "ten", "1k", "0x100",
+                "2.5",
+        };
+
+        for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
+                for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                        char line[96];
+                        snprintf(line, sizeof(line), "%s=%s", keys[k], good[i].value);
+                        Config *c = load_daemon_ok(line);
+                        if (k == 0) {
+                                assert_int_equal(c->daemon.max_connections, good[i].n);
+                                assert_int_equal(c->daemon.max_connections_per_user, 32);
+                        } else {
+                                assert_int_equal(c->daemon.max_connections_per_user, good[i].n);
+                                assert_int_equal(c->daemon.max_connections, 256);
+                        }
+                        config_free(c);
+                }
+                for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                        load_daemon_bad(keys[k], bad[i]);
+        }
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\n[Daemon]\nMaxConnections=-1\n", "bad.conf:4: MaxConnections: ",
+                      "'-1'", "1 to 65536", NULL));
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\n[Daemon]\nMaxConnectionsPerUser=0\n",
+                      "bad.conf:4: MaxConnectionsPerUser: ", "'0'", "1 to 65536", NULL));
+}
+
+static void test_daemon_paths(void **state) {
+        static const char *const keys[] = { "AuditLog", "MetricsDirectory" };
+        static const char *const good[] = {
+                "/var/log/scratchd/audit.log", "/x", "/var/lib/node_exporter/textfile_collector", "/a.b/c-d_e",
+        };
+        static const char *const bad[] = {
+                "relative", "audit.log", "./audit.log", "var/log/x", "/", "//var/log", "/var//log", "/var/log/",
+                "/var/../etc", "/var/log/..", "/var/./log", "/var/log/.", "/var/log/a b",
+        };
+
+        for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
+                for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                        char line[300];
+                        snprintf(line, sizeof(line), "%s=%s", keys[k], good[i]);
+                        Config *c = load_daemon_ok(line);
+                        if (k == 0) {
+                                assert_string_equal(c->daemon.audit_log, good[i]);
+                                assert_null(c->daemon.metrics_directory);
+                        } else {
+                                assert_string_equal(c->daemon.metrics_directory, good[i]);
+                                assert_string_equal(c->daemon.audit_log, DEFAULT_AUDIT_LOG);
+                        }
+                        config_free(c);
+                }
+                for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                        load_daemon_bad(keys[k], bad[i]);
+        }
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\n[Daemon]\nAuditLog=relative\n", "bad.conf:4: AuditLog: ",
+                      "'relative'", "absolute path", NULL));
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\n[Daemon]\nMetricsDirectory=metrics\n",
+                      "bad.conf:4: MetricsDirectory: ", "'metrics'", "absolute path", NULL));
+}
+
+static void test_daemon_paths_empty_turns_off(void **state) {
+        /* Empty: off. Also after an earlier line set it. */
+        Config *c = load_ok("[Scratch]\nDevices=/dev/sdb\n[Daemon]\nAuditLog=\nMetricsDirectory=\n");
+        assert_null(c->daemon.audit_log);
+        assert_null(c->daemon.metrics_directory);
+        config_free(c);
+
+        c = load_ok("[Scratch]\nDevices=/dev/sdb\n[Daemon]\nAuditLog=/a.log\nMetricsDirectory=/m\n"
+                    "AuditLog=\nMetricsDirectory=\n");
+        assert_null(c->daemon.audit_log);
+        assert_null(c->daemon.metrics_directory);
+        config_free(c);
+
+        /* And set again after being turned off. */
+        c = load_ok("[Scratch]\nDevices=/dev/sdb\n[Daemon]\nAuditLog=\nAuditLog=/b.log\n");
+        assert_string_equal(c->daemon.audit_log, "/b.log");
+        config_free(c);
+}
+
+static void test_daemon_later_line_wins(void **state) {
+        Config *c = load_ok("[Daemon]\nSocketMode=0600\nIdleTimeoutSec=5\n[Scratch]\nDevices=/dev/sdb\n"
+                            "[Daemon]\nSocketMode=0660\nMaxConnections=10\n");
+        assert_int_equal(c->daemon.socket_mode, 0660);
+        assert_int_equal(c->daemon.idle_timeout_sec, 5);
+        assert_int_equal(c->daemon.max_connections, 10);
+        assert_int_equal(c->daemon.max_connections_per_user, 32);
+        config_free(c);
+}
+
+static void test_daemon_with_comments(void **state) {
+        Config *c = load_ok("[Scratch]\nDevices=/dev/sdb\n"
+                            "[Daemon]   # daemon settings\n"
+                            "SocketMode = 0660 ; group only\n"
+                            "  IdleTimeoutSec=60\t# a minute\n"
+                            "AuditLog=/var/log/a#b.log\n");
+        assert_int_equal(c->daemon.socket_mode, 0660);
+        assert_int_equal(c->daemon.idle_timeout_sec, 60);
+        assert_string_equal(c->daemon.audit_log, "/var/log/a#b.log");
+        config_free(c);
+}
+
+static void test_daemon_bad_unknown_key(void **state) {
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\n[Daemon]\nSocket=/run/x\n", "bad.conf:4: Socket: ",
+                      "unknown key in [Daemon]", "SocketMode", "IdleTimeoutSec", "MaxConnections",
+                      "MaxConnectionsPerUser", "AuditLog", "MetricsDirectory", NULL));
+        /* Keys are case-sensitive here too. */
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\n[Daemon]\nsocketmode=0660\n", "bad.conf:4: socketmode: ",
+                      "unknown key", NULL));
+        /* [Daemon] keys belong in [Daemon] only. */
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nSocketMode=0660\n", "bad.conf:3: SocketMode: ",
+                      "unknown key in [Scratch]", NULL));
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\n[Access]\nAuditLog=/x\n", "bad.conf:4: AuditLog: ",
+                      "unknown key in [Access]", NULL));
+}
+
+static void test_daemon_first_error_wins(void **state) {
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\n[Daemon]\nIdleTimeoutSec=0\nMaxConnections=-1\n",
+                      "bad.conf:4: IdleTimeoutSec: ", NULL));
+        free(load_bad("[Daemon]\nMaxConnections=0\n[Scratch]\nFileSystem=zfs\n", "bad.conf:2: MaxConnections: ",
+                      NULL));
+}
+
 /* ---- config_load() ---- */
 
 static void test_load_file_and_dropins(void **state) {
@@ -613,6 +823,46 @@ static void test_load_missing_file(void **state) {
         free(error);
 }
 
+static void test_load_daemon_dropin(void **state) {
+        TempDir *t = *state;
+        char main_path[256], confd[256], prefix[300];
+
+        snprintf(main_path, sizeof(main_path), "%s/scratchd.conf", t->path);
+        snprintf(confd, sizeof(confd), "%s/conf.d", t->path);
+        write_file(t->path, "scratchd.conf",
+                   "[Scratch]\nDevices=/dev/sdb\n[Daemon]\nSocketMode=0600\nMaxConnections=64\nAuditLog=/a.log\n");
+        assert_int_equal(mkdir(confd, 0755), 0);
+        write_file(confd, "10-daemon.conf", "[Daemon]\nSocketMode=0660\nAuditLog=\nMetricsDirectory=/m\n");
+
+        Config *c = NULL;
+        char *error = NULL;
+        int r = config_load(main_path, &c, &error);
+        if (r < 0)
+                print_error("%s\n", error ?: "(null)");
+        assert_int_equal(r, 0);
+        assert_int_equal(c->daemon.socket_mode, 0660);
+        assert_int_equal(c->daemon.max_connections, 64);
+        assert_int_equal(c->daemon.max_connections_per_user, 32);
+        assert_int_equal(c->daemon.idle_timeout_sec, 30);
+        assert_null(c->daemon.audit_log);
+        assert_string_equal(c->daemon.metrics_directory, "/m");
+        config_free(c);
+
+        /* A bad [Daemon] value in a drop-in names the drop-in and its line. */
+        write_file(confd, "20-bad.conf", "[Daemon]\nIdleTimeoutSec=3601\n");
+        snprintf(prefix, sizeof(prefix), "%s/20-bad.conf:2: IdleTimeoutSec: ", confd);
+        c = NULL;
+        assert_int_equal(config_load(main_path, &c, &error), -EINVAL);
+        assert_null(c);
+        assert_non_null(error);
+        if (!startswith(error, prefix))
+                print_error("%s\n", error);
+        assert_true(startswith(error, prefix));
+        assert_non_null(strstr(error, "'3601'"));
+        assert_null(strchr(error, '\n'));
+        free(error);
+}
+
 /* ---- enum tables ---- */
 
 static void test_enum_strings(void **state) {
@@ -662,6 +912,17 @@ int main(void) {
                 cmocka_unit_test(test_bad_syntax),
                 cmocka_unit_test(test_bad_syntax_reported_first),
                 cmocka_unit_test(test_first_error_wins),
+                cmocka_unit_test(test_daemon_defaults_with_empty_section),
+                cmocka_unit_test(test_daemon_socket_mode),
+                cmocka_unit_test(test_daemon_idle_timeout),
+                cmocka_unit_test(test_daemon_max_connections),
+                cmocka_unit_test(test_daemon_paths),
+                cmocka_unit_test(test_daemon_paths_empty_turns_off),
+                cmocka_unit_test(test_daemon_later_line_wins),
+                cmocka_unit_test(test_daemon_with_comments),
+                cmocka_unit_test(test_daemon_bad_unknown_key),
+                cmocka_unit_test(test_daemon_first_error_wins),
+                cmocka_unit_test_setup_teardown(test_load_daemon_dropin, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_load_file_and_dropins, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_load_dropin_resets_devices, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_load_without_confd, setup_tempdir, teardown_tempdir),
