@@ -87,6 +87,8 @@ struct Server {
         Connection *connections;
         unsigned n_connections;
         int wake[2];              /* workers write their volume's index here */
+        Connection **finishing;   /* waiters being answered (see volume_work_done) */
+        size_t n_finishing;
         sd_event_source *wake_source;
         Audit *audit;
         ApiBackend backend;
@@ -104,6 +106,9 @@ static void connection_free(Connection *c) {
                         if (v->waiters[k] == c)
                                 v->waiters[k] = NULL;
         }
+        for (size_t k = 0; k < s->n_finishing; k++)
+                if (s->finishing[k] == c)
+                        s->finishing[k] = NULL;
         if (c->prev)
                 c->prev->next = c->next;
         else
@@ -304,7 +309,9 @@ static int on_connection_io(sd_event_source *es, int fd, uint32_t revents, void 
                 if (!connection_process(c))
                         return 0;
         }
-        if (revents & (EPOLLHUP | EPOLLERR) && !(revents & EPOLLIN) && !c->pending)
+        /* Hung up while we were not reading (a call pending): level-triggered
+         * HUP would spin the loop, and there is no one left to answer. */
+        if (revents & (EPOLLHUP | EPOLLERR) && !(revents & EPOLLIN))
                 connection_free(c);
         return 0;
 }
@@ -614,15 +621,20 @@ static void volume_work_done(Volume *v) {
         audit_transition(v, w == WORK_ADOPT ? "adopt" : "wipe", &v->work_caller, v->work_job, from, v->rec.state, usec,
                          failed ? API_ERROR_VOLUME_FAILED : "ok", failed ? v->rec.reason : NULL);
 
-        /* The waiters array may be appended to while we reply: take it. */
-        Connection **waiters = v->waiters;
-        size_t n = v->n_waiters;
+        /* Answering one waiter may run its next call, which may wait on this
+         * volume again or free other connections: take the array, and let
+         * connection_free() clear its entries while we go through it. */
+        Server *s = v->server;
+        s->finishing = v->waiters;
+        s->n_finishing = v->n_waiters;
         v->waiters = NULL;
         v->n_waiters = 0;
-        for (size_t i = 0; i < n; i++)
-                if (waiters[i])
-                        finish_waiter(v, waiters[i], w, failed);
-        free(waiters);
+        for (size_t i = 0; i < s->n_finishing; i++)
+                if (s->finishing[i])
+                        finish_waiter(v, s->finishing[i], w, failed);
+        free(s->finishing);
+        s->finishing = NULL;
+        s->n_finishing = 0;
 
         volume_changed(v);
 }
@@ -682,7 +694,9 @@ static int make_job_dir(const char *mount_point, const char *job, uid_t uid, gid
         if (mkdirat(dfd, job, 0700) < 0)
                 return -errno;
         _cleanup_close_ int fd = openat(dfd, job, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0 || fchown(fd, uid, gid) < 0 || fchmod(fd, 0700) < 0) {
+        /* Mode first: once the directory is the user's, changing it would
+         * need CAP_FOWNER, which the unit does not grant. */
+        if (fd < 0 || fchmod(fd, 0700) < 0 || fchown(fd, uid, gid) < 0) {
                 int e = -errno;
                 (void) unlinkat(dfd, job, AT_REMOVEDIR);
                 return e;
