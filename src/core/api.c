@@ -137,8 +137,10 @@ static bool check_params(const Method *m, json_object *params, const char *value
                 }
                 if (json_object_is_type(val, json_type_null) && !p->required)
                         continue;
+                /* strlen(): an escaped NUL must not cut "1234\u0000/../x" to "1234". */
                 if (!json_object_is_type(val, json_type_string) || json_object_get_string_len(val) == 0 ||
-                    json_object_get_string_len(val) > 256) {
+                    json_object_get_string_len(val) > 256 ||
+                    strlen(json_object_get_string(val)) != (size_t) json_object_get_string_len(val)) {
                         api_result_invalid_parameter(r, key);
                         return false;
                 }

@@ -329,15 +329,14 @@ static int parse_uint(const char *v, unsigned min, unsigned max, int base, unsig
         return 0;
 }
 
-static int set_path_or_empty(Parser *p, const char *key, char **field, const char *value) {
+static int set_path_or_empty(Parser *p, const char *key, char **field, const char *value, const char *example) {
         if (!*value) {
                 free(*field);
                 *field = NULL;
                 return 1;
         }
         if (!valid_mount_point(value))
-                return fail(p, key, "'%s' is not a normalized absolute path; use something like /var/log/scratchd/audit.log",
-                            value);
+                return fail(p, key, "'%s' is not a normalized absolute path; use something like %s", value, example);
         return set_string(field, value) < 0 ? -ENOMEM : 1;
 }
 
@@ -365,9 +364,10 @@ static int handle_daemon(Parser *p, const char *name, const char *value) {
                 return 1;
         }
         if (streq(name, "AuditLog"))
-                return set_path_or_empty(p, name, &d->audit_log, value);
+                return set_path_or_empty(p, name, &d->audit_log, value, "/var/log/scratchd/audit.log");
         if (streq(name, "MetricsDirectory"))
-                return set_path_or_empty(p, name, &d->metrics_directory, value);
+                return set_path_or_empty(p, name, &d->metrics_directory, value,
+                                         "/var/lib/prometheus/node-exporter");
         return fail(p, name, "unknown key in [Daemon]; known keys are SocketMode, IdleTimeoutSec, MaxConnections, "
                     "MaxConnectionsPerUser, AuditLog, MetricsDirectory");
 }
@@ -393,7 +393,7 @@ static int handler(void *userdata, const char *section, const char *name, const 
         else if (streq(section, "Daemon"))
                 r = handle_daemon(p, name, value);
         else if (!*section)
-                r = fail(p, name, "key outside any section; put it under [Scratch] or [Access]");
+                r = fail(p, name, "key outside any section; put it under [Scratch], [Access] or [Daemon]");
         else
                 r = 1;   /* reported by check_line() on the header's own line */
         if (r == -ENOMEM)

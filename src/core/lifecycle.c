@@ -19,6 +19,8 @@ const char *volume_event_to_string(VolumeEvent e) {
 int lifecycle_next(VolumeState from, VolumeEvent e, VolumeState *ret) {
         VolumeState to;
 
+        if (from < 0 || from >= _VOLUME_STATE_MAX)
+                return -EINVAL;
         switch (e) {
         case EVENT_PREPARE:
                 switch (from) {

@@ -124,9 +124,13 @@ int state_parse(const char *text, VolumeRecord *ret) {
                         r = copy_field(rec.cipher, sizeof(rec.cipher), v);
                 else if (streq(k, "sector_size")) {
                         r = parse_u64(v, &u);
+                        if (r >= 0 && u > 65536)
+                                r = -EBADMSG;
                         rec.sector_size = (unsigned) u;
                 } else if (streq(k, "last_wipe")) {
                         r = parse_u64(v, &u);
+                        if (r >= 0 && u > INT64_MAX)
+                                r = -EBADMSG;
                         rec.last_wipe = (time_t) u;
                 } else if (streq(k, "last_wipe_usec"))
                         r = parse_u64(v, &rec.last_wipe_usec);

@@ -1,6 +1,67 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <math.h>
+
 #include "scratchd/util.h"
 #include "scratchd/varlink.h"
+
+/* json-c, even in strict mode, takes NaN, Infinity, "1." and raw control
+ * bytes in strings, none of which is JSON (RFC 8259). A light lexical pass
+ * refuses them first: inside strings no byte below 0x20; outside, only
+ * structure, blanks, numbers and the letters of true, false and null, and
+ * every '.' followed by a digit. */
+static bool lexically_json(const char *msg, size_t len) {
+        bool in_string = false;
+        for (size_t i = 0; i < len; i++) {
+                unsigned char ch = (unsigned char) msg[i];
+                if (in_string) {
+                        if (ch < 0x20)
+                                return false;
+                        if (ch == '\\')
+                                i++;
+                        else if (ch == '"')
+                                in_string = false;
+                        continue;
+                }
+                if (ch == '"')
+                        in_string = true;
+                else if (ch == '.') {
+                        if (i + 1 >= len || msg[i + 1] < '0' || msg[i + 1] > '9')
+                                return false;
+                } else if (!strchr(" \t\r\n{}[],:-+0123456789eEtrufalsn", ch) || ch == 0)
+                        return false;
+        }
+        return true;
+}
+
+/* Every string in the tree is a C string: an escaped NUL ("\u0000") would
+ * make what we check differ from what we use. Numbers are finite. At most
+ * VARLINK_DEPTH_MAX containers deep; `depth` counts the containers above o. */
+static bool clean_tree(json_object *o, int depth) {
+        json_type t = json_object_get_type(o);
+        if ((t == json_type_object || t == json_type_array) && depth + 1 > VARLINK_DEPTH_MAX)
+                return false;
+        switch (t) {
+        case json_type_string:
+                return strlen(json_object_get_string(o)) == (size_t) json_object_get_string_len(o);
+        case json_type_double:
+                return isfinite(json_object_get_double(o));
+        case json_type_object: {
+                json_object_object_foreach(o, key, val) {
+                        (void) key;
+                        if (!clean_tree(val, depth + 1))
+                                return false;
+                }
+                return true;
+        }
+        case json_type_array:
+                for (size_t i = 0; i < json_object_array_length(o); i++)
+                        if (!clean_tree(json_object_array_get_idx(o, i), depth + 1))
+                                return false;
+                return true;
+        default:
+                return true;
+        }
+}
 
 static json_object *parse_object(const char *msg, size_t len, char **ret_error) {
         if (len > VARLINK_MESSAGE_MAX) {
@@ -13,11 +74,19 @@ static json_object *parse_object(const char *msg, size_t len, char **ret_error) 
                 return NULL;
         }
 
-        json_tokener *tok = json_tokener_new_ex(VARLINK_DEPTH_MAX);
+        if (!lexically_json(msg, len)) {
+                (void) errorf(ret_error, 0, "malformed JSON: not RFC 8259 JSON (NaN, Infinity, a control "
+                              "character in a string, or a stray letter)");
+                return NULL;
+        }
+
+        /* json-c counts a scalar inside the innermost container as a level. */
+        json_tokener *tok = json_tokener_new_ex(VARLINK_DEPTH_MAX + 1);
         if (!tok) {
                 *ret_error = NULL;
                 return NULL;
         }
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
         json_object *o = json_tokener_parse_ex(tok, msg, (int) len);
         enum json_tokener_error e = json_tokener_get_error(tok);
         size_t used = json_tokener_get_parse_end(tok);
@@ -39,6 +108,11 @@ static json_object *parse_object(const char *msg, size_t len, char **ret_error) 
         if (!json_object_is_type(o, json_type_object)) {
                 json_object_put(o);
                 (void) errorf(ret_error, 0, "a message must be a JSON object");
+                return NULL;
+        }
+        if (!clean_tree(o, 0)) {
+                json_object_put(o);
+                (void) errorf(ret_error, 0, "malformed JSON: a string holds a NUL character or a number is not finite");
                 return NULL;
         }
         return o;

@@ -173,8 +173,12 @@ int wipe_volume(const WipeOps *ops, const WipeRequest *req, VolumeRecord *rec, W
                 r = run_step(&w, s);
                 /* The new generation is on file as soon as its key exists: a
                  * crash after this point never lets the number be used twice. */
-                if (r >= 0 && s == WIPE_STEP_REKEY)
+                if (r >= 0 && s == WIPE_STEP_REKEY) {
                         r = save(&w);
+                        if (r < 0)
+                                snprintf(w.detail, sizeof(w.detail), "cannot record the new key generation: %s",
+                                         strerror(-r));
+                }
                 if (r < 0) {
                         fence(&w, s, r);
                         if (ret_failed_step)

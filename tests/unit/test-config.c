@@ -684,6 +684,28 @@ static void test_daemon_first_error_wins(void **state) {
                       NULL));
 }
 
+static void test_bug_key_outside_section_hint(void **state) {
+        /* Was a bug, now fixed: src/core/config.c handler() (line 396): a key before any section
+         * gets "key outside any section; put it under [Scratch] or [Access]",
+         * which leaves out [Daemon]: for SocketMode=0660 it sends the user to
+         * two sections where SocketMode is an unknown key. Expected the hint
+         * to name [Daemon] too. */
+        free(load_bad("SocketMode=0660\n[Scratch]\nDevices=/dev/sdb\n", "bad.conf:1: SocketMode: ",
+                      "outside any section", "[Daemon]", NULL));
+}
+
+static void test_bug_metrics_directory_hint(void **state) {
+        /* Was a bug, now fixed: src/core/config.c set_path_or_empty() (line 339) serves AuditLog=
+         * and MetricsDirectory= with the same hint, "use something like
+         * /var/log/scratchd/audit.log": for MetricsDirectory=metrics it
+         * suggests a log file, not a directory. Expected a directory in the
+         * hint (and no audit.log). */
+        char *error = load_bad("[Scratch]\nDevices=/dev/sdb\n[Daemon]\nMetricsDirectory=metrics\n",
+                               "bad.conf:4: MetricsDirectory: ", "'metrics'", NULL);
+        assert_null(strstr(error, "audit.log"));
+        free(error);
+}
+
 /* ---- config_load() ---- */
 
 static void test_load_file_and_dropins(void **state) {
@@ -922,6 +944,8 @@ int main(void) {
                 cmocka_unit_test(test_daemon_with_comments),
                 cmocka_unit_test(test_daemon_bad_unknown_key),
                 cmocka_unit_test(test_daemon_first_error_wins),
+                cmocka_unit_test(test_bug_key_outside_section_hint),
+                cmocka_unit_test(test_bug_metrics_directory_hint),
                 cmocka_unit_test_setup_teardown(test_load_daemon_dropin, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_load_file_and_dropins, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_load_dropin_resets_devices, setup_tempdir, teardown_tempdir),

@@ -787,6 +787,23 @@ static void test_rekey_save_fails_without_failed_step_pointer(void **state) {
         assert_int_equal(last_saved(&x.fake)->state, VOLUME_FAILED);
 }
 
+static void test_bug_rekey_save_failure_reason(void **state) {
+        /* Was a bug, now fixed: src/core/wipe.c wipe_volume() (the save after WIPE_STEP_REKEY,
+         * line 177) fences without setting w.detail, so the FAILED reason is
+         * "rekey failed: No space left on device": it reads as if making the
+         * key or activating the mapping failed. The other two failed saves
+         * say what happened ("cannot record state: ...", "cannot record CLEAN
+         * state: ..."). Expected the reason to say the state could not be
+         * recorded. */
+        Fixture x;
+        fixture_init(&x, false, false);
+        x.fake.fail_save_nth = 2;
+        assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, NULL), -ENOSPC);
+        assert_true(startswith(x.rec.reason, "rekey failed: "));
+        assert_non_null(strstr(x.rec.reason, "cannot record"));
+        assert_non_null(strstr(x.rec.reason, strerror(ENOSPC)));
+}
+
 static int setup_quiet(void **state) {
         /* The fence logs each failure at LOG_ERR; keep the test output readable. */
         log_set_max_level(LOG_CRIT);
@@ -810,6 +827,7 @@ int main(void) {
                 cmocka_unit_test(test_last_save_fails),
                 cmocka_unit_test(test_rekey_save_fails),
                 cmocka_unit_test(test_rekey_save_fails_without_failed_step_pointer),
+                cmocka_unit_test(test_bug_rekey_save_failure_reason),
         };
         return cmocka_run_group_tests(tests, setup_quiet, NULL);
 }
