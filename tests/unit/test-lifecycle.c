@@ -129,8 +129,7 @@ static void test_bug_release_from_invalid_state(void **state) {
         /* Was a bug, now fixed: src/core/lifecycle.c lifecycle_next() (lines 40-42), EVENT_RELEASE: any state
          * other than IN_USE gives -ENOENT, also a value that is no state at
          * all (_VOLUME_STATE_MAX, -EINVAL, 100), where every other event gives
-         * -EINVAL as lifecycle.h documents. Expected -EINVAL; got -ENOENT.
-         * */
+         * -EINVAL as lifecycle.h documents. Expected -EINVAL; got -ENOENT. */
         static const VolumeState bad_states[] = { _VOLUME_STATE_MAX, _VOLUME_STATE_INVALID, (VolumeState) 100 };
         for (size_t i = 0; i < ELEMENTSOF(bad_states); i++) {
                 VolumeState to = SENTINEL;
