@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
@@ -85,6 +86,13 @@ const char *format_bytes(char *buf, size_t size, uint64_t bytes);
 /* Read a whole small file (sysfs attribute, /proc entry), trailing newline stripped. */
 int read_one_line(const char *path, char **ret);
 int read_u64_file(const char *path, uint64_t *ret);
+
+/* write(2) until all of buf is written. */
+int write_all(int fd, const void *buf, size_t n);
+
+/* Replaces DIR/NAME with `data` atomically: a temporary DIR/.NAME.tmp, then
+ * rename(). `durable`: fsync the file before and the directory after. */
+int write_file_atomic(const char *dir, const char *name, const void *data, size_t n, mode_t mode, bool durable);
 
 int parse_boolean(const char *v);   /* 1, 0 or -EINVAL */
 int parse_dev(const char *s, dev_t *ret);  /* "253:0" */

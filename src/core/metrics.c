@@ -1,17 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
 
 #include "scratchd/metrics.h"
 #include "scratchd/util.h"
 
 /* Label values are our own volume names ([A-Za-z0-9_-]) and state names, so
  * they need no escaping; names are checked when the config is read. */
-
-typedef struct Metric {
-        const char *name, *type, *help;
-} Metric;
 
 static void header(FILE *f, const char *name, const char *type, const char *help) {
         fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -81,30 +75,6 @@ char *metrics_format(const MetricsVolume *v, size_t n) {
 }
 
 int metrics_write_textfile(const char *dir, const char *text) {
-        char path[PATH_MAX], tmp[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/scratchd.prom", dir);
-        /* A name node_exporter skips (not *.prom) until the rename. */
-        snprintf(tmp, sizeof(tmp), "%s/.scratchd.prom.tmp", dir);
-
-        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0)
-                return -errno;
-        size_t n = strlen(text);
-        for (size_t done = 0; done < n;) {
-                ssize_t k = write(fd, text + done, n - done);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        int e = -errno;
-                        unlink(tmp);
-                        return e;
-                }
-                done += (size_t) k;
-        }
-        if (rename(tmp, path) < 0) {
-                int e = -errno;
-                unlink(tmp);
-                return e;
-        }
-        return 0;
+        /* The temporary name does not end in .prom, so node_exporter skips it. */
+        return write_file_atomic(dir, "scratchd.prom", text, strlen(text), 0644, false);
 }

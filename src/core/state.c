@@ -156,15 +156,8 @@ int state_parse(const char *text, VolumeRecord *ret) {
         return 0;
 }
 
-static int fsync_dir(const char *dir) {
-        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        return fsync(fd) < 0 ? -errno : 0;
-}
-
 int state_save(const char *dir, const char *name, const VolumeRecord *rec) {
-        char buf[4096], path[PATH_MAX], tmp[PATH_MAX];
+        char buf[4096], file[PATH_MAX];
         int k = state_format(rec, buf, sizeof(buf));
         if (k < 0)
                 return k;
@@ -172,29 +165,8 @@ int state_save(const char *dir, const char *name, const VolumeRecord *rec) {
         /* 0755: the daemon's socket lives here too; the records are 0600. */
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
                 return -errno;
-        snprintf(path, sizeof(path), "%s/%s.state", dir, name);
-        snprintf(tmp, sizeof(tmp), "%s/.%s.state.tmp", dir, name);
-
-        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return -errno;
-        for (int done = 0; done < k;) {
-                ssize_t w = write(fd, buf + done, (size_t) (k - done));
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        int e = -errno;
-                        unlink(tmp);
-                        return e;
-                }
-                done += (int) w;
-        }
-        if (fsync(fd) < 0 || rename(tmp, path) < 0) {
-                int e = -errno;
-                unlink(tmp);
-                return e;
-        }
-        return fsync_dir(dir);
+        snprintf(file, sizeof(file), "%s.state", name);
+        return write_file_atomic(dir, file, buf, (size_t) k, 0600, true);
 }
 
 int state_load(const char *dir, const char *name, VolumeRecord *ret) {

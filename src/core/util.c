@@ -2,6 +2,8 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 
@@ -156,4 +158,45 @@ int errorf(char **ret_error, int error, const char *fmt, ...) {
                 *ret_error = NULL;
         va_end(ap);
         return error;
+}
+
+int write_all(int fd, const void *buf, size_t n) {
+        for (size_t done = 0; done < n;) {
+                ssize_t k = write(fd, (const char *) buf + done, n - done);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                done += (size_t) k;
+        }
+        return 0;
+}
+
+int write_file_atomic(const char *dir, const char *name, const void *data, size_t n, mode_t mode, bool durable) {
+        char path[PATH_MAX], tmp[PATH_MAX];
+        int r;
+
+        if ((size_t) snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
+            (size_t) snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= sizeof(tmp))
+                return -ENAMETOOLONG;
+
+        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (fd < 0)
+                return -errno;
+        r = write_all(fd, data, n);
+        if (r >= 0 && durable && fsync(fd) < 0)
+                r = -errno;
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0) {
+                unlink(tmp);
+                return r;
+        }
+        if (!durable)
+                return 0;
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        return fsync(dfd) < 0 ? -errno : 0;
 }

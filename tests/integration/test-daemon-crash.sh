@@ -5,13 +5,8 @@
 # volume and data; the interrupted wipe ends CLEAN under a new key generation
 # with the job's marker gone. Needs a test build (-Dtest_hooks=true).
 set -u
-if [ -z "${RESULT:-}" ]; then
-        here=$(dirname "$(realpath "$0")")
-        img=$(mktemp "${TMPDIR:-/tmp}/scratchd-disk.XXXXXX")
-        trap 'rm -f "$img"' EXIT
-        truncate -s 512M "$img"
-        "$here/uml.sh" --disk "$img" "$0"
-        exit $?
+if [ -z "${RESULT:-}" ]; then   # on the host: boot a guest with a blank disk
+        exec "$(dirname "$(realpath "$0")")/uml.sh" --new-disk 512M "$0"
 fi
 . "$GUEST_LIB"
 

@@ -3,13 +3,8 @@
 # Guest: setup on a blank disk, the live dm-crypt settings, a marker written,
 # setup again keeps it, wipe destroys it everywhere and changes the key.
 set -u
-if [ -z "${RESULT:-}" ]; then   # on the host: make the disk, boot the guest
-        here=$(dirname "$(realpath "$0")")
-        img=$(mktemp "${TMPDIR:-/tmp}/scratchd-disk.XXXXXX")
-        trap 'rm -f "$img"' EXIT
-        truncate -s 512M "$img"
-        "$here/uml.sh" --disk "$img" "$0"
-        exit $?
+if [ -z "${RESULT:-}" ]; then   # on the host: boot a guest with a blank disk
+        exec "$(dirname "$(realpath "$0")")/uml.sh" --new-disk 512M "$0"
 fi
 . "$GUEST_LIB"
 

@@ -5,8 +5,9 @@
 # guest's root (hostfs), so the guest runs the binaries just built, and files
 # as block devices. Real dm-crypt: the UML kernel loads dm-mod and dm-crypt.
 #
-#   uml.sh [--mem SIZE] [--disk FILE[,,SERIAL]]... GUEST-SCRIPT [ARGS...]
+#   uml.sh [--mem SIZE] [--disk FILE[,,SERIAL]] [--new-disk SIZE]... GUEST-SCRIPT [ARGS...]
 #
+# --new-disk makes a sparse file of SIZE in the run's directory, removed after.
 # The guest script runs as PID 1's child with /proc, /sys, /dev and a private
 # /run; it writes TAP lines to $RESULT (a file on the host) with the helpers of
 # guest-lib.sh. The guest's console is not a reliable channel, so the host
@@ -16,10 +17,12 @@ set -u
 
 mem=1G
 disks=()
+new_disks=()
 while [ $# -gt 0 ]; do
         case "$1" in
         --mem) mem=$2; shift 2 ;;
         --disk) disks+=("$2"); shift 2 ;;
+        --new-disk) disks+=(""); new_disks+=("$2"); shift 2 ;;
         *) break ;;
         esac
 done
@@ -75,7 +78,13 @@ chmod +x "$work/init"
 
 ubd=()
 i=0
+k=0
 for d in "${disks[@]}"; do
+        if [ -z "$d" ]; then   # --new-disk, in order with --disk
+                d=$work/disk$i.img
+                truncate -s "${new_disks[$k]}" "$d"
+                k=$((k + 1))
+        fi
         ubd+=("ubd$i=$d")
         i=$((i + 1))
 done
