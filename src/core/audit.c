@@ -32,6 +32,8 @@ int audit_open(const char *path, Audit **ret) {
                         return e;
                 }
                 a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+                if (a->fd >= 0)
+                        (void) fchmod(a->fd, 0640);   /* whatever the umask: adm may read it */
                 if (a->fd < 0) {
                         int e = -errno;
                         free(a);

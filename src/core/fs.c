@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/wait.h>
 #include <limits.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -38,31 +41,90 @@ int fs_make(FileSystem fs, const char *device, uint64_t size, char **ret_output)
         }
 }
 
+/* Makes `path` and its missing parents with `mode`, whatever the umask
+ * (jobs must traverse the mount point). */
 static int mkdir_parents(const char *path, mode_t mode) {
         char buf[PATH_MAX];
         if (strlen(path) >= sizeof(buf))
                 return -ENAMETOOLONG;
         strcpy(buf, path);
-        for (char *p = buf + 1; *p; p++) {
-                if (*p != '/')
+        for (char *p = buf + 1;; p++) {
+                if (*p != '/' && *p)
                         continue;
+                char c = *p;
                 *p = 0;
-                if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                if (mkdir(buf, mode) == 0) {
+                        if (chmod(buf, mode) < 0)
+                                return -errno;
+                } else if (errno != EEXIST)
                         return -errno;
-                *p = '/';
+                if (!c)
+                        return 0;
+                *p = c;
         }
-        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+}
+
+/* Jobs must see the scratch mount. When systemd runs us in a mount namespace
+ * of our own (ProtectSystem= and friends), a mount made there would stay
+ * there; so mounts are made in PID 1's namespace, by a child that joins it,
+ * and propagation brings them back into ours (systemd makes it a slave). */
+static int in_host_mount_namespace(int (*fn)(const void *), const void *arg) {
+        struct stat self, init;
+        if (stat("/proc/self/ns/mnt", &self) < 0 || stat("/proc/1/ns/mnt", &init) < 0 ||
+            (self.st_dev == init.st_dev && self.st_ino == init.st_ino))
+                return fn(arg);
+
+        int ns = open("/proc/1/ns/mnt", O_RDONLY | O_CLOEXEC);
+        if (ns < 0)
+                return -errno;
+        pid_t pid = fork();
+        if (pid < 0) {
+                int e = -errno;
+                close(ns);
+                return e;
+        }
+        if (pid == 0) {
+                /* Only system calls from here: the parent has threads. */
+                int r = setns(ns, CLONE_NEWNS) < 0 ? -errno : fn(arg);
+                _exit(r < 0 ? -r : 0);
+        }
+        close(ns);
+        int status;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        if (!WIFEXITED(status))
+                return -EIO;
+        return -WEXITSTATUS(status);
+}
+
+typedef struct MountArgs {
+        const char *device, *where, *type;
+        bool detach;
+} MountArgs;
+
+static int do_mount(const void *userdata) {
+        const MountArgs *a = userdata;
+        int r = mkdir_parents(a->where, 0755);
+        if (r < 0)
+                return r;
+        if (mount(a->device, a->where, a->type, MS_NODEV | MS_NOSUID, NULL) < 0)
                 return -errno;
         return 0;
 }
 
+static int do_unmount(const void *userdata) {
+        const MountArgs *a = userdata;
+        if (umount2(a->where, UMOUNT_NOFOLLOW) == 0)
+                return 0;
+        if (errno == EBUSY && a->detach && umount2(a->where, UMOUNT_NOFOLLOW | MNT_DETACH) == 0)
+                return 0;
+        return errno == EINVAL ? 0 : -errno;
+}
+
 int fs_mount(const char *device, const char *where, FileSystem fs) {
-        int r = mkdir_parents(where, 0755);
-        if (r < 0)
-                return r;
-        if (mount(device, where, file_system_to_string(fs), MS_NODEV | MS_NOSUID, NULL) < 0)
-                return -errno;
-        return 0;
+        MountArgs a = { .device = device, .where = where, .type = file_system_to_string(fs) };
+        return in_host_mount_namespace(do_mount, &a);
 }
 
 int fs_unmount(const char *where, bool detach) {
@@ -70,11 +132,8 @@ int fs_unmount(const char *where, bool detach) {
         int r = fs_mounted_device(where, &dev);
         if (r <= 0)
                 return r;
-        if (umount2(where, UMOUNT_NOFOLLOW) == 0)
-                return 0;
-        if (errno == EBUSY && detach && umount2(where, UMOUNT_NOFOLLOW | MNT_DETACH) == 0)
-                return 0;
-        return errno == EINVAL ? 0 : -errno;
+        MountArgs a = { .where = where, .detach = detach };
+        return in_host_mount_namespace(do_unmount, &a);
 }
 
 int fs_mounted_device(const char *where, dev_t *ret) {

@@ -4,6 +4,7 @@
 #include <strings.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 
@@ -184,7 +185,8 @@ int write_file_atomic(const char *dir, const char *name, const void *data, size_
         _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd < 0)
                 return -errno;
-        r = write_all(fd, data, n);
+        /* The mode asked for, whatever the umask. */
+        r = fchmod(fd, mode) < 0 ? -errno : write_all(fd, data, n);
         if (r >= 0 && durable && fsync(fd) < 0)
                 r = -errno;
         if (r >= 0 && rename(tmp, path) < 0)
