@@ -11,10 +11,11 @@
 typedef struct Manager {
         const Config *config;
         const char *state_dir;
+        const char *root;    /* NULL, or where the real root is mounted (initramfs): mounts go below it */
         WipeOps ops;
 } Manager;
 
-void manager_init(Manager *m, const Config *config, const char *state_dir);
+void manager_init(Manager *m, const Config *config, const char *state_dir, const char *root);
 
 /* Brings every volume to CLEAN: keeps one the state file proves CLEAN and
  * untouched, wipes anything else. Refuses (nothing written) disks that

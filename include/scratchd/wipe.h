@@ -52,6 +52,7 @@ typedef struct WipeRequest {
         const char *device;        /* the raw disk */
         uint64_t size;             /* of the raw disk, bytes */
         const char *mount_point;
+        const char *record_mount_point;  /* as the record names it (MountPoint=); NULL: mount_point */
         FileSystem file_system;
         CryptTuning tuning;
         bool erase_signatures;     /* Expendable=yes and foreign signatures found */

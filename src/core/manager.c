@@ -17,8 +17,8 @@
 #include "scratchd/util.h"
 #include "scratchd/volume.h"
 
-void manager_init(Manager *m, const Config *config, const char *state_dir) {
-        *m = (Manager) { .config = config, .state_dir = state_dir };
+void manager_init(Manager *m, const Config *config, const char *state_dir, const char *root) {
+        *m = (Manager) { .config = config, .state_dir = state_dir, .root = root && !streq(root, "/") ? root : NULL };
         kernel_ops_init(&m->ops, state_dir);
 }
 
@@ -46,6 +46,7 @@ int manager_lock_volume(const Manager *m, const char *name) {
 typedef struct Target {
         const VolumeConfig *vc;
         char mapping[128];
+        char mount_point[4096];   /* where it is mounted now: Manager.root + MountPoint= */
         DiskFacts facts;
         SafetyVerdict verdict;
         CryptTuning tuning;
@@ -80,7 +81,7 @@ static int resolve_auto(const Target *t, char ***ret) {
         return 0;
 }
 
-static int target_prepare(Target *t, const VolumeConfig *vc) {
+static int target_prepare(const Manager *m, Target *t, const VolumeConfig *vc) {
         _cleanup_strv_free_ char **paths = NULL;
         _cleanup_free_ char *error = NULL;
         char reason[1024];
@@ -88,6 +89,7 @@ static int target_prepare(Target *t, const VolumeConfig *vc) {
 
         *t = (Target) { .vc = vc };
         snprintf(t->mapping, sizeof(t->mapping), MAPPING_PREFIX "%s", vc->name);
+        snprintf(t->mount_point, sizeof(t->mount_point), "%s%s", m->root ?: "", vc->mount_point);
 
         if (strv_contains(vc->devices, "auto"))
                 r = resolve_auto(t, &paths);
@@ -126,13 +128,13 @@ static int target_prepare(Target *t, const VolumeConfig *vc) {
         /* Something that is not ours mounted on MountPoint: unmounting it would
          * be touching what we were not told to own. */
         dev_t mounted;
-        r = fs_mounted_device(vc->mount_point, &mounted);
+        r = fs_mounted_device(t->mount_point, &mounted);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot read the mount table: %m", vc->name);
         if (r > 0 && !(t->facts.our_mapping && mounted == t->facts.our_mapping_devnum))
                 return log_error_errno(EADDRINUSE, "%s: MountPoint=%s already has another filesystem (device %u:%u) "
                                        "mounted; unmount it or choose another MountPoint=", vc->name,
-                                       vc->mount_point, major(mounted), minor(mounted));
+                                       t->mount_point, major(mounted), minor(mounted));
         return 0;
 }
 
@@ -142,7 +144,7 @@ static int target_prepare(Target *t, const VolumeConfig *vc) {
 static bool record_live(const Target *t, const VolumeRecord *rec) {
         return t->verdict == SAFETY_OURS && rec->mapping_devnum == t->facts.our_mapping_devnum &&
                streq(rec->device, t->facts.path) && streq(rec->mount_point, t->vc->mount_point) &&
-               strv_contains(t->facts.our_mounts, t->vc->mount_point);
+               strv_contains(t->facts.our_mounts, t->mount_point);
 }
 
 static int wipe_target(Manager *m, Target *t, VolumeRecord *rec) {
@@ -151,7 +153,8 @@ static int wipe_target(Manager *m, Target *t, VolumeRecord *rec) {
                 .mapping = t->mapping,
                 .device = t->facts.path,
                 .size = t->facts.size,
-                .mount_point = t->vc->mount_point,
+                .mount_point = t->mount_point,
+                .record_mount_point = t->vc->mount_point,
                 .file_system = t->vc->file_system,
                 .tuning = t->tuning,
                 .erase_signatures = t->verdict == SAFETY_EXPENDABLE,
@@ -170,7 +173,7 @@ int manager_run_volume(Manager *m, const VolumeConfig *vc, bool force_wipe, Volu
         VolumeRecord rec = {};
         int r;
 
-        r = target_prepare(&t, vc);
+        r = target_prepare(m, &t, vc);
         if (r < 0) {
                 /* Nothing was touched; whatever we knew stands. */
                 if (state_load(m->state_dir, vc->name, ret_rec) < 0)

@@ -963,7 +963,7 @@ int server_new(Config *config, const char *state_dir, const char *socket_path, S
         s->config = config;
         s->listen_fd = -EBADF;
         s->wake[0] = s->wake[1] = -EBADF;
-        manager_init(&s->manager, config, state_dir);
+        manager_init(&s->manager, config, state_dir, NULL);
 
         s->backend = (ApiBackend) {
                 .get_status = backend_get_status,

@@ -157,7 +157,7 @@ int wipe_volume(const WipeOps *ops, const WipeRequest *req, VolumeRecord *rec, W
         rec->mapping_devnum = 0;
         rec->reason[0] = 0;
         snprintf(rec->device, sizeof(rec->device), "%s", req->device);
-        snprintf(rec->mount_point, sizeof(rec->mount_point), "%s", req->mount_point);
+        snprintf(rec->mount_point, sizeof(rec->mount_point), "%s", req->record_mount_point ?: req->mount_point);
         r = save(&w);
         if (r < 0) {
                 snprintf(w.detail, sizeof(w.detail), "cannot record state: %s", strerror(-r));

@@ -33,6 +33,8 @@ static void help(void) {
                "Options:\n"
                "  -c, --config FILE     config file (default %s)\n"
                "      --state-dir DIR   state directory (default %s)\n"
+               "      --root DIR        the real root is mounted at DIR (initramfs): mount\n"
+               "                        the volumes below it, record them as seen from it\n"
                "      --socket PATH     the daemon's socket, unless systemd passes one\n"
                "                        (default " DEFAULT_SOCKET_PATH ")\n"
                "  -v, --verbose         log debug messages\n"
@@ -49,13 +51,14 @@ int main(int argc, char *argv[]) {
                 { "config", required_argument, NULL, 'c' },
                 { "state-dir", required_argument, NULL, 'S' },
                 { "socket", required_argument, NULL, 's' },
+                { "root", required_argument, NULL, 'R' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {},
         };
         const char *config_path = SCRATCHD_CONFIG, *state_dir = SCRATCHD_STATE_DIR;
-        const char *socket_path = DEFAULT_SOCKET_PATH;
+        const char *socket_path = DEFAULT_SOCKET_PATH, *root = NULL;
         int c;
 
         log_open("scratchd");
@@ -74,6 +77,13 @@ int main(int argc, char *argv[]) {
                         break;
                 case 's':
                         socket_path = optarg;
+                        break;
+                case 'R':
+                        if (optarg[0] != '/') {
+                                log_error("--root %s: not an absolute path", optarg);
+                                return EXIT_USAGE;
+                        }
+                        root = optarg;
                         break;
                 case 'v':
                         log_set_max_level(LOG_DEBUG);
@@ -125,7 +135,7 @@ int main(int argc, char *argv[]) {
         }
 
         Manager m;
-        manager_init(&m, config, state_dir);
+        manager_init(&m, config, state_dir, root);
         if (streq(verb, "setup"))
                 r = manager_setup(&m);
         else if (streq(verb, "wipe"))
