@@ -175,9 +175,12 @@ int manager_run_volume(Manager *m, const VolumeConfig *vc, bool force_wipe, Volu
 
         r = target_prepare(m, &t, vc);
         if (r < 0) {
-                /* Nothing was touched; whatever we knew stands. */
+                /* Nothing was touched. What we knew stands, but for the state:
+                 * a volume whose disk we cannot take is no one's to use. */
                 if (state_load(m->state_dir, vc->name, ret_rec) < 0)
-                        *ret_rec = (VolumeRecord) { .state = VOLUME_ABSENT };
+                        *ret_rec = (VolumeRecord) {};
+                ret_rec->state = VOLUME_ABSENT;
+                ret_rec->mapping_devnum = 0;
                 return r;
         }
 

@@ -73,7 +73,16 @@ typedef struct Volume {
         char work_job[65];
         Connection **waiters;
         size_t n_waiters;
+
+        /* Adoption that found no usable disk is tried again, sooner at first:
+         * disks appear late (drivers, udev), and an admin may fix the config
+         * or the disk without restarting us. */
+        sd_event_source *retry_source;
+        uint64_t retry_usec;
 } Volume;
+
+#define ADOPT_RETRY_FIRST_USEC (1 * USEC_PER_SEC)
+#define ADOPT_RETRY_MAX_USEC (60 * USEC_PER_SEC)
 
 struct Server {
         sd_event *event;
@@ -536,6 +545,27 @@ static int volume_start_work(Volume *v, Work w, const Caller *c, const char *job
         return 0;
 }
 
+static int on_adopt_retry(sd_event_source *es, uint64_t usec, void *userdata) {
+        Volume *v = userdata;
+        if (v->work == WORK_NONE && v->rec.state == VOLUME_ABSENT)
+                (void) volume_start_work(v, WORK_ADOPT, &self_caller, NULL);
+        return 0;
+}
+
+static void schedule_adopt_retry(Volume *v) {
+        v->retry_usec = v->retry_usec ? v->retry_usec * 2 : ADOPT_RETRY_FIRST_USEC;
+        if (v->retry_usec > ADOPT_RETRY_MAX_USEC)
+                v->retry_usec = ADOPT_RETRY_MAX_USEC;
+        if (!v->retry_source) {
+                if (sd_event_add_time_relative(v->server->event, &v->retry_source, CLOCK_MONOTONIC, v->retry_usec,
+                                               100 * USEC_PER_MSEC, on_adopt_retry, v) < 0)
+                        return;
+        } else
+                sd_event_source_set_time_relative(v->retry_source, v->retry_usec);
+        sd_event_source_set_enabled(v->retry_source, SD_EVENT_ONESHOT);
+        log_info("%s: trying again in %llu s", v->vc->name, (unsigned long long) (v->retry_usec / USEC_PER_SEC));
+}
+
 static bool add_waiter(Volume *v, Connection *c) {
         Connection **n = realloc(v->waiters, sizeof(Connection *) * (v->n_waiters + 1));
         if (!n)
@@ -635,6 +665,13 @@ static void volume_work_done(Volume *v) {
         free(s->finishing);
         s->finishing = NULL;
         s->n_finishing = 0;
+
+        /* No disk to take (not there yet, refused, busy): try again later. A
+         * volume a wipe left FAILED waits for an operator instead. */
+        if (w == WORK_ADOPT && failed && !wiped)
+                schedule_adopt_retry(v);
+        else if (w == WORK_ADOPT)
+                v->retry_usec = 0;
 
         volume_changed(v);
 }
@@ -1071,6 +1108,7 @@ Server *server_free(Server *s) {
                 connection_free(s->connections);
         for (size_t i = 0; i < s->n_volumes; i++) {
                 free(s->volumes[i].waiters);
+                sd_event_source_disable_unref(s->volumes[i].retry_source);
                 if (s->volumes[i].lock_fd >= 0)
                         close(s->volumes[i].lock_fd);
         }

@@ -1,0 +1,124 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Host-side helpers for tests that boot a Debian 12 node image in User-Mode
+# Linux with systemd as PID 1 (TESTING.md, tier 3). Sourced by tests/system/*.sh.
+
+image_skip() {
+        if [ -n "${CI:-}" ]; then echo "not ok - CI lacks what this test needs: $*"; exit 1; fi
+        echo "SKIP: $*"; exit 77
+}
+
+image_require() {
+        [ "$(id -u)" = 0 ] || image_skip "needs root (debootstrap, chroot)"
+        for t in linux.uml debootstrap dpkg-buildpackage chroot; do
+                command -v "$t" >/dev/null || image_skip "$t not found (tools/install-deps)"
+        done
+        UML_MODULES=$(ls -d /usr/lib/uml/modules/*/ 2>/dev/null | head -n1)
+        [ -n "$UML_MODULES" ] || image_skip "no UML modules (apt-get install user-mode-linux)"
+        UML_MODULES=${UML_MODULES%/}
+}
+
+# The base image: debootstrap of bookworm with systemd, udev, Slurm and munge,
+# cached between runs (about 50 s and 390 MB to make).
+IMAGE_PACKAGES=systemd,systemd-sysv,udev,kmod,dbus,util-linux,procps,e2fsprogs,xfsprogs,dmsetup,cryptsetup-bin,libcryptsetup12,libinih1,libjson-c5,slurm-wlm,munge,python3,initramfs-tools,busybox
+image_base() {
+        local cache=${SCRATCHD_IMAGE_CACHE:-/var/cache/scratchd-tests}
+        local key
+        key=$(echo "$IMAGE_PACKAGES" | sha256sum | cut -c1-12)
+        IMAGE_BASE=$cache/rootfs-bookworm-$key
+        [ -f "$IMAGE_BASE/.complete" ] && return 0
+        mkdir -p "$cache"
+        rm -rf "$IMAGE_BASE.tmp"
+        echo "# making the base image (debootstrap, about a minute; cached in $cache)"
+        debootstrap --variant=minbase --include="$IMAGE_PACKAGES" bookworm "$IMAGE_BASE.tmp" \
+                http://deb.debian.org/debian > "$cache/debootstrap.log" 2>&1 \
+                || { tail -n 20 "$cache/debootstrap.log"; echo "not ok - debootstrap failed"; exit 1; }
+        touch "$IMAGE_BASE.tmp/.complete"
+        mv "$IMAGE_BASE.tmp" "$IMAGE_BASE"
+}
+
+# Builds scratchd's .deb from the working tree (uncommitted changes included).
+image_build_deb() {  # image_build_deb SOURCE-ROOT WORKDIR -> $DEB
+        local src=$1 work=$2
+        mkdir -p "$work/src"
+        tar -C "$src" --exclude=./.git --exclude='./build*' --exclude='./obj-*' -cf - . | tar -C "$work/src" -xf -
+        (cd "$work/src" && dpkg-buildpackage -us -uc -b) > "$work/deb.log" 2>&1 \
+                || { tail -n 20 "$work/deb.log"; echo "not ok - dpkg-buildpackage failed"; exit 1; }
+        DEB=$(ls "$work"/scratchd_*.deb)
+}
+
+# A private copy of the base image with the .deb installed and the test's
+# tweaks: UML's modules, by-id links for ubd disks, no gettys.
+image_make() {  # image_make WORKDIR -> $ROOTFS
+        ROOTFS=$1/rootfs
+        cp -a "$IMAGE_BASE" "$ROOTFS"
+        cp "$DEB" "$ROOTFS/tmp/scratchd.deb"
+        chroot "$ROOTFS" dpkg -i /tmp/scratchd.deb > "$1/dpkg.log" 2>&1 \
+                || { tail -n 20 "$1/dpkg.log"; echo "not ok - dpkg -i scratchd.deb failed in the image"; exit 1; }
+        mkdir -p "$ROOTFS/usr/lib/modules"
+        cp -a "$UML_MODULES" "$ROOTFS/usr/lib/modules/"
+        # udev makes no by-id links for ubd disks; this one uses their serial.
+        cat > "$ROOTFS/etc/udev/rules.d/60-ubd-by-id.rules" <<'RULE'
+KERNEL=="ubd[a-z]", ENV{DEVTYPE}=="disk", ATTR{serial}=="?*", ATTR{serial}!="(null)", SYMLINK+="disk/by-id/ubd-$attr{serial}"
+RULE
+        for u in getty@tty1.service serial-getty@ttyS0.service console-getty.service systemd-timesyncd.service \
+                 apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer; do
+                ln -sf /dev/null "$ROOTFS/etc/systemd/system/$u"
+        done
+        echo node1 > "$ROOTFS/etc/hostname"
+        printf '127.0.0.1 localhost\n127.0.1.1 node1\n' > "$ROOTFS/etc/hosts"
+        : > "$ROOTFS/etc/fstab"
+        mkdir -p "$ROOTFS/results"
+}
+
+# Installs GUEST-SCRIPT as a oneshot unit that runs once multi-user is up,
+# writes TAP to /results/result and powers the node off.
+image_add_test_unit() {  # image_add_test_unit GUEST-SCRIPT
+        install -m 0755 "$1" "$ROOTFS/usr/local/sbin/node-test"
+        cat > "$ROOTFS/etc/systemd/system/node-test.service" <<'UNIT'
+[Unit]
+Description=scratchd node image test
+After=multi-user.target scratchd.service
+[Service]
+Type=oneshot
+StandardOutput=append:/results/guest.log
+StandardError=append:/results/guest.log
+ExecStart=/usr/local/sbin/node-test
+ExecStopPost=/bin/systemctl poweroff --no-block
+[Install]
+WantedBy=multi-user.target
+UNIT
+        ln -sf /etc/systemd/system/node-test.service "$ROOTFS/etc/systemd/system/multi-user.target.wants/node-test.service"
+}
+
+# Boots the image: image_boot WORKDIR DISK[,,SERIAL]...
+image_boot() {
+        local work=$1; shift
+        local ubd=() i=0
+        for d in "$@"; do ubd+=("ubd$i=$d"); i=$((i + 1)); done
+        local start end
+        start=$(date +%s)
+        timeout "${IMAGE_TIMEOUT:-400}" linux.uml mem=1536M "${ubd[@]}" root=/dev/root rootfstype=hostfs \
+                rootflags="$ROOTFS" rw init=/lib/systemd/systemd pty.legacy_count=0 con=null con0=fd:0,fd:1 \
+                systemd.show_status=0 quiet </dev/null > "$work/console.log" 2>&1
+        BOOT_RC=$?
+        end=$(date +%s)
+        echo "# the node ran for $((end - start)) s (linux.uml exit $BOOT_RC)"
+}
+
+# Prints the guest's TAP and decides.
+image_result() {
+        local work=$1
+        if [ ! -s "$ROOTFS/results/result" ] || ! grep -q '^done$' "$ROOTFS/results/result"; then
+                cat "$ROOTFS/results/result" 2>/dev/null
+                echo "not ok - the node test did not finish; console and guest log tails:"
+                tail -n 30 "$work/console.log" | sed 's/^/# console: /'
+                tail -n 30 "$ROOTFS/results/guest.log" 2>/dev/null | sed 's/^/# guest: /'
+                return 1
+        fi
+        grep -v '^done$' "$ROOTFS/results/result"
+        if grep -q '^not ok' "$ROOTFS/results/result"; then
+                tail -n 40 "$ROOTFS/results/guest.log" 2>/dev/null | sed 's/^/# guest: /'
+                return 1
+        fi
+        return 0
+}
