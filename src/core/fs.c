@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <limits.h>
 #include <sys/mount.h>
@@ -67,16 +68,22 @@ static int mkdir_parents(const char *path, mode_t mode) {
 /* Jobs must see the scratch mount. When systemd runs us in a mount namespace
  * of our own (ProtectSystem= and friends), a mount made there would stay
  * there; so mounts are made in PID 1's namespace, by a child that joins it,
- * and propagation brings them back into ours (systemd makes it a slave). */
-static int in_host_mount_namespace(int (*fn)(const void *), const void *arg) {
-        struct stat self, init;
-        if (stat("/proc/self/ns/mnt", &self) < 0 || stat("/proc/1/ns/mnt", &init) < 0 ||
-            (self.st_dev == init.st_dev && self.st_ino == init.st_ino))
-                return fn(arg);
+ * and propagation brings them back into ours (systemd makes ours a slave).
+ * Joining takes CAP_SYS_ADMIN, CAP_SYS_CHROOT and ptrace rights over PID 1
+ * (CAP_SYS_PTRACE); when we already are in its namespace, joining it again
+ * changes nothing. A pidfd where the kernel has them, else /proc/1/ns/mnt. */
+static int open_init_mount_namespace(void) {
+        int fd = (int) syscall(SYS_pidfd_open, 1, 0);
+        if (fd >= 0)
+                return fd;
+        fd = open("/proc/1/ns/mnt", O_RDONLY | O_CLOEXEC);
+        return fd >= 0 ? fd : -errno;
+}
 
-        int ns = open("/proc/1/ns/mnt", O_RDONLY | O_CLOEXEC);
+static int in_host_mount_namespace(int (*fn)(const void *), const void *arg) {
+        int ns = open_init_mount_namespace();
         if (ns < 0)
-                return -errno;
+                return ns;
         pid_t pid = fork();
         if (pid < 0) {
                 int e = -errno;

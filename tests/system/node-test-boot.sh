@@ -33,7 +33,7 @@ check "the service runs confined (ProtectSystem=strict: / is read-only for it)" 
         bash -c "awk '\$5 == \"/\" { print \$6 }' /proc/$pid/mountinfo | grep -q '^ro'"
 check "the service cannot dump core (LimitCORE=0)" bash -c "grep -Eq '^Max core file size +0 +0' /proc/$pid/limits"
 check "the service's capabilities are only what the unit grants" \
-        test "$(awk '/^CapBnd/ { print $2 }' /proc/$pid/status)" = 0000000000240001
+        test "$(awk '/^CapBnd/ { print $2 }' /proc/$pid/status)" = 00000000002c0001
 systemd-analyze blame 2>/dev/null | head -n 5 | sed 's/^/#   blame: /' >> $R
 journalctl -b -u scratchd.service --no-pager 2>/dev/null | tail -n 15 | sed 's/^/#   journal: /' >> $R
 echo done >> $R
