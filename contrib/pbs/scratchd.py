@@ -23,7 +23,7 @@ def run(*args):
 
 
 def fail(event, what, err):
-    reason = "scratchd: %s failed: %s" % (what, err[0].replace("scratchctl: ", ""))
+    reason = "scratchd: %s failed: %s" % (what, err[0].replace("scratchctl: ", "").replace("scratchd: ", "", 1))
     try:
         vnode = event.vnode_list[pbs.get_local_nodename()]
         vnode.state = pbs.ND_OFFLINE

@@ -64,6 +64,23 @@ RULE
                  apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer; do
                 ln -sf /dev/null "$ROOTFS/etc/systemd/system/$u"
         done
+        # Loopback only, and with an address besides 127.0.0.1: glibc's
+        # AI_ADDRCONFIG (Slurm's getaddrinfo) ignores 127.0.0.1 itself.
+        cat > "$ROOTFS/etc/systemd/system/loopback.service" <<'UNIT'
+[Unit]
+Description=Loopback for the test node
+DefaultDependencies=no
+Before=network-pre.target munge.service slurmctld.service slurmd.service
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/busybox ip link set lo up
+ExecStart=-/bin/busybox ip addr add 127.0.1.1/8 dev lo
+[Install]
+WantedBy=sysinit.target
+UNIT
+        mkdir -p "$ROOTFS/etc/systemd/system/sysinit.target.wants"
+        ln -sf /etc/systemd/system/loopback.service "$ROOTFS/etc/systemd/system/sysinit.target.wants/loopback.service"
         echo node1 > "$ROOTFS/etc/hostname"
         printf '127.0.0.1 localhost\n127.0.1.1 node1\n' > "$ROOTFS/etc/hosts"
         : > "$ROOTFS/etc/fstab"
@@ -99,7 +116,7 @@ image_boot() {
         start=$(date +%s)
         timeout "${IMAGE_TIMEOUT:-400}" linux.uml mem=1536M "${ubd[@]}" root=/dev/root rootfstype=hostfs \
                 rootflags="$ROOTFS" rw init=/lib/systemd/systemd pty.legacy_count=0 con=null con0=fd:0,fd:1 \
-                systemd.show_status=0 quiet </dev/null > "$work/console.log" 2>&1
+                systemd.show_status=0 quiet ${IMAGE_CMDLINE:-} </dev/null > "$work/console.log" 2>&1
         BOOT_RC=$?
         end=$(date +%s)
         echo "# the node ran for $((end - start)) s (linux.uml exit $BOOT_RC)"

@@ -1,0 +1,59 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# A real Slurm in the node image (slurmctld, slurmd and munge, on loopback)
+# runs three jobs of two users in a row through scratchd's contrib hooks:
+# each job finds $SCRATCH on an encrypted, empty, mounted volume that it
+# owns; each epilog bumps the key generation; no job finds the marker of the
+# job before it. A wipe made to fail fails the epilog and drains the node
+# with a reason naming scratchd.
+set -u
+here=$(dirname "$(realpath "$0")")
+. "$here/image-lib.sh"
+image_require
+image_base
+
+work=$(mktemp -d /var/tmp/scratchd-image.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+image_build_deb "$here/../.." "$work"
+image_make "$work"
+image_add_test_unit "$here/node-test-slurm.sh"
+install -m 0755 "$here/slurm-job.sh" "$ROOTFS/usr/local/bin/slurm-job"
+cat > "$ROOTFS/etc/scratchd/scratchd.conf" <<'CONF'
+[Scratch]
+Devices=/dev/disk/by-id/ubd-SCRATCH*
+MountPoint=/scratch
+CONF
+chroot "$ROOTFS" useradd -m -u 2001 -s /bin/bash alice
+chroot "$ROOTFS" useradd -m -u 2002 -s /bin/bash bob
+mkdir -p "$ROOTFS/var/spool/slurmd" "$ROOTFS/var/spool/slurmctld"
+{
+        cat <<'SLURM'
+ClusterName=scratchtest
+SlurmctldHost=node1(127.0.0.1)
+SlurmUser=root
+AuthType=auth/munge
+MpiDefault=none
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+SelectType=select/linear
+SlurmctldPidFile=/run/slurmctld.pid
+SlurmdPidFile=/run/slurmd.pid
+SlurmdSpoolDir=/var/spool/slurmd
+StateSaveLocation=/var/spool/slurmctld
+ReturnToService=2
+SlurmdTimeout=60
+InactiveLimit=0
+KillWait=5
+NodeName=node1 NodeAddr=127.0.0.1 CPUs=1 State=UNKNOWN
+PartitionName=debug Nodes=node1 Default=YES MaxTime=INFINITE State=UP
+SLURM
+        # What the package tells admins to add, as shipped.
+        grep -v '^#' "$ROOTFS/usr/share/doc/scratchd/slurm.conf.snippet" | grep .
+} > "$ROOTFS/etc/slurm/slurm.conf"
+echo 'CgroupPlugin=cgroup/v1' > "$ROOTFS/etc/slurm/cgroup.conf"
+
+truncate -s 2G "$work/scratch.img"
+IMAGE_CMDLINE="systemd.unified_cgroup_hierarchy=0 SYSTEMD_CGROUP_ENABLE_LEGACY_FORCE=1" \
+        image_boot "$work" "$work/scratch.img,,SCRATCH0"
+image_result "$work"
