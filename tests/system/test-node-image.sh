@@ -11,7 +11,7 @@ image_require
 image_base
 
 work=$(mktemp -d /var/tmp/scratchd-image.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${SCRATCHD_KEEP:-}" ] || rm -rf "$work"' EXIT
 image_build_deb "$here/../.." "$work"
 image_make "$work"
 image_add_test_unit "$here/node-test-boot.sh"
