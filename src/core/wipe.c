@@ -89,6 +89,7 @@ static int run_step(Wipe *w, WipeStep step) {
                 _cleanup_secret_free_ Secret *key = NULL;
                 target = q->mapping;
                 r = o->new_key(o->userdata, q->tuning.key_size, &key);
+                fault_point("key-made");   /* tests look at the key's pages here */
                 if (r >= 0)
                         r = o->activate(o->userdata, q->device, q->mapping, &q->tuning, key, &w->devnum);
                 /* The key leaves our memory here; only the kernel holds it now. */
