@@ -12,6 +12,7 @@ const char api_interface_description[] =
         "  name: string,\n"
         "  devices: []string,\n"
         "  state: (ABSENT, WIPING, CLEAN, IN_USE, DIRTY, FAILED),\n"
+        "  adopting: ?bool,\n"
         "  job: ?string,\n"
         "  user: ?string,\n"
         "  key_generation: int,\n"

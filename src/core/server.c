@@ -16,6 +16,7 @@
 
 #include "scratchd/api.h"
 #include "scratchd/audit.h"
+#include "scratchd/fault.h"
 #include "scratchd/lifecycle.h"
 #include "scratchd/log.h"
 #include "scratchd/manager.h"
@@ -411,6 +412,9 @@ static json_object *volume_json(const Volume *v) {
         /* While a worker has it, it is being wiped, whatever it was before. */
         VolumeState state = v->work != WORK_NONE && v->work != WORK_ADOPT ? VOLUME_WIPING : r->state;
         json_object_object_add(o, "state", json_object_new_string(volume_state_to_string(state)));
+        /* Being adopted: shown in its recorded state, but not to be had yet. */
+        if (v->work == WORK_ADOPT)
+                json_object_object_add(o, "adopting", json_object_new_boolean(true));
         if (r->job[0] && state == VOLUME_IN_USE) {
                 json_object_object_add(o, "job", json_object_new_string(r->job));
                 json_object_object_add(o, "user", json_object_new_string(r->user));
@@ -778,6 +782,7 @@ static void prepare_volume(Server *s, Volume *v, const char *job, const char *us
         }
 
         int e = make_job_dir(v->vc->mount_point, job, found->pw_uid, found->pw_gid);
+        fault_point("prepare-dir-made");
         if (e < 0) {
                 json_object *p = json_object_new_object();
                 char why[256];
@@ -794,6 +799,7 @@ static void prepare_volume(Server *s, Volume *v, const char *job, const char *us
         snprintf(v->rec.user, sizeof(v->rec.user), "%s", found->pw_name);
         v->rec.uid = found->pw_uid;
         e = state_save(s->manager.state_dir, v->vc->name, &v->rec);
+        fault_point("prepare-saved");
         if (e < 0) {
                 /* Unchanged but for an empty directory, which the next wipe takes. */
                 v->rec = saved;
@@ -874,6 +880,7 @@ static void backend_release(void *userdata, void *conn, const Caller *c, const c
                 snprintf(v->rec.last_job, sizeof(v->rec.last_job), "%s", job);
                 /* The worker starts from what is on file: save before it starts. */
                 (void) state_save(s->manager.state_dir, v->vc->name, &v->rec);
+                fault_point("release-saved");
                 audit_transition(v, "release", c, job, VOLUME_IN_USE, VOLUME_DIRTY, 0, "ok", NULL);
 
                 if (!add_waiter(v, conn) || volume_start_work(v, WORK_RELEASE, c, job) < 0) {

@@ -52,7 +52,7 @@ ctl() { "$SCRATCHCTL" --socket "$SOCK" "$@"; }
 wait_state() {
         local want=${1:-CLEAN}
         for _ in $(seq 1 600); do
-                [ "$(ctl status --json 2>/dev/null | python3 -c 'import json,sys; print(" ".join(v["state"] for v in json.load(sys.stdin)["volumes"]))')" = "$want" ] && return 0
+                [ "$(ctl status --json 2>/dev/null | python3 -c 'import json,sys; print(" ".join(v["state"] + ("?" if v.get("adopting") else "") for v in json.load(sys.stdin)["volumes"]))')" = "$want" ] && return 0
                 sleep 0.1
         done
         return 1
