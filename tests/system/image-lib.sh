@@ -139,3 +139,15 @@ image_result() {
         fi
         return 0
 }
+
+# All of the above for one test: image_setup GUEST-SCRIPT -> $WORK, $ROOTFS.
+# The run's directory goes at exit (kept with SCRATCHD_KEEP=1).
+image_setup() {
+        image_require
+        image_base
+        WORK=$(mktemp -d /var/tmp/scratchd-image.XXXXXX)
+        trap '[ -n "${SCRATCHD_KEEP:-}" ] || rm -rf "$WORK"' EXIT
+        image_build_deb "$(dirname "${BASH_SOURCE[0]}")/../.." "$WORK"
+        image_make "$WORK"
+        image_add_test_unit "$1"
+}

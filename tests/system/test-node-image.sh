@@ -7,14 +7,8 @@
 set -u
 here=$(dirname "$(realpath "$0")")
 . "$here/image-lib.sh"
-image_require
-image_base
-
-work=$(mktemp -d /var/tmp/scratchd-image.XXXXXX)
-trap '[ -n "${SCRATCHD_KEEP:-}" ] || rm -rf "$work"' EXIT
-image_build_deb "$here/../.." "$work"
-image_make "$work"
-image_add_test_unit "$here/node-test-boot.sh"
+image_setup "$here/node-test-boot.sh"
+work=$WORK
 cat > "$ROOTFS/etc/scratchd/scratchd.conf" <<'CONF'
 [Scratch]
 Devices=/dev/disk/by-id/ubd-SCRATCH*

@@ -9,14 +9,8 @@
 set -u
 here=$(dirname "$(realpath "$0")")
 . "$here/image-lib.sh"
-image_require
-image_base
-
-work=$(mktemp -d /var/tmp/scratchd-image.XXXXXX)
-trap '[ -n "${SCRATCHD_KEEP:-}" ] || rm -rf "$work"' EXIT
-image_build_deb "$here/../.." "$work"
-image_make "$work"
-image_add_test_unit "$here/node-test-slurm.sh"
+image_setup "$here/node-test-slurm.sh"
+work=$WORK
 install -m 0755 "$here/slurm-job.sh" "$ROOTFS/usr/local/bin/slurm-job"
 cat > "$ROOTFS/etc/scratchd/scratchd.conf" <<'CONF'
 [Scratch]

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tempdir.h"
+
 #include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
@@ -73,10 +75,6 @@ static void assert_devices(const VolumeConfig *v, ...) {
         assert_int_equal(strv_length(v->devices), i);
 }
 
-typedef struct TempDir {
-        char path[64];
-} TempDir;
-
 static void write_file(const char *dir, const char *name, const char *text) {
         char path[512];
         snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -84,36 +82,6 @@ static void write_file(const char *dir, const char *name, const char *text) {
         assert_non_null(f);
         assert_int_equal(fputs(text, f) >= 0, 1);
         assert_int_equal(fclose(f), 0);
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
-static void rm_rf(const char *dir) {
-        /* Only ever a mkdtemp() result under /tmp. */
-        assert_true(startswith(dir, "/tmp/scratchd-test-config."));
-        assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
-}
-
-static int setup_tempdir(void **state) {
-        TempDir *t = calloc(1, sizeof(TempDir));
-        if (!t)
-                return -1;
-        snprintf(t->path, sizeof(t->path), "/tmp/scratchd-test-config.XXXXXX");
-        if (!mkdtemp(t->path)) {
-                free(t);
-                return -1;
-        }
-        *state = t;
-        return 0;
-}
-
-static int teardown_tempdir(void **state) {
-        TempDir *t = *state;
-        rm_rf(t->path);
-        free(t);
-        return 0;
 }
 
 static void assert_daemon_defaults(const DaemonConfig *d) {

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tempdir.h"
+
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -289,36 +291,6 @@ static void test_job_id_valid_table(void **state) {
 }
 
 /* ---- records on disk, and adoption ---- */
-
-typedef struct TempDir {
-        char path[64];
-} TempDir;
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
-static int setup_tempdir(void **state) {
-        TempDir *t = calloc(1, sizeof(TempDir));
-        if (!t)
-                return -1;
-        snprintf(t->path, sizeof(t->path), "/tmp/scratchd-test-lifecycle.XXXXXX");
-        if (!mkdtemp(t->path)) {
-                free(t);
-                return -1;
-        }
-        *state = t;
-        return 0;
-}
-
-static int teardown_tempdir(void **state) {
-        TempDir *t = *state;
-        /* Only ever a mkdtemp() result under /tmp. */
-        assert_true(startswith(t->path, "/tmp/scratchd-test-lifecycle."));
-        assert_int_equal(nftw(t->path, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
-        free(t);
-        return 0;
-}
 
 static void assert_record_equal(const VolumeRecord *a, const VolumeRecord *b) {
         assert_int_equal(a->state, b->state);

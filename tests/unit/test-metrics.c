@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tempdir.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -413,36 +415,6 @@ static void test_promtool(void **state) {
 }
 
 /* ---- metrics_write_textfile() ---- */
-
-typedef struct TempDir {
-        char path[64];
-} TempDir;
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
-static int setup_tempdir(void **state) {
-        TempDir *t = calloc(1, sizeof(TempDir));
-        if (!t)
-                return -1;
-        snprintf(t->path, sizeof(t->path), "/tmp/scratchd-test-metrics.XXXXXX");
-        if (!mkdtemp(t->path)) {
-                free(t);
-                return -1;
-        }
-        *state = t;
-        return 0;
-}
-
-static int teardown_tempdir(void **state) {
-        TempDir *t = *state;
-        /* Only ever a mkdtemp() result under /tmp. */
-        assert_true(startswith(t->path, "/tmp/scratchd-test-metrics."));
-        assert_int_equal(nftw(t->path, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
-        free(t);
-        return 0;
-}
 
 static char *read_file(const char *path) {
         FILE *f = fopen(path, "re");

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tempdir.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -243,27 +245,6 @@ static void test_parse_ignores_unknown_keys(void **state) {
 
 /* ---- save and load ---- */
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
-static int setup_tempdir(void **state) {
-        char *dir = strdup("/tmp/scratchd-test-state.XXXXXX");
-        if (!dir || !mkdtemp(dir)) {
-                free(dir);
-                return -1;
-        }
-        *state = dir;
-        return 0;
-}
-
-static int teardown_tempdir(void **state) {
-        char *dir = *state;
-        int r = startswith(dir, "/tmp/scratchd-test-state.") ? nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) : -1;
-        free(dir);
-        return r;
-}
-
 /* The names in `dir`, sorted, joined by spaces. */
 static char *list_dir(const char *dir) {
         struct dirent **list;
@@ -287,7 +268,7 @@ static void state_path(const char *dir, const char *name, char *buf, size_t size
 }
 
 static void test_save_load_round_trip(void **state) {
-        const char *dir = *state;
+        const char *dir = ((TempDir *) *state)->path;
         VolumeRecord in, out;
 
         sample_record(&in);
@@ -309,7 +290,7 @@ static void test_save_load_round_trip(void **state) {
 }
 
 static void test_save_mode_and_no_temporary(void **state) {
-        const char *dir = *state;
+        const char *dir = ((TempDir *) *state)->path;
         VolumeRecord in;
         char path[PATH_MAX];
         struct stat st;
@@ -342,7 +323,7 @@ static void test_save_mode_and_no_temporary(void **state) {
 }
 
 static void test_save_creates_directory(void **state) {
-        const char *dir = *state;
+        const char *dir = ((TempDir *) *state)->path;
         char sub[PATH_MAX];
         struct stat st;
         VolumeRecord in, out;
@@ -364,7 +345,7 @@ static void test_save_creates_directory(void **state) {
 }
 
 static void test_load_rejects_writable(void **state) {
-        const char *dir = *state;
+        const char *dir = ((TempDir *) *state)->path;
         VolumeRecord in, out;
         char path[PATH_MAX];
 
@@ -386,7 +367,7 @@ static void test_load_rejects_writable(void **state) {
 }
 
 static void test_load_missing(void **state) {
-        const char *dir = *state;
+        const char *dir = ((TempDir *) *state)->path;
         VolumeRecord out;
         char sub[PATH_MAX];
 
@@ -396,7 +377,7 @@ static void test_load_missing(void **state) {
 }
 
 static void test_load_rejects_garbage_and_links(void **state) {
-        const char *dir = *state;
+        const char *dir = ((TempDir *) *state)->path;
         VolumeRecord in, out;
         char path[PATH_MAX], target[PATH_MAX];
 
