@@ -1077,6 +1077,18 @@ int server_new(Config *config, const char *state_dir, const char *socket_path, S
         if (r < 0)
                 goto fail;
 
+        /* One descriptor per client: make room for MaxConnections of them
+         * (systemd's default soft limit is 1024, its hard limit far higher). */
+        struct rlimit rl;
+        rlim_t want = (rlim_t) config->daemon.max_connections + 64;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+                rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
+                        log_warning("MaxConnections=%u needs %llu file descriptors, only %llu allowed; raise "
+                                    "LimitNOFILE=", config->daemon.max_connections, (unsigned long long) want,
+                                    (unsigned long long) rl.rlim_cur);
+        }
+
         r = open_socket(s, socket_path);
         if (r < 0)
                 goto fail;
