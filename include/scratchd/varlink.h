@@ -8,7 +8,7 @@
 /* Varlink's wire format: each message is one JSON object followed by a NUL
  * byte, on an AF_UNIX stream socket. */
 
-#define VARLINK_MESSAGE_MAX (64 * 1024)   /* a message larger than this is refused */
+#define VARLINK_MESSAGE_MAX ((size_t) 64 * 1024)   /* a message larger than this is refused */
 #define VARLINK_DEPTH_MAX 16              /* JSON nesting deeper than this is refused */
 
 typedef struct VarlinkCall {

@@ -81,7 +81,7 @@ int block_erase_signatures(const char *device) {
         int r;
         while ((r = blkid_do_probe(pr)) == 0)
                 if (blkid_do_wipe(pr, 0) < 0)
-                        return -errno ?: -EIO;
+                        return errno > 0 ? -errno : -EIO;
         if (r < 0)
                 return -EIO;
         return fsync(fd) < 0 ? -errno : 0;

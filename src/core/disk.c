@@ -257,7 +257,7 @@ static int collect_partitions(struct udev *udev, struct udev_device *disk, Relat
 static int collect_signatures(DiskFacts *f) {
         _cleanup_(blkid_free_probep) blkid_probe pr = blkid_new_probe_from_filename(f->path);
         if (!pr)
-                return -errno ?: -EIO;
+                return errno > 0 ? -errno : -EIO;
 
         blkid_probe_enable_superblocks(pr, 1);
         blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_USAGE | BLKID_SUBLKS_BADCSUM);

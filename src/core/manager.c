@@ -236,7 +236,7 @@ int manager_status(Manager *m, FILE *out) {
         for (size_t i = 0; i < m->config->n_volumes; i++) {
                 const VolumeConfig *vc = &m->config->volumes[i];
                 VolumeRecord rec;
-                char a[32], b[32];
+                char a[32];
 
                 if (i > 0)
                         fputc('\n', out);
@@ -260,6 +260,7 @@ int manager_status(Manager *m, FILE *out) {
                 if ((rec.state == VOLUME_CLEAN || rec.state == VOLUME_IN_USE) && statvfs(vc->mount_point, &sv) == 0) {
                         uint64_t total = (uint64_t) sv.f_blocks * sv.f_frsize;
                         uint64_t used = total - (uint64_t) sv.f_bfree * sv.f_frsize;
+                        char b[32];
                         fprintf(out, "  mount point:     %s (%s), %s, %s used\n", vc->mount_point,
                                 file_system_to_string(vc->file_system), format_bytes(a, sizeof(a), total),
                                 format_bytes(b, sizeof(b), used));

@@ -25,7 +25,7 @@
 #include "scratchd/util.h"
 
 /* A subscriber that stops reading is dropped once this much waits for it. */
-#define OUTPUT_MAX (4 * 1024 * 1024)
+#define OUTPUT_MAX ((size_t) 4 * 1024 * 1024)
 
 typedef struct Connection Connection;
 

@@ -65,7 +65,7 @@ static bool clean_tree(json_object *o, int depth) {
 
 static json_object *parse_object(const char *msg, size_t len, char **ret_error) {
         if (len > VARLINK_MESSAGE_MAX) {
-                (void) errorf(ret_error, 0, "message of %zu bytes exceeds the %d-byte limit", len,
+                (void) errorf(ret_error, 0, "message of %zu bytes exceeds the %zu-byte limit", len,
                               VARLINK_MESSAGE_MAX);
                 return NULL;
         }
