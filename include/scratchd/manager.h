@@ -37,5 +37,5 @@ int manager_lock_volume(const Manager *m, const char *name);
  * worker thread. */
 int manager_run_volume(Manager *m, const VolumeConfig *vc, bool force_wipe, VolumeRecord *ret_rec);
 
-/* Prints of every volume's state. */
+/* Prints every volume's state, a block each, for people. */
 int manager_status(Manager *m, FILE *out);
