@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "tempdir.h"
+#include "helpers.h"
 
 #include <fcntl.h>
 #include <ftw.h>

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "tempdir.h"
+#include "helpers.h"
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -291,23 +291,6 @@ static void test_job_id_valid_table(void **state) {
 }
 
 /* ---- records on disk, and adoption ---- */
-
-static void assert_record_equal(const VolumeRecord *a, const VolumeRecord *b) {
-        assert_int_equal(a->state, b->state);
-        assert_int_equal(a->generation, b->generation);
-        assert_int_equal(a->mapping_devnum, b->mapping_devnum);
-        assert_string_equal(a->device, b->device);
-        assert_string_equal(a->mount_point, b->mount_point);
-        assert_string_equal(a->cipher, b->cipher);
-        assert_int_equal(a->sector_size, b->sector_size);
-        assert_string_equal(a->reason, b->reason);
-        assert_string_equal(a->job, b->job);
-        assert_string_equal(a->user, b->user);
-        assert_int_equal(a->uid, b->uid);
-        assert_string_equal(a->last_job, b->last_job);
-        assert_int_equal(a->last_wipe, b->last_wipe);
-        assert_int_equal(a->last_wipe_usec, b->last_wipe_usec);
-}
 
 /* A record as the daemon leaves it in state `s`. */
 static void daemon_record(VolumeRecord *rec, VolumeState s) {

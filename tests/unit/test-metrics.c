@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "tempdir.h"
+#include "helpers.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -430,24 +430,6 @@ static char *read_file(const char *path) {
         fclose(f);
         assert_int_equal(fclose(m), 0);
         return buf;
-}
-
-/* The names in `dir`, but . and .., joined with spaces, sorted. */
-static char *list_dir(const char *dir) {
-        struct dirent **list = NULL;
-        int n = scandir(dir, &list, NULL, alphasort);
-        assert_true(n >= 0);
-        char **names = NULL;
-        for (int i = 0; i < n; i++) {
-                if (!streq(list[i]->d_name, ".") && !streq(list[i]->d_name, ".."))
-                        assert_int_equal(strv_extend(&names, list[i]->d_name), 0);
-                free(list[i]);
-        }
-        free(list);
-        char *s = strv_join(names, " ");
-        assert_non_null(s);
-        strv_free(names);
-        return s;
 }
 
 static void test_write_textfile(void **state) {

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "tempdir.h"
+#include "helpers.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -19,19 +19,6 @@
 #include "scratchd/state.h"
 #include "scratchd/util.h"
 
-
-static void assert_record_equal(const VolumeRecord *a, const VolumeRecord *b) {
-        assert_int_equal(a->state, b->state);
-        assert_int_equal(a->generation, b->generation);
-        assert_int_equal(a->mapping_devnum, b->mapping_devnum);
-        assert_string_equal(a->device, b->device);
-        assert_string_equal(a->mount_point, b->mount_point);
-        assert_string_equal(a->cipher, b->cipher);
-        assert_int_equal(a->sector_size, b->sector_size);
-        assert_string_equal(a->reason, b->reason);
-        assert_int_equal(a->last_wipe, b->last_wipe);
-        assert_int_equal(a->last_wipe_usec, b->last_wipe_usec);
-}
 
 static void sample_record(VolumeRecord *r) {
         *r = (VolumeRecord) {
@@ -244,24 +231,6 @@ static void test_parse_ignores_unknown_keys(void **state) {
 }
 
 /* ---- save and load ---- */
-
-/* The names in `dir`, sorted, joined by spaces. */
-static char *list_dir(const char *dir) {
-        struct dirent **list;
-        int n = scandir(dir, &list, NULL, alphasort);
-        assert_true(n >= 0);
-        char **names = NULL;
-        for (int i = 0; i < n; i++) {
-                if (!streq(list[i]->d_name, ".") && !streq(list[i]->d_name, ".."))
-                        assert_int_equal(strv_extend(&names, list[i]->d_name), 0);
-                free(list[i]);
-        }
-        free(list);
-        char *s = strv_join(names, " ");
-        assert_non_null(s);
-        strv_free(names);
-        return s;
-}
 
 static void state_path(const char *dir, const char *name, char *buf, size_t size) {
         snprintf(buf, size, "%s/%s.state", dir, name);

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
 #include <syslog.h>
@@ -391,20 +393,6 @@ static const VolumeRecord *last_saved(const Fake *f) {
                         return &f->calls[i - 1].saved;
         fail_msg("no state was saved");
         return NULL;
-}
-
-/* Field by field: the padding of VolumeRecord is no one's business. */
-static void assert_record_equal(const VolumeRecord *a, const VolumeRecord *b) {
-        assert_int_equal(a->state, b->state);
-        assert_int_equal(a->generation, b->generation);
-        assert_int_equal(a->mapping_devnum, b->mapping_devnum);
-        assert_string_equal(a->device, b->device);
-        assert_string_equal(a->mount_point, b->mount_point);
-        assert_string_equal(a->cipher, b->cipher);
-        assert_int_equal(a->sector_size, b->sector_size);
-        assert_string_equal(a->reason, b->reason);
-        assert_int_equal(a->last_wipe, b->last_wipe);
-        assert_int_equal(a->last_wipe_usec, b->last_wipe_usec);
 }
 
 static void assert_wiping_saved_first(const Fake *f) {
