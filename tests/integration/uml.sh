@@ -61,7 +61,10 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm
 # Load order matters: encrypted-keys needs cbc(aes), dm-crypt needs encrypted-keys.
-for m in cbc ecb xts sha512_generic af_alg algif_skcipher dm-mod encrypted-keys dm-crypt; do
+# The guest kernel cannot load modules on demand (they live under modroot), so
+# what a cipher may need is loaded here: essiv for cryptsetup's plain default,
+# the Adiantum parts for Cipher=auto.
+for m in cbc ecb xts essiv sha512_generic chacha_generic poly1305_generic nhpoly1305 adiantum af_alg algif_skcipher dm-mod encrypted-keys dm-crypt; do
         modprobe -d "$work/modroot" \$m || echo "Bail out! modprobe \$m failed" >> "$work/result"
 done
 # No udevd in this guest: libdevmapper makes the /dev/mapper nodes itself.
