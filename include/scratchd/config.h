@@ -12,21 +12,33 @@ typedef enum FileSystem {
         _FILE_SYSTEM_INVALID = -EINVAL,
 } FileSystem;
 
-/* Whether a wipe discards the raw disk. "auto" discards only where the device
- * can discard the whole disk in a bounded number of requests, so a wipe stays
- * seconds long whatever the size (see tuning.c). */
-typedef enum DiscardMode {
-        DISCARD_AUTO,
-        DISCARD_YES,
-        DISCARD_NO,
-        _DISCARD_MAX,
-        _DISCARD_INVALID = -EINVAL,
-} DiscardMode;
+/* A setting that is on, off, or chosen from what the machine says (tuning.c). */
+typedef enum Tristate {
+        TRISTATE_AUTO,
+        TRISTATE_YES,
+        TRISTATE_NO,
+        _TRISTATE_MAX,
+        _TRISTATE_INVALID = -EINVAL,
+} Tristate;
 
 const char *file_system_to_string(FileSystem f);
 FileSystem file_system_from_string(const char *s);
-const char *discard_mode_to_string(DiscardMode d);
-DiscardMode discard_mode_from_string(const char *s);
+const char *tristate_to_string(Tristate d);
+Tristate tristate_from_string(const char *s);
+
+/* The dm-crypt cipher. AES-XTS by default; "auto" takes Adiantum where the
+ * kernel has no accelerated AES (tuning.c). */
+typedef enum CipherChoice {
+        CIPHER_AES_XTS,              /* aes-xts-plain64, 512-bit key */
+        CIPHER_ADIANTUM_XCHACHA12,   /* xchacha12,aes-adiantum-plain64, 256-bit key */
+        CIPHER_ADIANTUM_XCHACHA20,   /* xchacha20,aes-adiantum-plain64, 256-bit key */
+        CIPHER_AUTO,
+        _CIPHER_MAX,
+        _CIPHER_INVALID = -EINVAL,
+} CipherChoice;
+
+const char *cipher_choice_to_string(CipherChoice c);
+CipherChoice cipher_choice_from_string(const char *s);
 
 typedef struct VolumeConfig {
         char *name;            /* "scratch": names the mapping, state file and logs */
@@ -34,8 +46,11 @@ typedef struct VolumeConfig {
         char *mount_point;
         FileSystem file_system;
         bool expendable;
-        DiscardMode discard;
-        unsigned sector_size;  /* 0: chosen from the device */
+        Tristate discard;            /* Discard=: discard the raw disk during a wipe */
+        unsigned sector_size;        /* SectorSize=; 0: chosen from the device */
+        CipherChoice cipher;         /* Cipher= */
+        Tristate bypass_workqueues;  /* BypassWorkqueues=: no_read/no_write_workqueue */
+        Tristate allow_discards;     /* AllowDiscards=: the file system's discards reach the disk */
 } VolumeConfig;
 
 typedef struct DaemonConfig {

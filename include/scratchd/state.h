@@ -2,6 +2,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -30,7 +31,11 @@ typedef struct VolumeRecord {
         char device[256];            /* raw disk */
         char mount_point[256];
         char cipher[64];             /* "aes-xts-plain64" */
+        unsigned key_bits;
         unsigned sector_size;
+        bool bypass_workqueues;
+        bool allow_discards;
+        char tuning[320];            /* where each setting came from (CryptTuning.why) */
         char reason[512];            /* why FAILED */
         char job[65];                /* IN_USE: the job that holds it */
         char user[65];               /* IN_USE: the job's user, and uid */

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "scratchd/config.h"
+#include "scratchd/crypto-probe.h"
 #include "scratchd/disk.h"
 
 /* How many discard requests Discard=auto allows for a whole-disk discard.
@@ -15,16 +16,20 @@
 #define DISCARD_AUTO_MAX_REQUESTS 65536
 
 typedef struct CryptTuning {
-        const char *cipher;       /* "aes" */
-        const char *mode;         /* "xts-plain64" */
+        const char *cipher;       /* "aes", "xchacha12,aes" */
+        const char *mode;         /* "xts-plain64", "adiantum-plain64" */
+        const char *cipher_spec;  /* both, as dm-crypt and Cipher= write it: "aes-xts-plain64" */
         unsigned key_size;        /* bytes */
-        unsigned sector_size;     /* dm-crypt sector: 512 or 4096 */
+        unsigned sector_size;     /* dm-crypt sector: 512, 1024, 2048 or 4096 */
         bool bypass_workqueues;   /* no_read_workqueue, no_write_workqueue */
-        bool allow_discards;
+        bool allow_discards;      /* the file system's discards reach the disk */
         bool discard_on_wipe;     /* BLKDISCARD the raw disk during a wipe */
+        char why[320];            /* one line: where each choice came from, for status */
 } CryptTuning;
 
-/* Chooses the dm-crypt settings for one disk from what the disk says and what
- * the config asks. Returns 0, or -EINVAL with a one-line reason when the
- * config asks for something the disk cannot do. */
-int tuning_decide(const DiskFacts *f, const VolumeConfig *v, CryptTuning *ret, char *reason, size_t reason_size);
+/* Chooses the dm-crypt settings for one disk from what the disk and the
+ * kernel's crypto say and what the config asks. Returns 0, or -EINVAL with a
+ * one-line reason when the config asks for something the disk or the kernel
+ * cannot do. */
+int tuning_decide(const DiskFacts *f, const CryptoFacts *c, const VolumeConfig *v, CryptTuning *ret, char *reason,
+                  size_t reason_size);

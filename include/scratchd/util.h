@@ -86,6 +86,8 @@ const char *format_bytes(char *buf, size_t size, uint64_t bytes);
 /* Read a whole small file (sysfs attribute, /proc entry), trailing newline stripped. */
 int read_one_line(const char *path, char **ret);
 int read_u64_file(const char *path, uint64_t *ret);
+/* Read a whole text file (a /proc table), NUL-terminated. */
+int read_full_file(const char *path, char **ret);
 
 /* write(2) until all of buf is written. */
 int write_all(int fd, const void *buf, size_t n);

@@ -56,7 +56,7 @@ typedef struct WipeRequest {
         FileSystem file_system;
         CryptTuning tuning;
         bool erase_signatures;     /* Expendable=yes and foreign signatures found */
-        DiscardMode discard;       /* as configured, for the log */
+        Tristate discard;       /* as configured, for the log */
         uint64_t discard_max_bytes;  /* as the device says, for the log */
 } WipeRequest;
 

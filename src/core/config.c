@@ -13,10 +13,17 @@ static const char *const file_system_table[_FILE_SYSTEM_MAX] = {
         [FILE_SYSTEM_EXT4] = "ext4",
 };
 
-static const char *const discard_mode_table[_DISCARD_MAX] = {
-        [DISCARD_AUTO] = "auto",
-        [DISCARD_YES] = "yes",
-        [DISCARD_NO] = "no",
+static const char *const tristate_table[_TRISTATE_MAX] = {
+        [TRISTATE_AUTO] = "auto",
+        [TRISTATE_YES] = "yes",
+        [TRISTATE_NO] = "no",
+};
+
+static const char *const cipher_choice_table[_CIPHER_MAX] = {
+        [CIPHER_AES_XTS] = "aes-xts-plain64",
+        [CIPHER_ADIANTUM_XCHACHA12] = "xchacha12,aes-adiantum-plain64",
+        [CIPHER_ADIANTUM_XCHACHA20] = "xchacha20,aes-adiantum-plain64",
+        [CIPHER_AUTO] = "auto",
 };
 
 const char *file_system_to_string(FileSystem f) {
@@ -30,18 +37,29 @@ FileSystem file_system_from_string(const char *s) {
         return _FILE_SYSTEM_INVALID;
 }
 
-const char *discard_mode_to_string(DiscardMode d) {
-        return d >= 0 && d < _DISCARD_MAX ? discard_mode_table[d] : NULL;
+const char *tristate_to_string(Tristate d) {
+        return d >= 0 && d < _TRISTATE_MAX ? tristate_table[d] : NULL;
 }
 
-DiscardMode discard_mode_from_string(const char *s) {
-        for (int i = 0; i < _DISCARD_MAX; i++)
-                if (streq(s, discard_mode_table[i]))
+Tristate tristate_from_string(const char *s) {
+        for (int i = 0; i < _TRISTATE_MAX; i++)
+                if (streq(s, tristate_table[i]))
                         return i;
         int b = parse_boolean(s);
         if (b >= 0)
-                return b ? DISCARD_YES : DISCARD_NO;
-        return _DISCARD_INVALID;
+                return b ? TRISTATE_YES : TRISTATE_NO;
+        return _TRISTATE_INVALID;
+}
+
+const char *cipher_choice_to_string(CipherChoice c) {
+        return c >= 0 && c < _CIPHER_MAX ? cipher_choice_table[c] : NULL;
+}
+
+CipherChoice cipher_choice_from_string(const char *s) {
+        for (int i = 0; i < _CIPHER_MAX; i++)
+                if (streq(s, cipher_choice_table[i]))
+                        return i;
+        return _CIPHER_INVALID;
 }
 
 /* The longest line we accept; longer lists go on several Devices= lines. */
@@ -172,7 +190,10 @@ static VolumeConfig *current_volume(Parser *p) {
                 c->n_volumes = 1;
                 c->volumes[0] = (VolumeConfig) {
                         .file_system = FILE_SYSTEM_XFS,
-                        .discard = DISCARD_AUTO,
+                        .discard = TRISTATE_AUTO,
+                        .cipher = CIPHER_AES_XTS,
+                        .bypass_workqueues = TRISTATE_AUTO,
+                        .allow_discards = TRISTATE_AUTO,
                 };
         }
         return &c->volumes[0];
@@ -267,11 +288,23 @@ static int handle_scratch(Parser *p, const char *name, const char *value) {
                 v->expendable = b;
                 return 1;
         }
-        if (streq(name, "Discard")) {
-                DiscardMode d = discard_mode_from_string(value);
+        Tristate *tristate = streq(name, "Discard")            ? &v->discard
+                             : streq(name, "BypassWorkqueues") ? &v->bypass_workqueues
+                             : streq(name, "AllowDiscards")    ? &v->allow_discards
+                                                               : NULL;
+        if (tristate) {
+                Tristate d = tristate_from_string(value);
                 if (d < 0)
-                        return fail(p, "Discard", "'%s' is not valid; use auto, yes or no", value);
-                v->discard = d;
+                        return fail(p, name, "'%s' is not valid; use auto, yes or no", value);
+                *tristate = d;
+                return 1;
+        }
+        if (streq(name, "Cipher")) {
+                CipherChoice c = cipher_choice_from_string(value);
+                if (c < 0)
+                        return fail(p, "Cipher", "'%s' is not supported; use aes-xts-plain64, auto, "
+                                    "xchacha12,aes-adiantum-plain64 or xchacha20,aes-adiantum-plain64", value);
+                v->cipher = c;
                 return 1;
         }
         if (streq(name, "SectorSize")) {
@@ -286,7 +319,7 @@ static int handle_scratch(Parser *p, const char *name, const char *value) {
                 return 1;
         }
         return fail(p, name, "unknown key in [Scratch]; known keys are Name, Devices, MountPoint, FileSystem, "
-                    "Expendable, Discard, SectorSize");
+                    "Expendable, Discard, SectorSize, Cipher, BypassWorkqueues, AllowDiscards");
 }
 
 static bool valid_group(const char *s) {

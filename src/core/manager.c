@@ -121,7 +121,9 @@ static int target_prepare(const Manager *m, Target *t, const VolumeConfig *vc) {
         if (t->verdict == SAFETY_EXPENDABLE)
                 log_warning("%s: %s", vc->name, reason);
 
-        r = tuning_decide(&t->facts, vc, &t->tuning, reason, sizeof(reason));
+        CryptoFacts crypto;
+        crypto_probe(&crypto);
+        r = tuning_decide(&t->facts, &crypto, vc, &t->tuning, reason, sizeof(reason));
         if (r < 0)
                 return log_error_errno(r, "%s: %s", vc->name, reason);
 
@@ -253,8 +255,15 @@ int manager_status(Manager *m, FILE *out) {
                         fprintf(out, "  reason:          %s\n", rec.reason);
                 fprintf(out, "  device:          %s\n", rec.device);
                 fprintf(out, "  key generation:  %" PRIu64 "\n", rec.generation);
-                if (rec.cipher[0])
-                        fprintf(out, "  cipher:          %s, %u-byte sectors\n", rec.cipher, rec.sector_size);
+                if (rec.cipher[0]) {
+                        fprintf(out, "  cipher:          %s, %u-bit key, %u-byte sectors\n", rec.cipher, rec.key_bits,
+                                rec.sector_size);
+                        fprintf(out, "  data path:       workqueues %s, discards %s\n",
+                                rec.bypass_workqueues ? "bypassed" : "used",
+                                rec.allow_discards ? "passed to the disk" : "not passed");
+                        if (rec.tuning[0])
+                                fprintf(out, "  tuning:          %s\n", rec.tuning);
+                }
 
                 struct statvfs sv;
                 if ((rec.state == VOLUME_CLEAN || rec.state == VOLUME_IN_USE) && statvfs(vc->mount_point, &sv) == 0) {

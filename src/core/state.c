@@ -41,7 +41,8 @@ static const char *one_line(const char *s, char *buf, size_t size) {
 }
 
 int state_format(const VolumeRecord *rec, char *buf, size_t size) {
-        char reason[sizeof(rec->reason)], device[sizeof(rec->device)], mount_point[sizeof(rec->mount_point)];
+        char reason[sizeof(rec->reason)], device[sizeof(rec->device)], mount_point[sizeof(rec->mount_point)],
+                tuning[sizeof(rec->tuning)];
         int k = snprintf(buf, size,
                          STATE_MAGIC "\n"
                          "state=%s\n"
@@ -50,7 +51,11 @@ int state_format(const VolumeRecord *rec, char *buf, size_t size) {
                          "device=%s\n"
                          "mount_point=%s\n"
                          "cipher=%s\n"
+                         "key_bits=%u\n"
                          "sector_size=%u\n"
+                         "bypass_workqueues=%d\n"
+                         "allow_discards=%d\n"
+                         "tuning=%s\n"
                          "last_wipe=%lld\n"
                          "last_wipe_usec=%" PRIu64 "\n"
                          "reason=%s\n"
@@ -61,7 +66,8 @@ int state_format(const VolumeRecord *rec, char *buf, size_t size) {
                          volume_state_to_string(rec->state), rec->generation, major(rec->mapping_devnum),
                          minor(rec->mapping_devnum), one_line(rec->device, device, sizeof(device)),
                          one_line(rec->mount_point, mount_point, sizeof(mount_point)), rec->cipher,
-                         rec->sector_size, (long long) rec->last_wipe, rec->last_wipe_usec,
+                         rec->key_bits, rec->sector_size, rec->bypass_workqueues, rec->allow_discards,
+                         one_line(rec->tuning, tuning, sizeof(tuning)), (long long) rec->last_wipe, rec->last_wipe_usec,
                          one_line(rec->reason, reason, sizeof(reason)), rec->job, rec->user, rec->uid,
                          rec->last_job);
         if (k < 0 || (size_t) k >= size)
@@ -122,7 +128,19 @@ int state_parse(const char *text, VolumeRecord *ret) {
                         r = copy_field(rec.mount_point, sizeof(rec.mount_point), v);
                 else if (streq(k, "cipher"))
                         r = copy_field(rec.cipher, sizeof(rec.cipher), v);
-                else if (streq(k, "sector_size")) {
+                else if (streq(k, "tuning"))
+                        r = copy_field(rec.tuning, sizeof(rec.tuning), v);
+                else if (streq(k, "key_bits")) {
+                        r = parse_u64(v, &u);
+                        if (r >= 0 && u > 4096)
+                                r = -EBADMSG;
+                        rec.key_bits = (unsigned) u;
+                } else if (streq(k, "bypass_workqueues") || streq(k, "allow_discards")) {
+                        r = parse_u64(v, &u);
+                        if (r >= 0 && u > 1)
+                                r = -EBADMSG;
+                        *(streq(k, "allow_discards") ? &rec.allow_discards : &rec.bypass_workqueues) = u;
+                } else if (streq(k, "sector_size")) {
                         r = parse_u64(v, &u);
                         if (r >= 0 && u > 65536)
                                 r = -EBADMSG;

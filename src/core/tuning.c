@@ -6,19 +6,81 @@ static bool can_use_sector(const DiskFacts *f, unsigned sector) {
         return f->logical_sector_size <= sector && f->size % sector == 0;
 }
 
-int tuning_decide(const DiskFacts *f, const VolumeConfig *v, CryptTuning *ret, char *reason, size_t reason_size) {
-        CryptTuning t = {
-                .cipher = "aes",
-                .mode = "xts-plain64",
-                .key_size = 64,          /* AES-256 in XTS: two 256-bit keys */
-                .allow_discards = true,  /* lets the filesystem's own discards reach the disk */
-        };
+static bool is_crypt_sector(unsigned s) {
+        return s >= 512 && s <= 4096 && (s & (s - 1)) == 0;
+}
 
-        /* 4096-byte crypto sectors cost an eighth of the per-sector IV and
-         * setup work of 512-byte ones. Any device whose logical block is at
-         * most 4096 can take them when its size is a multiple; torn 4 KiB
-         * writes on 512-byte-physical disks do not matter here, since a power
-         * loss is a reboot and a reboot is a crypto-erase. */
+static const struct {
+        const char *cipher, *mode;
+        unsigned key_size;
+} cipher_params[] = {
+        [CIPHER_AES_XTS] = { "aes", "xts-plain64", 64 },   /* AES-256 in XTS: two 256-bit keys */
+        [CIPHER_ADIANTUM_XCHACHA12] = { "xchacha12,aes", "adiantum-plain64", 32 },
+        [CIPHER_ADIANTUM_XCHACHA20] = { "xchacha20,aes", "adiantum-plain64", 32 },
+};
+
+static int decide_cipher(const CryptoFacts *c, const VolumeConfig *v, const char *path, CipherChoice *ret,
+                         char *why, size_t why_size, char *reason, size_t reason_size) {
+        const char *driver = c->aes_driver[0] ? c->aes_driver : "unknown";
+
+        switch (v->cipher) {
+        case CIPHER_AUTO:
+                /* Adiantum is built for CPUs without AES instructions: XChaCha
+                 * and NH run fast in plain C, where AES-XTS in generic C
+                 * crawls. With AES instructions, AES-XTS is faster and the
+                 * standard choice. */
+                if (c->aes_accelerated) {
+                        *ret = CIPHER_AES_XTS;
+                        snprintf(why, why_size, "Cipher=auto, AES instructions (%s)", driver);
+                } else if (c->adiantum_available) {
+                        *ret = CIPHER_ADIANTUM_XCHACHA12;
+                        snprintf(why, why_size, "Cipher=auto, no AES instructions (%s)", driver);
+                } else {
+                        *ret = CIPHER_AES_XTS;
+                        snprintf(why, why_size, "Cipher=auto, no AES instructions (%s) but no Adiantum in the kernel",
+                                 driver);
+                }
+                return 0;
+        case CIPHER_ADIANTUM_XCHACHA12:
+        case CIPHER_ADIANTUM_XCHACHA20:
+                if (!c->adiantum_available) {
+                        snprintf(reason, reason_size, "%s: Cipher=%s, but the kernel has no Adiantum; load the "
+                                 "adiantum module or use Cipher=aes-xts-plain64", path, cipher_choice_to_string(v->cipher));
+                        return -EINVAL;
+                }
+                *ret = v->cipher;
+                snprintf(why, why_size, "configured");
+                return 0;
+        default:
+                *ret = CIPHER_AES_XTS;
+                snprintf(why, why_size, "default");
+                return 0;
+        }
+}
+
+int tuning_decide(const DiskFacts *f, const CryptoFacts *c, const VolumeConfig *v, CryptTuning *ret, char *reason,
+                  size_t reason_size) {
+        CryptTuning t = {};
+        char why_cipher[128], why_sector[96];
+        CipherChoice cipher;
+        int r;
+
+        r = decide_cipher(c, v, f->path, &cipher, why_cipher, sizeof(why_cipher), reason, reason_size);
+        if (r < 0)
+                return r;
+        t.cipher = cipher_params[cipher].cipher;
+        t.mode = cipher_params[cipher].mode;
+        t.key_size = cipher_params[cipher].key_size;
+        t.cipher_spec = cipher_choice_to_string(cipher);
+
+        /* Larger crypto sectors cost less per byte: one IV and one cipher
+         * setup per sector (Adiantum on 4096-byte sectors runs about 1.3 times
+         * as fast as on 512-byte ones, see bench/datapath.sh). 4096 is the
+         * largest dm-crypt takes. It is never smaller than the physical block,
+         * so the disk never has to read-modify-write; where it is larger
+         * (512-byte physical blocks), a power loss could tear a 4 KiB write,
+         * which is moot for scratch: a reboot crypto-erases the volume. Where
+         * the size forbids 4096, the physical block, else the logical one. */
         if (v->sector_size) {
                 if (!can_use_sector(f, v->sector_size)) {
                         snprintf(reason, reason_size, "%s: SectorSize=%u does not fit a disk with %u-byte logical "
@@ -27,19 +89,35 @@ int tuning_decide(const DiskFacts *f, const VolumeConfig *v, CryptTuning *ret, c
                         return -EINVAL;
                 }
                 t.sector_size = v->sector_size;
-        } else
-                t.sector_size = can_use_sector(f, 4096) ? 4096 : f->logical_sector_size;
+                snprintf(why_sector, sizeof(why_sector), "configured");
+        } else if (can_use_sector(f, 4096)) {
+                t.sector_size = 4096;
+                snprintf(why_sector, sizeof(why_sector), "the largest (physical block %u)", f->physical_sector_size);
+        } else if (is_crypt_sector(f->physical_sector_size) && can_use_sector(f, f->physical_sector_size)) {
+                t.sector_size = f->physical_sector_size;
+                snprintf(why_sector, sizeof(why_sector), "physical block (size not a multiple of 4096)");
+        } else {
+                t.sector_size = f->logical_sector_size;
+                snprintf(why_sector, sizeof(why_sector), "logical block (size not a multiple of 4096 or %u)",
+                         f->physical_sector_size);
+        }
 
-        /* On SSDs the kcryptd workqueues only add latency: do the crypto in
-         * the submitting context. On spinning disks they let the elevator
-         * sort what dm-crypt hands down. */
-        t.bypass_workqueues = !f->rotational;
+        /* On SSDs the kcryptd workqueues only add latency and a context
+         * switch: do the crypto in the submitting context. On spinning disks
+         * they let the elevator sort what dm-crypt hands down. */
+        t.bypass_workqueues = v->bypass_workqueues == TRISTATE_AUTO ? !f->rotational
+                                                                     : v->bypass_workqueues == TRISTATE_YES;
+
+        /* Pass the file system's discards (fstrim, online discard) through
+         * where the disk can do something with them. */
+        t.allow_discards = v->allow_discards == TRISTATE_AUTO ? f->discard_max_bytes > 0
+                                                               : v->allow_discards == TRISTATE_YES;
 
         switch (v->discard) {
-        case DISCARD_NO:
+        case TRISTATE_NO:
                 t.discard_on_wipe = false;
                 break;
-        case DISCARD_YES:
+        case TRISTATE_YES:
                 t.discard_on_wipe = f->discard_max_bytes > 0;
                 break;
         default:
@@ -48,6 +126,14 @@ int tuning_decide(const DiskFacts *f, const VolumeConfig *v, CryptTuning *ret, c
                                             DISCARD_AUTO_MAX_REQUESTS;
         }
 
+        snprintf(t.why, sizeof(t.why), "cipher: %s; sectors: %s; workqueues: %s; discards: %s", why_cipher,
+                 why_sector,
+                 v->bypass_workqueues != TRISTATE_AUTO ? "configured"
+                 : f->rotational                       ? "rotational disk"
+                                                       : "non-rotational disk",
+                 v->allow_discards != TRISTATE_AUTO ? "configured"
+                 : f->discard_max_bytes > 0         ? "the disk discards"
+                                                    : "the disk cannot discard");
         *ret = t;
         return 0;
 }

@@ -117,6 +117,27 @@ int read_one_line(const char *path, char **ret) {
         return 0;
 }
 
+int read_full_file(const char *path, char **ret) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        char *text = NULL;
+        size_t n = 0;
+        /* Text files hold no NUL, so this reads to the end. */
+        if (getdelim(&text, &n, 0, f) < 0) {
+                if (ferror(f)) {
+                        free(text);
+                        return -EIO;
+                }
+                free(text);
+                text = strdup("");
+                if (!text)
+                        return -ENOMEM;
+        }
+        *ret = text;
+        return 0;
+}
+
 int read_u64_file(const char *path, uint64_t *ret) {
         _cleanup_free_ char *s = NULL;
         int r = read_one_line(path, &s);

@@ -75,7 +75,7 @@ static int run_step(Wipe *w, WipeStep step) {
                 if (!q->tuning.discard_on_wipe) {
                         log_info("%s: discard %s: skipped (Discard=%s, device discards %llu bytes at most per "
                                  "request); the key change alone made the old data unreadable", q->name,
-                                 q->device, discard_mode_to_string(q->discard), (unsigned long long) q->discard_max_bytes);
+                                 q->device, tristate_to_string(q->discard), (unsigned long long) q->discard_max_bytes);
                         return 0;
                 }
                 r = o->discard(o->userdata, q->device);
@@ -190,8 +190,12 @@ int wipe_volume(const WipeOps *ops, const WipeRequest *req, VolumeRecord *rec, W
 
         rec->state = VOLUME_CLEAN;
         rec->mapping_devnum = w.devnum;
-        snprintf(rec->cipher, sizeof(rec->cipher), "%s-%s", req->tuning.cipher, req->tuning.mode);
+        snprintf(rec->cipher, sizeof(rec->cipher), "%s", req->tuning.cipher_spec);
+        rec->key_bits = req->tuning.key_size * 8;
         rec->sector_size = req->tuning.sector_size;
+        rec->bypass_workqueues = req->tuning.bypass_workqueues;
+        rec->allow_discards = req->tuning.allow_discards;
+        snprintf(rec->tuning, sizeof(rec->tuning), "%s", req->tuning.why);
         rec->last_wipe = time(NULL);
         rec->last_wipe_usec = now_usec() - start;
         r = save(&w);

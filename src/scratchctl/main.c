@@ -219,6 +219,12 @@ static int64_t get_int(json_object *o, const char *key, int64_t fallback) {
         return fallback;
 }
 
+static bool get_bool(json_object *o, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_boolean) &&
+               json_object_get_boolean(v);
+}
+
 static void print_table(json_object *volumes) {
         static const char *const head[] = { "VOLUME", "DEVICE", "STATE", "JOB", "USER", "GEN", "CIPHER", "SECTOR",
                                             "SIZE", "USED", "LAST WIPE" };
@@ -270,9 +276,14 @@ static void print_table(json_object *volumes) {
         }
         for (size_t i = 0; i < n; i++) {
                 json_object *v = json_object_array_get_idx(volumes, i);
-                const char *reason = param_string(v, "reason");
+                const char *reason = param_string(v, "reason"), *tuning = param_string(v, "tuning");
                 if (reason)
                         printf("%s: %s\n", param_string(v, "name") ?: "?", reason);
+                if (tuning)
+                        printf("%s: %" PRId64 "-bit key, workqueues %s, discards %s (%s)\n",
+                               param_string(v, "name") ?: "?", get_int(v, "key_bits", 0),
+                               get_bool(v, "bypass_workqueues") ? "bypassed" : "used",
+                               get_bool(v, "allow_discards") ? "passed" : "not passed", tuning);
         }
 }
 

@@ -71,6 +71,10 @@ static inline void assert_record_equal(const VolumeRecord *a, const VolumeRecord
         assert_string_equal(a->mount_point, b->mount_point);
         assert_string_equal(a->cipher, b->cipher);
         assert_int_equal(a->sector_size, b->sector_size);
+        assert_int_equal(a->key_bits, b->key_bits);
+        assert_int_equal(a->bypass_workqueues, b->bypass_workqueues);
+        assert_int_equal(a->allow_discards, b->allow_discards);
+        assert_string_equal(a->tuning, b->tuning);
         assert_string_equal(a->reason, b->reason);
         assert_string_equal(a->job, b->job);
         assert_string_equal(a->user, b->user);

@@ -105,8 +105,11 @@ static void test_defaults(void **state) {
         assert_string_equal(v->mount_point, "/scratch");
         assert_int_equal(v->file_system, FILE_SYSTEM_XFS);
         assert_false(v->expendable);
-        assert_int_equal(v->discard, DISCARD_AUTO);
+        assert_int_equal(v->discard, TRISTATE_AUTO);
         assert_int_equal(v->sector_size, 0);
+        assert_int_equal(v->cipher, CIPHER_AES_XTS);
+        assert_int_equal(v->bypass_workqueues, TRISTATE_AUTO);
+        assert_int_equal(v->allow_discards, TRISTATE_AUTO);
         assert_devices(v, "/dev/sdb", NULL);
         assert_null(c->read_group);
         assert_null(c->operator_group);
@@ -145,7 +148,7 @@ static void test_every_key(void **state) {
         assert_string_equal(v->mount_point, "/local/scratch");
         assert_int_equal(v->file_system, FILE_SYSTEM_EXT4);
         assert_true(v->expendable);
-        assert_int_equal(v->discard, DISCARD_NO);
+        assert_int_equal(v->discard, TRISTATE_NO);
         assert_int_equal(v->sector_size, 512);
         assert_string_equal(c->read_group, "scratch-readers");
         assert_string_equal(c->operator_group, "hpc.ops_1");
@@ -163,24 +166,24 @@ static void test_value_spellings(void **state) {
                 const char *line;
                 FileSystem fs;
                 bool expendable;
-                DiscardMode discard;
+                Tristate discard;
                 unsigned sector;
         } table[] = {
-                { "FileSystem=xfs", FILE_SYSTEM_XFS, false, DISCARD_AUTO, 0 },
-                { "FileSystem=ext4", FILE_SYSTEM_EXT4, false, DISCARD_AUTO, 0 },
-                { "Expendable=true", FILE_SYSTEM_XFS, true, DISCARD_AUTO, 0 },
-                { "Expendable=1", FILE_SYSTEM_XFS, true, DISCARD_AUTO, 0 },
-                { "Expendable=on", FILE_SYSTEM_XFS, true, DISCARD_AUTO, 0 },
-                { "Expendable=no", FILE_SYSTEM_XFS, false, DISCARD_AUTO, 0 },
-                { "Expendable=off", FILE_SYSTEM_XFS, false, DISCARD_AUTO, 0 },
-                { "Discard=auto", FILE_SYSTEM_XFS, false, DISCARD_AUTO, 0 },
-                { "Discard=yes", FILE_SYSTEM_XFS, false, DISCARD_YES, 0 },
-                { "Discard=true", FILE_SYSTEM_XFS, false, DISCARD_YES, 0 },
-                { "Discard=no", FILE_SYSTEM_XFS, false, DISCARD_NO, 0 },
-                { "Discard=0", FILE_SYSTEM_XFS, false, DISCARD_NO, 0 },
-                { "SectorSize=auto", FILE_SYSTEM_XFS, false, DISCARD_AUTO, 0 },
-                { "SectorSize=512", FILE_SYSTEM_XFS, false, DISCARD_AUTO, 512 },
-                { "SectorSize=4096", FILE_SYSTEM_XFS, false, DISCARD_AUTO, 4096 },
+                { "FileSystem=xfs", FILE_SYSTEM_XFS, false, TRISTATE_AUTO, 0 },
+                { "FileSystem=ext4", FILE_SYSTEM_EXT4, false, TRISTATE_AUTO, 0 },
+                { "Expendable=true", FILE_SYSTEM_XFS, true, TRISTATE_AUTO, 0 },
+                { "Expendable=1", FILE_SYSTEM_XFS, true, TRISTATE_AUTO, 0 },
+                { "Expendable=on", FILE_SYSTEM_XFS, true, TRISTATE_AUTO, 0 },
+                { "Expendable=no", FILE_SYSTEM_XFS, false, TRISTATE_AUTO, 0 },
+                { "Expendable=off", FILE_SYSTEM_XFS, false, TRISTATE_AUTO, 0 },
+                { "Discard=auto", FILE_SYSTEM_XFS, false, TRISTATE_AUTO, 0 },
+                { "Discard=yes", FILE_SYSTEM_XFS, false, TRISTATE_YES, 0 },
+                { "Discard=true", FILE_SYSTEM_XFS, false, TRISTATE_YES, 0 },
+                { "Discard=no", FILE_SYSTEM_XFS, false, TRISTATE_NO, 0 },
+                { "Discard=0", FILE_SYSTEM_XFS, false, TRISTATE_NO, 0 },
+                { "SectorSize=auto", FILE_SYSTEM_XFS, false, TRISTATE_AUTO, 0 },
+                { "SectorSize=512", FILE_SYSTEM_XFS, false, TRISTATE_AUTO, 512 },
+                { "SectorSize=4096", FILE_SYSTEM_XFS, false, TRISTATE_AUTO, 4096 },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
@@ -194,6 +197,54 @@ static void test_value_spellings(void **state) {
                 assert_int_equal(c->volumes[0].sector_size, table[i].sector);
                 config_free(c);
         }
+}
+
+static void test_tuning_keys(void **state) {
+        static const struct {
+                const char *lines;
+                CipherChoice cipher;
+                Tristate bypass, allow;
+        } table[] = {
+                { "Cipher=aes-xts-plain64", CIPHER_AES_XTS, TRISTATE_AUTO, TRISTATE_AUTO },
+                { "Cipher=auto", CIPHER_AUTO, TRISTATE_AUTO, TRISTATE_AUTO },
+                { "Cipher=xchacha12,aes-adiantum-plain64", CIPHER_ADIANTUM_XCHACHA12, TRISTATE_AUTO, TRISTATE_AUTO },
+                { "Cipher=xchacha20,aes-adiantum-plain64", CIPHER_ADIANTUM_XCHACHA20, TRISTATE_AUTO, TRISTATE_AUTO },
+                { "BypassWorkqueues=yes", CIPHER_AES_XTS, TRISTATE_YES, TRISTATE_AUTO },
+                { "BypassWorkqueues=no", CIPHER_AES_XTS, TRISTATE_NO, TRISTATE_AUTO },
+                { "BypassWorkqueues=auto", CIPHER_AES_XTS, TRISTATE_AUTO, TRISTATE_AUTO },
+                { "AllowDiscards=off", CIPHER_AES_XTS, TRISTATE_AUTO, TRISTATE_NO },
+                { "AllowDiscards=1", CIPHER_AES_XTS, TRISTATE_AUTO, TRISTATE_YES },
+                /* The last line wins, key by key. */
+                { "Cipher=auto\nBypassWorkqueues=no\nAllowDiscards=yes\nCipher=aes-xts-plain64", CIPHER_AES_XTS,
+                  TRISTATE_NO, TRISTATE_YES },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                char text[256];
+                snprintf(text, sizeof(text), "[Scratch]\nDevices=/dev/sdb\n%s\n", table[i].lines);
+                print_message("%s\n", table[i].lines);
+                Config *c = load_ok(text);
+                assert_int_equal(c->volumes[0].cipher, table[i].cipher);
+                assert_int_equal(c->volumes[0].bypass_workqueues, table[i].bypass);
+                assert_int_equal(c->volumes[0].allow_discards, table[i].allow);
+                config_free(c);
+        }
+
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nCipher=aes-cbc-essiv:sha256\n", "bad.conf:3: Cipher: ",
+                      "'aes-cbc-essiv:sha256' is not supported", "aes-xts-plain64", "auto",
+                      "xchacha12,aes-adiantum-plain64", NULL));
+        /* Cipher names are exact: no case folding, no blanks inside. */
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nCipher=AES-XTS-PLAIN64\n", "bad.conf:3: Cipher: ", NULL));
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nCipher=\n", "bad.conf:3: Cipher: ", NULL));
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nBypassWorkqueues=maybe\n", "bad.conf:3: BypassWorkqueues: ",
+                      "'maybe' is not valid; use auto, yes or no", NULL));
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nAllowDiscards=2\n", "bad.conf:3: AllowDiscards: ",
+                      "use auto, yes or no", NULL));
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nWorkqueues=no\n", "bad.conf:3: Workqueues: ",
+                      "unknown key in [Scratch]", "Cipher", "BypassWorkqueues", "AllowDiscards", NULL));
+        for (int c = 0; c < _CIPHER_MAX; c++)
+                assert_int_equal(cipher_choice_from_string(cipher_choice_to_string(c)), c);
+        assert_null(cipher_choice_to_string(_CIPHER_MAX));
 }
 
 static void test_inline_comments_values(void **state) {
@@ -703,7 +754,7 @@ static void test_load_file_and_dropins(void **state) {
         const VolumeConfig *v = &c->volumes[0];
         assert_string_equal(v->mount_point, "/local/scratch");
         assert_int_equal(v->file_system, FILE_SYSTEM_EXT4);
-        assert_int_equal(v->discard, DISCARD_YES);     /* untouched by the drop-ins */
+        assert_int_equal(v->discard, TRISTATE_YES);     /* untouched by the drop-ins */
         assert_devices(v, "/dev/sdb", NULL);
         assert_string_equal(c->read_group, "users");
         assert_string_equal(v->name, "scratch");
@@ -861,14 +912,14 @@ static void test_enum_strings(void **state) {
         assert_null(file_system_to_string(_FILE_SYSTEM_MAX));
         assert_int_equal(file_system_from_string("ext4"), FILE_SYSTEM_EXT4);
         assert_int_equal(file_system_from_string("vfat"), _FILE_SYSTEM_INVALID);
-        assert_string_equal(discard_mode_to_string(DISCARD_AUTO), "auto");
-        assert_string_equal(discard_mode_to_string(DISCARD_YES), "yes");
-        assert_string_equal(discard_mode_to_string(DISCARD_NO), "no");
-        assert_null(discard_mode_to_string(_DISCARD_MAX));
-        for (int d = 0; d < _DISCARD_MAX; d++)
-                assert_int_equal(discard_mode_from_string(discard_mode_to_string(d)), d);
-        assert_int_equal(discard_mode_from_string("off"), DISCARD_NO);
-        assert_int_equal(discard_mode_from_string("maybe"), _DISCARD_INVALID);
+        assert_string_equal(tristate_to_string(TRISTATE_AUTO), "auto");
+        assert_string_equal(tristate_to_string(TRISTATE_YES), "yes");
+        assert_string_equal(tristate_to_string(TRISTATE_NO), "no");
+        assert_null(tristate_to_string(_TRISTATE_MAX));
+        for (int d = 0; d < _TRISTATE_MAX; d++)
+                assert_int_equal(tristate_from_string(tristate_to_string(d)), d);
+        assert_int_equal(tristate_from_string("off"), TRISTATE_NO);
+        assert_int_equal(tristate_from_string("maybe"), _TRISTATE_INVALID);
 }
 
 int main(void) {
@@ -876,6 +927,7 @@ int main(void) {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_every_key),
                 cmocka_unit_test(test_value_spellings),
+                cmocka_unit_test(test_tuning_keys),
                 cmocka_unit_test(test_inline_comments_values),
                 cmocka_unit_test(test_devices_lists),
                 cmocka_unit_test(test_devices_reset_in_string),

@@ -28,7 +28,11 @@ static void sample_record(VolumeRecord *r) {
                 .device = "/dev/disk/by-id/nvme-SAMSUNG_MZQL23T8HCLS-00A07_S64HNE0T123456",
                 .mount_point = "/local/scratch",
                 .cipher = "aes-xts-plain64",
+                .key_bits = 512,
                 .sector_size = 4096,
+                .bypass_workqueues = true,
+                .allow_discards = false,
+                .tuning = "cipher: Cipher=auto, AES instructions (xts-aes-aesni); sectors: physical block 4096",
                 .reason = "mkfs failed: mkfs.xfs: a=b c:d, 50% done; \"quoted\" #not-a-comment",
                 .last_wipe = 1718000000,
                 .last_wipe_usec = UINT64_C(1234567),
@@ -50,6 +54,9 @@ static void test_round_trip(void **state) {
         assert_non_null(strstr(buf, "\ngeneration=18446744073709551615\n"));
         assert_non_null(strstr(buf, "\nmapping_dev=253:1048575\n"));
         assert_non_null(strstr(buf, "\nsector_size=4096\n"));
+        assert_non_null(strstr(buf, "\nkey_bits=512\n"));
+        assert_non_null(strstr(buf, "\nbypass_workqueues=1\n"));
+        assert_non_null(strstr(buf, "\nallow_discards=0\n"));
 
         memset(&out, 0x5A, sizeof(out));
         assert_int_equal(state_parse(buf, &out), 0);
@@ -59,7 +66,7 @@ static void test_round_trip(void **state) {
 static void test_round_trip_each_field(void **state) {
         /* Each field alone differs from an all-default record, so a field that
          * were not written or not read back would show. */
-        for (int field = 0; field < 10; field++) {
+        for (int field = 0; field < 14; field++) {
                 VolumeRecord in = { .state = VOLUME_CLEAN }, out;
                 char buf[4096];
 
@@ -74,6 +81,10 @@ static void test_round_trip_each_field(void **state) {
                 case 7: snprintf(in.reason, sizeof(in.reason), "why"); break;
                 case 8: in.last_wipe = 86400; break;
                 case 9: in.last_wipe_usec = 42; break;
+                case 10: in.key_bits = 256; break;
+                case 11: in.bypass_workqueues = true; break;
+                case 12: in.allow_discards = true; break;
+                case 13: snprintf(in.tuning, sizeof(in.tuning), "cipher: default"); break;
                 }
                 assert_true(state_format(&in, buf, sizeof(buf)) > 0);
                 memset(&out, 0x5A, sizeof(out));
@@ -90,6 +101,7 @@ static void test_longest_fields(void **state) {
         memset(in.mount_point, 'm', sizeof(in.mount_point) - 1);
         memset(in.cipher, 'c', sizeof(in.cipher) - 1);
         memset(in.reason, 'r', sizeof(in.reason) - 1);
+        memset(in.tuning, 't', sizeof(in.tuning) - 1);
         assert_true(state_format(&in, buf, sizeof(buf)) > 0);
         assert_int_equal(state_parse(buf, &out), 0);
         assert_record_equal(&out, &in);
@@ -185,6 +197,9 @@ static void test_parse_rejects_bad_generation(void **state) {
         assert_parse_fails(MAGIC "state=CLEAN\ngeneration=18446744073709551616\n");
         assert_parse_fails(MAGIC "state=CLEAN\ngeneration=0x10\n");
         assert_parse_fails(MAGIC "state=CLEAN\nsector_size=-4096\n");
+        assert_parse_fails(MAGIC "state=CLEAN\nkey_bits=8192\n");
+        assert_parse_fails(MAGIC "state=CLEAN\nbypass_workqueues=2\n");
+        assert_parse_fails(MAGIC "state=CLEAN\nallow_discards=yes\n");
         assert_parse_fails(MAGIC "state=CLEAN\nlast_wipe_usec=1.5\n");
         assert_parse_fails(MAGIC "state=CLEAN\nmapping_dev=253\n");
         assert_parse_fails(MAGIC "state=CLEAN\nmapping_dev=253:0x\n");

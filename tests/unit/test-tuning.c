@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* tuning_decide(): every combination of logical sector size, disk size,
- * SectorSize=, rotational, discard limit and Discard=, checked against tables
- * of what each input must decide. */
+/* tuning_decide(): every combination of the inputs (logical and physical
+ * block size, disk size, SectorSize=, rotational, BypassWorkqueues=, discard
+ * limit, AllowDiscards=, Discard=, AES acceleration, Adiantum in the kernel,
+ * Cipher=) checked against tables of what each input must decide; and the
+ * reading of /proc/crypto that tells whether AES is accelerated. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,115 +18,213 @@
 #define GIB (UINT64_C(1) << 30)
 #define KIB (UINT64_C(1) << 10)
 
-/* A disk of 4 TiB (a multiple of 4096) or 4 TiB + 512 (a multiple of 512 only). */
-static uint64_t disk_size(bool multiple_of_4096) {
-        return multiple_of_4096 ? 4 * TIB : 4 * TIB + 512;
-}
+/* Each combination describes itself here, printed only when a check fails
+ * (printing 100,000 combinations would drown the one that matters). */
+static char ctx[512];
+#define CHECK(cond)                                                          \
+        do {                                                                 \
+                if (!(cond)) {                                               \
+                        print_error("%s\n  failed: %s\n", ctx, #cond);      \
+                        fail();                                              \
+                }                                                            \
+        } while (0)
 
-/* The sector size decision: expected sector, or 0 for -EINVAL. A disk whose
- * logical sector is 4096 always has a size that is a multiple of 4096 (the
- * kernel sizes block devices in logical blocks), so that pair only appears
- * with an explicit SectorSize=, where -EINVAL is the only possible answer. */
+/* The sector size decision: expected sector, or 0 for -EINVAL. Auto takes
+ * 4096, dm-crypt's largest, where the disk's size and logical block allow;
+ * else the physical block where it is a power of two the size is a multiple
+ * of; else the logical block. Sizes: 4 TiB, or 4 TiB + 512 (a multiple of 512
+ * only), or 4 TiB + 2048 (of 512, 1024 and 2048). */
 static const struct {
-        unsigned logical;
-        bool multiple_of_4096;
+        unsigned logical, physical;
+        uint64_t extra;   /* bytes over 4 TiB */
         unsigned config;
         unsigned expected;   /* 0: -EINVAL */
 } sector_table[] = {
-        { 512, true, 0, 4096 },
-        { 512, true, 512, 512 },
-        { 512, true, 4096, 4096 },
-        { 512, false, 0, 512 },
-        { 512, false, 512, 512 },
-        { 512, false, 4096, 0 },
-        { 4096, true, 0, 4096 },
-        { 4096, true, 512, 0 },
-        { 4096, true, 4096, 4096 },
-        { 4096, false, 512, 0 },
-        { 4096, false, 4096, 0 },
+        /* auto */
+        { 512, 512, 0, 0, 4096 },
+        { 512, 512, 512, 0, 512 },
+        { 512, 1024, 0, 0, 4096 },
+        { 512, 1024, 512, 0, 512 },      /* 4 TiB + 512 is no multiple of 1024 */
+        { 512, 2048, 2048, 0, 2048 },    /* not of 4096, but of the physical block */
+        { 512, 4096, 0, 0, 4096 },
+        { 512, 4096, 512, 0, 512 },
+        { 512, 8192, 0, 0, 4096 },       /* dm-crypt's sectors stop at 4096 */
+        { 512, 3000, 2048, 0, 512 },     /* nonsense from the device: the logical block */
+        { 4096, 4096, 0, 0, 4096 },
+        { 4096, 65536, 0, 0, 4096 },
+        /* configured */
+        { 512, 512, 0, 512, 512 },
+        { 512, 512, 0, 4096, 4096 },
+        { 512, 4096, 0, 512, 512 },      /* smaller than the physical block: the admin's call */
+        { 512, 4096, 0, 4096, 4096 },
+        { 512, 512, 512, 512, 512 },
+        { 512, 4096, 512, 4096, 0 },
+        { 4096, 4096, 0, 512, 0 },       /* smaller than the logical block */
+        { 4096, 4096, 0, 4096, 4096 },
+        { 4096, 4096, 512, 512, 0 },
+        { 4096, 4096, 512, 4096, 0 },
 };
 
-/* The discard decision on a 4 TiB disk. 32 KiB at a time is 134 million
- * requests (too many for auto), 2 GiB at a time is 2048. */
+/* The cipher decision. expected: a Cipher= spelling, or NULL for -EINVAL. */
 static const struct {
-        uint64_t discard_max;
-        DiscardMode mode;
-        bool expected;
-} discard_table[] = {
-        { 0, DISCARD_AUTO, false },
-        { 0, DISCARD_YES, false },
-        { 0, DISCARD_NO, false },
-        { 32 * KIB, DISCARD_AUTO, false },
-        { 32 * KIB, DISCARD_YES, true },
-        { 32 * KIB, DISCARD_NO, false },
-        { 2 * GIB, DISCARD_AUTO, true },
-        { 2 * GIB, DISCARD_YES, true },
-        { 2 * GIB, DISCARD_NO, false },
+        CipherChoice config;
+        bool accelerated, adiantum;
+        const char *expected;
+        const char *why;   /* a piece of the status line */
+} cipher_table[] = {
+        { CIPHER_AES_XTS, false, false, "aes-xts-plain64", "cipher: default" },
+        { CIPHER_AES_XTS, false, true, "aes-xts-plain64", "cipher: default" },
+        { CIPHER_AES_XTS, true, false, "aes-xts-plain64", "cipher: default" },
+        { CIPHER_AES_XTS, true, true, "aes-xts-plain64", "cipher: default" },
+        { CIPHER_ADIANTUM_XCHACHA12, false, false, NULL, NULL },
+        { CIPHER_ADIANTUM_XCHACHA12, false, true, "xchacha12,aes-adiantum-plain64", "cipher: configured" },
+        { CIPHER_ADIANTUM_XCHACHA12, true, false, NULL, NULL },
+        { CIPHER_ADIANTUM_XCHACHA12, true, true, "xchacha12,aes-adiantum-plain64", "cipher: configured" },
+        { CIPHER_ADIANTUM_XCHACHA20, false, false, NULL, NULL },
+        { CIPHER_ADIANTUM_XCHACHA20, false, true, "xchacha20,aes-adiantum-plain64", "cipher: configured" },
+        { CIPHER_ADIANTUM_XCHACHA20, true, false, NULL, NULL },
+        { CIPHER_ADIANTUM_XCHACHA20, true, true, "xchacha20,aes-adiantum-plain64", "cipher: configured" },
+        { CIPHER_AUTO, false, false, "aes-xts-plain64", "no AES instructions (aes-drv) but no Adiantum" },
+        { CIPHER_AUTO, false, true, "xchacha12,aes-adiantum-plain64", "cipher: Cipher=auto, no AES instructions (aes-drv);" },
+        { CIPHER_AUTO, true, false, "aes-xts-plain64", "cipher: Cipher=auto, AES instructions (aes-drv);" },
+        { CIPHER_AUTO, true, true, "aes-xts-plain64", "cipher: Cipher=auto, AES instructions (aes-drv);" },
 };
+
+static const Tristate tristates[] = { TRISTATE_AUTO, TRISTATE_YES, TRISTATE_NO };
+
+/* The wipe-time discard decision on a 4 TiB disk. 32 KiB at a time is 134
+ * million requests (too many for auto), 2 GiB at a time is 2048. */
+static bool expected_discard_on_wipe(uint64_t discard_max, Tristate mode) {
+        switch (mode) {
+        case TRISTATE_NO: return false;
+        case TRISTATE_YES: return discard_max > 0;
+        default: return discard_max >= 2 * GIB;
+        }
+}
 
 static void test_all_combinations(void **state) {
-        unsigned n_ok = 0, n_einval = 0;
+        static const uint64_t discard_maxes[] = { 0, 32 * KIB, 2 * GIB };
+        unsigned n_ok = 0, n_einval = 0, n_total = 0;
 
         for (size_t s = 0; s < ELEMENTSOF(sector_table); s++)
-                for (size_t d = 0; d < ELEMENTSOF(discard_table); d++)
-                        for (int rotational = 0; rotational <= 1; rotational++) {
-                                DiskFacts f = {
-                                        .path = (char *) DISK,
-                                        .size = disk_size(sector_table[s].multiple_of_4096),
-                                        .logical_sector_size = sector_table[s].logical,
-                                        .physical_sector_size = 4096,
-                                        .rotational = rotational,
-                                        .discard_max_bytes = discard_table[d].discard_max,
-                                };
-                                VolumeConfig v = {
-                                        .sector_size = sector_table[s].config,
-                                        .discard = discard_table[d].mode,
-                                };
-                                CryptTuning t;
-                                char reason[256] = "";
+        for (size_t c = 0; c < ELEMENTSOF(cipher_table); c++)
+        for (int rotational = 0; rotational <= 1; rotational++)
+        for (size_t bw = 0; bw < ELEMENTSOF(tristates); bw++)
+        for (size_t dm = 0; dm < ELEMENTSOF(discard_maxes); dm++)
+        for (size_t ad = 0; ad < ELEMENTSOF(tristates); ad++)
+        for (size_t dw = 0; dw < ELEMENTSOF(tristates); dw++) {
+                DiskFacts f = {
+                        .path = (char *) DISK,
+                        .size = 4 * TIB + sector_table[s].extra,
+                        .logical_sector_size = sector_table[s].logical,
+                        .physical_sector_size = sector_table[s].physical,
+                        .rotational = rotational,
+                        .discard_max_bytes = discard_maxes[dm],
+                };
+                CryptoFacts cf = {
+                        .aes_driver = "aes-drv",
+                        .aes_accelerated = cipher_table[c].accelerated,
+                        .adiantum_available = cipher_table[c].adiantum,
+                };
+                VolumeConfig v = {
+                        .sector_size = sector_table[s].config,
+                        .cipher = cipher_table[c].config,
+                        .bypass_workqueues = tristates[bw],
+                        .allow_discards = tristates[ad],
+                        .discard = tristates[dw],
+                };
+                CryptTuning t;
+                char reason[256] = "";
 
-                                memset(&t, 0xA5, sizeof(t));
-                                CryptTuning untouched = t;
+                n_total++;
+                snprintf(ctx, sizeof(ctx),
+                         "logical=%u physical=%u size=%llu SectorSize=%u Cipher=%s accelerated=%d adiantum=%d "
+                         "rotational=%d BypassWorkqueues=%s discard_max=%llu AllowDiscards=%s Discard=%s",
+                         f.logical_sector_size, f.physical_sector_size, (unsigned long long) f.size, v.sector_size,
+                         cipher_choice_to_string(v.cipher), cf.aes_accelerated, cf.adiantum_available, rotational,
+                         tristate_to_string(v.bypass_workqueues), (unsigned long long) f.discard_max_bytes,
+                         tristate_to_string(v.allow_discards), tristate_to_string(v.discard));
 
-                                print_message("logical=%u size=%llu SectorSize=%u rotational=%d "
-                                              "discard_max=%llu Discard=%s\n",
-                                              sector_table[s].logical, (unsigned long long) f.size,
-                                              sector_table[s].config, rotational,
-                                              (unsigned long long) f.discard_max_bytes,
-                                              discard_mode_to_string(v.discard));
+                memset(&t, 0xA5, sizeof(t));
+                CryptTuning untouched = t;
 
-                                int r = tuning_decide(&f, &v, &t, reason, sizeof(reason));
+                int r = tuning_decide(&f, &cf, &v, &t, reason, sizeof(reason));
 
-                                if (sector_table[s].expected == 0) {
-                                        char want[32];
-                                        assert_int_equal(r, -EINVAL);
-                                        assert_true(startswith(reason, DISK ": "));
-                                        snprintf(want, sizeof(want), "SectorSize=%u", sector_table[s].config);
-                                        assert_non_null(strstr(reason, want));
-                                        assert_null(strchr(reason, '\n'));
-                                        /* Nothing half-decided is handed back. */
-                                        assert_memory_equal(&t, &untouched, sizeof(t));
-                                        n_einval++;
-                                        continue;
-                                }
-
-                                assert_int_equal(r, 0);
-                                assert_string_equal(t.cipher, "aes");
-                                assert_string_equal(t.mode, "xts-plain64");
-                                assert_int_equal(t.key_size, 64);
-                                assert_true(t.allow_discards);
-                                assert_int_equal(t.sector_size, sector_table[s].expected);
-                                /* dm-crypt needs the device to be a whole number of crypto sectors. */
-                                assert_int_equal(f.size % t.sector_size, 0);
-                                assert_true(t.sector_size >= f.logical_sector_size);
-                                assert_int_equal(t.bypass_workqueues, !rotational);
-                                assert_int_equal(t.discard_on_wipe, discard_table[d].expected);
-                                n_ok++;
+                if (!cipher_table[c].expected || sector_table[s].expected == 0) {
+                        CHECK(r == -EINVAL);
+                        CHECK(startswith(reason, DISK ": "));
+                        CHECK(!strchr(reason, '\n'));
+                        if (!cipher_table[c].expected) {
+                                /* The cipher is decided first and named. */
+                                CHECK(strstr(reason, cipher_choice_to_string(v.cipher)));
+                                CHECK(strstr(reason, "Adiantum"));
+                        } else {
+                                char want[32];
+                                snprintf(want, sizeof(want), "SectorSize=%u", v.sector_size);
+                                CHECK(strstr(reason, want));
                         }
+                        /* Nothing half-decided is handed back. */
+                        CHECK(memcmp(&t, &untouched, sizeof(t)) == 0);
+                        n_einval++;
+                        continue;
+                }
+
+                CHECK(r == 0);
+                CHECK(streq(t.cipher_spec, cipher_table[c].expected));
+                /* cipher-mode is what dm-crypt's table says, and what Cipher= takes. */
+                char spec[64];
+                snprintf(spec, sizeof(spec), "%s-%s", t.cipher, t.mode);
+                CHECK(streq(spec, t.cipher_spec));
+                CHECK(t.key_size == (startswith(t.cipher_spec, "aes-xts") ? 64u : 32u));
+                CHECK(strstr(t.why, cipher_table[c].why));
+
+                CHECK(t.sector_size == sector_table[s].expected);
+                /* dm-crypt needs the device to be a whole number of crypto sectors. */
+                CHECK(f.size % t.sector_size == 0);
+                CHECK(t.sector_size >= f.logical_sector_size);
+                CHECK(strstr(t.why, v.sector_size ? "sectors: configured" : "sectors: "));
+
+                CHECK(t.bypass_workqueues == (v.bypass_workqueues == TRISTATE_AUTO ? !rotational
+                                                                                    : v.bypass_workqueues == TRISTATE_YES));
+                CHECK(strstr(t.why, v.bypass_workqueues != TRISTATE_AUTO ? "workqueues: configured"
+                                    : rotational ? "workqueues: rotational disk"
+                                                 : "workqueues: non-rotational disk"));
+                CHECK(t.allow_discards == (v.allow_discards == TRISTATE_AUTO ? f.discard_max_bytes > 0
+                                                                              : v.allow_discards == TRISTATE_YES));
+                CHECK(strstr(t.why, v.allow_discards != TRISTATE_AUTO ? "discards: configured"
+                                    : f.discard_max_bytes > 0 ? "discards: the disk discards"
+                                                              : "discards: the disk cannot discard"));
+                CHECK(t.discard_on_wipe == expected_discard_on_wipe(f.discard_max_bytes, v.discard));
+                CHECK(!strchr(t.why, '\n'));
+                n_ok++;
+        }
 
         /* Both outcomes were exercised, over every combination. */
-        assert_int_equal(n_ok + n_einval, ELEMENTSOF(sector_table) * ELEMENTSOF(discard_table) * 2);
-        assert_int_equal(n_einval, 4 * ELEMENTSOF(discard_table) * 2);
+        size_t rest = 2 * 3 * 3 * 3 * 3;
+        assert_int_equal(n_total, ELEMENTSOF(sector_table) * ELEMENTSOF(cipher_table) * rest);
+        assert_int_equal(n_ok + n_einval, n_total);
+        /* 4 of 16 cipher rows and 4 of 21 sector rows refuse. */
+        assert_int_equal(n_ok, (ELEMENTSOF(sector_table) - 4) * (ELEMENTSOF(cipher_table) - 4) * rest);
+}
+
+static void test_sector_reason_physical(void **state) {
+        DiskFacts f = { .path = (char *) DISK, .size = 4 * TIB, .logical_sector_size = 512, .physical_sector_size = 4096 };
+        CryptoFacts cf = {};
+        VolumeConfig v = {};
+        CryptTuning t;
+        char reason[256];
+
+        assert_int_equal(tuning_decide(&f, &cf, &v, &t, reason, sizeof(reason)), 0);
+        assert_non_null(strstr(t.why, "sectors: the largest (physical block 4096);"));
+        f.size += 512;
+        assert_int_equal(tuning_decide(&f, &cf, &v, &t, reason, sizeof(reason)), 0);
+        assert_int_equal(t.sector_size, 512);
+        assert_non_null(strstr(t.why, "sectors: logical block (size not a multiple of 4096 or 4096);"));
+        f.size += 1536;
+        f.physical_sector_size = 2048;
+        assert_int_equal(tuning_decide(&f, &cf, &v, &t, reason, sizeof(reason)), 0);
+        assert_int_equal(t.sector_size, 2048);
+        assert_non_null(strstr(t.why, "sectors: physical block (size not a multiple of 4096);"));
 }
 
 static void test_discard_auto_boundary(void **state) {
@@ -151,15 +251,17 @@ static void test_discard_auto_boundary(void **state) {
                         .path = (char *) DISK,
                         .size = table[i].size,
                         .logical_sector_size = 512,
+                        .physical_sector_size = 512,
                         .discard_max_bytes = table[i].discard_max,
                 };
-                VolumeConfig v = { .discard = DISCARD_AUTO };
+                CryptoFacts cf = {};
+                VolumeConfig v = { .discard = TRISTATE_AUTO };
                 CryptTuning t;
                 char reason[256];
 
                 print_message("size=%llu discard_max=%llu\n", (unsigned long long) table[i].size,
                               (unsigned long long) table[i].discard_max);
-                assert_int_equal(tuning_decide(&f, &v, &t, reason, sizeof(reason)), 0);
+                assert_int_equal(tuning_decide(&f, &cf, &v, &t, reason, sizeof(reason)), 0);
                 assert_int_equal(t.discard_on_wipe, table[i].expected);
         }
 }
@@ -169,23 +271,162 @@ static void test_reason_names_device_and_sizes(void **state) {
                 .path = (char *) "/dev/disk/by-id/nvme-X",
                 .size = 4 * TIB,
                 .logical_sector_size = 4096,
+                .physical_sector_size = 4096,
         };
+        CryptoFacts cf = {};
         VolumeConfig v = { .sector_size = 512 };
         CryptTuning t;
         char reason[256];
 
-        assert_int_equal(tuning_decide(&f, &v, &t, reason, sizeof(reason)), -EINVAL);
+        assert_int_equal(tuning_decide(&f, &cf, &v, &t, reason, sizeof(reason)), -EINVAL);
         assert_true(startswith(reason, "/dev/disk/by-id/nvme-X: SectorSize=512 "));
         assert_non_null(strstr(reason, "4096-byte logical"));
         assert_non_null(strstr(reason, "4398046511104 bytes"));
         assert_non_null(strstr(reason, "SectorSize=auto"));
+
+        v = (VolumeConfig) { .cipher = CIPHER_ADIANTUM_XCHACHA12 };
+        assert_int_equal(tuning_decide(&f, &cf, &v, &t, reason, sizeof(reason)), -EINVAL);
+        assert_string_equal(reason, "/dev/disk/by-id/nvme-X: Cipher=xchacha12,aes-adiantum-plain64, but the kernel "
+                                    "has no Adiantum; load the adiantum module or use Cipher=aes-xts-plain64");
+}
+
+/* /proc/crypto as an x86 kernel with AES-NI shows it, trimmed: the internal
+ * "__" helpers have the highest priority and must not count. */
+static const char proc_crypto_aesni[] =
+        "name         : __xts(aes)\n"
+        "driver       : __xts-aes-aesni\n"
+        "module       : aesni_intel\n"
+        "priority     : 401\n"
+        "refcnt       : 1\n"
+        "selftest     : passed\n"
+        "internal     : yes\n"
+        "type         : skcipher\n"
+        "\n"
+        "name         : xts(aes)\n"
+        "driver       : xts(ecb(aes-generic))\n"
+        "module       : kernel\n"
+        "priority     : 100\n"
+        "internal     : no\n"
+        "type         : skcipher\n"
+        "\n"
+        "name         : xts(aes)\n"
+        "driver       : xts-aes-aesni\n"
+        "module       : aesni_intel\n"
+        "priority     : 401\n"
+        "internal     : no\n"
+        "type         : skcipher\n"
+        "\n"
+        "name         : aes\n"
+        "driver       : aes-aesni\n"
+        "priority     : 300\n"
+        "internal     : no\n"
+        "type         : cipher\n"
+        "\n";
+
+/* A kernel with only the C implementations, as User-Mode Linux has. */
+static const char proc_crypto_generic[] =
+        "name         : adiantum(xchacha12,aes)\n"
+        "driver       : adiantum(xchacha12-generic,aes-generic,nhpoly1305-generic)\n"
+        "module       : adiantum\n"
+        "priority     : 100\n"
+        "internal     : no\n"
+        "type         : skcipher\n"
+        "\n"
+        "name         : xts(aes)\n"
+        "driver       : xts(ecb(aes-generic))\n"
+        "module       : xts\n"
+        "priority     : 100\n"
+        "internal     : no\n"
+        "type         : skcipher\n"
+        "\n"
+        "name         : aes\n"
+        "driver       : aes-generic\n"
+        "priority     : 100\n"
+        "internal     : no\n"
+        "type         : cipher\n";   /* the last entry, with no blank line after it */
+
+/* arm64 with the crypto extensions; xts(aes) not instantiated yet, so only
+ * the block cipher tells, and aes-fixed-time outranks aes-generic but is C. */
+static const char proc_crypto_arm64_no_xts[] =
+        "name         : aes\n"
+        "driver       : aes-fixed-time\n"
+        "priority     : 100\n"
+        "type         : cipher\n"
+        "\n"
+        "name         : aes\n"
+        "driver       : aes-ce\n"
+        "priority     : 250\n"
+        "type         : cipher\n"
+        "\n";
+
+static const char proc_crypto_fixed_time[] =
+        "name         : aes\n"
+        "driver       : aes-generic\n"
+        "priority     : 100\n"
+        "\n"
+        "name         : aes\n"
+        "driver       : aes-fixed-time\n"
+        "priority     : 101\n"
+        "\n";
+
+static void test_proc_crypto(void **state) {
+        static const struct {
+                const char *text;
+                bool adiantum_instantiated;
+                const char *driver;
+                bool accelerated, adiantum;
+        } table[] = {
+                { proc_crypto_aesni, false, "xts-aes-aesni", true, false },
+                { proc_crypto_aesni, true, "xts-aes-aesni", true, true },
+                { proc_crypto_generic, false, "xts(ecb(aes-generic))", false, true },
+                { proc_crypto_arm64_no_xts, false, "aes-ce", true, false },
+                { proc_crypto_fixed_time, false, "aes-fixed-time", false, false },
+                { "", false, "", false, false },
+                { "garbage without structure\n\n:::\nname :\n", false, "", false, false },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                CryptoFacts f;
+                print_message("case %zu\n", i);
+                crypto_facts_from_text(table[i].text, table[i].adiantum_instantiated, &f);
+                assert_string_equal(f.aes_driver, table[i].driver);
+                assert_int_equal(f.aes_accelerated, table[i].accelerated);
+                assert_int_equal(f.adiantum_available, table[i].adiantum);
+        }
+}
+
+static void test_best_driver(void **state) {
+        char d[64];
+
+        assert_int_equal(crypto_best_driver(proc_crypto_aesni, "xts(aes)", d, sizeof(d)), 1);
+        assert_string_equal(d, "xts-aes-aesni");
+        /* Names match whole: "aes" is not "xts(aes)", "__xts(aes)" is neither. */
+        assert_int_equal(crypto_best_driver(proc_crypto_aesni, "aes", d, sizeof(d)), 1);
+        assert_string_equal(d, "aes-aesni");
+        assert_int_equal(crypto_best_driver(proc_crypto_aesni, "xts", d, sizeof(d)), 0);
+        assert_string_equal(d, "");
+        assert_int_equal(crypto_best_driver(proc_crypto_generic, "adiantum(xchacha12,aes)", d, sizeof(d)), 1);
+        assert_string_equal(d, "adiantum(xchacha12-generic,aes-generic,nhpoly1305-generic)");
+        /* A driver too long for the buffer is cut, never overrun. */
+        char small[8];
+        assert_int_equal(crypto_best_driver(proc_crypto_aesni, "xts(aes)", small, sizeof(small)), 1);
+        assert_string_equal(small, "xts-aes");
+
+        assert_false(crypto_driver_accelerated(""));
+        assert_false(crypto_driver_accelerated("aes-generic"));
+        assert_false(crypto_driver_accelerated("xts(ecb(aes-fixed-time))"));
+        assert_true(crypto_driver_accelerated("xts-aes-vaes-avx512"));
+        assert_true(crypto_driver_accelerated("xts-aes-neonbs"));
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_all_combinations),
+                cmocka_unit_test(test_sector_reason_physical),
                 cmocka_unit_test(test_discard_auto_boundary),
                 cmocka_unit_test(test_reason_names_device_and_sizes),
+                cmocka_unit_test(test_proc_crypto),
+                cmocka_unit_test(test_best_driver),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -310,11 +310,13 @@ static void fixture_init(Fixture *x, bool erase_signatures, bool discard) {
                         .tuning = {
                                 .cipher = "aes",
                                 .mode = "xts-plain64",
+                                .cipher_spec = "aes-xts-plain64",
                                 .key_size = 64,
                                 .sector_size = 4096,
                                 .bypass_workqueues = true,
                                 .allow_discards = true,
                                 .discard_on_wipe = discard,
+                                .why = "cipher: default; sectors: physical block 4096",
                         },
                         .erase_signatures = erase_signatures,
                 },
@@ -466,7 +468,11 @@ static void run_success(bool erase_signatures, bool discard) {
         assert_int_equal(x.rec.generation, GENERATION + 1);
         assert_int_equal(x.rec.mapping_devnum, makedev(253, 7));
         assert_string_equal(x.rec.cipher, "aes-xts-plain64");
+        assert_int_equal(x.rec.key_bits, 512);
         assert_int_equal(x.rec.sector_size, 4096);
+        assert_true(x.rec.bypass_workqueues);
+        assert_true(x.rec.allow_discards);
+        assert_string_equal(x.rec.tuning, "cipher: default; sectors: physical block 4096");
         assert_string_equal(x.rec.device, DEVICE);
         assert_string_equal(x.rec.mount_point, MOUNT_POINT);
         assert_string_equal(x.rec.reason, "");

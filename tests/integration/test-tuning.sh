@@ -1,0 +1,105 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Guest: the dm-crypt settings scratchd chooses reach the live kernel table
+# (`dmsetup table`), for the defaults, Cipher=auto, every override, and a disk
+# that says it is rotational; and `scratchctl status` shows what the table
+# holds and why. The UML kernel has only the C AES (no AES instructions) and
+# Adiantum, so Cipher=auto must pick Adiantum here.
+set -u
+if [ -z "${RESULT:-}" ]; then
+        exec "$(dirname "$(realpath "$0")")/uml.sh" --new-disk 256M "$0"
+fi
+. "$GUEST_LIB"
+
+map=scratchd-scratch
+mnt=$WORK/scratch
+rotational=/sys/block/ubda/queue/rotational
+
+# The table without the key: "0 <len> crypt <cipher> <key> <iv_offset> <dev> <offset> [<n> <flags>...]"
+table() { dmsetup table $map | awk '{ $5 = "-"; print }'; }
+flags() { dmsetup table $map | awk '{ for (i = 10; i <= NF; i++) printf "%s ", $i }'; }
+# apply [Key=Value]...: this config, then a wipe (a wipe sets a volume up anew,
+# with the settings of the config it runs with).
+apply() {
+        conf "$WORK/scratchd.conf" /dev/ubda "$mnt" FileSystem=ext4 "$@"
+        if dmsetup info $map > /dev/null 2>&1; then
+                scratchd --config "$WORK/scratchd.conf" wipe
+        else
+                scratchd --config "$WORK/scratchd.conf" setup
+        fi || bail "scratchd with $* failed: $(cat "$WORK/stderr")"
+        note "$*: $(table)"
+}
+has_flag() { flags | grep -qw -- "$1"; }
+
+driver=$(awk '/^name/ { n = $3 } /^driver/ && n == "xts(aes)" { print $3 }' /proc/crypto | head -n1)
+note "the guest kernel serves xts(aes) with: ${driver:-nothing yet}"
+
+# The disk as UML presents it: non-rotational, discards 32 KiB at a time,
+# 512-byte logical and physical blocks.
+check "the disk says it is non-rotational" test "$(cat $rotational)" = 0
+check "the disk can discard" test "$(cat /sys/block/ubda/queue/discard_max_hw_bytes)" -gt 0
+
+apply
+key=$(dmsetup table --showkeys $map | awk '{ print $5 }')
+check "default: cipher aes-xts-plain64" test "$(table | awk '{ print $4 }')" = aes-xts-plain64
+check "default: a 512-bit key" test ${#key} -eq 128
+check "default: 4096-byte sectors" has_flag sector_size:4096
+both_bypassed() { has_flag no_read_workqueue && has_flag no_write_workqueue; }
+check "default: workqueues bypassed on a non-rotational disk" both_bypassed
+check "default: discards passed to a disk that discards" has_flag allow_discards
+check "default: the mapping's logical block is 4096" test "$(blockdev --getss /dev/mapper/$map)" = 4096
+
+apply Cipher=auto
+key=$(dmsetup table --showkeys $map | awk '{ print $5 }')
+check "Cipher=auto without AES instructions: Adiantum" test "$(table | awk '{ print $4 }')" = xchacha12,aes-adiantum-plain64
+check "Cipher=auto: a 256-bit key" test ${#key} -eq 64
+driver=$(awk '/^name/ { n = $3 } /^driver/ && n == "xts(aes)" { print $3 }' /proc/crypto | head -n1)
+check "the kernel's xts(aes) driver is the C one ($driver)" grep -q generic <<<"$driver"
+
+# The daemon reports what the table holds, and why.
+start_daemon "$WORK/scratchd.conf" || bail "the daemon did not start"
+wait_state CLEAN || bail "the daemon did not adopt the volume"
+ctl status --json > "$WORK/status.json"
+field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['volumes'][0].get(sys.argv[2], ''))" "$WORK/status.json" "$1"; }
+check "status: cipher" test "$(field cipher)" = xchacha12,aes-adiantum-plain64
+check "status: key bits" test "$(field key_bits)" = 256
+check "status: sector size" test "$(field sector_size)" = 4096
+check "status: workqueues" test "$(field bypass_workqueues)" = True
+check "status: discards" test "$(field allow_discards)" = True
+tuning=$(field tuning)
+note "status tuning: $tuning"
+check "status says why: Cipher=auto and the driver" grep -qF "cipher: Cipher=auto, no AES instructions ($driver)" <<<"$tuning"
+check "status says why: the sectors" grep -qF "sectors: the largest (physical block 512)" <<<"$tuning"
+check "status says why: the disk" grep -qF "workqueues: non-rotational disk; discards: the disk discards" <<<"$tuning"
+ctl status > "$WORK/status.txt"
+sed 's/^/  /' "$WORK/status.txt" | while IFS= read -r l; do note "$l"; done
+check "scratchctl status shows the settings and why" \
+        grep -qF "scratch: 256-bit key, workqueues bypassed, discards passed (cipher: Cipher=auto" "$WORK/status.txt"
+kill "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
+
+# Every choice overridden.
+apply Cipher=xchacha20,aes-adiantum-plain64 SectorSize=512 BypassWorkqueues=no AllowDiscards=no
+check "overrides: cipher" test "$(table | awk '{ print $4 }')" = xchacha20,aes-adiantum-plain64
+check "overrides: 512-byte sectors, no workqueue bypass, no discards (no optional arguments)" test -z "$(flags)"
+check "overrides: the mapping's logical block is 512" test "$(blockdev --getss /dev/mapper/$map)" = 512
+check "overrides: the record says so" grep -qF "tuning=cipher: configured; sectors: configured; workqueues: configured; discards: configured" /run/scratchd/scratch.state
+
+apply Cipher=aes-xts-plain64 SectorSize=4096 BypassWorkqueues=yes AllowDiscards=yes
+check "overrides on: every flag" test "$(flags)" = "allow_discards no_read_workqueue no_write_workqueue sector_size:4096 "
+
+# A disk that says it spins: auto keeps dm-crypt's workqueues.
+echo 1 > $rotational
+apply
+check "rotational disk: workqueues kept" bash -c "! dmsetup table $map | grep -q workqueue"
+check "rotational disk: the record says why" grep -qF "workqueues: rotational disk" /run/scratchd/scratch.state
+echo 0 > $rotational
+
+# A cipher the kernel lacks is refused before anything is touched, with a
+# line that says what to do. (Adiantum is loaded here; a name typed wrong is
+# the config error.)
+conf "$WORK/bad.conf" /dev/ubda "$mnt" Cipher=aes-cbc-essiv:sha256
+scratchd --config "$WORK/bad.conf" setup
+check "an unsupported Cipher= is refused" test $? -ne 0
+check "... naming the key and the choices" grep -q "Cipher: 'aes-cbc-essiv:sha256' is not supported; use aes-xts-plain64, auto" "$WORK/stderr"
+check "... and the volume is untouched" test "$(table | awk '{ print $4 }')" = aes-xts-plain64
+exit 0
