@@ -29,14 +29,7 @@ fi
 rounds=${ROUNDS:-3}
 steps="check-users unmount deactivate discard rekey zero-head mkfs mount"
 
-# The step durations scratchd logs, in ms: "scratch1: mkfs scratchd-scratch1: 388.6 ms"
-step_ms() {  # step_ms LOG STEP
-        awk -v step="$2" '
-                $0 ~ ": " step " " && /skipped/ { print "skipped"; found = 1; next }
-                $0 ~ ": " step " " { d = $(NF-1); u = $NF; if (u == "s") d *= 1000; print d; found = 1 }
-                END { if (!found) print 0 }' "$1" | tail -n1
-}
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }  # "skipped" sorts first
+. "$SOURCE_ROOT/bench/bench-lib.sh"
 
 i=0
 for size in 1G 64G 1T 4T; do
