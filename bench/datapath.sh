@@ -236,6 +236,7 @@ teardown
 note ""
 cpu="n/a (no schedstat)"; [ "$c0" = n/a ] || cpu="$((c1 - c0)) ns"
 note "idle daemon, one CLEAN volume, 10 s: $cpu CPU time, $((t1 - t0)) clock ticks (utime+stime), $((w1 - w0)) wake-ups, $threads threads"
+note "  (the counters work: since its start, setting the volume up, it used $c1 ns, $t1 ticks, $w1 wake-ups)"
 note "memory: Private_Dirty $dirty KiB, Rss $rss KiB (smaps_rollup)"
 if [ $((t1 - t0)) -eq 0 ] && [ $((w1 - w0)) -eq 0 ]; then ok "target: no CPU time measurable in /proc while idle (no wake-ups)"
 else not_ok "target missed: the idle daemon used CPU or woke up"; fi

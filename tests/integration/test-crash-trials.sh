@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Guest: crash injection. CRASH_TRIALS (default 34, two per fault point;
-# about 7 s each in UML) job cycles, each with the
+# Guest: crash injection. CRASH_TRIALS (default 204, twelve per fault point;
+# about 1.5 s each in UML) job cycles, each with the
 # daemon (or `scratchd setup`) killed dead (SIGKILL) at one fault point,
 # spread over every step of setup, prepare, release and wipe; then a restart.
 # In every trial the volume ends CLEAN under a new key generation or FAILED
@@ -11,11 +11,17 @@
 # (a reboot: the setup trials remove it) starts them again, while keys are
 # new every time. Prints the counts per step. Needs a test build.
 set -u
+# A small disk (mkfs.ext4 makes it as it makes any under 512 MiB, with 1 KiB
+# blocks), so that scanning it twice a trial is quick; the marker is 256 KiB.
 if [ -z "${RESULT:-}" ]; then
-        exec "$(dirname "$(realpath "$0")")/uml.sh" --new-disk 128M "$0"
+        # Time for the trials: 3 s each, twice what they take.
+        export CRASH_TRIALS=${CRASH_TRIALS:-204}
+        export GUEST_TIMEOUT=${GUEST_TIMEOUT:-$((60 + 3 * CRASH_TRIALS))}
+        export UML_TIMEOUT=${UML_TIMEOUT:-$((GUEST_TIMEOUT + 60))}
+        exec "$(dirname "$(realpath "$0")")/uml.sh" --new-disk 16M "$0"
 fi
 . "$GUEST_LIB"
-trials=${CRASH_TRIALS:-34}
+trials=${CRASH_TRIALS:-204}
 map=scratchd-scratch
 mnt=$WORK/scratch
 conf "$WORK/scratchd.conf" /dev/ubda "$mnt" FileSystem=ext4 Discard=no
@@ -31,24 +37,73 @@ dir=
 failures=0
 fail() { not_ok "trial $trial ($point): $*"; failures=$((failures + 1)); }
 
-restart() {  # restart [VAR=VALUE]: (re)start the daemon, wait until it settles
+# restart [VAR=VALUE]: (re)start the daemon, wait until it settles; returns 0
+# with the settled status in VOL. The daemon takes some 0.1 s to answer.
+restart() {
         kill -9 "$DAEMON_PID" 2>/dev/null; wait "$DAEMON_PID" 2>/dev/null
         start_daemon "$WORK/scratchd.conf" "$@" || bail "the daemon did not start"
-        local st
-        for _ in $(seq 1 200); do
-                st=$(vol state 2>/dev/null)$(vol adopting 2>/dev/null)
-                case "$st" in CLEAN|FAILED|IN_USE) return 0 ;; esac
-                sleep 0.05
+        local until=$((SECONDS + 120))
+        nap 0.1
+        while [ $SECONDS -lt $until ]; do
+                if read_vol 2>/dev/null && [ -z "${VOL[adopting]:-}" ]; then
+                        case "${VOL[state]:-}" in CLEAN|FAILED|IN_USE) return 0 ;; esac
+                fi
+                nap 0.05
         done
         return 1
 }
 
+# Forks are what a trial costs in UML (some 40 ms each), so the loop below
+# keeps to builtins where it can: sleeping on a FIFO no one writes,
+# SRANDOM, the users' ids looked up once, the daemon's log read as it grows.
+mkfifo /run/crash-trials.nap && exec {nap_fd}<> /run/crash-trials.nap || bail "no FIFO to sleep on"
+nap() { read -r -t "$1" -u "$nap_fd" _; :; }
+declare -A uid_of gid_of
+for u in daemon nobody; do uid_of[$u]=$(id -u $u) gid_of[$u]=$(id -g $u); done
+as() {  # as USER COMMAND...: as_user USER COMMAND..., without looking the user up
+        local who=$1; shift
+        setpriv --reuid="${uid_of[$who]}" --regid="${gid_of[$who]}" --clear-groups -- "$@"
+}
+# write_marker DIR: the job (user daemon) writes 256 KiB of "$marker\n" lines
+# to DIR/m, as `yes | head -c 256K` would, and syncs them to the disk.
+write_marker() {
+        local s=$marker$'\n'
+        while [ ${#s} -lt 262144 ]; do s+=$s; done
+        printf '%s' "${s:0:262144}" > /run/crash-trials.marker
+        as daemon dd of="$1/m" bs=256K iflag=fullblock conv=fsync status=none < /run/crash-trials.marker
+}
+# Whether the daemon's log, since the last look, says that it was killed at
+# POINT; it says so just before it is.
+logged_kill() {  # logged_kill POINT
+        local line said=1
+        while IFS= read -r line <&"$log_fd" || [ -n "$line" ]; do
+                [[ $line == *"fault point $1: crashing"* ]] && said=0
+                line=
+        done
+        return $said
+}
+
+# Whether the marker is anywhere on a device: 0 yes, 1 no, 2 it could not be
+# read. -z splits records at NUL, not newline: the same matches (the marker
+# has neither), but a never-written stretch of zeros is not one huge line.
+scan() { LC_ALL=C grep -a -z -q -F "$1" "$2"; }
+
+# The scan finds a marker that is there: one written on the raw disk (then
+# zeroed again, before the daemon first starts).
+probe="PROBE-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+yes "$probe" | head -c 256K | dd of=/dev/ubda bs=64K seek=80 conv=fsync status=none
+echo 3 > /proc/sys/vm/drop_caches
+scan "$probe" /dev/ubda
+check "the scan finds a marker on the raw disk" test $? -eq 0
+dd if=/dev/zero of=/dev/ubda bs=64K seek=80 count=4 conv=fsync status=none
+
 DAEMON_PID=
 restart
+exec {log_fd}< "$WORK/daemon.log" || bail "cannot read the daemon's log"
 for trial in $(seq 1 "$trials"); do
         point=${points[$(((trial - 1) % ${#points[@]}))]}
-        gen_before=$(vol key_generation)
-        marker="CRASH-$trial-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+        read_vol; gen_before=${VOL[key_generation]:-}
+        printf -v marker 'CRASH-%d-%08x%08x' "$trial" "$SRANDOM" "$SRANDOM"
         job=j$trial
         died=0
 
@@ -56,38 +111,39 @@ for trial in $(seq 1 "$trials"); do
                 # The initramfs path: scratchd setup by hand, daemon down,
                 # on a volume a job wrote to and left without a release.
                 dir=$(ctl prepare --job "$job" --user daemon) || { fail "prepare failed"; restart; continue; }
-                as_user daemon bash -c "yes '$marker' | head -c 256K > '$dir/m'; sync"
+                write_marker "$dir" || fail "the job could not write the marker"
                 kill -9 "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
                 rm -f /run/scratchd/scratch.state   # a reboot's /run has no record
                 seen_gen=() gen_before=0
                 SCRATCHD_FAULT=crash:${point#setup:} "$SCRATCHD" --config "$WORK/scratchd.conf" setup 2>> "$WORK/setup.log"
                 [ $? -eq 137 ] && died=1
-                restart
+                restart; settled=$?
         else
                 restart SCRATCHD_FAULT=crash:$point
-                kills=$(grep -c "fault point $point: crashing" "$WORK/daemon.log")
+                logged_kill "$point"   # skips what the log said before
                 dir=$(ctl prepare --job "$job" --user daemon 2>/dev/null)
                 if [ -n "$dir" ]; then
-                        as_user daemon bash -c "yes '$marker' | head -c 256K > '$dir/m'; sync"
+                        write_marker "$dir" || fail "the job could not write the marker"
                         ctl release --job "$job" > /dev/null 2>&1
                 fi
-                # The daemon says where it is killed, just before it is.
-                [ "$(grep -c "fault point $point: crashing" "$WORK/daemon.log")" -gt "$kills" ] && died=1
-                restart
+                logged_kill "$point" && died=1
+                restart; settled=$?
         fi
         [ $died = 1 ] && crashed[$point]=$((${crashed[$point]:-0} + 1))
 
         # A job's volume that survived the crash (prepare completed) goes back.
-        if [ "$(vol state)" = IN_USE ]; then
-                [ "$(vol job)" = "$job" ] || fail "IN_USE by '$(vol job)', not by $job"
+        [ $settled = 0 ] || read_vol
+        if [ "${VOL[state]:-}" = IN_USE ]; then
+                [ "${VOL[job]:-}" = "$job" ] || fail "IN_USE by '${VOL[job]:-}', not by $job"
                 ctl release --job "$job" > /dev/null 2>&1
+                read_vol
         fi
-        state=$(vol state)
-        ended[$state]=$((${ended[$state]:-0} + 1))
+        state=${VOL[state]:-}
+        ended[${state:-none}]=$((${ended[${state:-none}]:-0} + 1))
         case "$state" in
         CLEAN)
-                [ "$(vol key_generation)" -gt "$gen_before" ] || [ -z "$dir" ] \
-                        || fail "CLEAN under generation $(vol key_generation), not past $gen_before"
+                [ "${VOL[key_generation]:-}" -gt "$gen_before" ] 2>/dev/null || [ -z "$dir" ] \
+                        || fail "CLEAN under generation ${VOL[key_generation]:-}, not past $gen_before"
                 ;;
         FAILED)
                 findmnt -n "$mnt" > /dev/null && fail "FAILED but still mounted"
@@ -98,15 +154,22 @@ for trial in $(seq 1 "$trials"); do
 
         # The next job: a generation and a key no job has seen, and no marker.
         next=$(ctl prepare --job "n$trial" --user nobody) || { fail "the next prepare failed"; continue; }
-        gen=$(vol key_generation) key=$(live_key $map)
-        [ -z "${seen_gen[$gen]:-}" ] || fail "generation $gen handed out twice"
-        [ -z "${seen_key[$key]:-}" ] || fail "a live key handed out twice"
-        seen_gen[$gen]=1 seen_key[$key]=1
+        read_vol; gen=${VOL[key_generation]:-}
+        read -r _ _ _ _ key _ <<< "$(dmsetup table --showkeys $map)"   # live_key, one fork less
+        if [ -z "$gen" ] || [ -z "$key" ]; then
+                fail "no key generation ('$gen') or no live key after the next prepare"
+        else
+                [ -z "${seen_gen[$gen]:-}" ] || fail "generation $gen handed out twice"
+                [ -z "${seen_key[$key]:-}" ] || fail "a live key handed out twice"
+                seen_gen[$gen]=1 seen_key[$key]=1
+        fi
         if [ -n "$dir" ]; then
-                as_user nobody grep -r -q -F "$marker" "$next" 2>/dev/null && fail "the next job can read the marker"
+                as nobody grep -r -q -F "$marker" "$next" 2>/dev/null && fail "the next job can read the marker"
                 sync; echo 3 > /proc/sys/vm/drop_caches
-                grep -a -q -F "$marker" /dev/mapper/$map && fail "the marker is on the new volume"
-                grep -a -q -F "$marker" /dev/ubda && fail "the marker is on the raw disk"
+                scan "$marker" /dev/mapper/$map
+                case $? in 0) fail "the marker is on the new volume" ;; 1) ;; *) fail "cannot read /dev/mapper/$map" ;; esac
+                scan "$marker" /dev/ubda
+                case $? in 0) fail "the marker is on the raw disk" ;; 1) ;; *) fail "cannot read /dev/ubda" ;; esac
         fi
         ctl release --job "n$trial" > /dev/null || fail "release of the next job failed"
 done
