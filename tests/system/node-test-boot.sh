@@ -25,9 +25,41 @@ check "the mapping is aes-xts-plain64 with 4096-byte sectors" \
 check "the scratch disk is the by-id one" \
         test "$(readlink -f /dev/disk/by-id/ubd-SCRATCH0)" = "$(scratchctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0]["device"])')"
 check "the decoy still carries its ext4 filesystem" test "$(blkid -p -o value -s TYPE /dev/ubdb)" = ext4
+live_key() { dmsetup table --showkeys scratchd-scratch | awk '{ print $5 }'; }
+keys=("$(live_key)")
 dir=$(scratchctl prepare --job 1 --user nobody)
 check "a job gets its directory" test "$(stat -c '%U %a' "$dir")" = "nobody 700"
 check "and gives it back" scratchctl release --job 1
+keys+=("$(live_key)")
+check "a wipe by hand" scratchctl wipe
+keys+=("$(live_key)")
+
+# Whether HEXKEY is in the journal: its bytes or its hex, in any field of any
+# entry this boot (journalctl -o export) or anywhere in the journal files.
+in_journal() {  # in_journal HEXKEY
+        journalctl --sync 2>/dev/null
+        python3 - "$1" <<'PY'
+import glob, subprocess, sys
+hexkey = sys.argv[1].lower()
+needles = [bytes.fromhex(hexkey), hexkey.encode(), hexkey.upper().encode()]
+blobs = [subprocess.run(["journalctl", "-b", "-o", "export", "--no-pager"], capture_output=True).stdout]
+for f in glob.glob("/run/log/journal/**/*.journal", recursive=True) + glob.glob("/var/log/journal/**/*.journal", recursive=True):
+    with open(f, "rb") as j:
+        blobs.append(j.read())
+sys.exit(0 if any(n in b for b in blobs for n in needles) else 1)
+PY
+}
+not_in_journal() { ! in_journal "$1"; }
+check "three 512-bit live keys read: setup, the release's wipe, the wipe by hand" \
+        test "$(printf '%s\n' "${keys[@]}" | grep -c '^[0-9a-f]\{128\}$')" = 3
+check "... all different" test "$(printf '%s\n' "${keys[@]}" | sort -u | wc -l)" = 3
+for i in "${!keys[@]}"; do
+        check "key $((i + 1)) of ${#keys[@]} is nowhere in the journal" not_in_journal "${keys[$i]}"
+done
+# The control: a key-like string logged on purpose is found.
+probe=$(head -c 64 /dev/urandom | od -An -tx1 | tr -d ' \n')
+echo "$probe" | systemd-cat -t scratchd-journal-probe
+check "control: the journal scan finds a logged key-like string" in_journal "$probe"
 pid=$(systemctl show -p MainPID --value scratchd.service)
 check "the service runs confined (ProtectSystem=strict: / is read-only for it)" \
         bash -c "awk '\$5 == \"/\" { print \$6 }' /proc/$pid/mountinfo | grep -q '^ro'"
