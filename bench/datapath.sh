@@ -19,7 +19,8 @@
 #   (c) scratchd's volume with its default settings,
 #   (d) scratchd's volume with Cipher=auto.
 # Each load runs RUNTIME seconds (default 5) per target, all four targets in
-# turn, ROUNDS times (default 3); the table shows the median of the rounds.
+# turn, ROUNDS times (default 5: one round varies by up to 10% in UML); the
+# table shows the median of the rounds.
 # Then wipe-to-ready, step by step, with xfs and with ext4; and the daemon's
 # idle cost: CPU time and wake-ups over 10 s, and private dirty memory.
 set -u
@@ -33,7 +34,7 @@ if [ -z "${RESULT:-}" ]; then   # not yet inside the run: set it up
                 case "$1" in
                 --build) build=$2; shift 2 ;;
                 --destroy-data) disk=$2; shift 2 ;;
-                -h|--help) sed -n '3,25p' "$self" | sed 's/^# \{0,1\}//'; exit 0 ;;
+                -h|--help) sed -n '3,26p' "$self" | sed 's/^# \{0,1\}//'; exit 0 ;;
                 *) echo "datapath.sh: unknown argument '$1'; see --help" >&2; exit 2 ;;
                 esac
         done
@@ -68,7 +69,7 @@ fi
 data=$1; shift
 wipe_disks=("$@")
 runtime=${RUNTIME:-5}
-rounds=${ROUNDS:-3}
+rounds=${ROUNDS:-5}
 state=$WORK/state
 mnt=$WORK/mnt
 map=scratchd-bench
