@@ -9,12 +9,15 @@ typedef struct CryptoFacts {
         char aes_driver[64];       /* the driver that serves xts(aes) ("xts-aes-aesni"), or else aes; "" unknown */
         bool aes_accelerated;      /* that driver uses AES instructions or a crypto engine */
         bool adiantum_available;   /* adiantum(xchacha12,aes) can be instantiated */
+        bool probed;               /* the kernel could be asked (AF_ALG and /proc/crypto); if not,
+                                    * the rest is unknown rather than "no" */
 } CryptoFacts;
 
 /* Asks the kernel: instantiates xts(aes) and adiantum(xchacha12,aes) through
- * AF_ALG (as dm-crypt would, so /proc/crypto lists the driver the kernel picks),
- * then reads /proc/crypto. Never fails: what cannot be learned reads as
- * "not accelerated", "not available". */
+ * AF_ALG (as dm-crypt would, so /proc/crypto lists the driver the kernel picks,
+ * and loads the modules for both), then reads /proc/crypto. Never fails: where
+ * the kernel cannot be asked, `probed` is false. Only worth it for a Cipher=
+ * other than the default. */
 void crypto_probe(CryptoFacts *ret);
 
 /* From the text of /proc/crypto: the driver with the highest priority for the
@@ -22,9 +25,10 @@ void crypto_probe(CryptoFacts *ret);
  * when no driver serves it. */
 int crypto_best_driver(const char *proc_crypto, const char *name, char *driver, size_t size);
 
-/* Whether a driver name is one of the kernel's portable C implementations
- * ("aes-generic", "aes-fixed-time", "xts(ecb(aes-generic))"), which run
- * several times slower than AES instructions. */
+/* Whether a driver uses AES instructions or a crypto engine: not one of the
+ * kernel's software implementations ("aes-generic", "aes-fixed-time", scalar
+ * assembly such as "aes-arm64", the NEON "xts-aes-neonbs"), which run several
+ * times slower than Adiantum on the same CPU. */
 bool crypto_driver_accelerated(const char *driver);
 
 /* The pure decision behind crypto_probe(), from /proc/crypto's text. */

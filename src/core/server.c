@@ -423,12 +423,14 @@ static json_object *volume_json(const Volume *v) {
         json_object_object_add(o, "key_generation", json_object_new_uint64(r->generation));
         if (r->cipher[0]) {
                 json_object_object_add(o, "cipher", json_object_new_string(r->cipher));
-                json_object_object_add(o, "key_bits", json_object_new_int64(r->key_bits));
                 json_object_object_add(o, "sector_size", json_object_new_int64(r->sector_size));
+        }
+        /* Only a record that kept the data-path settings can tell them. */
+        if (r->cipher[0] && r->tuning[0]) {
+                json_object_object_add(o, "key_bits", json_object_new_int64(r->key_bits));
                 json_object_object_add(o, "bypass_workqueues", json_object_new_boolean(r->bypass_workqueues));
                 json_object_object_add(o, "allow_discards", json_object_new_boolean(r->allow_discards));
-                if (r->tuning[0])
-                        json_object_object_add(o, "tuning", json_object_new_string(r->tuning));
+                json_object_object_add(o, "tuning", json_object_new_string(r->tuning));
         }
         json_object_object_add(o, "mount_point", json_object_new_string(v->vc->mount_point));
 

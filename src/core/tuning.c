@@ -2,13 +2,8 @@
 #include "scratchd/tuning.h"
 #include "scratchd/util.h"
 
-static bool can_use_sector(const DiskFacts *f, unsigned sector) {
-        return f->logical_sector_size <= sector && f->size % sector == 0;
-}
-
-static bool is_crypt_sector(unsigned s) {
-        return s >= 512 && s <= 4096 && (s & (s - 1)) == 0;
-}
+/* dm-crypt's largest sector. */
+#define CRYPT_SECTOR_MAX 4096u
 
 static const struct {
         const char *cipher, *mode;
@@ -29,7 +24,10 @@ static int decide_cipher(const CryptoFacts *c, const VolumeConfig *v, const char
                  * and NH run fast in plain C, where AES-XTS in generic C
                  * crawls. With AES instructions, AES-XTS is faster and the
                  * standard choice. */
-                if (c->aes_accelerated) {
+                if (!c->probed) {
+                        *ret = CIPHER_AES_XTS;
+                        snprintf(why, why_size, "Cipher=auto, but the kernel's crypto API could not be asked (AF_ALG)");
+                } else if (c->aes_accelerated) {
                         *ret = CIPHER_AES_XTS;
                         snprintf(why, why_size, "Cipher=auto, AES instructions (%s)", driver);
                 } else if (c->adiantum_available) {
@@ -43,13 +41,14 @@ static int decide_cipher(const CryptoFacts *c, const VolumeConfig *v, const char
                 return 0;
         case CIPHER_ADIANTUM_XCHACHA12:
         case CIPHER_ADIANTUM_XCHACHA20:
-                if (!c->adiantum_available) {
+                if (c->probed && !c->adiantum_available) {
                         snprintf(reason, reason_size, "%s: Cipher=%s, but the kernel has no Adiantum; load the "
                                  "adiantum module or use Cipher=aes-xts-plain64", path, cipher_choice_to_string(v->cipher));
                         return -EINVAL;
                 }
                 *ret = v->cipher;
-                snprintf(why, why_size, "configured");
+                /* Unasked, dm-crypt's table load is the judge. */
+                snprintf(why, why_size, c->probed ? "configured" : "configured, unchecked (no AF_ALG)");
                 return 0;
         default:
                 *ret = CIPHER_AES_XTS;
@@ -61,7 +60,7 @@ static int decide_cipher(const CryptoFacts *c, const VolumeConfig *v, const char
 int tuning_decide(const DiskFacts *f, const CryptoFacts *c, const VolumeConfig *v, CryptTuning *ret, char *reason,
                   size_t reason_size) {
         CryptTuning t = {};
-        char why_cipher[128], why_sector[96];
+        char why_cipher[160], why_sector[128];
         CipherChoice cipher;
         int r;
 
@@ -75,32 +74,40 @@ int tuning_decide(const DiskFacts *f, const CryptoFacts *c, const VolumeConfig *
 
         /* Larger crypto sectors cost less per byte: one IV and one cipher
          * setup per sector (Adiantum on 4096-byte sectors runs about 1.3 times
-         * as fast as on 512-byte ones, see bench/datapath.sh). 4096 is the
-         * largest dm-crypt takes. It is never smaller than the physical block,
-         * so the disk never has to read-modify-write; where it is larger
-         * (512-byte physical blocks), a power loss could tear a 4 KiB write,
-         * which is moot for scratch: a reboot crypto-erases the volume. Where
-         * the size forbids 4096, the physical block, else the logical one. */
-        if (v->sector_size) {
-                if (!can_use_sector(f, v->sector_size)) {
-                        snprintf(reason, reason_size, "%s: SectorSize=%u does not fit a disk with %u-byte logical "
-                                 "sectors and %llu bytes; use SectorSize=auto", f->path, v->sector_size,
-                                 f->logical_sector_size, (unsigned long long) f->size);
-                        return -EINVAL;
-                }
-                t.sector_size = v->sector_size;
-                snprintf(why_sector, sizeof(why_sector), "configured");
-        } else if (can_use_sector(f, 4096)) {
-                t.sector_size = 4096;
-                snprintf(why_sector, sizeof(why_sector), "the largest (physical block %u)", f->physical_sector_size);
-        } else if (is_crypt_sector(f->physical_sector_size) && can_use_sector(f, f->physical_sector_size)) {
-                t.sector_size = f->physical_sector_size;
-                snprintf(why_sector, sizeof(why_sector), "physical block (size not a multiple of 4096)");
-        } else {
-                t.sector_size = f->logical_sector_size;
-                snprintf(why_sector, sizeof(why_sector), "logical block (size not a multiple of 4096 or %u)",
-                         f->physical_sector_size);
+         * as fast as on 512-byte ones, see bench/datapath.sh), so auto takes
+         * 4096, the largest dm-crypt has. That is never smaller than a
+         * physical block of up to 4 KiB, so the disk never has to
+         * read-modify-write; where it is larger (512-byte physical blocks),
+         * a power loss could tear a 4 KiB write, which is moot for scratch: a
+         * reboot crypto-erases the volume. dm-crypt needs the mapping to be a
+         * whole number of its sectors: a disk whose size is not leaves its
+         * last few KiB unmapped rather than take smaller sectors. */
+        unsigned sector = v->sector_size ?: CRYPT_SECTOR_MAX;
+        if (f->logical_sector_size > sector) {
+                if (v->sector_size)
+                        snprintf(reason, reason_size, "%s: SectorSize=%u is smaller than the disk's %u-byte logical "
+                                 "block; use SectorSize=auto", f->path, v->sector_size, f->logical_sector_size);
+                else
+                        snprintf(reason, reason_size, "%s: the disk's %u-byte logical blocks are larger than "
+                                 "dm-crypt's largest sector (%u); it cannot be a scratch disk, take it out of Devices=",
+                                 f->path, f->logical_sector_size, CRYPT_SECTOR_MAX);
+                return -EINVAL;
         }
+        t.sector_size = sector;
+        t.size = f->size - f->size % sector;
+        if (t.size == 0) {
+                snprintf(reason, reason_size, "%s: the disk holds %llu bytes, less than one %u-byte sector; take it "
+                         "out of Devices=", f->path, (unsigned long long) f->size, sector);
+                return -EINVAL;
+        }
+        int k = snprintf(why_sector, sizeof(why_sector), "%s (physical block %u%s)",
+                         v->sector_size ? "configured" : "the largest", f->physical_sector_size,
+                         sector < f->physical_sector_size && f->physical_sector_size <= CRYPT_SECTOR_MAX
+                                 ? ": the disk reads-modifies-writes"
+                                 : "");
+        if (t.size < f->size && k > 0 && (size_t) k < sizeof(why_sector))
+                snprintf(why_sector + k, sizeof(why_sector) - (size_t) k, ", the last %llu bytes unmapped",
+                         (unsigned long long) (f->size - t.size));
 
         /* On SSDs the kcryptd workqueues only add latency and a context
          * switch: do the crypto in the submitting context. On spinning disks

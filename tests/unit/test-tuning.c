@@ -30,10 +30,10 @@ static char ctx[512];
         } while (0)
 
 /* The sector size decision: expected sector, or 0 for -EINVAL. Auto takes
- * 4096, dm-crypt's largest, where the disk's size and logical block allow;
- * else the physical block where it is a power of two the size is a multiple
- * of; else the logical block. Sizes: 4 TiB, or 4 TiB + 512 (a multiple of 512
- * only), or 4 TiB + 2048 (of 512, 1024 and 2048). */
+ * 4096, dm-crypt's largest, wherever the logical block allows, and a disk
+ * whose size is no multiple of the sector is mapped short of its end. Sizes:
+ * 4 TiB, or 4 TiB + 512 (a multiple of 512 only), or 4 TiB + 2048 (of 512,
+ * 1024 and 2048). */
 static const struct {
         unsigned logical, physical;
         uint64_t extra;   /* bytes over 4 TiB */
@@ -42,55 +42,78 @@ static const struct {
 } sector_table[] = {
         /* auto */
         { 512, 512, 0, 0, 4096 },
-        { 512, 512, 512, 0, 512 },
+        { 512, 512, 512, 0, 4096 },      /* the last 3.5 KiB unmapped */
         { 512, 1024, 0, 0, 4096 },
-        { 512, 1024, 512, 0, 512 },      /* 4 TiB + 512 is no multiple of 1024 */
-        { 512, 2048, 2048, 0, 2048 },    /* not of 4096, but of the physical block */
+        { 512, 1024, 512, 0, 4096 },
+        { 512, 2048, 2048, 0, 4096 },
         { 512, 4096, 0, 0, 4096 },
-        { 512, 4096, 512, 0, 512 },
+        { 512, 4096, 512, 0, 4096 },     /* never below the physical block */
         { 512, 8192, 0, 0, 4096 },       /* dm-crypt's sectors stop at 4096 */
-        { 512, 3000, 2048, 0, 512 },     /* nonsense from the device: the logical block */
+        { 512, 3000, 2048, 0, 4096 },    /* nonsense from the device */
         { 4096, 4096, 0, 0, 4096 },
+        { 4096, 4096, 512, 0, 4096 },
         { 4096, 65536, 0, 0, 4096 },
+        { 8192, 8192, 0, 0, 0 },         /* no dm-crypt sector is that large */
         /* configured */
         { 512, 512, 0, 512, 512 },
-        { 512, 512, 0, 4096, 4096 },
-        { 512, 4096, 0, 512, 512 },      /* smaller than the physical block: the admin's call */
-        { 512, 4096, 0, 4096, 4096 },
         { 512, 512, 512, 512, 512 },
-        { 512, 4096, 512, 4096, 0 },
+        { 512, 512, 0, 4096, 4096 },
+        { 512, 512, 2048, 4096, 4096 },
+        { 512, 4096, 0, 512, 512 },      /* smaller than the physical block: the admin's call */
         { 4096, 4096, 0, 512, 0 },       /* smaller than the logical block */
         { 4096, 4096, 0, 4096, 4096 },
         { 4096, 4096, 512, 512, 0 },
-        { 4096, 4096, 512, 4096, 0 },
+        { 4096, 4096, 512, 4096, 4096 },
+        { 8192, 8192, 0, 4096, 0 },
 };
 
 /* The cipher decision. expected: a Cipher= spelling, or NULL for -EINVAL. */
 static const struct {
         CipherChoice config;
-        bool accelerated, adiantum;
+        bool probed, accelerated, adiantum;
         const char *expected;
         const char *why;   /* a piece of the status line */
 } cipher_table[] = {
-        { CIPHER_AES_XTS, false, false, "aes-xts-plain64", "cipher: default" },
-        { CIPHER_AES_XTS, false, true, "aes-xts-plain64", "cipher: default" },
-        { CIPHER_AES_XTS, true, false, "aes-xts-plain64", "cipher: default" },
-        { CIPHER_AES_XTS, true, true, "aes-xts-plain64", "cipher: default" },
-        { CIPHER_ADIANTUM_XCHACHA12, false, false, NULL, NULL },
-        { CIPHER_ADIANTUM_XCHACHA12, false, true, "xchacha12,aes-adiantum-plain64", "cipher: configured" },
-        { CIPHER_ADIANTUM_XCHACHA12, true, false, NULL, NULL },
-        { CIPHER_ADIANTUM_XCHACHA12, true, true, "xchacha12,aes-adiantum-plain64", "cipher: configured" },
-        { CIPHER_ADIANTUM_XCHACHA20, false, false, NULL, NULL },
-        { CIPHER_ADIANTUM_XCHACHA20, false, true, "xchacha20,aes-adiantum-plain64", "cipher: configured" },
-        { CIPHER_ADIANTUM_XCHACHA20, true, false, NULL, NULL },
-        { CIPHER_ADIANTUM_XCHACHA20, true, true, "xchacha20,aes-adiantum-plain64", "cipher: configured" },
-        { CIPHER_AUTO, false, false, "aes-xts-plain64", "no AES instructions (aes-drv) but no Adiantum" },
-        { CIPHER_AUTO, false, true, "xchacha12,aes-adiantum-plain64", "cipher: Cipher=auto, no AES instructions (aes-drv);" },
-        { CIPHER_AUTO, true, false, "aes-xts-plain64", "cipher: Cipher=auto, AES instructions (aes-drv);" },
-        { CIPHER_AUTO, true, true, "aes-xts-plain64", "cipher: Cipher=auto, AES instructions (aes-drv);" },
+        { CIPHER_AES_XTS, true, false, false, "aes-xts-plain64", "cipher: default" },
+        { CIPHER_AES_XTS, true, false, true, "aes-xts-plain64", "cipher: default" },
+        { CIPHER_AES_XTS, true, true, false, "aes-xts-plain64", "cipher: default" },
+        { CIPHER_AES_XTS, true, true, true, "aes-xts-plain64", "cipher: default" },
+        { CIPHER_ADIANTUM_XCHACHA12, true, false, false, NULL, NULL },
+        { CIPHER_ADIANTUM_XCHACHA12, true, false, true, "xchacha12,aes-adiantum-plain64", "cipher: configured;" },
+        { CIPHER_ADIANTUM_XCHACHA12, true, true, false, NULL, NULL },
+        { CIPHER_ADIANTUM_XCHACHA12, true, true, true, "xchacha12,aes-adiantum-plain64", "cipher: configured;" },
+        { CIPHER_ADIANTUM_XCHACHA20, true, false, false, NULL, NULL },
+        { CIPHER_ADIANTUM_XCHACHA20, true, false, true, "xchacha20,aes-adiantum-plain64", "cipher: configured;" },
+        { CIPHER_ADIANTUM_XCHACHA20, true, true, false, NULL, NULL },
+        { CIPHER_ADIANTUM_XCHACHA20, true, true, true, "xchacha20,aes-adiantum-plain64", "cipher: configured;" },
+        { CIPHER_AUTO, true, false, false, "aes-xts-plain64", "no AES instructions (aes-drv) but no Adiantum" },
+        { CIPHER_AUTO, true, false, true, "xchacha12,aes-adiantum-plain64", "cipher: Cipher=auto, no AES instructions (aes-drv);" },
+        { CIPHER_AUTO, true, true, false, "aes-xts-plain64", "cipher: Cipher=auto, AES instructions (aes-drv);" },
+        { CIPHER_AUTO, true, true, true, "aes-xts-plain64", "cipher: Cipher=auto, AES instructions (aes-drv);" },
+        /* The kernel could not be asked: the default, and dm-crypt judges a configured one. */
+        { CIPHER_AES_XTS, false, false, false, "aes-xts-plain64", "cipher: default" },
+        { CIPHER_ADIANTUM_XCHACHA12, false, false, false, "xchacha12,aes-adiantum-plain64",
+          "cipher: configured, unchecked (no AF_ALG);" },
+        { CIPHER_ADIANTUM_XCHACHA20, false, false, false, "xchacha20,aes-adiantum-plain64",
+          "cipher: configured, unchecked (no AF_ALG);" },
+        { CIPHER_AUTO, false, false, false, "aes-xts-plain64",
+          "cipher: Cipher=auto, but the kernel's crypto API could not be asked (AF_ALG);" },
 };
 
 static const Tristate tristates[] = { TRISTATE_AUTO, TRISTATE_YES, TRISTATE_NO };
+
+/* Indexed [rotational][BypassWorkqueues= auto, yes, no]: SSDs skip the
+ * kcryptd queues, spinning disks keep them. */
+static const bool bypass_expected[2][3] = {
+        { true, true, false },
+        { false, true, false },
+};
+
+/* Indexed [the disk discards][AllowDiscards= auto, yes, no]. */
+static const bool allow_discards_expected[2][3] = {
+        { false, true, false },
+        { true, true, false },
+};
 
 /* The wipe-time discard decision on a 4 TiB disk. 32 KiB at a time is 134
  * million requests (too many for auto), 2 GiB at a time is 2048. */
@@ -124,6 +147,7 @@ static void test_all_combinations(void **state) {
                 CryptoFacts cf = {
                         .aes_driver = "aes-drv",
                         .aes_accelerated = cipher_table[c].accelerated,
+                        .probed = cipher_table[c].probed,
                         .adiantum_available = cipher_table[c].adiantum,
                 };
                 VolumeConfig v = {
@@ -138,10 +162,10 @@ static void test_all_combinations(void **state) {
 
                 n_total++;
                 snprintf(ctx, sizeof(ctx),
-                         "logical=%u physical=%u size=%llu SectorSize=%u Cipher=%s accelerated=%d adiantum=%d "
+                         "logical=%u physical=%u size=%llu SectorSize=%u Cipher=%s probed=%d accelerated=%d adiantum=%d "
                          "rotational=%d BypassWorkqueues=%s discard_max=%llu AllowDiscards=%s Discard=%s",
                          f.logical_sector_size, f.physical_sector_size, (unsigned long long) f.size, v.sector_size,
-                         cipher_choice_to_string(v.cipher), cf.aes_accelerated, cf.adiantum_available, rotational,
+                         cipher_choice_to_string(v.cipher), cf.probed, cf.aes_accelerated, cf.adiantum_available, rotational,
                          tristate_to_string(v.bypass_workqueues), (unsigned long long) f.discard_max_bytes,
                          tristate_to_string(v.allow_discards), tristate_to_string(v.discard));
 
@@ -159,8 +183,11 @@ static void test_all_combinations(void **state) {
                                 CHECK(strstr(reason, cipher_choice_to_string(v.cipher)));
                                 CHECK(strstr(reason, "Adiantum"));
                         } else {
-                                char want[32];
-                                snprintf(want, sizeof(want), "SectorSize=%u", v.sector_size);
+                                char want[48];
+                                if (v.sector_size)
+                                        snprintf(want, sizeof(want), "SectorSize=%u is smaller", v.sector_size);
+                                else
+                                        snprintf(want, sizeof(want), "%u-byte logical blocks", f.logical_sector_size);
                                 CHECK(strstr(reason, want));
                         }
                         /* Nothing half-decided is handed back. */
@@ -179,18 +206,22 @@ static void test_all_combinations(void **state) {
                 CHECK(strstr(t.why, cipher_table[c].why));
 
                 CHECK(t.sector_size == sector_table[s].expected);
-                /* dm-crypt needs the device to be a whole number of crypto sectors. */
-                CHECK(f.size % t.sector_size == 0);
+                /* dm-crypt needs the mapping to be a whole number of crypto
+                 * sectors; no more than the rest of one is left out. */
+                CHECK(t.size == 4 * TIB + sector_table[s].extra / t.sector_size * t.sector_size);
+                CHECK(t.size % t.sector_size == 0 && f.size - t.size < t.sector_size);
                 CHECK(t.sector_size >= f.logical_sector_size);
-                CHECK(strstr(t.why, v.sector_size ? "sectors: configured" : "sectors: "));
+                CHECK(strstr(t.why, v.sector_size ? "sectors: configured (physical block "
+                                                  : "sectors: the largest (physical block "));
+                CHECK((strstr(t.why, "unmapped") != NULL) == (t.size < f.size));
+                CHECK((strstr(t.why, "reads-modifies-writes") != NULL) ==
+                      (t.sector_size < f.physical_sector_size && f.physical_sector_size <= 4096));
 
-                CHECK(t.bypass_workqueues == (v.bypass_workqueues == TRISTATE_AUTO ? !rotational
-                                                                                    : v.bypass_workqueues == TRISTATE_YES));
+                CHECK(t.bypass_workqueues == bypass_expected[rotational][bw]);
                 CHECK(strstr(t.why, v.bypass_workqueues != TRISTATE_AUTO ? "workqueues: configured"
                                     : rotational ? "workqueues: rotational disk"
                                                  : "workqueues: non-rotational disk"));
-                CHECK(t.allow_discards == (v.allow_discards == TRISTATE_AUTO ? f.discard_max_bytes > 0
-                                                                              : v.allow_discards == TRISTATE_YES));
+                CHECK(t.allow_discards == allow_discards_expected[f.discard_max_bytes > 0][ad]);
                 CHECK(strstr(t.why, v.allow_discards != TRISTATE_AUTO ? "discards: configured"
                                     : f.discard_max_bytes > 0 ? "discards: the disk discards"
                                                               : "discards: the disk cannot discard"));
@@ -203,7 +234,7 @@ static void test_all_combinations(void **state) {
         size_t rest = 2 * 3 * 3 * 3 * 3;
         assert_int_equal(n_total, ELEMENTSOF(sector_table) * ELEMENTSOF(cipher_table) * rest);
         assert_int_equal(n_ok + n_einval, n_total);
-        /* 4 of 16 cipher rows and 4 of 21 sector rows refuse. */
+        /* 4 of 20 cipher rows and 4 of 23 sector rows refuse. */
         assert_int_equal(n_ok, (ELEMENTSOF(sector_table) - 4) * (ELEMENTSOF(cipher_table) - 4) * rest);
 }
 
@@ -218,13 +249,24 @@ static void test_sector_reason_physical(void **state) {
         assert_non_null(strstr(t.why, "sectors: the largest (physical block 4096);"));
         f.size += 512;
         assert_int_equal(tuning_decide(&f, &cf, &v, &t, reason, sizeof(reason)), 0);
-        assert_int_equal(t.sector_size, 512);
-        assert_non_null(strstr(t.why, "sectors: logical block (size not a multiple of 4096 or 4096);"));
-        f.size += 1536;
-        f.physical_sector_size = 2048;
+        assert_int_equal(t.sector_size, 4096);
+        assert_int_equal(t.size, 4 * TIB);
+        assert_non_null(strstr(t.why, "sectors: the largest (physical block 4096), the last 512 bytes unmapped;"));
+        v.sector_size = 512;
         assert_int_equal(tuning_decide(&f, &cf, &v, &t, reason, sizeof(reason)), 0);
-        assert_int_equal(t.sector_size, 2048);
-        assert_non_null(strstr(t.why, "sectors: physical block (size not a multiple of 4096);"));
+        assert_int_equal(t.size, 4 * TIB + 512);
+        assert_non_null(strstr(t.why, "sectors: configured (physical block 4096: the disk reads-modifies-writes);"));
+
+        f = (DiskFacts) { .path = (char *) DISK, .size = 2048, .logical_sector_size = 512, .physical_sector_size = 512 };
+        v.sector_size = 0;
+        assert_int_equal(tuning_decide(&f, &cf, &v, &t, reason, sizeof(reason)), -EINVAL);
+        assert_string_equal(reason, DISK ": the disk holds 2048 bytes, less than one 4096-byte sector; take it out "
+                                    "of Devices=");
+        f.size = 8 * TIB;
+        f.logical_sector_size = f.physical_sector_size = 8192;
+        assert_int_equal(tuning_decide(&f, &cf, &v, &t, reason, sizeof(reason)), -EINVAL);
+        assert_string_equal(reason, DISK ": the disk's 8192-byte logical blocks are larger than dm-crypt's largest "
+                                    "sector (4096); it cannot be a scratch disk, take it out of Devices=");
 }
 
 static void test_discard_auto_boundary(void **state) {
@@ -273,16 +315,14 @@ static void test_reason_names_device_and_sizes(void **state) {
                 .logical_sector_size = 4096,
                 .physical_sector_size = 4096,
         };
-        CryptoFacts cf = {};
+        CryptoFacts cf = { .probed = true };
         VolumeConfig v = { .sector_size = 512 };
         CryptTuning t;
         char reason[256];
 
         assert_int_equal(tuning_decide(&f, &cf, &v, &t, reason, sizeof(reason)), -EINVAL);
-        assert_true(startswith(reason, "/dev/disk/by-id/nvme-X: SectorSize=512 "));
-        assert_non_null(strstr(reason, "4096-byte logical"));
-        assert_non_null(strstr(reason, "4398046511104 bytes"));
-        assert_non_null(strstr(reason, "SectorSize=auto"));
+        assert_string_equal(reason, "/dev/disk/by-id/nvme-X: SectorSize=512 is smaller than the disk's 4096-byte "
+                                    "logical block; use SectorSize=auto");
 
         v = (VolumeConfig) { .cipher = CIPHER_ADIANTUM_XCHACHA12 };
         assert_int_equal(tuning_decide(&f, &cf, &v, &t, reason, sizeof(reason)), -EINVAL);
@@ -293,6 +333,13 @@ static void test_reason_names_device_and_sizes(void **state) {
 /* /proc/crypto as an x86 kernel with AES-NI shows it, trimmed: the internal
  * "__" helpers have the highest priority and must not count. */
 static const char proc_crypto_aesni[] =
+        "name         : xts(aes)\n"
+        "driver       : cryptd(__xts-aes-aesni)\n"
+        "module       : kernel\n"
+        "priority     : 900\n"
+        "internal     : yes\n"
+        "type         : skcipher\n"
+        "\n"
         "name         : __xts(aes)\n"
         "driver       : __xts-aes-aesni\n"
         "module       : aesni_intel\n"
@@ -369,6 +416,25 @@ static const char proc_crypto_fixed_time[] =
         "priority     : 101\n"
         "\n";
 
+/* A 32-bit ARM core without the crypto extensions (Cortex-A7): NEON's
+ * bit-sliced AES is its best, and Adiantum was made for it. */
+static const char proc_crypto_arm_neon[] =
+        "name         : xts(aes)\n"
+        "driver       : xts-aes-neonbs\n"
+        "module       : aes_arm_bs\n"
+        "priority     : 250\n"
+        "internal     : no\n"
+        "\n"
+        "name         : xts(aes)\n"
+        "driver       : xts(ecb(aes-arm))\n"
+        "priority     : 200\n"
+        "internal     : no\n"
+        "\n"
+        "name         : adiantum(xchacha12,aes)\n"
+        "driver       : adiantum(xchacha12-neon,aes-arm,nhpoly1305-neon)\n"
+        "priority     : 300\n"
+        "internal     : no\n";
+
 static void test_proc_crypto(void **state) {
         static const struct {
                 const char *text;
@@ -381,6 +447,7 @@ static void test_proc_crypto(void **state) {
                 { proc_crypto_generic, false, "xts(ecb(aes-generic))", false, true },
                 { proc_crypto_arm64_no_xts, false, "aes-ce", true, false },
                 { proc_crypto_fixed_time, false, "aes-fixed-time", false, false },
+                { proc_crypto_arm_neon, false, "xts-aes-neonbs", false, true },
                 { "", false, "", false, false },
                 { "garbage without structure\n\n:::\nname :\n", false, "", false, false },
         };
@@ -416,7 +483,14 @@ static void test_best_driver(void **state) {
         assert_false(crypto_driver_accelerated("aes-generic"));
         assert_false(crypto_driver_accelerated("xts(ecb(aes-fixed-time))"));
         assert_true(crypto_driver_accelerated("xts-aes-vaes-avx512"));
-        assert_true(crypto_driver_accelerated("xts-aes-neonbs"));
+        assert_true(crypto_driver_accelerated("xts-aes-aesni"));
+        assert_true(crypto_driver_accelerated("xts-aes-ce"));        /* ARMv8 crypto extensions */
+        assert_true(crypto_driver_accelerated("xts-aes-s390"));
+        /* ARM cores without the crypto extensions: Adiantum's target. */
+        assert_false(crypto_driver_accelerated("xts-aes-neonbs"));
+        assert_false(crypto_driver_accelerated("xts-aes-neon"));
+        assert_false(crypto_driver_accelerated("xts(ecb(aes-arm64))"));
+        assert_false(crypto_driver_accelerated("xts(ecb(aes-arm))"));
 }
 
 int main(void) {
