@@ -34,7 +34,7 @@ if [ -z "${RESULT:-}" ]; then   # not yet inside the run: set it up
                 case "$1" in
                 --build) build=$2; shift 2 ;;
                 --destroy-data) disk=$2; shift 2 ;;
-                -h|--help) sed -n '3,26p' "$self" | sed 's/^# \{0,1\}//'; exit 0 ;;
+                -h|--help) sed -n '3,25p' "$self" | sed 's/^# \{0,1\}//'; exit 0 ;;
                 *) echo "datapath.sh: unknown argument '$1'; see --help" >&2; exit 2 ;;
                 esac
         done
@@ -48,7 +48,7 @@ if [ -z "${RESULT:-}" ]; then   # not yet inside the run: set it up
                 [ -b "$disk" ] || { echo "datapath.sh: $disk is not a block device" >&2; exit 2; }
                 export WORK=$(mktemp -d "${TMPDIR:-/tmp}/scratchd-bench.XXXXXX") RESULT=/dev/stdout
                 export GUEST_LIB=$root/tests/integration/guest-lib.sh WHERE="this host ($(uname -r))"
-                trap 'rm -rf "$WORK"' EXIT
+                trap 'rm -rf --one-file-system "$WORK"' EXIT
                 "$self" "$disk" "$disk"
                 exit $?
         fi
@@ -72,7 +72,11 @@ runtime=${RUNTIME:-5}
 rounds=${ROUNDS:-5}
 state=$WORK/state
 mnt=$WORK/mnt
-map=scratchd-bench
+# Names of this run's own, so that it never tears down a mapping it did not
+# make (another run's on another disk, say).
+name=bench$$
+map=scratchd-$name
+stock=bench-stock-$$
 mkdir -p "$state" "$mnt"
 
 # scratchd with this benchmark's own state directory, never the node's.
@@ -80,7 +84,7 @@ bench_scratchd() { scratchd --state-dir "$state" "$@"; }
 
 bench_conf() {  # bench_conf FILE DISK [Key=Value]...
         local file=$1 disk=$2; shift 2
-        conf "$file" "$disk" "$mnt" Name=bench Expendable=yes "$@"
+        conf "$file" "$disk" "$mnt" Name=$name Expendable=yes "$@"
         printf '[Daemon]\nAuditLog=\n' >> "$file"
 }
 
@@ -88,14 +92,20 @@ bench_conf() {  # bench_conf FILE DISK [Key=Value]...
 teardown() {
         umount "$mnt" 2> /dev/null
         dmsetup remove $map 2> /dev/null
-        dmsetup remove bench-stock 2> /dev/null
-        rm -f "$state/bench.state"
+        dmsetup remove $stock 2> /dev/null
+        rm -f "$state/$name.state"
 }
+# Also when the run stops half-way (a bail, ^C): no mapping, mount or daemon
+# of ours outlives it.
+pid=
+trap '[ -z "$pid" ] || { kill "$pid"; wait "$pid"; } 2> /dev/null; teardown' EXIT
 
 # scratchd's checks on the disk before anything writes to it: it refuses a disk
 # that is mounted, holds / or swap, or has anything stacked on it.
 bench_conf "$WORK/check.conf" "$data"
 bench_scratchd --config "$WORK/check.conf" setup || bail "scratchd refuses $data: $(cat "$WORK/stderr")"
+# What it found there and is destroying (Expendable=yes), if anything.
+while IFS= read -r line; do note "scratchd: $line"; done < "$WORK/stderr"
 teardown
 
 size=$(blockdev --getsize64 "$data")
@@ -140,16 +150,17 @@ scratchd_target() {  # scratchd_target NAME [Key=Value]...
         bench_scratchd --config "$WORK/$target.conf" setup || bail "scratchd setup ($target) failed: $(cat "$WORK/stderr")"
         umount "$mnt" || bail "cannot unmount $mnt"
         echo "$(describe $map)" > "$WORK/table.$target"
+        sed -n 's/^tuning=//p' "$state/$name.state" > "$WORK/tuning.$target"
         run_loads "$target" /dev/mapper/$map
         teardown
 }
 
 for r in $(seq 1 "$rounds"); do
         run_loads raw "$data"
-        cryptsetup open --type plain --key-file /dev/urandom "$data" bench-stock 2> "$WORK/cs.err" \
+        cryptsetup open --type plain --key-file /dev/urandom "$data" $stock 2> "$WORK/cs.err" \
                 || bail "cryptsetup open --type plain failed: $(cat "$WORK/cs.err")"
-        echo "$(describe bench-stock)" > "$WORK/table.stock"
-        run_loads stock /dev/mapper/bench-stock
+        echo "$(describe $stock)" > "$WORK/table.stock"
+        run_loads stock /dev/mapper/$stock
         teardown
         scratchd_target scratchd
         scratchd_target auto Cipher=auto
@@ -158,7 +169,9 @@ done
 
 fig() { median < "$WORK/fig.$1.$2"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
-driver=$(awk '/^name/ { n = $3 } /^driver/ && n == "xts(aes)" { print $3; exit }' /proc/crypto)
+# What scratchd's Cipher=auto found: "cipher: Cipher=auto, no AES instructions (DRIVER); ...".
+auto_why=$(cat "$WORK/tuning.auto")
+driver=$(sed -n 's/^cipher: Cipher=auto[^(]*(\([^)]*\)).*/\1/p' <<<"$auto_why")
 note ""
 note "data path on $WHERE"
 note "disk $data, $(numfmt --to=iec-i --suffix=B "$size"), loads over the first $(numfmt --to=iec-i --suffix=B "$region")"
@@ -174,9 +187,10 @@ for l in "${loads[@]}"; do
         case "$load" in seq*) awk -v d="$d" -v b="$b" 'BEGIN { exit !(d >= 1.7 * b) }' || d_ok=0 ;; esac
 done
 for t in stock scratchd auto; do note "  table ($t): $(cat "$WORK/table.$t")"; done
+note "  scratchd's choice with Cipher=auto: $auto_why"
 if [ "$c_ok" = 1 ]; then ok "target: (c) within 5% of (b) or faster on all four loads"
 else not_ok "target missed: (c) more than 5% slower than (b) on some load"; fi
-if grep -q generic <<<"$driver"; then
+if grep -q "^cipher: Cipher=auto, no AES instructions" <<<"$auto_why"; then
         if [ "$d_ok" = 1 ]; then ok "target: (d) at least 1.7x (b) on sequential read and write (AES not accelerated here)"
         else not_ok "target missed: (d) below 1.7x (b) on sequential read or write (AES not accelerated here)"; fi
 else
@@ -233,6 +247,7 @@ dirty=$(awk '/^Private_Dirty/ { print $2 }' /proc/$pid/smaps_rollup)
 rss=$(awk '/^Rss/ { print $2 }' /proc/$pid/smaps_rollup)
 threads=$(ls /proc/$pid/task | wc -l)
 kill "$pid"; wait "$pid" 2> /dev/null
+pid=
 teardown
 note ""
 cpu="n/a (no schedstat)"; [ "$c0" = n/a ] || cpu="$((c1 - c0)) ns"
