@@ -34,32 +34,62 @@ keys+=("$(live_key)")
 check "a wipe by hand" scratchctl wipe
 keys+=("$(live_key)")
 
-# Whether HEXKEY is in the journal: its bytes or its hex, in any field of any
-# entry this boot (journalctl -o export) or anywhere in the journal files.
-in_journal() {  # in_journal HEXKEY
+# Whether a key is in the journal: in_journal [FORM [WHERE]] < HEXKEY. FORM:
+# any (default), raw (its bytes) or hex (either case); WHERE: any (default),
+# export (every field of every entry this boot, journalctl -o export) or files
+# (the journal files themselves). Exits 0 found, 1 not found, 2 the scan
+# failed: only 1 proves absence. The key comes on stdin, not on a command line.
+in_journal() {
         journalctl --sync 2>/dev/null
-        python3 - "$1" <<'PY'
+        python3 -c '
 import glob, subprocess, sys
-hexkey = sys.argv[1].lower()
-needles = [bytes.fromhex(hexkey), hexkey.encode(), hexkey.upper().encode()]
-blobs = [subprocess.run(["journalctl", "-b", "-o", "export", "--no-pager"], capture_output=True).stdout]
-for f in glob.glob("/run/log/journal/**/*.journal", recursive=True) + glob.glob("/var/log/journal/**/*.journal", recursive=True):
-    with open(f, "rb") as j:
-        blobs.append(j.read())
-sys.exit(0 if any(n in b for b in blobs for n in needles) else 1)
-PY
+try:
+    form, where = (sys.argv[1:] + ["any", "any"])[:2]
+    hexkey = sys.stdin.read().strip().lower()
+    raw = bytes.fromhex(hexkey)
+    if len(raw) < 16:
+        raise ValueError("no key on stdin")
+    needles = {"raw": [raw], "hex": [hexkey.encode(), hexkey.upper().encode()]}
+    needles["any"] = needles["raw"] + needles["hex"]
+    blobs = []
+    if where in ("any", "export"):
+        blobs.append(subprocess.run(["journalctl", "-b", "-o", "export", "--no-pager"], capture_output=True,
+                                    check=True).stdout)
+    if where in ("any", "files"):
+        files = glob.glob("/run/log/journal/**/*.journal", recursive=True) + \
+                glob.glob("/var/log/journal/**/*.journal", recursive=True)
+        if not files:
+            raise FileNotFoundError("no journal files")
+        for f in files:
+            with open(f, "rb") as j:
+                blobs.append(j.read())
+    sys.exit(0 if any(n in b for b in blobs for n in needles[form]) else 1)
+except Exception as e:
+    print("in_journal:", e, file=sys.stderr)
+    sys.exit(2)
+' "$@"
 }
-not_in_journal() { ! in_journal "$1"; }
+not_in_journal() { in_journal <<<"$1"; test $? -eq 1; }
 check "three 512-bit live keys read: setup, the release's wipe, the wipe by hand" \
         test "$(printf '%s\n' "${keys[@]}" | grep -c '^[0-9a-f]\{128\}$')" = 3
 check "... all different" test "$(printf '%s\n' "${keys[@]}" | sort -u | wc -l)" = 3
 for i in "${!keys[@]}"; do
         check "key $((i + 1)) of ${#keys[@]} is nowhere in the journal" not_in_journal "${keys[$i]}"
 done
-# The control: a key-like string logged on purpose is found.
-probe=$(head -c 64 /dev/urandom | od -An -tx1 | tr -d ' \n')
-echo "$probe" | systemd-cat -t scratchd-journal-probe
-check "control: the journal scan finds a logged key-like string" in_journal "$probe"
+# The controls: a key-like string logged on purpose as hex, and one logged as
+# raw bytes (none a newline or NUL, which would split or end the line), are
+# each found, both in the export and in the files.
+hexprobe=$(head -c 64 /dev/urandom | od -An -tx1 | tr -d ' \n')
+echo "$hexprobe" | systemd-cat -t scratchd-journal-probe
+rawprobe=$(python3 -c 'import os; print(bytes(b for b in os.urandom(256) if b not in (0, 10))[:64].hex())')
+python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.argv[1]) + b"\n")' "$rawprobe" \
+        | systemd-cat -t scratchd-journal-probe
+for where in export files; do
+        check "control: the scan of the $where finds a key logged as hex" in_journal hex $where <<<"$hexprobe"
+        check "control: the scan of the $where finds a key logged as raw bytes" in_journal raw $where <<<"$rawprobe"
+done
+scan_fails() { in_journal <<<"not-hex" 2>/dev/null; test $? -eq 2; }
+check "control: a scan that cannot run proves nothing (exit 2, not 1)" scan_fails
 pid=$(systemctl show -p MainPID --value scratchd.service)
 check "the service runs confined (ProtectSystem=strict: / is read-only for it)" \
         bash -c "awk '\$5 == \"/\" { print \$6 }' /proc/$pid/mountinfo | grep -q '^ro'"
