@@ -87,13 +87,15 @@ read_vol() {
         return 0
 }
 
-# Run as another user: as_user USER[:GROUP,...] COMMAND...
+# Run as another user: as_user USER[:GROUP,...] COMMAND... Each user's ids
+# are looked up once (forks are dear in UML; the crash trials run it often).
+declare -A _uid_of _gid_of
 as_user() {
         local who=${1%%:*} groups=
         [ "$who" != "$1" ] && groups=${1#*:}
         shift
-        local uid gid
-        uid=$(id -u "$who") gid=$(id -g "$who")
+        [ -n "${_uid_of[$who]:-}" ] || { _uid_of[$who]=$(id -u "$who") && _gid_of[$who]=$(id -g "$who"); } || return 1
+        local uid=${_uid_of[$who]} gid=${_gid_of[$who]}
         if [ -n "$groups" ]; then
                 setpriv --reuid="$uid" --regid="$gid" --groups="$(getent group ${groups//,/ } | cut -d: -f3 | paste -sd,)" -- "$@"
         else

@@ -55,22 +55,16 @@ restart() {
 
 # Forks are what a trial costs in UML (some 40 ms each), so the loop below
 # keeps to builtins where it can: sleeping on a FIFO no one writes,
-# SRANDOM, the users' ids looked up once, the daemon's log read as it grows.
+# SRANDOM, the daemon's log read as it grows.
 mkfifo /run/crash-trials.nap && exec {nap_fd}<> /run/crash-trials.nap || bail "no FIFO to sleep on"
 nap() { read -r -t "$1" -u "$nap_fd" _; :; }
-declare -A uid_of gid_of
-for u in daemon nobody; do uid_of[$u]=$(id -u $u) gid_of[$u]=$(id -g $u); done
-as() {  # as USER COMMAND...: as_user USER COMMAND..., without looking the user up
-        local who=$1; shift
-        setpriv --reuid="${uid_of[$who]}" --regid="${gid_of[$who]}" --clear-groups -- "$@"
-}
 # write_marker DIR: the job (user daemon) writes 256 KiB of "$marker\n" lines
 # to DIR/m, as `yes | head -c 256K` would, and syncs them to the disk.
 write_marker() {
         local s=$marker$'\n'
         while [ ${#s} -lt 262144 ]; do s+=$s; done
         printf '%s' "${s:0:262144}" > /run/crash-trials.marker
-        as daemon dd of="$1/m" bs=256K iflag=fullblock conv=fsync status=none < /run/crash-trials.marker
+        as_user daemon dd of="$1/m" bs=256K iflag=fullblock conv=fsync status=none < /run/crash-trials.marker
 }
 # Whether the daemon's log, since the last look, says that it was killed at
 # POINT; it says so just before it is.
@@ -164,7 +158,7 @@ for trial in $(seq 1 "$trials"); do
                 seen_gen[$gen]=1 seen_key[$key]=1
         fi
         if [ -n "$dir" ]; then
-                as nobody grep -r -q -F "$marker" "$next" 2>/dev/null && fail "the next job can read the marker"
+                as_user nobody grep -r -q -F "$marker" "$next" 2>/dev/null && fail "the next job can read the marker"
                 sync; echo 3 > /proc/sys/vm/drop_caches
                 scan "$marker" /dev/mapper/$map
                 case $? in 0) fail "the marker is on the new volume" ;; 1) ;; *) fail "cannot read /dev/mapper/$map" ;; esac
