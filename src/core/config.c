@@ -302,8 +302,9 @@ static int handle_scratch(Parser *p, const char *name, const char *value) {
         if (streq(name, "Cipher")) {
                 CipherChoice c = cipher_choice_from_string(value);
                 if (c < 0)
-                        return fail(p, "Cipher", "'%s' is not supported; use aes-xts-plain64, auto, "
-                                    "xchacha12,aes-adiantum-plain64 or xchacha20,aes-adiantum-plain64", value);
+                        /* Quoted: the Adiantum names have commas of their own. */
+                        return fail(p, "Cipher", "'%s' is not supported; use 'aes-xts-plain64', 'auto', "
+                                    "'xchacha12,aes-adiantum-plain64' or 'xchacha20,aes-adiantum-plain64'", value);
                 v->cipher = c;
                 return 1;
         }

@@ -114,7 +114,7 @@ int state_parse(const char *text, VolumeRecord *ret) {
                         return -EBADMSG;
                 *eq = 0;
                 const char *k = line, *v = eq + 1;
-                uint64_t u;
+                uint64_t u = 0;
 
                 if (streq(k, "state"))
                         r = (rec.state = volume_state_from_string(v)) < 0 ? -EBADMSG : 0;

@@ -119,7 +119,7 @@ umount "$WORK/odd" && dmsetup remove scratchd-odd
 conf "$WORK/bad.conf" /dev/ubda "$mnt" Cipher=aes-cbc-essiv:sha256
 scratchd --config "$WORK/bad.conf" setup
 check "an unsupported Cipher= is refused" test $? -ne 0
-check "... naming the key and the choices" grep -q "Cipher: 'aes-cbc-essiv:sha256' is not supported; use aes-xts-plain64, auto" "$WORK/stderr"
+check "... naming the key and the choices" grep -q "Cipher: 'aes-cbc-essiv:sha256' is not supported; use 'aes-xts-plain64', 'auto'" "$WORK/stderr"
 
 # Adiantum configured on a kernel that lacks it (unloaded, and the kernel
 # kept from loading it again) is refused before the volume is touched: the
