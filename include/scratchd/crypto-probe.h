@@ -9,15 +9,17 @@ typedef struct CryptoFacts {
         char aes_driver[64];       /* the driver that serves xts(aes) ("xts-aes-aesni"), or else aes; "" unknown */
         bool aes_accelerated;      /* that driver uses AES instructions or a crypto engine */
         bool adiantum_available;   /* adiantum(xchacha12,aes) can be instantiated */
-        bool probed;               /* the kernel could be asked (AF_ALG and /proc/crypto); if not,
-                                    * the rest is unknown rather than "no" */
+        bool probed;               /* AF_ALG could be asked; if not, what /proc/crypto does not
+                                    * list is unknown rather than "no" */
 } CryptoFacts;
 
 /* Asks the kernel: instantiates xts(aes) and adiantum(xchacha12,aes) through
  * AF_ALG (as dm-crypt would, so /proc/crypto lists the driver the kernel picks,
- * and loads the modules for both), then reads /proc/crypto. Never fails: where
- * the kernel cannot be asked, `probed` is false. Only worth it for a Cipher=
- * other than the default. */
+ * and loads the modules for both), then reads /proc/crypto. Where AF_ALG is
+ * not allowed (the hardened unit), /proc/crypto alone still lists the AES
+ * drivers that modules register (aesni, the ARMv8 "-ce" ones, NEON), but not
+ * Adiantum before its first use, and `probed` is false. Never fails. Only
+ * worth it for a Cipher= other than the default. */
 void crypto_probe(CryptoFacts *ret);
 
 /* From the text of /proc/crypto: the driver with the highest priority for the

@@ -135,5 +135,5 @@ void crypto_probe(CryptoFacts *ret) {
         if (read_full_file("/proc/crypto", &text) < 0)
                 text = NULL;
         crypto_facts_from_text(text ?: "", adiantum > 0, ret);
-        ret->probed = adiantum >= 0 && text;
+        ret->probed = adiantum >= 0;
 }

@@ -24,19 +24,20 @@ static int decide_cipher(const CryptoFacts *c, const VolumeConfig *v, const char
                  * and NH run fast in plain C, where AES-XTS in generic C
                  * crawls. With AES instructions, AES-XTS is faster and the
                  * standard choice. */
-                if (!c->probed) {
-                        *ret = CIPHER_AES_XTS;
-                        snprintf(why, why_size, "Cipher=auto, but the kernel's crypto API could not be asked (AF_ALG)");
-                } else if (c->aes_accelerated) {
+                if (c->aes_accelerated) {
                         *ret = CIPHER_AES_XTS;
                         snprintf(why, why_size, "Cipher=auto, AES instructions (%s)", driver);
                 } else if (c->adiantum_available) {
                         *ret = CIPHER_ADIANTUM_XCHACHA12;
                         snprintf(why, why_size, "Cipher=auto, no AES instructions (%s)", driver);
-                } else {
+                } else if (c->probed) {
                         *ret = CIPHER_AES_XTS;
                         snprintf(why, why_size, "Cipher=auto, no AES instructions (%s) but no Adiantum in the kernel",
                                  driver);
+                } else {
+                        *ret = CIPHER_AES_XTS;
+                        snprintf(why, why_size, "Cipher=auto, no AES instructions (%s) but Adiantum unknown: "
+                                 "AF_ALG not allowed", driver);
                 }
                 return 0;
         case CIPHER_ADIANTUM_XCHACHA12:
@@ -48,7 +49,7 @@ static int decide_cipher(const CryptoFacts *c, const VolumeConfig *v, const char
                 }
                 *ret = v->cipher;
                 /* Unasked, dm-crypt's table load is the judge. */
-                snprintf(why, why_size, c->probed ? "configured" : "configured, unchecked (no AF_ALG)");
+                snprintf(why, why_size, c->adiantum_available ? "configured" : "configured, unchecked (no AF_ALG)");
                 return 0;
         default:
                 *ret = CIPHER_AES_XTS;
