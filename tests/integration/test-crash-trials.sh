@@ -14,9 +14,10 @@ set -u
 # A small disk (mkfs.ext4 makes it as it makes any under 512 MiB, with 1 KiB
 # blocks), so that scanning it twice a trial is quick; the marker is 256 KiB.
 if [ -z "${RESULT:-}" ]; then
-        # Time for the trials: 3 s each, twice what they take.
+        # Time for the trials: 4 s each, over twice what they take on an
+        # idle machine (3 s was not enough beside a compile).
         export CRASH_TRIALS=${CRASH_TRIALS:-204}
-        export GUEST_TIMEOUT=${GUEST_TIMEOUT:-$((60 + 3 * CRASH_TRIALS))}
+        export GUEST_TIMEOUT=${GUEST_TIMEOUT:-$((60 + 4 * CRASH_TRIALS))}
         export UML_TIMEOUT=${UML_TIMEOUT:-$((GUEST_TIMEOUT + 60))}
         exec "$(dirname "$(realpath "$0")")/uml.sh" --new-disk 16M "$0"
 fi
@@ -166,6 +167,8 @@ for trial in $(seq 1 "$trials"); do
                 case $? in 0) fail "the marker is on the raw disk" ;; 1) ;; *) fail "cannot read /dev/ubda" ;; esac
         fi
         ctl release --job "n$trial" > /dev/null || fail "release of the next job failed"
+        # Progress, so that a run stopped by its time limit shows how far it got.
+        [ $((trial % ${#points[@]})) = 0 ] && note "$trial of $trials trials done, ${SECONDS} s in"
 done
 
 note "crash injection: $trials trials"
