@@ -3,7 +3,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 #include "scratchd/config.h"
 #include "scratchd/crypto-probe.h"
@@ -21,8 +20,7 @@ typedef struct CryptTuning {
         const char *mode;         /* "xts-plain64", "adiantum-plain64" */
         const char *cipher_spec;  /* both, as dm-crypt and Cipher= write it: "aes-xts-plain64" */
         unsigned key_size;        /* bytes */
-        unsigned sector_size;     /* dm-crypt sector: 512 or 4096 */
-        uint64_t size;            /* bytes mapped: the disk's size, down to a whole number of sectors */
+        unsigned sector_size;     /* dm-crypt sector: 512, 1024, 2048 or 4096 */
         bool bypass_workqueues;   /* no_read_workqueue, no_write_workqueue */
         bool allow_discards;      /* the file system's discards reach the disk */
         bool discard_on_wipe;     /* BLKDISCARD the raw disk during a wipe */

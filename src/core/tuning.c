@@ -5,6 +5,16 @@
 /* dm-crypt's largest sector. */
 #define CRYPT_SECTOR_MAX 4096u
 
+/* dm-crypt needs the mapping to be a whole number of its sectors, and
+ * libcryptsetup's plain format checks that against the whole disk. */
+static bool can_use_sector(const DiskFacts *f, unsigned sector) {
+        return f->logical_sector_size <= sector && f->size % sector == 0;
+}
+
+static bool is_crypt_sector(unsigned s) {
+        return s >= 512 && s <= CRYPT_SECTOR_MAX && (s & (s - 1)) == 0;
+}
+
 static const struct {
         const char *cipher, *mode;
         unsigned key_size;
@@ -76,39 +86,44 @@ int tuning_decide(const DiskFacts *f, const CryptoFacts *c, const VolumeConfig *
         /* Larger crypto sectors cost less per byte: one IV and one cipher
          * setup per sector (Adiantum on 4096-byte sectors runs about 1.3 times
          * as fast as on 512-byte ones, see bench/datapath.sh), so auto takes
-         * 4096, the largest dm-crypt has. That is never smaller than a
-         * physical block of up to 4 KiB, so the disk never has to
-         * read-modify-write; where it is larger (512-byte physical blocks),
-         * a power loss could tear a 4 KiB write, which is moot for scratch: a
-         * reboot crypto-erases the volume. dm-crypt needs the mapping to be a
-         * whole number of its sectors: a disk whose size is not leaves its
-         * last few KiB unmapped rather than take smaller sectors. */
-        unsigned sector = v->sector_size ?: CRYPT_SECTOR_MAX;
-        if (f->logical_sector_size > sector) {
-                if (v->sector_size)
-                        snprintf(reason, reason_size, "%s: SectorSize=%u is smaller than the disk's %u-byte logical "
-                                 "block; use SectorSize=auto", f->path, v->sector_size, f->logical_sector_size);
-                else
-                        snprintf(reason, reason_size, "%s: the disk's %u-byte logical blocks are larger than "
-                                 "dm-crypt's largest sector (%u); it cannot be a scratch disk, take it out of Devices=",
-                                 f->path, f->logical_sector_size, CRYPT_SECTOR_MAX);
+         * 4096, the largest dm-crypt has, wherever the disk's size and
+         * logical block allow. That is never smaller than a physical block of
+         * up to 4 KiB, so the disk never has to read-modify-write; where it
+         * is larger (512-byte physical blocks), a power loss could tear a
+         * 4 KiB write, which is moot for scratch: a reboot crypto-erases the
+         * volume. Where the size forbids 4096, the physical block, else the
+         * logical one. */
+        if (f->logical_sector_size > CRYPT_SECTOR_MAX) {
+                snprintf(reason, reason_size, "%s: the disk's %u-byte logical blocks are larger than dm-crypt's "
+                         "largest sector (%u); it cannot be a scratch disk, take it out of Devices=", f->path,
+                         f->logical_sector_size, CRYPT_SECTOR_MAX);
                 return -EINVAL;
         }
-        t.sector_size = sector;
-        t.size = f->size - f->size % sector;
-        if (t.size == 0) {
-                snprintf(reason, reason_size, "%s: the disk holds %llu bytes, less than one %u-byte sector; take it "
-                         "out of Devices=", f->path, (unsigned long long) f->size, sector);
-                return -EINVAL;
+        int k;
+        if (v->sector_size) {
+                if (!can_use_sector(f, v->sector_size)) {
+                        snprintf(reason, reason_size, "%s: SectorSize=%u does not fit a disk with %u-byte logical "
+                                 "sectors and %llu bytes; use SectorSize=auto", f->path, v->sector_size,
+                                 f->logical_sector_size, (unsigned long long) f->size);
+                        return -EINVAL;
+                }
+                t.sector_size = v->sector_size;
+                k = snprintf(why_sector, sizeof(why_sector), "configured");
+        } else if (can_use_sector(f, CRYPT_SECTOR_MAX)) {
+                t.sector_size = CRYPT_SECTOR_MAX;
+                k = snprintf(why_sector, sizeof(why_sector), "the largest (physical block %u)", f->physical_sector_size);
+        } else if (is_crypt_sector(f->physical_sector_size) && can_use_sector(f, f->physical_sector_size)) {
+                t.sector_size = f->physical_sector_size;
+                k = snprintf(why_sector, sizeof(why_sector), "physical block (size not a multiple of 4096)");
+        } else {
+                t.sector_size = f->logical_sector_size;
+                k = snprintf(why_sector, sizeof(why_sector), "logical block (size not a multiple of 4096 or %u)",
+                             f->physical_sector_size);
         }
-        int k = snprintf(why_sector, sizeof(why_sector), "%s (physical block %u%s)",
-                         v->sector_size ? "configured" : "the largest", f->physical_sector_size,
-                         sector < f->physical_sector_size && f->physical_sector_size <= CRYPT_SECTOR_MAX
-                                 ? ": the disk reads-modifies-writes"
-                                 : "");
-        if (t.size < f->size && k > 0 && (size_t) k < sizeof(why_sector))
-                snprintf(why_sector + k, sizeof(why_sector) - (size_t) k, ", the last %llu bytes unmapped",
-                         (unsigned long long) (f->size - t.size));
+        if (t.sector_size < f->physical_sector_size && f->physical_sector_size <= CRYPT_SECTOR_MAX && k > 0 &&
+            (size_t) k < sizeof(why_sector))
+                snprintf(why_sector + k, sizeof(why_sector) - (size_t) k,
+                         ", below the %u-byte physical block: the disk reads-modifies-writes", f->physical_sector_size);
 
         /* On SSDs the kcryptd workqueues only add latency and a context
          * switch: do the crypto in the submitting context. On spinning disks

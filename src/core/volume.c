@@ -33,7 +33,6 @@ int volume_activate(const char *device, const char *name, const CryptTuning *t, 
         crypt_set_log_callback(cd, cryptsetup_log, NULL);
 
         struct crypt_params_plain params = {
-                .size = t->size / 512,   /* in 512-byte sectors, whatever the crypto sector */
                 .sector_size = t->sector_size,
         };
         r = crypt_format(cd, CRYPT_PLAIN, t->cipher, t->mode, NULL, NULL, t->key_size, &params);

@@ -30,8 +30,9 @@ static char ctx[512];
         } while (0)
 
 /* The sector size decision: expected sector, or 0 for -EINVAL. Auto takes
- * 4096, dm-crypt's largest, wherever the logical block allows, and a disk
- * whose size is no multiple of the sector is mapped short of its end. Sizes:
+ * 4096, dm-crypt's largest, where the disk's size and logical block allow;
+ * else the physical block where it is a power of two the size is a multiple
+ * of; else the logical block. A logical block over 4096 is refused. Sizes:
  * 4 TiB, or 4 TiB + 512 (a multiple of 512 only), or 4 TiB + 2048 (of 512,
  * 1024 and 2048). */
 static const struct {
@@ -42,28 +43,26 @@ static const struct {
 } sector_table[] = {
         /* auto */
         { 512, 512, 0, 0, 4096 },
-        { 512, 512, 512, 0, 4096 },      /* the last 3.5 KiB unmapped */
+        { 512, 512, 512, 0, 512 },
         { 512, 1024, 0, 0, 4096 },
-        { 512, 1024, 512, 0, 4096 },
-        { 512, 2048, 2048, 0, 4096 },
+        { 512, 1024, 512, 0, 512 },      /* 4 TiB + 512 is no multiple of 1024 */
+        { 512, 2048, 2048, 0, 2048 },    /* not of 4096, but of the physical block */
         { 512, 4096, 0, 0, 4096 },
-        { 512, 4096, 512, 0, 4096 },     /* never below the physical block */
+        { 512, 4096, 512, 0, 512 },      /* the disk reads-modifies-writes: nothing else fits */
         { 512, 8192, 0, 0, 4096 },       /* dm-crypt's sectors stop at 4096 */
-        { 512, 3000, 2048, 0, 4096 },    /* nonsense from the device */
+        { 512, 3000, 2048, 0, 512 },     /* nonsense from the device: the logical block */
         { 4096, 4096, 0, 0, 4096 },
-        { 4096, 4096, 512, 0, 4096 },
         { 4096, 65536, 0, 0, 4096 },
         { 8192, 8192, 0, 0, 0 },         /* no dm-crypt sector is that large */
         /* configured */
         { 512, 512, 0, 512, 512 },
-        { 512, 512, 512, 512, 512 },
         { 512, 512, 0, 4096, 4096 },
-        { 512, 512, 2048, 4096, 4096 },
         { 512, 4096, 0, 512, 512 },      /* smaller than the physical block: the admin's call */
+        { 512, 4096, 512, 4096, 0 },     /* the size is no multiple of it */
         { 4096, 4096, 0, 512, 0 },       /* smaller than the logical block */
         { 4096, 4096, 0, 4096, 4096 },
         { 4096, 4096, 512, 512, 0 },
-        { 4096, 4096, 512, 4096, 4096 },
+        { 4096, 4096, 512, 4096, 0 },
         { 8192, 8192, 0, 4096, 0 },
 };
 
@@ -189,10 +188,10 @@ static void test_all_combinations(void **state) {
                                 CHECK(strstr(reason, "Adiantum"));
                         } else {
                                 char want[48];
-                                if (v.sector_size)
-                                        snprintf(want, sizeof(want), "SectorSize=%u is smaller", v.sector_size);
-                                else
+                                if (f.logical_sector_size > 4096)
                                         snprintf(want, sizeof(want), "%u-byte logical blocks", f.logical_sector_size);
+                                else
+                                        snprintf(want, sizeof(want), "SectorSize=%u does not fit", v.sector_size);
                                 CHECK(strstr(reason, want));
                         }
                         /* Nothing half-decided is handed back. */
@@ -211,14 +210,13 @@ static void test_all_combinations(void **state) {
                 CHECK(strstr(t.why, cipher_table[c].why));
 
                 CHECK(t.sector_size == sector_table[s].expected);
-                /* dm-crypt needs the mapping to be a whole number of crypto
-                 * sectors; no more than the rest of one is left out. */
-                CHECK(t.size == 4 * TIB + sector_table[s].extra / t.sector_size * t.sector_size);
-                CHECK(t.size % t.sector_size == 0 && f.size - t.size < t.sector_size);
+                /* dm-crypt needs the device to be a whole number of crypto sectors. */
+                CHECK(f.size % t.sector_size == 0);
                 CHECK(t.sector_size >= f.logical_sector_size);
-                CHECK(strstr(t.why, v.sector_size ? "sectors: configured (physical block "
-                                                  : "sectors: the largest (physical block "));
-                CHECK((strstr(t.why, "unmapped") != NULL) == (t.size < f.size));
+                CHECK(strstr(t.why, v.sector_size          ? "sectors: configured"
+                                    : t.sector_size == 4096 ? "sectors: the largest (physical block "
+                                    : t.sector_size == f.physical_sector_size ? "sectors: physical block (size not"
+                                                                              : "sectors: logical block (size not"));
                 CHECK((strstr(t.why, "reads-modifies-writes") != NULL) ==
                       (t.sector_size < f.physical_sector_size && f.physical_sector_size <= 4096));
 
@@ -239,8 +237,8 @@ static void test_all_combinations(void **state) {
         size_t rest = 2 * 3 * 3 * 3 * 3;
         assert_int_equal(n_total, ELEMENTSOF(sector_table) * ELEMENTSOF(cipher_table) * rest);
         assert_int_equal(n_ok + n_einval, n_total);
-        /* 4 of 23 cipher rows and 4 of 23 sector rows refuse. */
-        assert_int_equal(n_ok, (ELEMENTSOF(sector_table) - 4) * (ELEMENTSOF(cipher_table) - 4) * rest);
+        /* 4 of 23 cipher rows and 6 of 21 sector rows refuse. */
+        assert_int_equal(n_ok, (ELEMENTSOF(sector_table) - 6) * (ELEMENTSOF(cipher_table) - 4) * rest);
 }
 
 static void test_sector_reason_physical(void **state) {
@@ -254,21 +252,23 @@ static void test_sector_reason_physical(void **state) {
         assert_non_null(strstr(t.why, "sectors: the largest (physical block 4096);"));
         f.size += 512;
         assert_int_equal(tuning_decide(&f, &cf, &v, &t, reason, sizeof(reason)), 0);
-        assert_int_equal(t.sector_size, 4096);
-        assert_int_equal(t.size, 4 * TIB);
-        assert_non_null(strstr(t.why, "sectors: the largest (physical block 4096), the last 512 bytes unmapped;"));
+        assert_int_equal(t.sector_size, 512);
+        assert_non_null(strstr(t.why, "sectors: logical block (size not a multiple of 4096 or 4096), below the "
+                                      "4096-byte physical block: the disk reads-modifies-writes;"));
+        f.size += 1536;
+        f.physical_sector_size = 2048;
+        assert_int_equal(tuning_decide(&f, &cf, &v, &t, reason, sizeof(reason)), 0);
+        assert_int_equal(t.sector_size, 2048);
+        assert_non_null(strstr(t.why, "sectors: physical block (size not a multiple of 4096);"));
+        f.size = 4 * TIB;
+        f.physical_sector_size = 4096;
         v.sector_size = 512;
         assert_int_equal(tuning_decide(&f, &cf, &v, &t, reason, sizeof(reason)), 0);
-        assert_int_equal(t.size, 4 * TIB + 512);
-        assert_non_null(strstr(t.why, "sectors: configured (physical block 4096: the disk reads-modifies-writes);"));
+        assert_non_null(strstr(t.why, "sectors: configured, below the 4096-byte physical block: the disk "
+                                      "reads-modifies-writes;"));
 
-        f = (DiskFacts) { .path = (char *) DISK, .size = 2048, .logical_sector_size = 512, .physical_sector_size = 512 };
-        v.sector_size = 0;
-        assert_int_equal(tuning_decide(&f, &cf, &v, &t, reason, sizeof(reason)), -EINVAL);
-        assert_string_equal(reason, DISK ": the disk holds 2048 bytes, less than one 4096-byte sector; take it out "
-                                    "of Devices=");
-        f.size = 8 * TIB;
         f.logical_sector_size = f.physical_sector_size = 8192;
+        v.sector_size = 0;
         assert_int_equal(tuning_decide(&f, &cf, &v, &t, reason, sizeof(reason)), -EINVAL);
         assert_string_equal(reason, DISK ": the disk's 8192-byte logical blocks are larger than dm-crypt's largest "
                                     "sector (4096); it cannot be a scratch disk, take it out of Devices=");
@@ -326,8 +326,8 @@ static void test_reason_names_device_and_sizes(void **state) {
         char reason[256];
 
         assert_int_equal(tuning_decide(&f, &cf, &v, &t, reason, sizeof(reason)), -EINVAL);
-        assert_string_equal(reason, "/dev/disk/by-id/nvme-X: SectorSize=512 is smaller than the disk's 4096-byte "
-                                    "logical block; use SectorSize=auto");
+        assert_string_equal(reason, "/dev/disk/by-id/nvme-X: SectorSize=512 does not fit a disk with 4096-byte "
+                                    "logical sectors and 4398046511104 bytes; use SectorSize=auto");
 
         v = (VolumeConfig) { .cipher = CIPHER_ADIANTUM_XCHACHA12 };
         assert_int_equal(tuning_decide(&f, &cf, &v, &t, reason, sizeof(reason)), -EINVAL);
