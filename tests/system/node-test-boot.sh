@@ -103,21 +103,27 @@ check "the service's capabilities are only what the unit grants" \
 tuning() { scratchctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0].get("tuning", ""))'; }
 tuning_says() { tuning | grep -q -- "$1"; }
 cipher() { dmsetup table scratchd-scratch | awk '{ print $4 }'; }
+settled() {  # CLEAN, and adopted: a volume being adopted is not to be had yet
+        scratchctl status --json 2>/dev/null | python3 -c 'import json,sys
+v = json.load(sys.stdin)["volumes"][0]
+sys.exit(0 if v["state"] == "CLEAN" and not v.get("adopting") else 1)' 2>/dev/null
+}
 restart_and_wipe() {  # the daemon reads its config when it starts
         systemctl restart scratchd.service
-        for _ in $(seq 1 60); do [ "$(state)" = CLEAN ] && break; sleep 0.5; done
-        scratchctl wipe > /dev/null
+        for _ in $(seq 1 60); do settled && break; sleep 0.5; done
+        local err
+        err=$(scratchctl wipe 2>&1 > /dev/null) || { note "scratchctl wipe: $err"; return 1; }
 }
 mkdir -p /etc/scratchd/conf.d
 printf '[Scratch]\nCipher=auto\n' > /etc/scratchd/conf.d/50-cipher.conf
-restart_and_wipe
+check "the daemon restarted with Cipher=auto wipes" restart_and_wipe
 note "Cipher=auto, no AF_ALG: $(tuning)"
 check "Cipher=auto without AF_ALG: AES-XTS kept" test "$(cipher)" = aes-xts-plain64
 check "... and status says why" tuning_says 'no AES instructions (.*aes-generic.*) but Adiantum unknown: AF_ALG not allowed'
 mkdir -p /etc/systemd/system/scratchd.service.d
 printf '[Service]\nRestrictAddressFamilies=AF_ALG\n' > /etc/systemd/system/scratchd.service.d/50-af-alg.conf
 systemctl daemon-reload
-restart_and_wipe
+check "the daemon restarted with the AF_ALG drop-in wipes" restart_and_wipe
 note "Cipher=auto with AF_ALG: $(tuning)"
 check "Cipher=auto with the AF_ALG drop-in: Adiantum" test "$(cipher)" = xchacha12,aes-adiantum-plain64
 check "... and status says why" tuning_says '^cipher: Cipher=auto, no AES instructions (xts(ecb(aes-generic)));'
