@@ -32,7 +32,14 @@ live_key() { dmsetup table --showkeys "$1" | awk '{ print $5 }'; }
 
 # How many times the marker occurs in the whole device (grep -c counts lines,
 # -o counts each hit; -a reads binary).
-count_marker() { grep -a -o -F "$2" "$1" 2>/dev/null | wc -l; }
+# -z: records end at NUL, not newline, so that a never-written stretch of
+# zeros is not one line of gigabytes for grep to hold (it runs out of memory,
+# and a failed scan must not read as "not found": it prints "unreadable").
+count_marker() {
+        local n
+        n=$(LC_ALL=C grep -a -z -o -F "$2" "$1" | tr -dc '\0' | wc -c; exit $((PIPESTATUS[0] > 1))) || n="unreadable:$1"
+        echo "$n"
+}
 
 sum() { sha256sum "$1" | cut -d' ' -f1; }
 

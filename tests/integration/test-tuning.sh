@@ -64,14 +64,13 @@ check "Cipher=auto: a 256-bit key" test ${#key} -eq 64
 # The daemon reports what the table holds, and why.
 start_daemon "$WORK/scratchd.conf" || bail "the daemon did not start"
 wait_state CLEAN || bail "the daemon did not adopt the volume"
-ctl status --json > "$WORK/status.json"
-field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['volumes'][0].get(sys.argv[2], ''))" "$WORK/status.json" "$1"; }
-check "status: cipher" test "$(field cipher)" = xchacha12,aes-adiantum-plain64
-check "status: key bits" test "$(field key_bits)" = 256
-check "status: sector size" test "$(field sector_size)" = 4096
-check "status: workqueues" test "$(field bypass_workqueues)" = True
-check "status: discards" test "$(field allow_discards)" = True
-tuning=$(field tuning)
+read_vol || bail "scratchctl status --json failed"
+check "status: cipher" test "${VOL[cipher]:-}" = xchacha12,aes-adiantum-plain64
+check "status: key bits" test "${VOL[key_bits]:-}" = 256
+check "status: sector size" test "${VOL[sector_size]:-}" = 4096
+check "status: workqueues" test "${VOL[bypass_workqueues]:-}" = true
+check "status: discards" test "${VOL[allow_discards]:-}" = true
+tuning=${VOL[tuning]:-}
 note "status tuning: $tuning"
 check "status says why: Cipher=auto and the driver" grep -qF "cipher: Cipher=auto, no AES instructions ($driver)" <<<"$tuning"
 check "status says why: the sectors" grep -qF "sectors: the largest (physical block 512)" <<<"$tuning"

@@ -47,7 +47,10 @@ SLURM
 } > "$ROOTFS/etc/slurm/slurm.conf"
 echo 'CgroupPlugin=cgroup/v1' > "$ROOTFS/etc/slurm/cgroup.conf"
 
-truncate -s 2G "$work/scratch.img"
+# 1 GiB: every job scans the whole raw disk and the whole volume, twice the
+# time on 2 GiB; and half the node's time limit, with room to spare.
+truncate -s 1G "$work/scratch.img"
+export IMAGE_TIMEOUT=600
 IMAGE_CMDLINE="systemd.unified_cgroup_hierarchy=0 SYSTEMD_CGROUP_ENABLE_LEGACY_FORCE=1" \
         image_boot "$work" "$work/scratch.img,,SCRATCH0"
 image_result "$work"
