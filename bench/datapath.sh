@@ -171,7 +171,9 @@ fig() { median < "$WORK/fig.$1.$2"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 # What scratchd's Cipher=auto found: "cipher: Cipher=auto, no AES instructions (DRIVER); ...".
 auto_why=$(cat "$WORK/tuning.auto")
-driver=$(sed -n 's/^cipher: Cipher=auto[^(]*(\([^)]*\)).*/\1/p' <<<"$auto_why")
+driver=${auto_why#*instructions (}
+driver=${driver%%) but *}
+driver=${driver%%); sectors:*}
 note ""
 note "data path on $WHERE"
 note "disk $data, $(numfmt --to=iec-i --suffix=B "$size"), loads over the first $(numfmt --to=iec-i --suffix=B "$region")"
