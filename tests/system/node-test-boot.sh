@@ -9,7 +9,9 @@ not_ok() { n=$((n + 1)); echo "not ok $n - $*" >> $R; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 note() { echo "# $*" >> $R; }
 
-state() { scratchctl status --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0]["state"])' 2>/dev/null; }
+# A field of the first volume in `scratchctl status --json` ("" if absent).
+field() { scratchctl status --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0].get(sys.argv[1], ""))' "$1" 2>/dev/null; }
+state() { field state; }
 for _ in $(seq 1 120); do [ "$(state)" = CLEAN ] && break; sleep 0.5; done
 
 check "scratchd.socket is active" systemctl -q is-active scratchd.socket
@@ -100,14 +102,11 @@ check "the service's capabilities are only what the unit grants" \
 # shows only the C AES (UML), Adiantum is not listed before its first use, so
 # auto keeps AES-XTS and says why. With the drop-in the README gives, the
 # daemon asks the crypto API and takes Adiantum.
-tuning() { scratchctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0].get("tuning", ""))'; }
+tuning() { field tuning; }
 tuning_says() { tuning | grep -q -- "$1"; }
 cipher() { dmsetup table scratchd-scratch | awk '{ print $4 }'; }
-settled() {  # CLEAN, and adopted: a volume being adopted is not to be had yet
-        scratchctl status --json 2>/dev/null | python3 -c 'import json,sys
-v = json.load(sys.stdin)["volumes"][0]
-sys.exit(0 if v["state"] == "CLEAN" and not v.get("adopting") else 1)' 2>/dev/null
-}
+# CLEAN, and adopted: a volume being adopted is not to be had yet.
+settled() { [ "$(state)" = CLEAN ] && [ "$(field adopting)" != True ]; }
 restart_and_wipe() {  # the daemon reads its config when it starts
         systemctl restart scratchd.service
         for _ in $(seq 1 60); do settled && break; sleep 0.5; done
