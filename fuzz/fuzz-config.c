@@ -16,8 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         Config *c = NULL;
         char *error = NULL;
         if (config_load_string("fuzz.conf", text, &c, &error) == 0) {
-                if (c->n_volumes != 1 || !c->volumes[0].name || !c->volumes[0].mount_point ||
-                    strv_length(c->volumes[0].devices) == 0)
+                if (c->n_scratch != 1 || !c->scratch[0].name || !c->scratch[0].mount_point ||
+                    strv_length(c->scratch[0].devices) == 0)
                         __builtin_trap();
                 config_free(c);
         } else if (error && (strchr(error, '\n') || !startswith(error, "fuzz.conf:")))

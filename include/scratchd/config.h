@@ -40,7 +40,7 @@ typedef enum CipherChoice {
 const char *cipher_choice_to_string(CipherChoice c);
 CipherChoice cipher_choice_from_string(const char *s);
 
-typedef struct VolumeConfig {
+typedef struct ScratchConfig {
         char *name;            /* "scratch": names the mapping, state file and logs */
         char **devices;        /* Devices=: paths, globs or "auto", as written */
         char *mount_point;
@@ -51,7 +51,7 @@ typedef struct VolumeConfig {
         CipherChoice cipher;         /* Cipher= */
         Tristate bypass_workqueues;  /* BypassWorkqueues=: no_read/no_write_workqueue */
         Tristate allow_discards;     /* AllowDiscards=: the file system's discards reach the disk */
-} VolumeConfig;
+} ScratchConfig;
 
 typedef struct DaemonConfig {
         unsigned socket_mode;               /* SocketMode=, default 0666 */
@@ -65,8 +65,8 @@ typedef struct DaemonConfig {
 #define DEFAULT_AUDIT_LOG "/var/log/scratchd/audit.log"
 
 typedef struct Config {
-        VolumeConfig *volumes;
-        size_t n_volumes;
+        ScratchConfig *scratch;      /* one per [Scratch] section */
+        size_t n_scratch;
         char *read_group;
         char *operator_group;
         DaemonConfig daemon;

@@ -3,7 +3,26 @@
 
 #include <stdbool.h>
 
-#include "scratchd/state.h"
+#include <errno.h>
+#include <sys/types.h>
+
+typedef struct Record Record;
+
+/* The life of a volume (docs/design.md, "The lifecycle"). */
+typedef enum LifecycleState {
+        STATE_ABSENT,
+        STATE_WIPING,
+        STATE_CLEAN,
+        STATE_IN_USE,
+        STATE_DIRTY,
+        STATE_FAILED,
+        _STATE_MAX,
+        _STATE_INVALID = -EINVAL,
+} LifecycleState;
+
+const char *lifecycle_state_to_string(LifecycleState s);
+LifecycleState lifecycle_state_from_string(const char *s);
+
 
 /* The lifecycle of DESIGN.md as a table: which event may happen in which
  * state, and where it leads.
@@ -13,21 +32,21 @@
  *                             +------------ DIRTY <--release(job)----+
  *   WIPING --error--> FAILED (fenced) --wipe ok--> CLEAN
  */
-typedef enum VolumeEvent {
+typedef enum LifecycleEvent {
         EVENT_PREPARE,
         EVENT_RELEASE,
         EVENT_WIPE_START,
         EVENT_WIPE_OK,
         EVENT_WIPE_FAILED,
         _EVENT_MAX,
-} VolumeEvent;
+} LifecycleEvent;
 
-const char *volume_event_to_string(VolumeEvent e);
+const char *lifecycle_event_to_string(LifecycleEvent e);
 
 /* 0 and the next state, or: -EBUSY (being wiped, or held by a job), -EIO
  * (FAILED: fenced), -ENOENT (release of a volume no job holds), -ENODEV
  * (ABSENT), -EINVAL (an event that cannot happen in that state). */
-int lifecycle_next(VolumeState from, VolumeEvent e, VolumeState *ret);
+int lifecycle_next(LifecycleState from, LifecycleEvent e, LifecycleState *ret);
 
 typedef enum AdoptDecision {
         ADOPT_KEEP,   /* our record is trustworthy and the kernel agrees: keep as is */
@@ -38,7 +57,7 @@ typedef enum AdoptDecision {
  * state file was there and parsed; `live`: the mapping the record names is the
  * one active on the record's disk (same device number), mounted where
  * configured. Only CLEAN and IN_USE(job) are kept, and only when live. */
-AdoptDecision lifecycle_adopt(bool have_record, const VolumeRecord *rec, bool live);
+AdoptDecision lifecycle_adopt(bool have_record, const Record *rec, bool live);
 
 /* A job id as schedulers make them: 1-64 of [A-Za-z0-9._-], not starting with
  * '.' or '-' (Slurm "1234", "1234_7"; PBS "1234.server"). It names a

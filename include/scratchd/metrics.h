@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#include "scratchd/state.h"
+#include "scratchd/record.h"
 
 /* What the daemon counts per volume since it started. */
 typedef struct VolumeCounters {
@@ -15,7 +15,7 @@ typedef struct VolumeCounters {
 
 typedef struct MetricsVolume {
         const char *name;
-        const VolumeRecord *rec;
+        const Record *rec;
         const VolumeCounters *counters;
         uint64_t size_bytes, used_bytes;   /* 0 when not mounted */
 } MetricsVolume;

@@ -31,5 +31,5 @@ typedef struct CryptTuning {
  * kernel's crypto say and what the config asks. Returns 0, or -EINVAL with a
  * one-line reason when the config asks for something the disk or the kernel
  * cannot do. */
-int tuning_decide(const DiskFacts *f, const CryptoFacts *c, const VolumeConfig *v, CryptTuning *ret, char *reason,
+int tuning_decide(const DiskFacts *f, const CryptoFacts *c, const ScratchConfig *v, CryptTuning *ret, char *reason,
                   size_t reason_size);

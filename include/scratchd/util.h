@@ -65,6 +65,26 @@ static inline void fclosep(FILE **f) {
                 _fd_;                            \
         })
 
+/* Enum <-> string through one table (systemd's string-table.h): the table is
+ * the only place that spells a value's name.
+ *   DEFINE_STRING_TABLE_LOOKUP(file_system, FileSystem, _FILE_SYSTEM_MAX)
+ * defines file_system_to_string() (NULL for a value out of range) and
+ * file_system_from_string() (-EINVAL, the enum's _INVALID, for an unknown
+ * or NULL string) over `static const char *const file_system_table[]`. */
+ssize_t string_table_lookup(const char *const *table, size_t len, const char *key);
+
+#define DEFINE_STRING_TABLE_LOOKUP_TO_STRING(name, type, max)             \
+        const char *name##_to_string(type i) {                          \
+                return (int) i >= 0 && (int) i < (int) (max) ? name##_table[i] : NULL; \
+        }
+#define DEFINE_STRING_TABLE_LOOKUP_FROM_STRING(name, type, max)           \
+        type name##_from_string(const char *s) {                        \
+                return (type) string_table_lookup(name##_table, (max), s); \
+        }
+#define DEFINE_STRING_TABLE_LOOKUP(name, type, max)                      \
+        DEFINE_STRING_TABLE_LOOKUP_TO_STRING(name, type, max)             \
+        DEFINE_STRING_TABLE_LOOKUP_FROM_STRING(name, type, max)
+
 /* NULL-terminated string vectors. */
 void strv_free(char **l);
 static inline void strv_freep(char ***l) {

@@ -6,7 +6,7 @@
 
 #include "scratchd/config.h"
 #include "scratchd/key.h"
-#include "scratchd/state.h"
+#include "scratchd/record.h"
 #include "scratchd/tuning.h"
 
 /* The crypto-erase, step by step (DESIGN.md, "Wipe"). */
@@ -42,7 +42,7 @@ typedef struct WipeOps {
         int (*zero_head)(void *userdata, const char *mapping);
         int (*mkfs)(void *userdata, FileSystem fs, const char *mapping, uint64_t size, char **ret_output);
         int (*mount)(void *userdata, const char *mapping, const char *mount_point, FileSystem fs);
-        int (*save_state)(void *userdata, const char *name, const VolumeRecord *rec);
+        int (*save_state)(void *userdata, const char *name, const Record *rec);
         void *userdata;
 } WipeOps;
 
@@ -65,4 +65,4 @@ typedef struct WipeRequest {
  * ops->save_state. On failure at any step the volume is fenced (unmounted,
  * deactivated, FAILED with the reason in rec->reason) and the step is returned
  * in *ret_failed_step. Never leaves it half-ready. */
-int wipe_volume(const WipeOps *ops, const WipeRequest *req, VolumeRecord *rec, WipeStep *ret_failed_step);
+int wipe_volume(const WipeOps *ops, const WipeRequest *req, Record *rec, WipeStep *ret_failed_step);

@@ -181,14 +181,14 @@ static char *reader(char *buf, int size, void *userdata) {
         return buf;
 }
 
-static VolumeConfig *current_volume(Parser *p) {
+static ScratchConfig *current_volume(Parser *p) {
         Config *c = p->config;
-        if (c->n_volumes == 0) {
-                c->volumes = calloc(1, sizeof(VolumeConfig));
-                if (!c->volumes)
+        if (c->n_scratch == 0) {
+                c->scratch = calloc(1, sizeof(ScratchConfig));
+                if (!c->scratch)
                         return NULL;
-                c->n_volumes = 1;
-                c->volumes[0] = (VolumeConfig) {
+                c->n_scratch = 1;
+                c->scratch[0] = (ScratchConfig) {
                         .file_system = FILE_SYSTEM_XFS,
                         .discard = TRISTATE_AUTO,
                         .cipher = CIPHER_AES_XTS,
@@ -196,7 +196,7 @@ static VolumeConfig *current_volume(Parser *p) {
                         .allow_discards = TRISTATE_AUTO,
                 };
         }
-        return &c->volumes[0];
+        return &c->scratch[0];
 }
 
 static bool valid_name(const char *s) {
@@ -233,7 +233,7 @@ static int set_string(char **field, const char *value) {
         return 0;
 }
 
-static int parse_devices(Parser *p, VolumeConfig *v, const char *value) {
+static int parse_devices(Parser *p, ScratchConfig *v, const char *value) {
         if (!*value) {   /* "Devices=" resets the list, as in systemd units */
                 strv_free(v->devices);
                 v->devices = NULL;
@@ -255,7 +255,7 @@ static int parse_devices(Parser *p, VolumeConfig *v, const char *value) {
 }
 
 static int handle_scratch(Parser *p, const char *name, const char *value) {
-        VolumeConfig *v = current_volume(p);
+        ScratchConfig *v = current_volume(p);
         if (!v)
                 return -ENOMEM;
 
@@ -450,10 +450,10 @@ static int parse_stream(Parser *p) {
 }
 
 static int validate(Config *c, const char *file, char **ret_error) {
-        if (c->n_volumes == 0)
+        if (c->n_scratch == 0)
                 return errorf(ret_error, -EINVAL, "%s: no [Scratch] section; add one with Devices= and MountPoint=", file);
 
-        VolumeConfig *v = &c->volumes[0];
+        ScratchConfig *v = &c->scratch[0];
         if (strv_length(v->devices) == 0)
                 return errorf(ret_error, -EINVAL, "%s: [Scratch] Devices= is not set; name the scratch disk(s)", file);
         if (strv_contains(v->devices, "auto") && strv_length(v->devices) > 1)
@@ -563,12 +563,12 @@ int config_load_string(const char *name, const char *text, Config **ret, char **
 Config *config_free(Config *c) {
         if (!c)
                 return NULL;
-        for (size_t i = 0; i < c->n_volumes; i++) {
-                free(c->volumes[i].name);
-                strv_free(c->volumes[i].devices);
-                free(c->volumes[i].mount_point);
+        for (size_t i = 0; i < c->n_scratch; i++) {
+                free(c->scratch[i].name);
+                strv_free(c->scratch[i].devices);
+                free(c->scratch[i].mount_point);
         }
-        free(c->volumes);
+        free(c->scratch);
         free(c->read_group);
         free(c->operator_group);
         free(c->daemon.audit_log);

@@ -5,7 +5,7 @@
 #include "scratchd/block.h"
 #include "scratchd/fs.h"
 #include "scratchd/kernel-ops.h"
-#include "scratchd/volume.h"
+#include "scratchd/dmcrypt.h"
 
 static int k_find_users(void *userdata, const char *mount_point, char **ret_users) {
         dev_t dev;
@@ -22,7 +22,7 @@ static int k_unmount(void *userdata, const char *mount_point, bool detach) {
 }
 
 static int k_deactivate(void *userdata, const char *mapping, bool deferred) {
-        return volume_deactivate(mapping, deferred);
+        return dmcrypt_deactivate(mapping, deferred);
 }
 
 static int k_erase_signatures(void *userdata, const char *device) {
@@ -41,10 +41,10 @@ static int k_activate(void *userdata, const char *device, const char *mapping, c
                       const Secret *key, dev_t *ret_devnum) {
         char path[PATH_MAX];
         struct stat st;
-        int r = volume_activate(device, mapping, t, key);
+        int r = dmcrypt_activate(device, mapping, t, key);
         if (r < 0)
                 return r;
-        if (stat(volume_path(mapping, path, sizeof(path)), &st) < 0)
+        if (stat(dmcrypt_path(mapping, path, sizeof(path)), &st) < 0)
                 return -errno;
         *ret_devnum = st.st_rdev;
         return 0;
@@ -52,21 +52,21 @@ static int k_activate(void *userdata, const char *device, const char *mapping, c
 
 static int k_zero_head(void *userdata, const char *mapping) {
         char path[PATH_MAX];
-        return block_zero_head(volume_path(mapping, path, sizeof(path)), 1 << 20);
+        return block_zero_head(dmcrypt_path(mapping, path, sizeof(path)), 1 << 20);
 }
 
 static int k_mkfs(void *userdata, FileSystem fs, const char *mapping, uint64_t size, char **ret_output) {
         char path[PATH_MAX];
-        return fs_make(fs, volume_path(mapping, path, sizeof(path)), size, ret_output);
+        return fs_make(fs, dmcrypt_path(mapping, path, sizeof(path)), size, ret_output);
 }
 
 static int k_mount(void *userdata, const char *mapping, const char *mount_point, FileSystem fs) {
         char path[PATH_MAX];
-        return fs_mount(volume_path(mapping, path, sizeof(path)), mount_point, fs);
+        return fs_mount(dmcrypt_path(mapping, path, sizeof(path)), mount_point, fs);
 }
 
-static int k_save_state(void *userdata, const char *name, const VolumeRecord *rec) {
-        return state_save(userdata, name, rec);
+static int k_save_state(void *userdata, const char *name, const Record *rec) {
+        return record_save(userdata, name, rec);
 }
 
 void kernel_ops_init(WipeOps *ops, const char *state_dir) {

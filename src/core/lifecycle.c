@@ -2,9 +2,21 @@
 #include <ctype.h>
 
 #include "scratchd/lifecycle.h"
+#include "scratchd/record.h"
 #include "scratchd/util.h"
 
-static const char *const volume_event_table[_EVENT_MAX] = {
+static const char *const lifecycle_state_table[_STATE_MAX] = {
+        [STATE_ABSENT] = "ABSENT",
+        [STATE_WIPING] = "WIPING",
+        [STATE_CLEAN] = "CLEAN",
+        [STATE_IN_USE] = "IN_USE",
+        [STATE_DIRTY] = "DIRTY",
+        [STATE_FAILED] = "FAILED",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(lifecycle_state, LifecycleState, _STATE_MAX);
+
+static const char *const lifecycle_event_table[_EVENT_MAX] = {
         [EVENT_PREPARE] = "prepare",
         [EVENT_RELEASE] = "release",
         [EVENT_WIPE_START] = "wipe",
@@ -12,50 +24,48 @@ static const char *const volume_event_table[_EVENT_MAX] = {
         [EVENT_WIPE_FAILED] = "wipe-failed",
 };
 
-const char *volume_event_to_string(VolumeEvent e) {
-        return e >= 0 && e < _EVENT_MAX ? volume_event_table[e] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(lifecycle_event, LifecycleEvent, _EVENT_MAX);
 
-int lifecycle_next(VolumeState from, VolumeEvent e, VolumeState *ret) {
-        VolumeState to;
+int lifecycle_next(LifecycleState from, LifecycleEvent e, LifecycleState *ret) {
+        LifecycleState to;
 
-        if (from < 0 || from >= _VOLUME_STATE_MAX)
+        if (from < 0 || from >= _STATE_MAX)
                 return -EINVAL;
         switch (e) {
         case EVENT_PREPARE:
                 switch (from) {
-                case VOLUME_CLEAN:
-                        to = VOLUME_IN_USE;
+                case STATE_CLEAN:
+                        to = STATE_IN_USE;
                         break;
-                case VOLUME_IN_USE:
-                case VOLUME_WIPING:
-                case VOLUME_DIRTY:
+                case STATE_IN_USE:
+                case STATE_WIPING:
+                case STATE_DIRTY:
                         return -EBUSY;
-                case VOLUME_FAILED:
+                case STATE_FAILED:
                         return -EIO;
-                case VOLUME_ABSENT:
+                case STATE_ABSENT:
                         return -ENODEV;
                 default:
                         return -EINVAL;
                 }
                 break;
         case EVENT_RELEASE:
-                if (from != VOLUME_IN_USE)
+                if (from != STATE_IN_USE)
                         return -ENOENT;
-                to = VOLUME_DIRTY;
+                to = STATE_DIRTY;
                 break;
         case EVENT_WIPE_START:
-                if (from == VOLUME_WIPING)
+                if (from == STATE_WIPING)
                         return -EBUSY;
-                if (from < 0 || from >= _VOLUME_STATE_MAX)
+                if (from < 0 || from >= _STATE_MAX)
                         return -EINVAL;
-                to = VOLUME_WIPING;
+                to = STATE_WIPING;
                 break;
         case EVENT_WIPE_OK:
         case EVENT_WIPE_FAILED:
-                if (from != VOLUME_WIPING)
+                if (from != STATE_WIPING)
                         return -EINVAL;
-                to = e == EVENT_WIPE_OK ? VOLUME_CLEAN : VOLUME_FAILED;
+                to = e == EVENT_WIPE_OK ? STATE_CLEAN : STATE_FAILED;
                 break;
         default:
                 return -EINVAL;
@@ -64,13 +74,13 @@ int lifecycle_next(VolumeState from, VolumeEvent e, VolumeState *ret) {
         return 0;
 }
 
-AdoptDecision lifecycle_adopt(bool have_record, const VolumeRecord *rec, bool live) {
+AdoptDecision lifecycle_adopt(bool have_record, const Record *rec, bool live) {
         if (!have_record || !live)
                 return ADOPT_WIPE;
-        if (rec->state == VOLUME_CLEAN)
+        if (rec->state == STATE_CLEAN)
                 return ADOPT_KEEP;
         /* A job's volume stays the job's: its data is the job's, not stale. */
-        if (rec->state == VOLUME_IN_USE && job_id_valid(rec->job))
+        if (rec->state == STATE_IN_USE && job_id_valid(rec->job))
                 return ADOPT_KEEP;
         return ADOPT_WIPE;
 }

@@ -20,9 +20,9 @@ char *metrics_format(const MetricsVolume *v, size_t n) {
 
         header(f, "scratchd_volume_state", "gauge", "1 for the state the volume is in, 0 for the others.");
         for (size_t i = 0; i < n; i++)
-                for (int s = 0; s < _VOLUME_STATE_MAX; s++)
+                for (int s = 0; s < _STATE_MAX; s++)
                         fprintf(f, "scratchd_volume_state{volume=\"%s\",state=\"%s\"} %d\n", v[i].name,
-                                volume_state_to_string(s), v[i].rec->state == (VolumeState) s);
+                                lifecycle_state_to_string(s), v[i].rec->state == (LifecycleState) s);
 
         header(f, "scratchd_key_generation", "gauge", "Key generation of the volume (never the key).");
         for (size_t i = 0; i < n; i++)

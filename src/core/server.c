@@ -19,7 +19,7 @@
 #include "scratchd/fault.h"
 #include "scratchd/lifecycle.h"
 #include "scratchd/log.h"
-#include "scratchd/manager.h"
+#include "scratchd/engine.h"
 #include "scratchd/metrics.h"
 #include "scratchd/server.h"
 #include "scratchd/util.h"
@@ -57,8 +57,8 @@ typedef enum Work {
 typedef struct Volume {
         Server *server;
         size_t index;
-        const VolumeConfig *vc;
-        VolumeRecord rec;
+        const ScratchConfig *vc;
+        Record rec;
         VolumeCounters counters;
         int lock_fd;
 
@@ -67,7 +67,7 @@ typedef struct Volume {
          * after joining it. */
         Work work;
         pthread_t thread;
-        VolumeRecord result;
+        Record result;
         int result_r;
         uint64_t work_start;
         Caller work_caller;       /* uid (uid_t) -1: scratchd itself */
@@ -88,7 +88,7 @@ typedef struct Volume {
 struct Server {
         sd_event *event;
         Config *config;
-        Manager manager;
+        Engine engine;
         Volume *volumes;
         size_t n_volumes;
         int listen_fd;
@@ -400,7 +400,7 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
 /* ---- volumes ---- */
 
 static json_object *volume_json(const Volume *v) {
-        const VolumeRecord *r = &v->rec;
+        const Record *r = &v->rec;
         json_object *o = json_object_new_object(), *devs = json_object_new_array();
 
         json_object_object_add(o, "name", json_object_new_string(v->vc->name));
@@ -410,12 +410,12 @@ static json_object *volume_json(const Volume *v) {
         if (r->device[0])
                 json_object_object_add(o, "device", json_object_new_string(r->device));
         /* While a worker has it, it is being wiped, whatever it was before. */
-        VolumeState state = v->work != WORK_NONE && v->work != WORK_ADOPT ? VOLUME_WIPING : r->state;
-        json_object_object_add(o, "state", json_object_new_string(volume_state_to_string(state)));
+        LifecycleState state = v->work != WORK_NONE && v->work != WORK_ADOPT ? STATE_WIPING : r->state;
+        json_object_object_add(o, "state", json_object_new_string(lifecycle_state_to_string(state)));
         /* Being adopted: shown in its recorded state, but not to be had yet. */
         if (v->work == WORK_ADOPT)
                 json_object_object_add(o, "adopting", json_object_new_boolean(true));
-        if (r->job[0] && state == VOLUME_IN_USE) {
+        if (r->job[0] && state == STATE_IN_USE) {
                 json_object_object_add(o, "job", json_object_new_string(r->job));
                 json_object_object_add(o, "user", json_object_new_string(r->user));
                 json_object_object_add(o, "uid", json_object_new_int64(r->uid));
@@ -435,7 +435,7 @@ static json_object *volume_json(const Volume *v) {
         json_object_object_add(o, "mount_point", json_object_new_string(v->vc->mount_point));
 
         struct statvfs sv;
-        if ((state == VOLUME_CLEAN || state == VOLUME_IN_USE) && statvfs(v->vc->mount_point, &sv) == 0) {
+        if ((state == STATE_CLEAN || state == STATE_IN_USE) && statvfs(v->vc->mount_point, &sv) == 0) {
                 uint64_t total = (uint64_t) sv.f_blocks * sv.f_frsize;
                 json_object_object_add(o, "size_bytes", json_object_new_uint64(total));
                 json_object_object_add(o, "used_bytes",
@@ -445,7 +445,7 @@ static json_object *volume_json(const Volume *v) {
                 json_object_object_add(o, "last_wipe", json_object_new_int64(r->last_wipe));
                 json_object_object_add(o, "last_wipe_usec", json_object_new_uint64(r->last_wipe_usec));
         }
-        if (state == VOLUME_FAILED)
+        if (state == STATE_FAILED)
                 json_object_object_add(o, "reason", json_object_new_string(r->reason));
         return o;
 }
@@ -464,7 +464,7 @@ static char *metrics_text(Server *s) {
                 Volume *v = &s->volumes[i];
                 struct statvfs sv;
                 mv[i] = (MetricsVolume) { .name = v->vc->name, .rec = &v->rec, .counters = &v->counters };
-                if ((v->rec.state == VOLUME_CLEAN || v->rec.state == VOLUME_IN_USE) && v->work == WORK_NONE &&
+                if ((v->rec.state == STATE_CLEAN || v->rec.state == STATE_IN_USE) && v->work == WORK_NONE &&
                     statvfs(v->vc->mount_point, &sv) == 0) {
                         mv[i].size_bytes = (uint64_t) sv.f_blocks * sv.f_frsize;
                         mv[i].used_bytes = mv[i].size_bytes - (uint64_t) sv.f_bfree * sv.f_frsize;
@@ -491,7 +491,7 @@ static void volume_changed(Volume *v) {
                 Volume *x = &s->volumes[i];
                 size_t n = strlen(status);
                 snprintf(status + n, sizeof(status) - n, "%s%s %s gen %" PRIu64, i ? ", " : "", x->vc->name,
-                         volume_state_to_string(x->work != WORK_NONE ? VOLUME_WIPING : x->rec.state),
+                         lifecycle_state_to_string(x->work != WORK_NONE ? STATE_WIPING : x->rec.state),
                          x->rec.generation);
         }
         sd_notify(0, status);
@@ -504,8 +504,8 @@ static void volume_changed(Volume *v) {
         }
 }
 
-static void audit_transition(Volume *v, const char *event, const Caller *c, const char *job, VolumeState from,
-                             VolumeState to, uint64_t usec, const char *result, const char *detail) {
+static void audit_transition(Volume *v, const char *event, const Caller *c, const char *job, LifecycleState from,
+                             LifecycleState to, uint64_t usec, const char *result, const char *detail) {
         AuditEvent e = {
                 .event = event,
                 .volume = v->vc->name,
@@ -514,8 +514,8 @@ static void audit_transition(Volume *v, const char *event, const Caller *c, cons
                 .user = job && v->rec.user[0] && streq(job, v->rec.job) ? v->rec.user : NULL,
                 .caller_uid = c->uid,
                 .caller_pid = c->pid,
-                .from = volume_state_to_string(from),
-                .to = volume_state_to_string(to),
+                .from = lifecycle_state_to_string(from),
+                .to = lifecycle_state_to_string(to),
                 .generation = v->rec.generation,
                 .duration_usec = usec,
                 .result = result,
@@ -534,7 +534,7 @@ static void *work_main(void *userdata) {
                 log_debug("cannot lower the worker's priority: %m");
         /* The loop has no say in how long this takes: mkfs on a big disk,
          * libcryptsetup, udev. Only `result` and `result_r` are written. */
-        v->result_r = manager_run_volume(&v->server->manager, v->vc, v->work != WORK_ADOPT, &v->result);
+        v->result_r = engine_run_volume(&v->server->engine, v->vc, v->work != WORK_ADOPT, &v->result);
         size_t index = v->index;
         while (write(v->server->wake[1], &index, sizeof(index)) < 0 && errno == EINTR)
                 ;
@@ -558,7 +558,7 @@ static int volume_start_work(Volume *v, Work w, const Caller *c, const char *job
 
 static int on_adopt_retry(sd_event_source *es, uint64_t usec, void *userdata) {
         Volume *v = userdata;
-        if (v->work == WORK_NONE && v->rec.state == VOLUME_ABSENT)
+        if (v->work == WORK_NONE && v->rec.state == STATE_ABSENT)
                 (void) volume_start_work(v, WORK_ADOPT, &self_caller, NULL);
         return 0;
 }
@@ -639,7 +639,7 @@ static void volume_work_done(Volume *v) {
         pthread_join(v->thread, NULL);
 
         Work w = v->work;
-        VolumeState from = v->rec.state;
+        LifecycleState from = v->rec.state;
         uint64_t gen_before = v->rec.generation;
         uint64_t usec = now_usec() - v->work_start;
         v->rec = v->result;
@@ -707,10 +707,10 @@ static Volume *find_volume(Server *s, const char *name) {
 
 static void busy_error(ApiResult *r, const Volume *v) {
         json_object *p = json_object_new_object();
-        VolumeState st = v->work != WORK_NONE ? VOLUME_WIPING : v->rec.state;
+        LifecycleState st = v->work != WORK_NONE ? STATE_WIPING : v->rec.state;
         json_object_object_add(p, "volume", json_object_new_string(v->vc->name));
-        json_object_object_add(p, "state", json_object_new_string(volume_state_to_string(st)));
-        if (st == VOLUME_IN_USE)
+        json_object_object_add(p, "state", json_object_new_string(lifecycle_state_to_string(st)));
+        if (st == STATE_IN_USE)
                 json_object_object_add(p, "job", json_object_new_string(v->rec.job));
         api_result_error(r, API_ERROR_VOLUME_BUSY, p);
 }
@@ -763,7 +763,7 @@ static void prepare_reply(ApiResult *r, const Volume *v) {
 
 /* Hands volume v, if it can be had, to the job. */
 static void prepare_volume(Server *s, Volume *v, const char *job, const char *user, ApiResult *r) {
-        VolumeState next;
+        LifecycleState next;
         int k = v->work != WORK_NONE ? -EBUSY : lifecycle_next(v->rec.state, EVENT_PREPARE, &next);
         if (k == -EIO || k == -ENODEV) {
                 json_object *p = json_object_new_object();
@@ -800,12 +800,12 @@ static void prepare_volume(Server *s, Volume *v, const char *job, const char *us
                 return;
         }
 
-        VolumeRecord saved = v->rec;
+        Record saved = v->rec;
         v->rec.state = next;
         snprintf(v->rec.job, sizeof(v->rec.job), "%s", job);
         snprintf(v->rec.user, sizeof(v->rec.user), "%s", found->pw_name);
         v->rec.uid = found->pw_uid;
-        e = state_save(s->manager.state_dir, v->vc->name, &v->rec);
+        e = record_save(s->engine.state_dir, v->vc->name, &v->rec);
         fault_point("prepare-saved");
         if (e < 0) {
                 /* Unchanged but for an empty directory, which the next wipe takes. */
@@ -830,7 +830,7 @@ static void backend_prepare(void *userdata, void *conn, const Caller *c, const c
         /* The same job asking again (a retried prolog) gets the same answer. */
         for (size_t i = 0; i < s->n_volumes; i++) {
                 Volume *x = &s->volumes[i];
-                if (x->work == WORK_NONE && x->rec.state == VOLUME_IN_USE && streq(x->rec.job, job) &&
+                if (x->work == WORK_NONE && x->rec.state == STATE_IN_USE && streq(x->rec.job, job) &&
                     (!volume || streq(volume, x->vc->name))) {
                         prepare_reply(r, x);
                         return;
@@ -847,13 +847,13 @@ static void backend_prepare(void *userdata, void *conn, const Caller *c, const c
                 }
         } else {
                 for (size_t i = 0; i < s->n_volumes && !v; i++)
-                        if (s->volumes[i].work == WORK_NONE && s->volumes[i].rec.state == VOLUME_CLEAN)
+                        if (s->volumes[i].work == WORK_NONE && s->volumes[i].rec.state == STATE_CLEAN)
                                 v = &s->volumes[i];
                 if (!v)
                         v = &s->volumes[0];   /* for the error: why it is not CLEAN */
         }
 
-        VolumeState from = v->rec.state;
+        LifecycleState from = v->rec.state;
         prepare_volume(s, v, job, user, r);
         if (r->error)
                 v->counters.prepare_failures++;
@@ -878,17 +878,17 @@ static void backend_release(void *userdata, void *conn, const Caller *c, const c
                                 r->deferred = true;
                         return;
                 }
-                if (v->work != WORK_NONE || v->rec.state != VOLUME_IN_USE || !streq(v->rec.job, job))
+                if (v->work != WORK_NONE || v->rec.state != STATE_IN_USE || !streq(v->rec.job, job))
                         continue;
 
-                VolumeState next;
+                LifecycleState next;
                 (void) lifecycle_next(v->rec.state, EVENT_RELEASE, &next);
                 v->rec.state = next;
                 snprintf(v->rec.last_job, sizeof(v->rec.last_job), "%s", job);
                 /* The worker starts from what is on file: save before it starts. */
-                (void) state_save(s->manager.state_dir, v->vc->name, &v->rec);
+                (void) record_save(s->engine.state_dir, v->vc->name, &v->rec);
                 fault_point("release-saved");
-                audit_transition(v, "release", c, job, VOLUME_IN_USE, VOLUME_DIRTY, 0, "ok", NULL);
+                audit_transition(v, "release", c, job, STATE_IN_USE, STATE_DIRTY, 0, "ok", NULL);
 
                 if (!add_waiter(v, conn) || volume_start_work(v, WORK_RELEASE, c, job) < 0) {
                         api_result_error(r, API_ERROR_INTERNAL, NULL);
@@ -902,14 +902,14 @@ static void backend_release(void *userdata, void *conn, const Caller *c, const c
         /* Released before (a retried epilog): done, if the volume is CLEAN since. */
         for (size_t i = 0; i < s->n_volumes; i++) {
                 Volume *v = &s->volumes[i];
-                if (v->work == WORK_NONE && v->rec.state == VOLUME_CLEAN && streq(v->rec.last_job, job)) {
+                if (v->work == WORK_NONE && v->rec.state == STATE_CLEAN && streq(v->rec.last_job, job)) {
                         r->parameters = json_object_new_object();
                         json_object_object_add(r->parameters, "volume", json_object_new_string(v->vc->name));
                         json_object_object_add(r->parameters, "key_generation",
                                                json_object_new_uint64(v->rec.generation));
                         return;
                 }
-                if (v->work == WORK_NONE && v->rec.state == VOLUME_FAILED && streq(v->rec.last_job, job)) {
+                if (v->work == WORK_NONE && v->rec.state == STATE_FAILED && streq(v->rec.last_job, job)) {
                         api_result_error(r, API_ERROR_VOLUME_FAILED, failed_params(v));
                         return;
                 }
@@ -947,7 +947,7 @@ static void backend_wipe(void *userdata, void *conn, const Caller *c, const char
                 Volume *v = &s->volumes[i];
                 if (volume && !streq(volume, v->vc->name))
                         continue;
-                audit_transition(v, "wipe-requested", c, v->rec.job, v->rec.state, VOLUME_WIPING, 0, "ok", NULL);
+                audit_transition(v, "wipe-requested", c, v->rec.job, v->rec.state, STATE_WIPING, 0, "ok", NULL);
                 if (!add_waiter(v, conn) || volume_start_work(v, WORK_WIPE, c, v->rec.job) < 0) {
                         snprintf(cn->pending_error, sizeof(cn->pending_error), "%s", v->vc->name);
                         continue;
@@ -1014,7 +1014,7 @@ int server_new(Config *config, const char *state_dir, const char *socket_path, S
         s->config = config;
         s->listen_fd = -EBADF;
         s->wake[0] = s->wake[1] = -EBADF;
-        manager_init(&s->manager, config, state_dir, NULL);
+        engine_init(&s->engine, config, state_dir, NULL);
 
         s->backend = (ApiBackend) {
                 .get_status = backend_get_status,
@@ -1042,7 +1042,7 @@ int server_new(Config *config, const char *state_dir, const char *socket_path, S
                 goto fail;
         }
 
-        s->n_volumes = config->n_volumes;
+        s->n_volumes = config->n_scratch;
         s->volumes = calloc(s->n_volumes, sizeof(Volume));
         if (!s->volumes) {
                 r = -ENOMEM;
@@ -1050,16 +1050,16 @@ int server_new(Config *config, const char *state_dir, const char *socket_path, S
         }
         for (size_t i = 0; i < s->n_volumes; i++) {
                 Volume *v = &s->volumes[i];
-                *v = (Volume) { .server = s, .index = i, .vc = &config->volumes[i], .lock_fd = -EBADF };
+                *v = (Volume) { .server = s, .index = i, .vc = &config->scratch[i], .lock_fd = -EBADF };
                 /* Held for the daemon's life: `scratchd wipe` by hand would
                  * otherwise change a volume under the daemon's feet. */
-                v->lock_fd = manager_lock_volume(&s->manager, v->vc->name);
+                v->lock_fd = engine_lock_volume(&s->engine, v->vc->name);
                 if (v->lock_fd < 0) {
                         r = v->lock_fd;
                         goto fail;
                 }
-                if (state_load(state_dir, v->vc->name, &v->rec) < 0)
-                        v->rec = (VolumeRecord) { .state = VOLUME_ABSENT };
+                if (record_load(state_dir, v->vc->name, &v->rec) < 0)
+                        v->rec = (Record) { .state = STATE_ABSENT };
         }
 
         sigset_t mask;

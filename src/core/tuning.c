@@ -24,7 +24,7 @@ static const struct {
         [CIPHER_ADIANTUM_XCHACHA20] = { "xchacha20,aes", "adiantum-plain64", 32 },
 };
 
-static int decide_cipher(const CryptoFacts *c, const VolumeConfig *v, const char *path, CipherChoice *ret,
+static int decide_cipher(const CryptoFacts *c, const ScratchConfig *v, const char *path, CipherChoice *ret,
                          char *why, size_t why_size, char *reason, size_t reason_size) {
         const char *driver = c->aes_driver[0] ? c->aes_driver : "unknown";
 
@@ -68,7 +68,7 @@ static int decide_cipher(const CryptoFacts *c, const VolumeConfig *v, const char
         }
 }
 
-int tuning_decide(const DiskFacts *f, const CryptoFacts *c, const VolumeConfig *v, CryptTuning *ret, char *reason,
+int tuning_decide(const DiskFacts *f, const CryptoFacts *c, const ScratchConfig *v, CryptTuning *ret, char *reason,
                   size_t reason_size) {
         CryptTuning t = {};
         char why_cipher[160], why_sector[128];

@@ -223,3 +223,12 @@ int write_file_atomic(const char *dir, const char *name, const void *data, size_
                 return -errno;
         return fsync(dfd) < 0 ? -errno : 0;
 }
+
+ssize_t string_table_lookup(const char *const *table, size_t len, const char *key) {
+        if (!key)
+                return -EINVAL;
+        for (size_t i = 0; i < len; i++)
+                if (table[i] && streq(table[i], key))
+                        return (ssize_t) i;
+        return -EINVAL;
+}

@@ -18,9 +18,7 @@ static const char *const wipe_step_table[_WIPE_STEP_MAX] = {
         [WIPE_STEP_MOUNT] = "mount",
 };
 
-const char *wipe_step_to_string(WipeStep s) {
-        return s >= 0 && s < _WIPE_STEP_MAX ? wipe_step_table[s] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(wipe_step, WipeStep, _WIPE_STEP_MAX);
 
 /* The mapping's first MiB: covers every signature blkid and mkfs look for at
  * the start of a device. */
@@ -29,7 +27,7 @@ const char *wipe_step_to_string(WipeStep s) {
 typedef struct Wipe {
         const WipeOps *ops;
         const WipeRequest *req;
-        VolumeRecord *rec;
+        Record *rec;
         char detail[400];
         dev_t devnum;
 } Wipe;
@@ -133,7 +131,7 @@ static void fence(Wipe *w, WipeStep failed, int error) {
         (void) o->unmount(o->userdata, q->mount_point, true);
         (void) o->deactivate(o->userdata, q->mapping, true);
 
-        w->rec->state = VOLUME_FAILED;
+        w->rec->state = STATE_FAILED;
         w->rec->mapping_devnum = 0;
         if (w->detail[0])
                 snprintf(w->rec->reason, sizeof(w->rec->reason), "%s failed: %s", wipe_step_to_string(failed),
@@ -147,14 +145,14 @@ static void fence(Wipe *w, WipeStep failed, int error) {
         log_error("%s: fenced (FAILED): %s; run 'scratchd wipe' once the cause is fixed", q->name, w->rec->reason);
 }
 
-int wipe_volume(const WipeOps *ops, const WipeRequest *req, VolumeRecord *rec, WipeStep *ret_failed_step) {
+int wipe_volume(const WipeOps *ops, const WipeRequest *req, Record *rec, WipeStep *ret_failed_step) {
         Wipe w = { .ops = ops, .req = req, .rec = rec };
         uint64_t start = now_usec();
         int r;
 
         /* Record WIPING before touching anything: a crash from here on leaves a
          * record that no one can mistake for CLEAN. */
-        rec->state = VOLUME_WIPING;
+        rec->state = STATE_WIPING;
         rec->mapping_devnum = 0;
         rec->reason[0] = 0;
         snprintf(rec->device, sizeof(rec->device), "%s", req->device);
@@ -188,7 +186,7 @@ int wipe_volume(const WipeOps *ops, const WipeRequest *req, VolumeRecord *rec, W
                 }
         }
 
-        rec->state = VOLUME_CLEAN;
+        rec->state = STATE_CLEAN;
         rec->mapping_devnum = w.devnum;
         snprintf(rec->cipher, sizeof(rec->cipher), "%s", req->tuning.cipher_spec);
         rec->key_bits = req->tuning.key_size * 8;

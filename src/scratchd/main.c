@@ -6,7 +6,7 @@
 #include "config.h"
 #include "scratchd/config.h"
 #include "scratchd/log.h"
-#include "scratchd/manager.h"
+#include "scratchd/engine.h"
 #include "scratchd/server.h"
 #include "scratchd/util.h"
 
@@ -134,13 +134,13 @@ int main(int argc, char *argv[]) {
                 return r < 0 ? EXIT_FAILED : EXIT_OK;
         }
 
-        Manager m;
-        manager_init(&m, config, state_dir, root);
+        Engine m;
+        engine_init(&m, config, state_dir, root);
         if (streq(verb, "setup"))
-                r = manager_setup(&m);
+                r = engine_setup(&m);
         else if (streq(verb, "wipe"))
-                r = manager_wipe(&m);
+                r = engine_wipe(&m);
         else
-                r = manager_status(&m, stdout);
+                r = engine_status(&m, stdout);
         return r < 0 ? EXIT_FAILED : EXIT_OK;
 }

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "scratchd/state.h"
+#include "scratchd/record.h"
 #include "scratchd/util.h"
 
 #define TEMPDIR_PREFIX "/tmp/scratchd-test."
@@ -62,8 +62,8 @@ static inline char *list_dir(const char *dir) {
         return s;
 }
 
-/* Field by field: the padding of VolumeRecord is no one's business. */
-static inline void assert_record_equal(const VolumeRecord *a, const VolumeRecord *b) {
+/* Field by field: the padding of Record is no one's business. */
+static inline void assert_record_equal(const Record *a, const Record *b) {
         assert_int_equal(a->state, b->state);
         assert_int_equal(a->generation, b->generation);
         assert_int_equal(a->mapping_devnum, b->mapping_devnum);

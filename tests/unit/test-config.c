@@ -27,8 +27,8 @@ static Config *load_ok(const char *text) {
         assert_int_equal(r, 0);
         assert_null(error);
         assert_non_null(c);
-        assert_int_equal(c->n_volumes, 1);
-        assert_non_null(c->volumes);
+        assert_int_equal(c->n_scratch, 1);
+        assert_non_null(c->scratch);
         return c;
 }
 
@@ -62,7 +62,7 @@ static char *load_bad(const char *text, const char *prefix, ...) {
         return error;
 }
 
-static void assert_devices(const VolumeConfig *v, ...) {
+static void assert_devices(const ScratchConfig *v, ...) {
         va_list ap;
         size_t i = 0;
 
@@ -99,7 +99,7 @@ static void assert_daemon_defaults(const DaemonConfig *d) {
 
 static void test_defaults(void **state) {
         Config *c = load_ok("[Scratch]\nDevices=/dev/sdb\n");
-        const VolumeConfig *v = &c->volumes[0];
+        const ScratchConfig *v = &c->scratch[0];
 
         assert_string_equal(v->name, "scratch");
         assert_string_equal(v->mount_point, "/scratch");
@@ -141,7 +141,7 @@ static void test_every_key(void **state) {
                             "MaxConnectionsPerUser=8\n"
                             "AuditLog=/var/log/scratch/audit.jsonl\n"
                             "MetricsDirectory=/var/lib/node_exporter/textfile_collector\n");
-        const VolumeConfig *v = &c->volumes[0];
+        const ScratchConfig *v = &c->scratch[0];
 
         assert_string_equal(v->name, "fast_scratch-1");
         assert_devices(v, "/dev/disk/by-id/nvme-a", NULL);
@@ -191,10 +191,10 @@ static void test_value_spellings(void **state) {
                 snprintf(text, sizeof(text), "[Scratch]\nDevices=/dev/sdb\n%s\n", table[i].line);
                 print_message("%s\n", table[i].line);
                 Config *c = load_ok(text);
-                assert_int_equal(c->volumes[0].file_system, table[i].fs);
-                assert_int_equal(c->volumes[0].expendable, table[i].expendable);
-                assert_int_equal(c->volumes[0].discard, table[i].discard);
-                assert_int_equal(c->volumes[0].sector_size, table[i].sector);
+                assert_int_equal(c->scratch[0].file_system, table[i].fs);
+                assert_int_equal(c->scratch[0].expendable, table[i].expendable);
+                assert_int_equal(c->scratch[0].discard, table[i].discard);
+                assert_int_equal(c->scratch[0].sector_size, table[i].sector);
                 config_free(c);
         }
 }
@@ -224,9 +224,9 @@ static void test_tuning_keys(void **state) {
                 snprintf(text, sizeof(text), "[Scratch]\nDevices=/dev/sdb\n%s\n", table[i].lines);
                 print_message("%s\n", table[i].lines);
                 Config *c = load_ok(text);
-                assert_int_equal(c->volumes[0].cipher, table[i].cipher);
-                assert_int_equal(c->volumes[0].bypass_workqueues, table[i].bypass);
-                assert_int_equal(c->volumes[0].allow_discards, table[i].allow);
+                assert_int_equal(c->scratch[0].cipher, table[i].cipher);
+                assert_int_equal(c->scratch[0].bypass_workqueues, table[i].bypass);
+                assert_int_equal(c->scratch[0].allow_discards, table[i].allow);
                 config_free(c);
         }
 
@@ -254,7 +254,7 @@ static void test_inline_comments_values(void **state) {
                             "MountPoint=/mnt/sc#ratch\n"
                             "  FileSystem = ext4\t; leading blanks and tabs\n"
                             "Expendable=yes\t# tab before the comment\n");
-        const VolumeConfig *v = &c->volumes[0];
+        const ScratchConfig *v = &c->scratch[0];
 
         assert_devices(v, "/dev/sdb", "/dev/sdc", NULL);
         assert_string_equal(v->name, "vol");
@@ -269,7 +269,7 @@ static void test_devices_lists(void **state) {
                             "Devices=/dev/nvme0n1 /dev/nvme1n1\t/dev/nvme2n1\n"
                             "Devices=/dev/disk/by-id/nvme-*\n"
                             "Devices=  /dev/sdx  \n");
-        assert_devices(&c->volumes[0], "/dev/nvme0n1", "/dev/nvme1n1", "/dev/nvme2n1", "/dev/disk/by-id/nvme-*",
+        assert_devices(&c->scratch[0], "/dev/nvme0n1", "/dev/nvme1n1", "/dev/nvme2n1", "/dev/disk/by-id/nvme-*",
                        "/dev/sdx", NULL);
         config_free(c);
 }
@@ -279,21 +279,21 @@ static void test_devices_reset_in_string(void **state) {
                             "Devices=/dev/sda /dev/sdb\n"
                             "Devices=\n"
                             "Devices=/dev/sdc\n");
-        assert_devices(&c->volumes[0], "/dev/sdc", NULL);
+        assert_devices(&c->scratch[0], "/dev/sdc", NULL);
         config_free(c);
 }
 
 static void test_devices_auto(void **state) {
         Config *c = load_ok("[Scratch]\nDevices=auto\n");
-        assert_devices(&c->volumes[0], "auto", NULL);
+        assert_devices(&c->scratch[0], "auto", NULL);
         config_free(c);
 }
 
 static void test_sections_repeated(void **state) {
         /* A second [Scratch] continues the same volume. */
         Config *c = load_ok("[Scratch]\nDevices=/dev/sdb\n[Access]\nReadGroup=users\n[Scratch]\nName=again\n");
-        assert_string_equal(c->volumes[0].name, "again");
-        assert_devices(&c->volumes[0], "/dev/sdb", NULL);
+        assert_string_equal(c->scratch[0].name, "again");
+        assert_devices(&c->scratch[0], "/dev/sdb", NULL);
         assert_string_equal(c->read_group, "users");
         config_free(c);
 }
@@ -310,7 +310,7 @@ static void test_long_line_limit_boundary(void **state) {
         snprintf(text + n, sizeof(text) - (size_t) n, "\n");
         assert_true(n - 10 > 1000 && n - 10 <= 1024);
         Config *c = load_ok(text);
-        assert_int_equal(strv_length(c->volumes[0].devices), (size_t) (n - 10 - 8) / 26);
+        assert_int_equal(strv_length(c->scratch[0].devices), (size_t) (n - 10 - 8) / 26);
         config_free(c);
 }
 
@@ -322,7 +322,7 @@ static void test_realistic_devices_line(void **state) {
                             "/dev/disk/by-id/nvme-SAMSUNG_MZQL23T8HCLS-00A07_S64HNE0T123451 "
                             "/dev/disk/by-id/nvme-SAMSUNG_MZQL23T8HCLS-00A07_S64HNE0T123452 "
                             "/dev/disk/by-id/nvme-SAMSUNG_MZQL23T8HCLS-00A07_S64HNE0T123453\n");
-        assert_int_equal(strv_length(c->volumes[0].devices), 4);
+        assert_int_equal(strv_length(c->scratch[0].devices), 4);
         config_free(c);
 }
 
@@ -421,7 +421,7 @@ static void test_bad_name(void **state) {
         /* 64 characters is the longest valid name. */
         Config *c = load_ok("[Scratch]\nDevices=/dev/sdb\n"
                             "Name=0123456789012345678901234567890123456789012345678901234567890123\n");
-        assert_int_equal(strlen(c->volumes[0].name), 64);
+        assert_int_equal(strlen(c->scratch[0].name), 64);
         config_free(c);
 }
 
@@ -751,7 +751,7 @@ static void test_load_file_and_dropins(void **state) {
                 print_error("%s\n", error ?: "(null)");
         assert_int_equal(r, 0);
         assert_null(error);
-        const VolumeConfig *v = &c->volumes[0];
+        const ScratchConfig *v = &c->scratch[0];
         assert_string_equal(v->mount_point, "/local/scratch");
         assert_int_equal(v->file_system, FILE_SYSTEM_EXT4);
         assert_int_equal(v->discard, TRISTATE_YES);     /* untouched by the drop-ins */
@@ -776,7 +776,7 @@ static void test_load_dropin_resets_devices(void **state) {
         char *error = NULL;
         assert_int_equal(config_load(main_path, &c, &error), 0);
         assert_null(error);
-        assert_devices(&c->volumes[0], "/dev/nvme0n1", "/dev/nvme1n1", NULL);
+        assert_devices(&c->scratch[0], "/dev/nvme0n1", "/dev/nvme1n1", NULL);
         config_free(c);
 
         /* A drop-in that only empties the list leaves Devices= unset. */
@@ -800,8 +800,8 @@ static void test_load_without_confd(void **state) {
         Config *c = NULL;
         char *error = NULL;
         assert_int_equal(config_load(main_path, &c, &error), 0);
-        assert_string_equal(c->volumes[0].name, "n1");
-        assert_devices(&c->volumes[0], "auto", NULL);
+        assert_string_equal(c->scratch[0].name, "n1");
+        assert_devices(&c->scratch[0], "auto", NULL);
         config_free(c);
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The lifecycle as a table: lifecycle_next() for every state and event,
  * lifecycle_adopt() for every state, record and kernel view, job_id_valid();
- * and the records a restart finds (state_save()/state_load() in a temporary
+ * and the records a restart finds (record_save()/record_load() in a temporary
  * directory) fed to lifecycle_adopt(). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,10 +18,10 @@
 #include <sys/sysmacros.h>
 
 #include "scratchd/lifecycle.h"
-#include "scratchd/state.h"
+#include "scratchd/record.h"
 #include "scratchd/util.h"
 
-#define SENTINEL ((VolumeState) 0x5a5a)
+#define SENTINEL ((LifecycleState) 0x5a5a)
 
 /* ---- lifecycle_next() ---- */
 
@@ -29,34 +29,34 @@
  * the error. Written out, not computed. */
 typedef struct Next {
         int r;
-        VolumeState to;
+        LifecycleState to;
 } Next;
 
-#define TO(s) { 0, VOLUME_##s }
+#define TO(s) { 0, STATE_##s }
 #define ERR(e) { -e, SENTINEL }
 
-static const Next next_table[_VOLUME_STATE_MAX][_EVENT_MAX] = {
+static const Next next_table[_STATE_MAX][_EVENT_MAX] = {
         /*                  PREPARE       RELEASE        WIPE_START    WIPE_OK       WIPE_FAILED */
-        [VOLUME_ABSENT] = { ERR(ENODEV), ERR(ENOENT), TO(WIPING),   ERR(EINVAL),  ERR(EINVAL) },
-        [VOLUME_WIPING] = { ERR(EBUSY),  ERR(ENOENT), ERR(EBUSY),   TO(CLEAN),    TO(FAILED) },
-        [VOLUME_CLEAN] = { TO(IN_USE),   ERR(ENOENT), TO(WIPING),   ERR(EINVAL),  ERR(EINVAL) },
-        [VOLUME_IN_USE] = { ERR(EBUSY),  TO(DIRTY),   TO(WIPING),   ERR(EINVAL),  ERR(EINVAL) },
-        [VOLUME_DIRTY] = { ERR(EBUSY),   ERR(ENOENT), TO(WIPING),   ERR(EINVAL),  ERR(EINVAL) },
-        [VOLUME_FAILED] = { ERR(EIO),    ERR(ENOENT), TO(WIPING),   ERR(EINVAL),  ERR(EINVAL) },
+        [STATE_ABSENT] = { ERR(ENODEV), ERR(ENOENT), TO(WIPING),   ERR(EINVAL),  ERR(EINVAL) },
+        [STATE_WIPING] = { ERR(EBUSY),  ERR(ENOENT), ERR(EBUSY),   TO(CLEAN),    TO(FAILED) },
+        [STATE_CLEAN] = { TO(IN_USE),   ERR(ENOENT), TO(WIPING),   ERR(EINVAL),  ERR(EINVAL) },
+        [STATE_IN_USE] = { ERR(EBUSY),  TO(DIRTY),   TO(WIPING),   ERR(EINVAL),  ERR(EINVAL) },
+        [STATE_DIRTY] = { ERR(EBUSY),   ERR(ENOENT), TO(WIPING),   ERR(EINVAL),  ERR(EINVAL) },
+        [STATE_FAILED] = { ERR(EIO),    ERR(ENOENT), TO(WIPING),   ERR(EINVAL),  ERR(EINVAL) },
 };
 
 static void test_next_full_table(void **state) {
-        for (VolumeState s = 0; s < _VOLUME_STATE_MAX; s++)
-                for (VolumeEvent e = 0; e < _EVENT_MAX; e++) {
+        for (LifecycleState s = 0; s < _STATE_MAX; s++)
+                for (LifecycleEvent e = 0; e < _EVENT_MAX; e++) {
                         const Next *x = &next_table[s][e];
-                        VolumeState to = SENTINEL;
+                        LifecycleState to = SENTINEL;
                         int r = lifecycle_next(s, e, &to);
 
-                        print_message("%-6s --%s--> %s\n", volume_state_to_string(s), volume_event_to_string(e),
-                                      r < 0 ? strerror(-r) : volume_state_to_string(to));
+                        print_message("%-6s --%s--> %s\n", lifecycle_state_to_string(s), lifecycle_event_to_string(e),
+                                      r < 0 ? strerror(-r) : lifecycle_state_to_string(to));
                         if (r != x->r || to != x->to)
                                 print_error("expected %s\n",
-                                            x->r < 0 ? strerror(-x->r) : volume_state_to_string(x->to));
+                                            x->r < 0 ? strerror(-x->r) : lifecycle_state_to_string(x->to));
                         assert_int_equal(r, x->r);
                         /* The next state is written only on success. */
                         assert_int_equal(to, x->to);
@@ -66,22 +66,22 @@ static void test_next_full_table(void **state) {
 static void test_next_paths(void **state) {
         /* The whole life of a volume, through lifecycle_next() alone. */
         static const struct {
-                VolumeEvent e;
-                VolumeState to;
+                LifecycleEvent e;
+                LifecycleState to;
         } life[] = {
-                { EVENT_WIPE_START, VOLUME_WIPING }, /* found at start */
-                { EVENT_WIPE_OK, VOLUME_CLEAN },
-                { EVENT_PREPARE, VOLUME_IN_USE },
-                { EVENT_RELEASE, VOLUME_DIRTY },
-                { EVENT_WIPE_START, VOLUME_WIPING },
-                { EVENT_WIPE_FAILED, VOLUME_FAILED },
-                { EVENT_WIPE_START, VOLUME_WIPING }, /* an operator's wipe, once fixed */
-                { EVENT_WIPE_OK, VOLUME_CLEAN },
-                { EVENT_PREPARE, VOLUME_IN_USE },
+                { EVENT_WIPE_START, STATE_WIPING }, /* found at start */
+                { EVENT_WIPE_OK, STATE_CLEAN },
+                { EVENT_PREPARE, STATE_IN_USE },
+                { EVENT_RELEASE, STATE_DIRTY },
+                { EVENT_WIPE_START, STATE_WIPING },
+                { EVENT_WIPE_FAILED, STATE_FAILED },
+                { EVENT_WIPE_START, STATE_WIPING }, /* an operator's wipe, once fixed */
+                { EVENT_WIPE_OK, STATE_CLEAN },
+                { EVENT_PREPARE, STATE_IN_USE },
         };
-        VolumeState s = VOLUME_ABSENT;
+        LifecycleState s = STATE_ABSENT;
         for (size_t i = 0; i < ELEMENTSOF(life); i++) {
-                VolumeState to;
+                LifecycleState to;
                 assert_int_equal(lifecycle_next(s, life[i].e, &to), 0);
                 assert_int_equal(to, life[i].to);
                 s = to;
@@ -90,35 +90,35 @@ static void test_next_paths(void **state) {
 
 static void test_next_never_clean_without_wipe(void **state) {
         /* Only a completed wipe leads to CLEAN, and only from WIPING. */
-        for (VolumeState s = 0; s < _VOLUME_STATE_MAX; s++)
-                for (VolumeEvent e = 0; e < _EVENT_MAX; e++) {
-                        VolumeState to;
-                        if (lifecycle_next(s, e, &to) == 0 && to == VOLUME_CLEAN) {
-                                assert_int_equal(s, VOLUME_WIPING);
+        for (LifecycleState s = 0; s < _STATE_MAX; s++)
+                for (LifecycleEvent e = 0; e < _EVENT_MAX; e++) {
+                        LifecycleState to;
+                        if (lifecycle_next(s, e, &to) == 0 && to == STATE_CLEAN) {
+                                assert_int_equal(s, STATE_WIPING);
                                 assert_int_equal(e, EVENT_WIPE_OK);
                         }
-                        if (lifecycle_next(s, e, &to) == 0 && to == VOLUME_IN_USE) {
-                                assert_int_equal(s, VOLUME_CLEAN);
+                        if (lifecycle_next(s, e, &to) == 0 && to == STATE_IN_USE) {
+                                assert_int_equal(s, STATE_CLEAN);
                                 assert_int_equal(e, EVENT_PREPARE);
                         }
                 }
 }
 
 static void test_next_invalid_values(void **state) {
-        static const VolumeState bad_states[] = { _VOLUME_STATE_MAX, _VOLUME_STATE_INVALID, (VolumeState) 100 };
-        static const VolumeEvent bad_events[] = { _EVENT_MAX, (VolumeEvent) -1, (VolumeEvent) 100 };
+        static const LifecycleState bad_states[] = { _STATE_MAX, _STATE_INVALID, (LifecycleState) 100 };
+        static const LifecycleEvent bad_events[] = { _EVENT_MAX, (LifecycleEvent) -1, (LifecycleEvent) 100 };
 
         for (size_t i = 0; i < ELEMENTSOF(bad_events); i++)
-                for (VolumeState s = 0; s < _VOLUME_STATE_MAX; s++) {
-                        VolumeState to = SENTINEL;
+                for (LifecycleState s = 0; s < _STATE_MAX; s++) {
+                        LifecycleState to = SENTINEL;
                         assert_int_equal(lifecycle_next(s, bad_events[i], &to), -EINVAL);
                         assert_int_equal(to, SENTINEL);
                 }
 
         /* From a state that does not exist, no event leads anywhere. */
         for (size_t i = 0; i < ELEMENTSOF(bad_states); i++)
-                for (VolumeEvent e = 0; e < _EVENT_MAX; e++) {
-                        VolumeState to = SENTINEL;
+                for (LifecycleEvent e = 0; e < _EVENT_MAX; e++) {
+                        LifecycleState to = SENTINEL;
                         int r = lifecycle_next(bad_states[i], e, &to);
                         assert_true(r < 0);
                         assert_int_equal(to, SENTINEL);
@@ -130,33 +130,33 @@ static void test_next_invalid_values(void **state) {
 static void test_bug_release_from_invalid_state(void **state) {
         /* Was a bug, now fixed: src/core/lifecycle.c lifecycle_next() (lines 40-42), EVENT_RELEASE: any state
          * other than IN_USE gives -ENOENT, also a value that is no state at
-         * all (_VOLUME_STATE_MAX, -EINVAL, 100), where every other event gives
+         * all (_STATE_MAX, -EINVAL, 100), where every other event gives
          * -EINVAL as lifecycle.h documents. Expected -EINVAL; got -ENOENT. */
-        static const VolumeState bad_states[] = { _VOLUME_STATE_MAX, _VOLUME_STATE_INVALID, (VolumeState) 100 };
+        static const LifecycleState bad_states[] = { _STATE_MAX, _STATE_INVALID, (LifecycleState) 100 };
         for (size_t i = 0; i < ELEMENTSOF(bad_states); i++) {
-                VolumeState to = SENTINEL;
+                LifecycleState to = SENTINEL;
                 assert_int_equal(lifecycle_next(bad_states[i], EVENT_RELEASE, &to), -EINVAL);
                 assert_int_equal(to, SENTINEL);
         }
 }
 
 static void test_event_strings(void **state) {
-        assert_string_equal(volume_event_to_string(EVENT_PREPARE), "prepare");
-        assert_string_equal(volume_event_to_string(EVENT_RELEASE), "release");
-        assert_string_equal(volume_event_to_string(EVENT_WIPE_START), "wipe");
-        assert_string_equal(volume_event_to_string(EVENT_WIPE_OK), "wipe-ok");
-        assert_string_equal(volume_event_to_string(EVENT_WIPE_FAILED), "wipe-failed");
-        assert_null(volume_event_to_string(_EVENT_MAX));
-        assert_null(volume_event_to_string((VolumeEvent) -1));
-        for (VolumeEvent e = 0; e < _EVENT_MAX; e++)
-                for (VolumeEvent f = e + 1; f < _EVENT_MAX; f++)
-                        assert_string_not_equal(volume_event_to_string(e), volume_event_to_string(f));
+        assert_string_equal(lifecycle_event_to_string(EVENT_PREPARE), "prepare");
+        assert_string_equal(lifecycle_event_to_string(EVENT_RELEASE), "release");
+        assert_string_equal(lifecycle_event_to_string(EVENT_WIPE_START), "wipe");
+        assert_string_equal(lifecycle_event_to_string(EVENT_WIPE_OK), "wipe-ok");
+        assert_string_equal(lifecycle_event_to_string(EVENT_WIPE_FAILED), "wipe-failed");
+        assert_null(lifecycle_event_to_string(_EVENT_MAX));
+        assert_null(lifecycle_event_to_string((LifecycleEvent) -1));
+        for (LifecycleEvent e = 0; e < _EVENT_MAX; e++)
+                for (LifecycleEvent f = e + 1; f < _EVENT_MAX; f++)
+                        assert_string_not_equal(lifecycle_event_to_string(e), lifecycle_event_to_string(f));
 }
 
 /* ---- lifecycle_adopt() ---- */
 
-static void record_in(VolumeRecord *rec, VolumeState s, const char *job) {
-        *rec = (VolumeRecord) {
+static void record_in(Record *rec, LifecycleState s, const char *job) {
+        *rec = (Record) {
                 .state = s,
                 .generation = 7,
                 .mapping_devnum = makedev(253, 4),
@@ -173,19 +173,19 @@ static void record_in(VolumeRecord *rec, VolumeState s, const char *job) {
 
 static void test_adopt_full_table(void **state) {
         /* Kept: CLEAN, and IN_USE with a valid job, with a record and live. */
-        static const bool keep_when_trusted[_VOLUME_STATE_MAX] = {
-                [VOLUME_ABSENT] = false, [VOLUME_WIPING] = false, [VOLUME_CLEAN] = true,
-                [VOLUME_IN_USE] = true,  [VOLUME_DIRTY] = false,  [VOLUME_FAILED] = false,
+        static const bool keep_when_trusted[_STATE_MAX] = {
+                [STATE_ABSENT] = false, [STATE_WIPING] = false, [STATE_CLEAN] = true,
+                [STATE_IN_USE] = true,  [STATE_DIRTY] = false,  [STATE_FAILED] = false,
         };
-        for (VolumeState s = 0; s < _VOLUME_STATE_MAX; s++)
+        for (LifecycleState s = 0; s < _STATE_MAX; s++)
                 for (int have = 0; have <= 1; have++)
                         for (int live = 0; live <= 1; live++) {
-                                VolumeRecord rec;
-                                record_in(&rec, s, s == VOLUME_IN_USE ? "1234" : "");
+                                Record rec;
+                                record_in(&rec, s, s == STATE_IN_USE ? "1234" : "");
                                 AdoptDecision expected = have && live && keep_when_trusted[s] ? ADOPT_KEEP
                                                                                               : ADOPT_WIPE;
                                 AdoptDecision d = lifecycle_adopt(have, &rec, live);
-                                print_message("%-6s have_record=%d live=%d: %s\n", volume_state_to_string(s), have,
+                                print_message("%-6s have_record=%d live=%d: %s\n", lifecycle_state_to_string(s), have,
                                               live, d == ADOPT_KEEP ? "keep" : "wipe");
                                 assert_int_equal(d, expected);
                         }
@@ -193,16 +193,16 @@ static void test_adopt_full_table(void **state) {
 
 static void test_adopt_job_matters(void **state) {
         static const char *const bad_jobs[] = { "", ".", "..", "../x", "a/b", "-x", "job id", "a\nb" };
-        VolumeRecord rec;
+        Record rec;
 
         /* IN_USE with a job id that is empty or invalid: wiped, even trusted and live. */
         for (size_t i = 0; i < ELEMENTSOF(bad_jobs); i++) {
-                record_in(&rec, VOLUME_IN_USE, bad_jobs[i]);
+                record_in(&rec, STATE_IN_USE, bad_jobs[i]);
                 print_message("IN_USE job \"%s\"\n", bad_jobs[i]);
                 assert_int_equal(lifecycle_adopt(true, &rec, true), ADOPT_WIPE);
         }
         /* The longest valid id (64 characters: all the record holds) is kept. */
-        record_in(&rec, VOLUME_IN_USE, "");
+        record_in(&rec, STATE_IN_USE, "");
         memset(rec.job, '7', sizeof(rec.job) - 1);
         rec.job[sizeof(rec.job) - 1] = 0;
         assert_int_equal(strlen(rec.job), 64);
@@ -211,15 +211,15 @@ static void test_adopt_job_matters(void **state) {
         /* IN_USE with a valid job: kept only when trusted and live. */
         static const char *const good_jobs[] = { "1234", "1234_7", "1234.pbs-server" };
         for (size_t i = 0; i < ELEMENTSOF(good_jobs); i++) {
-                record_in(&rec, VOLUME_IN_USE, good_jobs[i]);
+                record_in(&rec, STATE_IN_USE, good_jobs[i]);
                 assert_int_equal(lifecycle_adopt(true, &rec, true), ADOPT_KEEP);
                 assert_int_equal(lifecycle_adopt(true, &rec, false), ADOPT_WIPE);
                 assert_int_equal(lifecycle_adopt(false, &rec, true), ADOPT_WIPE);
         }
 
         /* A job named in a record of another state does not make it kept. */
-        for (VolumeState s = 0; s < _VOLUME_STATE_MAX; s++) {
-                if (s == VOLUME_IN_USE || s == VOLUME_CLEAN)
+        for (LifecycleState s = 0; s < _STATE_MAX; s++) {
+                if (s == STATE_IN_USE || s == STATE_CLEAN)
                         continue;
                 record_in(&rec, s, "1234");
                 assert_int_equal(lifecycle_adopt(true, &rec, true), ADOPT_WIPE);
@@ -227,10 +227,10 @@ static void test_adopt_job_matters(void **state) {
 }
 
 static void test_adopt_invalid_state(void **state) {
-        VolumeRecord rec;
-        record_in(&rec, _VOLUME_STATE_INVALID, "1234");
+        Record rec;
+        record_in(&rec, _STATE_INVALID, "1234");
         assert_int_equal(lifecycle_adopt(true, &rec, true), ADOPT_WIPE);
-        record_in(&rec, _VOLUME_STATE_MAX, "1234");
+        record_in(&rec, _STATE_MAX, "1234");
         assert_int_equal(lifecycle_adopt(true, &rec, true), ADOPT_WIPE);
 }
 
@@ -293,8 +293,8 @@ static void test_job_id_valid_table(void **state) {
 /* ---- records on disk, and adoption ---- */
 
 /* A record as the daemon leaves it in state `s`. */
-static void daemon_record(VolumeRecord *rec, VolumeState s) {
-        *rec = (VolumeRecord) {
+static void daemon_record(Record *rec, LifecycleState s) {
+        *rec = (Record) {
                 .state = s,
                 .generation = 12,
                 .device = "/dev/disk/by-id/nvme-X_1",
@@ -305,21 +305,21 @@ static void daemon_record(VolumeRecord *rec, VolumeState s) {
                 .last_wipe = 1718000000,
                 .last_wipe_usec = 2345678,
         };
-        if (s == VOLUME_CLEAN || s == VOLUME_IN_USE)
+        if (s == STATE_CLEAN || s == STATE_IN_USE)
                 rec->mapping_devnum = makedev(253, 2);
-        if (s == VOLUME_IN_USE) {
+        if (s == STATE_IN_USE) {
                 snprintf(rec->job, sizeof(rec->job), "1234.pbs-server");
                 snprintf(rec->user, sizeof(rec->user), "alice");
                 rec->uid = 1001;
         }
-        if (s == VOLUME_FAILED)
+        if (s == STATE_FAILED)
                 snprintf(rec->reason, sizeof(rec->reason), "mkfs failed: mkfs.xfs: no space");
 }
 
 /* What a starting scratchd does: load the record, decide. */
 static AdoptDecision adopt_from_disk(const char *dir, const char *name, bool live, int *ret_load) {
-        VolumeRecord rec = {};
-        int r = state_load(dir, name, &rec);
+        Record rec = {};
+        int r = record_load(dir, name, &rec);
         if (ret_load)
                 *ret_load = r;
         return lifecycle_adopt(r == 0, &rec, live);
@@ -328,19 +328,19 @@ static AdoptDecision adopt_from_disk(const char *dir, const char *name, bool liv
 static void test_persist_and_adopt_every_state(void **state) {
         TempDir *t = *state;
 
-        for (VolumeState s = 0; s < _VOLUME_STATE_MAX; s++) {
-                VolumeRecord in, out = {};
+        for (LifecycleState s = 0; s < _STATE_MAX; s++) {
+                Record in, out = {};
                 char name[32];
 
-                snprintf(name, sizeof(name), "vol-%s", volume_state_to_string(s));
+                snprintf(name, sizeof(name), "vol-%s", lifecycle_state_to_string(s));
                 daemon_record(&in, s);
-                assert_int_equal(state_save(t->path, name, &in), 0);
-                assert_int_equal(state_load(t->path, name, &out), 0);
+                assert_int_equal(record_save(t->path, name, &in), 0);
+                assert_int_equal(record_load(t->path, name, &out), 0);
                 assert_record_equal(&out, &in);
 
-                bool keep = s == VOLUME_CLEAN || s == VOLUME_IN_USE;
+                bool keep = s == STATE_CLEAN || s == STATE_IN_USE;
                 int r;
-                print_message("%s: %s when live\n", volume_state_to_string(s), keep ? "kept" : "wiped");
+                print_message("%s: %s when live\n", lifecycle_state_to_string(s), keep ? "kept" : "wiped");
                 assert_int_equal(adopt_from_disk(t->path, name, true, &r), keep ? ADOPT_KEEP : ADOPT_WIPE);
                 assert_int_equal(r, 0);
                 assert_int_equal(adopt_from_disk(t->path, name, false, &r), ADOPT_WIPE);
@@ -350,9 +350,9 @@ static void test_persist_and_adopt_every_state(void **state) {
 
 static void test_persist_in_use_fields(void **state) {
         TempDir *t = *state;
-        VolumeRecord in, out;
+        Record in, out;
 
-        daemon_record(&in, VOLUME_IN_USE);
+        daemon_record(&in, STATE_IN_USE);
         /* The longest values that fit. */
         memset(in.job, 'j', sizeof(in.job) - 1);
         in.job[sizeof(in.job) - 1] = 0;
@@ -361,30 +361,30 @@ static void test_persist_in_use_fields(void **state) {
         memset(in.last_job, 'l', sizeof(in.last_job) - 1);
         in.last_job[sizeof(in.last_job) - 1] = 0;
         in.uid = UINT32_MAX;
-        assert_int_equal(state_save(t->path, "scratch", &in), 0);
-        out = (VolumeRecord) {};
-        assert_int_equal(state_load(t->path, "scratch", &out), 0);
+        assert_int_equal(record_save(t->path, "scratch", &in), 0);
+        out = (Record) {};
+        assert_int_equal(record_load(t->path, "scratch", &out), 0);
         assert_record_equal(&out, &in);
         assert_int_equal(strlen(out.job), 64);
         assert_int_equal(out.uid, UINT32_MAX);
         assert_int_equal(adopt_from_disk(t->path, "scratch", true, NULL), ADOPT_KEEP);
 
         /* uid 0 and empty last_job. */
-        daemon_record(&in, VOLUME_IN_USE);
+        daemon_record(&in, STATE_IN_USE);
         in.uid = 0;
         in.last_job[0] = 0;
-        assert_int_equal(state_save(t->path, "scratch", &in), 0);
-        assert_int_equal(state_load(t->path, "scratch", &out), 0);
+        assert_int_equal(record_save(t->path, "scratch", &in), 0);
+        assert_int_equal(record_load(t->path, "scratch", &out), 0);
         assert_record_equal(&out, &in);
 
         /* An IN_USE record whose job is empty or invalid: wiped. */
-        daemon_record(&in, VOLUME_IN_USE);
+        daemon_record(&in, STATE_IN_USE);
         in.job[0] = 0;
-        assert_int_equal(state_save(t->path, "scratch", &in), 0);
+        assert_int_equal(record_save(t->path, "scratch", &in), 0);
         assert_int_equal(adopt_from_disk(t->path, "scratch", true, NULL), ADOPT_WIPE);
         snprintf(in.job, sizeof(in.job), "../etc");
-        assert_int_equal(state_save(t->path, "scratch", &in), 0);
-        assert_int_equal(state_load(t->path, "scratch", &out), 0);
+        assert_int_equal(record_save(t->path, "scratch", &in), 0);
+        assert_int_equal(record_load(t->path, "scratch", &out), 0);
         assert_string_equal(out.job, "../etc");
         assert_int_equal(adopt_from_disk(t->path, "scratch", true, NULL), ADOPT_WIPE);
 }
@@ -402,13 +402,13 @@ static void write_raw(const char *dir, const char *name, const char *text, mode_
 
 static void test_corrupted_record_is_wiped(void **state) {
         TempDir *t = *state;
-        VolumeRecord in;
+        Record in;
         char text[4096];
         int r;
 
         /* What a good CLEAN record looks like, then broken ways. */
-        daemon_record(&in, VOLUME_CLEAN);
-        assert_true(state_format(&in, text, sizeof(text)) > 0);
+        daemon_record(&in, STATE_CLEAN);
+        assert_true(record_format(&in, text, sizeof(text)) > 0);
         write_raw(t->path, "scratch", text, 0600);
         assert_int_equal(adopt_from_disk(t->path, "scratch", true, &r), ADOPT_KEEP);
         assert_int_equal(r, 0);
@@ -447,12 +447,12 @@ static void test_old_record_without_job(void **state) {
         /* A record from before the daemon: no job, user, uid or last_job.
          * A CLEAN one is still good; an IN_USE one names no job: wiped. */
         TempDir *t = *state;
-        VolumeRecord out;
+        Record out;
         int r;
 
         write_raw(t->path, "old", "scratchd-state-v1\nstate=CLEAN\ngeneration=5\nmapping_dev=253:1\n"
                                   "device=/dev/sdb\nmount_point=/scratch\n", 0600);
-        assert_int_equal(state_load(t->path, "old", &out), 0);
+        assert_int_equal(record_load(t->path, "old", &out), 0);
         assert_string_equal(out.job, "");
         assert_string_equal(out.user, "");
         assert_int_equal(out.uid, 0);
@@ -467,31 +467,31 @@ static void test_old_record_without_job(void **state) {
 /* ---- the new fields, round trip ---- */
 
 static void test_state_new_fields_round_trip(void **state) {
-        VolumeRecord in, out;
+        Record in, out;
         char buf[4096];
 
-        daemon_record(&in, VOLUME_IN_USE);
+        daemon_record(&in, STATE_IN_USE);
         snprintf(in.last_job, sizeof(in.last_job), "1233_4");
         in.uid = 4000000000u;
-        int k = state_format(&in, buf, sizeof(buf));
+        int k = record_format(&in, buf, sizeof(buf));
         assert_true(k > 0);
         assert_non_null(strstr(buf, "\njob=1234.pbs-server\n"));
         assert_non_null(strstr(buf, "\nuser=alice\n"));
         assert_non_null(strstr(buf, "\nuid=4000000000\n"));
         assert_non_null(strstr(buf, "\nlast_job=1233_4\n"));
-        out = (VolumeRecord) {};
-        assert_int_equal(state_parse(buf, &out), 0);
+        out = (Record) {};
+        assert_int_equal(record_parse(buf, &out), 0);
         assert_record_equal(&out, &in);
 
         /* Empty fields round-trip as empty. */
-        daemon_record(&in, VOLUME_CLEAN);
+        daemon_record(&in, STATE_CLEAN);
         in.last_job[0] = 0;
-        assert_true(state_format(&in, buf, sizeof(buf)) > 0);
+        assert_true(record_format(&in, buf, sizeof(buf)) > 0);
         assert_non_null(strstr(buf, "\njob=\n"));
         assert_non_null(strstr(buf, "\nuser=\n"));
         assert_non_null(strstr(buf, "\nuid=0\n"));
         assert_non_null(strstr(buf, "\nlast_job=\n"));
-        assert_int_equal(state_parse(buf, &out), 0);
+        assert_int_equal(record_parse(buf, &out), 0);
         assert_record_equal(&out, &in);
 }
 
@@ -516,10 +516,10 @@ static void test_state_uid_limits(void **state) {
         };
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
                 char text[256];
-                VolumeRecord out = { .uid = 77 };
+                Record out = { .uid = 77 };
                 snprintf(text, sizeof(text), "scratchd-state-v1\nstate=IN_USE\njob=1\nuser=u\nuid=%s\n", table[i].uid);
                 print_message("uid=%s\n", table[i].uid);
-                assert_int_equal(state_parse(text, &out), table[i].r);
+                assert_int_equal(record_parse(text, &out), table[i].r);
                 if (table[i].r == 0)
                         assert_int_equal(out.uid, table[i].value);
                 else
@@ -529,28 +529,28 @@ static void test_state_uid_limits(void **state) {
 
 static void test_state_job_field_limits(void **state) {
         char text[512];
-        VolumeRecord out;
+        Record out;
 
         /* 64 characters fit; 65 do not. The same for user and last_job. */
         static const char *const keys[] = { "job", "user", "last_job" };
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 snprintf(text, sizeof(text), "scratchd-state-v1\nstate=IN_USE\n%s=" ID64 "\n", keys[i]);
-                assert_int_equal(state_parse(text, &out), 0);
+                assert_int_equal(record_parse(text, &out), 0);
                 snprintf(text, sizeof(text), "scratchd-state-v1\nstate=IN_USE\n%s=" ID64 "x\n", keys[i]);
-                assert_int_equal(state_parse(text, &out), -EBADMSG);
+                assert_int_equal(record_parse(text, &out), -EBADMSG);
         }
 }
 
 static void test_bug_state_numbers_truncated(void **state) {
-        /* Was a bug, now fixed: src/core/state.c state_parse() (lines 127 and 130) reads
+        /* Was a bug, now fixed: src/core/state.c record_parse() (lines 127 and 130) reads
          * sector_size and last_wipe as 64-bit numbers and casts them without
          * a range check (uid has one): "sector_size=4294971392" loads as 4096
          * and "last_wipe=18446744073709551615" as -1, so a record scratchd
          * never wrote is taken for one (state.h: -EBADMSG "if it is not one we
          * wrote"). Expected -EBADMSG; got 0. */
-        VolumeRecord out;
-        assert_int_equal(state_parse("scratchd-state-v1\nstate=CLEAN\nsector_size=4294971392\n", &out), -EBADMSG);
-        assert_int_equal(state_parse("scratchd-state-v1\nstate=CLEAN\nlast_wipe=18446744073709551615\n", &out),
+        Record out;
+        assert_int_equal(record_parse("scratchd-state-v1\nstate=CLEAN\nsector_size=4294971392\n", &out), -EBADMSG);
+        assert_int_equal(record_parse("scratchd-state-v1\nstate=CLEAN\nlast_wipe=18446744073709551615\n", &out),
                          -EBADMSG);
 }
 

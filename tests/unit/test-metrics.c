@@ -24,7 +24,7 @@
 /* ---- two volumes ---- */
 
 typedef struct Sample {
-        VolumeRecord rec_a, rec_b;
+        Record rec_a, rec_b;
         VolumeCounters counters_a, counters_b;
         MetricsVolume v[2];
 } Sample;
@@ -32,13 +32,13 @@ typedef struct Sample {
 static void sample_init(Sample *s) {
         *s = (Sample) {
                 .rec_a = {
-                        .state = VOLUME_CLEAN,
+                        .state = STATE_CLEAN,
                         .generation = 3,
                         .last_wipe = 1718000000,
                         .last_wipe_usec = 1234567,
                 },
                 .rec_b = {
-                        .state = VOLUME_IN_USE,
+                        .state = STATE_IN_USE,
                         .generation = UINT64_MAX,
                         .job = "1234",
                         .last_wipe = 1718000123,
@@ -186,23 +186,23 @@ static void test_format_state_lines(void **state) {
                         if (strlen(lines[i]) > 2 && streq(lines[i] + strlen(lines[i]) - 2, " 1"))
                                 ones++;
                 }
-        assert_int_equal(all, 2 * _VOLUME_STATE_MAX);
+        assert_int_equal(all, 2 * _STATE_MAX);
         assert_int_equal(ones, 2);
         free_lines(lines, n);
 }
 
 static void test_format_every_state(void **state) {
         /* Each state, as the one that is 1. */
-        for (VolumeState s = 0; s < _VOLUME_STATE_MAX; s++) {
-                VolumeRecord rec = { .state = s };
+        for (LifecycleState s = 0; s < _STATE_MAX; s++) {
+                Record rec = { .state = s };
                 VolumeCounters c = {};
                 MetricsVolume v = { .name = "v", .rec = &rec, .counters = &c };
                 _cleanup_free_ char *text = metrics_format(&v, 1);
                 assert_non_null(text);
-                for (VolumeState t = 0; t < _VOLUME_STATE_MAX; t++) {
+                for (LifecycleState t = 0; t < _STATE_MAX; t++) {
                         char line[128];
                         snprintf(line, sizeof(line), "scratchd_volume_state{volume=\"v\",state=\"%s\"} %d",
-                                 volume_state_to_string(t), s == t);
+                                 lifecycle_state_to_string(t), s == t);
                         assert_line(text, line);
                 }
         }
@@ -250,7 +250,7 @@ static void test_format_durations(void **state) {
                 { UINT64_C(86400000000), "86400.000000" },
         };
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
-                VolumeRecord rec = { .state = VOLUME_CLEAN, .last_wipe_usec = table[i].usec };
+                Record rec = { .state = STATE_CLEAN, .last_wipe_usec = table[i].usec };
                 VolumeCounters c = {};
                 MetricsVolume v = { .name = "x", .rec = &rec, .counters = &c };
                 _cleanup_free_ char *text = metrics_format(&v, 1);
@@ -294,7 +294,7 @@ static void test_format_help_and_type(void **state) {
                 while (last < n && lines[last][0] != '#' && streq(sample_name(lines[last], name, sizeof(name)),
                                                                   families[f].name))
                         last++;
-                size_t expected = streq(families[f].name, "scratchd_volume_state") ? 2 * _VOLUME_STATE_MAX : 2;
+                size_t expected = streq(families[f].name, "scratchd_volume_state") ? 2 * _STATE_MAX : 2;
                 assert_int_equal(last - first, expected);
                 /* And no sample of it anywhere else. */
                 size_t total = 0;
@@ -313,7 +313,7 @@ static void test_format_help_and_type(void **state) {
         assert_int_equal(count_prefix(lines, n, "# HELP "), ELEMENTSOF(families));
         assert_int_equal(count_prefix(lines, n, "# TYPE "), ELEMENTSOF(families));
         assert_int_equal(count_prefix(lines, n, "#"), 2 * ELEMENTSOF(families));
-        assert_int_equal(n, 2 * ELEMENTSOF(families) + 2 * _VOLUME_STATE_MAX + 2 * (ELEMENTSOF(families) - 1));
+        assert_int_equal(n, 2 * ELEMENTSOF(families) + 2 * _STATE_MAX + 2 * (ELEMENTSOF(families) - 1));
         free_lines(lines, n);
 }
 
@@ -341,7 +341,7 @@ static void test_format_line_syntax(void **state) {
                         print_error("line %zu does not match: \"%s\"\n", i + 1, lines[i]);
                 assert_int_equal(regexec(&re, lines[i], 0, NULL, 0), 0);
         }
-        assert_int_equal(samples, 2 * _VOLUME_STATE_MAX + 2 * (ELEMENTSOF(families) - 1));
+        assert_int_equal(samples, 2 * _STATE_MAX + 2 * (ELEMENTSOF(families) - 1));
         free_lines(lines, n);
         regfree(&re);
 }
@@ -400,8 +400,8 @@ static void test_promtool(void **state) {
         assert_int_equal(promtool_check(promtool, text), 0);
 
         /* One volume per state, and none. */
-        for (VolumeState s = 0; s < _VOLUME_STATE_MAX; s++) {
-                VolumeRecord rec = { .state = s, .generation = s };
+        for (LifecycleState s = 0; s < _STATE_MAX; s++) {
+                Record rec = { .state = s, .generation = s };
                 VolumeCounters c = { .wipes = s };
                 MetricsVolume v = { .name = "scratch", .rec = &rec, .counters = &c };
                 _cleanup_free_ char *t = metrics_format(&v, 1);

@@ -154,7 +154,7 @@ static void test_all_combinations(void **state) {
                         .probed = cipher_table[c].probed,
                         .adiantum_available = cipher_table[c].adiantum,
                 };
-                VolumeConfig v = {
+                ScratchConfig v = {
                         .sector_size = sector_table[s].config,
                         .cipher = cipher_table[c].config,
                         .bypass_workqueues = tristates[bw],
@@ -244,7 +244,7 @@ static void test_all_combinations(void **state) {
 static void test_sector_reason_physical(void **state) {
         DiskFacts f = { .path = (char *) DISK, .size = 4 * TIB, .logical_sector_size = 512, .physical_sector_size = 4096 };
         CryptoFacts cf = {};
-        VolumeConfig v = {};
+        ScratchConfig v = {};
         CryptTuning t;
         char reason[256];
 
@@ -302,7 +302,7 @@ static void test_discard_auto_boundary(void **state) {
                         .discard_max_bytes = table[i].discard_max,
                 };
                 CryptoFacts cf = {};
-                VolumeConfig v = { .discard = TRISTATE_AUTO };
+                ScratchConfig v = { .discard = TRISTATE_AUTO };
                 CryptTuning t;
                 char reason[256];
 
@@ -321,7 +321,7 @@ static void test_reason_names_device_and_sizes(void **state) {
                 .physical_sector_size = 4096,
         };
         CryptoFacts cf = { .probed = true };
-        VolumeConfig v = { .sector_size = 512 };
+        ScratchConfig v = { .sector_size = 512 };
         CryptTuning t;
         char reason[256];
 
@@ -329,7 +329,7 @@ static void test_reason_names_device_and_sizes(void **state) {
         assert_string_equal(reason, "/dev/disk/by-id/nvme-X: SectorSize=512 does not fit a disk with 4096-byte "
                                     "logical sectors and 4398046511104 bytes; use SectorSize=auto");
 
-        v = (VolumeConfig) { .cipher = CIPHER_ADIANTUM_XCHACHA12 };
+        v = (ScratchConfig) { .cipher = CIPHER_ADIANTUM_XCHACHA12 };
         assert_int_equal(tuning_decide(&f, &cf, &v, &t, reason, sizeof(reason)), -EINVAL);
         assert_string_equal(reason, "/dev/disk/by-id/nvme-X: Cipher=xchacha12,aes-adiantum-plain64, but the kernel "
                                     "has no Adiantum; load the adiantum module or use Cipher=aes-xts-plain64");

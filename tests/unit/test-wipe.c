@@ -72,7 +72,7 @@ static const WipeStep op_step[] = {
 typedef struct Call {
         Op op;
         bool flag;                   /* unmount: detach; deactivate: deferred */
-        VolumeRecord saved;          /* save_state: the record as saved */
+        Record saved;          /* save_state: the record as saved */
 } Call;
 
 typedef struct Fake {
@@ -263,7 +263,7 @@ static int fake_mount(void *userdata, const char *mapping, const char *mount_poi
         return should_fail(f, OP_MOUNT) ? f->fail_error : 0;
 }
 
-static int fake_save_state(void *userdata, const char *name, const VolumeRecord *rec) {
+static int fake_save_state(void *userdata, const char *name, const Record *rec) {
         Fake *f = userdata;
         Call *c = record(f, OP_SAVE_STATE, false);
         assert_string_equal(name, NAME);
@@ -278,7 +278,7 @@ typedef struct Fixture {
         Fake fake;
         WipeOps ops;
         WipeRequest req;
-        VolumeRecord rec;
+        Record rec;
 } Fixture;
 
 static void fixture_init(Fixture *x, bool erase_signatures, bool discard) {
@@ -322,7 +322,7 @@ static void fixture_init(Fixture *x, bool erase_signatures, bool discard) {
                 },
                 /* As left by the last job: DIRTY, an old mapping, an old reason. */
                 .rec = {
-                        .state = VOLUME_DIRTY,
+                        .state = STATE_DIRTY,
                         .generation = GENERATION,
                         .mapping_devnum = makedev(253, 3),
                         .device = "/dev/old",
@@ -389,7 +389,7 @@ static size_t count_calls(const Fake *f, Op op, bool flag) {
         return n;
 }
 
-static const VolumeRecord *last_saved(const Fake *f) {
+static const Record *last_saved(const Fake *f) {
         for (size_t i = f->n_calls; i > 0; i--)
                 if (f->calls[i - 1].op == OP_SAVE_STATE)
                         return &f->calls[i - 1].saved;
@@ -400,8 +400,8 @@ static const VolumeRecord *last_saved(const Fake *f) {
 static void assert_wiping_saved_first(const Fake *f) {
         assert_true(f->n_calls > 0);
         assert_int_equal(f->calls[0].op, OP_SAVE_STATE);
-        const VolumeRecord *w = &f->calls[0].saved;
-        assert_int_equal(w->state, VOLUME_WIPING);
+        const Record *w = &f->calls[0].saved;
+        assert_int_equal(w->state, STATE_WIPING);
         assert_int_equal(w->generation, GENERATION);
         assert_int_equal(w->mapping_devnum, 0);
         assert_string_equal(w->device, DEVICE);
@@ -418,8 +418,8 @@ static void assert_rekey_saved(const Fake *f) {
                 i++;
         assert_true(i + 1 < f->n_calls);
         assert_int_equal(f->calls[i + 1].op, OP_SAVE_STATE);
-        const VolumeRecord *k = &f->calls[i + 1].saved;
-        assert_int_equal(k->state, VOLUME_WIPING);
+        const Record *k = &f->calls[i + 1].saved;
+        assert_int_equal(k->state, STATE_WIPING);
         assert_int_equal(k->generation, GENERATION + 1);
         assert_int_equal(k->mapping_devnum, 0);
         assert_string_equal(k->device, DEVICE);
@@ -434,7 +434,7 @@ static void assert_rekey_saved(const Fake *f) {
         /* The only save with the new generation and state WIPING. */
         size_t n = 0;
         for (size_t j = 0; j < f->n_calls; j++)
-                if (f->calls[j].op == OP_SAVE_STATE && f->calls[j].saved.state == VOLUME_WIPING &&
+                if (f->calls[j].op == OP_SAVE_STATE && f->calls[j].saved.state == STATE_WIPING &&
                     f->calls[j].saved.generation == GENERATION + 1)
                         n++;
         assert_int_equal(n, 1);
@@ -462,9 +462,9 @@ static void run_success(bool erase_signatures, bool discard) {
         assert_wiping_saved_first(&x.fake);
         assert_rekey_saved(&x.fake);
         assert_int_equal(x.fake.n_saves, 3);
-        const VolumeRecord *saved = last_saved(&x.fake);
+        const Record *saved = last_saved(&x.fake);
         assert_record_equal(saved, &x.rec);
-        assert_int_equal(x.rec.state, VOLUME_CLEAN);
+        assert_int_equal(x.rec.state, STATE_CLEAN);
         assert_int_equal(x.rec.generation, GENERATION + 1);
         assert_int_equal(x.rec.mapping_devnum, makedev(253, 7));
         assert_string_equal(x.rec.cipher, "aes-xts-plain64");
@@ -505,7 +505,7 @@ static void test_success_without_failed_step_pointer(void **state) {
         Fixture x;
         fixture_init(&x, true, true);
         assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, NULL), 0);
-        assert_int_equal(x.rec.state, VOLUME_CLEAN);
+        assert_int_equal(x.rec.state, STATE_CLEAN);
 }
 
 static void test_discard_not_supported(void **state) {
@@ -519,9 +519,9 @@ static void test_discard_not_supported(void **state) {
         assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, &failed), 0);
         assert_int_equal(failed, 12345);
         assert_calls(&x.fake, ops, flags, success_sequence(false, true, ops));
-        assert_int_equal(x.rec.state, VOLUME_CLEAN);
+        assert_int_equal(x.rec.state, STATE_CLEAN);
         assert_int_equal(x.rec.generation, GENERATION + 1);
-        assert_int_equal(last_saved(&x.fake)->state, VOLUME_CLEAN);
+        assert_int_equal(last_saved(&x.fake)->state, STATE_CLEAN);
         assert_rekey_saved(&x.fake);
 }
 
@@ -558,9 +558,9 @@ static void run_failure(Op fail_op, int error) {
         assert_int_equal(count_calls(&x.fake, OP_MOUNT, false), fail_op == OP_MOUNT);
 
         assert_wiping_saved_first(&x.fake);
-        const VolumeRecord *saved = last_saved(&x.fake);
+        const Record *saved = last_saved(&x.fake);
         assert_record_equal(saved, &x.rec);
-        assert_int_equal(x.rec.state, VOLUME_FAILED);
+        assert_int_equal(x.rec.state, STATE_FAILED);
         assert_int_equal(x.rec.mapping_devnum, 0);
         /* The new generation was on file (WIPING) before the later steps ran;
          * a failed new_key or activate saves nothing but the FAILED record. */
@@ -621,7 +621,7 @@ static void test_mkfs_output_in_reason(void **state) {
         x.fake.mkfs_output = "Device size reported to be zero.";
         assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, &failed), -EPROTO);
         assert_int_equal(failed, WIPE_STEP_MKFS);
-        assert_int_equal(x.rec.state, VOLUME_FAILED);
+        assert_int_equal(x.rec.state, STATE_FAILED);
         assert_string_equal(x.rec.reason, "mkfs failed: mkfs.ext4: Device size reported to be zero.");
         assert_int_equal(count_calls(&x.fake, OP_MOUNT, false), 0);
 }
@@ -641,8 +641,8 @@ static void test_busy(void **state) {
         const bool flags[] = { false, false, true, true, false };
         assert_calls(&x.fake, ops, flags, ELEMENTSOF(ops));
 
-        assert_int_equal(x.rec.state, VOLUME_FAILED);
-        assert_int_equal(last_saved(&x.fake)->state, VOLUME_FAILED);
+        assert_int_equal(x.rec.state, STATE_FAILED);
+        assert_int_equal(last_saved(&x.fake)->state, STATE_FAILED);
         assert_true(startswith(x.rec.reason, "check-users failed: "));
         assert_non_null(strstr(x.rec.reason, "123 (sleep)"));
         assert_non_null(strstr(x.rec.reason, MOUNT_POINT));
@@ -678,8 +678,8 @@ static void test_first_save_fails(void **state) {
         const bool flags[] = { false, true, true, false };
         assert_calls(&x.fake, ops, flags, ELEMENTSOF(ops));
 
-        assert_int_equal(x.rec.state, VOLUME_FAILED);
-        assert_int_equal(last_saved(&x.fake)->state, VOLUME_FAILED);
+        assert_int_equal(x.rec.state, STATE_FAILED);
+        assert_int_equal(last_saved(&x.fake)->state, STATE_FAILED);
         assert_int_equal(x.rec.generation, GENERATION);
         assert_int_equal(x.rec.mapping_devnum, 0);
         assert_true(startswith(x.rec.reason, "check-users failed: cannot record state: "));
@@ -705,8 +705,8 @@ static void test_last_save_fails(void **state) {
         assert_calls(&x.fake, ops, flags, n);
 
         /* A CLEAN that could not be recorded is not CLEAN. */
-        assert_int_equal(x.rec.state, VOLUME_FAILED);
-        assert_int_equal(last_saved(&x.fake)->state, VOLUME_FAILED);
+        assert_int_equal(x.rec.state, STATE_FAILED);
+        assert_int_equal(last_saved(&x.fake)->state, STATE_FAILED);
         assert_int_equal(x.rec.mapping_devnum, 0);
         assert_true(startswith(x.rec.reason, "mount failed: cannot record CLEAN state: "));
         assert_int_equal(x.rec.generation, GENERATION + 1);
@@ -749,10 +749,10 @@ static void run_rekey_save_fails(bool erase_signatures, bool discard) {
         assert_wiping_saved_first(&x.fake);
         assert_rekey_saved(&x.fake);
 
-        assert_int_equal(x.rec.state, VOLUME_FAILED);
-        const VolumeRecord *saved = last_saved(&x.fake);
+        assert_int_equal(x.rec.state, STATE_FAILED);
+        const Record *saved = last_saved(&x.fake);
         assert_record_equal(saved, &x.rec);
-        assert_int_equal(saved->state, VOLUME_FAILED);
+        assert_int_equal(saved->state, STATE_FAILED);
         /* The key existed: its generation is used up. */
         assert_int_equal(x.rec.generation, GENERATION + 1);
         assert_int_equal(saved->generation, GENERATION + 1);
@@ -777,8 +777,8 @@ static void test_rekey_save_fails_without_failed_step_pointer(void **state) {
         fixture_init(&x, false, false);
         x.fake.fail_save_nth = 2;
         assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, NULL), -ENOSPC);
-        assert_int_equal(x.rec.state, VOLUME_FAILED);
-        assert_int_equal(last_saved(&x.fake)->state, VOLUME_FAILED);
+        assert_int_equal(x.rec.state, STATE_FAILED);
+        assert_int_equal(last_saved(&x.fake)->state, STATE_FAILED);
 }
 
 static void test_bug_rekey_save_failure_reason(void **state) {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The state record: state_format()/state_parse(), and state_save()/state_load()
+/* The state record: record_format()/record_parse(), and record_save()/record_load()
  * in a temporary directory. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,13 +16,13 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "scratchd/state.h"
+#include "scratchd/record.h"
 #include "scratchd/util.h"
 
 
-static void sample_record(VolumeRecord *r) {
-        *r = (VolumeRecord) {
-                .state = VOLUME_FAILED,
+static void sample_record(Record *r) {
+        *r = (Record) {
+                .state = STATE_FAILED,
                 .generation = UINT64_C(18446744073709551615),
                 .mapping_devnum = makedev(253, 1048575),   /* a minor beyond 8 and 16 bits */
                 .device = "/dev/disk/by-id/nvme-SAMSUNG_MZQL23T8HCLS-00A07_S64HNE0T123456",
@@ -42,11 +42,11 @@ static void sample_record(VolumeRecord *r) {
 /* ---- format and parse ---- */
 
 static void test_round_trip(void **state) {
-        VolumeRecord in, out;
+        Record in, out;
         char buf[4096];
 
         sample_record(&in);
-        int k = state_format(&in, buf, sizeof(buf));
+        int k = record_format(&in, buf, sizeof(buf));
         assert_true(k > 0);
         assert_int_equal((size_t) k, strlen(buf));
         assert_true(startswith(buf, "scratchd-state-v1\n"));
@@ -59,7 +59,7 @@ static void test_round_trip(void **state) {
         assert_non_null(strstr(buf, "\nallow_discards=0\n"));
 
         memset(&out, 0x5A, sizeof(out));
-        assert_int_equal(state_parse(buf, &out), 0);
+        assert_int_equal(record_parse(buf, &out), 0);
         assert_record_equal(&out, &in);
 }
 
@@ -67,11 +67,11 @@ static void test_round_trip_each_field(void **state) {
         /* Each field alone differs from an all-default record, so a field that
          * were not written or not read back would show. */
         for (int field = 0; field < 14; field++) {
-                VolumeRecord in = { .state = VOLUME_CLEAN }, out;
+                Record in = { .state = STATE_CLEAN }, out;
                 char buf[4096];
 
                 switch (field) {
-                case 0: in.state = VOLUME_IN_USE; break;
+                case 0: in.state = STATE_IN_USE; break;
                 case 1: in.generation = 7; break;
                 case 2: in.mapping_devnum = makedev(8, 16); break;
                 case 3: snprintf(in.device, sizeof(in.device), "/dev/sdb"); break;
@@ -86,15 +86,15 @@ static void test_round_trip_each_field(void **state) {
                 case 12: in.allow_discards = true; break;
                 case 13: snprintf(in.tuning, sizeof(in.tuning), "cipher: default"); break;
                 }
-                assert_true(state_format(&in, buf, sizeof(buf)) > 0);
+                assert_true(record_format(&in, buf, sizeof(buf)) > 0);
                 memset(&out, 0x5A, sizeof(out));
-                assert_int_equal(state_parse(buf, &out), 0);
+                assert_int_equal(record_parse(buf, &out), 0);
                 assert_record_equal(&out, &in);
         }
 }
 
 static void test_longest_fields(void **state) {
-        VolumeRecord in = { .state = VOLUME_FAILED }, out;
+        Record in = { .state = STATE_FAILED }, out;
         char buf[4096];
 
         memset(in.device, 'd', sizeof(in.device) - 1);
@@ -102,73 +102,73 @@ static void test_longest_fields(void **state) {
         memset(in.cipher, 'c', sizeof(in.cipher) - 1);
         memset(in.reason, 'r', sizeof(in.reason) - 1);
         memset(in.tuning, 't', sizeof(in.tuning) - 1);
-        assert_true(state_format(&in, buf, sizeof(buf)) > 0);
-        assert_int_equal(state_parse(buf, &out), 0);
+        assert_true(record_format(&in, buf, sizeof(buf)) > 0);
+        assert_int_equal(record_parse(buf, &out), 0);
         assert_record_equal(&out, &in);
         assert_int_equal(strlen(out.device), sizeof(out.device) - 1);
 }
 
 static void test_format_small_buffer(void **state) {
-        VolumeRecord in;
+        Record in;
         char buf[64];
 
         sample_record(&in);
-        assert_int_equal(state_format(&in, buf, sizeof(buf)), -ENOBUFS);
+        assert_int_equal(record_format(&in, buf, sizeof(buf)), -ENOBUFS);
 }
 
 static void test_state_strings(void **state) {
         static const struct {
-                VolumeState s;
+                LifecycleState s;
                 const char *name;
         } table[] = {
-                { VOLUME_ABSENT, "ABSENT" }, { VOLUME_WIPING, "WIPING" }, { VOLUME_CLEAN, "CLEAN" },
-                { VOLUME_IN_USE, "IN_USE" }, { VOLUME_DIRTY, "DIRTY" },   { VOLUME_FAILED, "FAILED" },
+                { STATE_ABSENT, "ABSENT" }, { STATE_WIPING, "WIPING" }, { STATE_CLEAN, "CLEAN" },
+                { STATE_IN_USE, "IN_USE" }, { STATE_DIRTY, "DIRTY" },   { STATE_FAILED, "FAILED" },
         };
-        assert_int_equal(ELEMENTSOF(table), _VOLUME_STATE_MAX);
+        assert_int_equal(ELEMENTSOF(table), _STATE_MAX);
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
-                assert_string_equal(volume_state_to_string(table[i].s), table[i].name);
-                assert_int_equal(volume_state_from_string(table[i].name), table[i].s);
+                assert_string_equal(lifecycle_state_to_string(table[i].s), table[i].name);
+                assert_int_equal(lifecycle_state_from_string(table[i].name), table[i].s);
 
                 /* And through a whole record. */
-                VolumeRecord in = { .state = table[i].s }, out;
+                Record in = { .state = table[i].s }, out;
                 char buf[4096], line[32];
-                assert_true(state_format(&in, buf, sizeof(buf)) > 0);
+                assert_true(record_format(&in, buf, sizeof(buf)) > 0);
                 snprintf(line, sizeof(line), "\nstate=%s\n", table[i].name);
                 assert_non_null(strstr(buf, line));
-                assert_int_equal(state_parse(buf, &out), 0);
+                assert_int_equal(record_parse(buf, &out), 0);
                 assert_int_equal(out.state, table[i].s);
         }
-        assert_null(volume_state_to_string(_VOLUME_STATE_MAX));
-        assert_null(volume_state_to_string(_VOLUME_STATE_INVALID));
-        assert_int_equal(volume_state_from_string("clean"), _VOLUME_STATE_INVALID);
-        assert_int_equal(volume_state_from_string("READY"), _VOLUME_STATE_INVALID);
-        assert_int_equal(volume_state_from_string(""), _VOLUME_STATE_INVALID);
+        assert_null(lifecycle_state_to_string(_STATE_MAX));
+        assert_null(lifecycle_state_to_string(_STATE_INVALID));
+        assert_int_equal(lifecycle_state_from_string("clean"), _STATE_INVALID);
+        assert_int_equal(lifecycle_state_from_string("READY"), _STATE_INVALID);
+        assert_int_equal(lifecycle_state_from_string(""), _STATE_INVALID);
 }
 
 #define MAGIC "scratchd-state-v1\n"
 
 static void assert_parse_fails(const char *text) {
-        VolumeRecord out = { .state = VOLUME_CLEAN, .generation = 99 };
+        Record out = { .state = STATE_CLEAN, .generation = 99 };
         print_message("parsing: %s\n", text);
-        assert_int_equal(state_parse(text, &out), -EBADMSG);
+        assert_int_equal(record_parse(text, &out), -EBADMSG);
         /* Nothing is handed back from a record that did not parse. */
-        assert_int_equal(out.state, VOLUME_CLEAN);
+        assert_int_equal(out.state, STATE_CLEAN);
         assert_int_equal(out.generation, 99);
 }
 
 static void test_parse_minimal(void **state) {
-        VolumeRecord out;
+        Record out;
         memset(&out, 0x5A, sizeof(out));
-        assert_int_equal(state_parse(MAGIC "state=DIRTY\n", &out), 0);
-        assert_int_equal(out.state, VOLUME_DIRTY);
+        assert_int_equal(record_parse(MAGIC "state=DIRTY\n", &out), 0);
+        assert_int_equal(out.state, STATE_DIRTY);
         /* What is not in the file is zero. */
         assert_int_equal(out.generation, 0);
         assert_int_equal(out.mapping_devnum, 0);
         assert_string_equal(out.device, "");
         assert_string_equal(out.reason, "");
         /* No trailing newline, and blank lines, are fine. */
-        assert_int_equal(state_parse(MAGIC "\nstate=CLEAN\n\ngeneration=3", &out), 0);
-        assert_int_equal(out.state, VOLUME_CLEAN);
+        assert_int_equal(record_parse(MAGIC "\nstate=CLEAN\n\ngeneration=3", &out), 0);
+        assert_int_equal(out.state, STATE_CLEAN);
         assert_int_equal(out.generation, 3);
 }
 
@@ -227,8 +227,8 @@ static void test_parse_rejects_too_long(void **state) {
         /* 255 characters is the longest that fits. */
         device[254] = 0;
         snprintf(text, sizeof(text), MAGIC "state=CLEAN\ndevice=/%s\n", device);
-        VolumeRecord out;
-        assert_int_equal(state_parse(text, &out), 0);
+        Record out;
+        assert_int_equal(record_parse(text, &out), 0);
         assert_int_equal(strlen(out.device), 255);
 
         char cipher[80];
@@ -239,9 +239,9 @@ static void test_parse_rejects_too_long(void **state) {
 }
 
 static void test_parse_ignores_unknown_keys(void **state) {
-        VolumeRecord out;
-        assert_int_equal(state_parse(MAGIC "state=IN_USE\nfuture_key=whatever\ngeneration=5\nx=\n", &out), 0);
-        assert_int_equal(out.state, VOLUME_IN_USE);
+        Record out;
+        assert_int_equal(record_parse(MAGIC "state=IN_USE\nfuture_key=whatever\ngeneration=5\nx=\n", &out), 0);
+        assert_int_equal(out.state, STATE_IN_USE);
         assert_int_equal(out.generation, 5);
 }
 
@@ -253,35 +253,35 @@ static void state_path(const char *dir, const char *name, char *buf, size_t size
 
 static void test_save_load_round_trip(void **state) {
         const char *dir = ((TempDir *) *state)->path;
-        VolumeRecord in, out;
+        Record in, out;
 
         sample_record(&in);
-        assert_int_equal(state_save(dir, "scratch", &in), 0);
+        assert_int_equal(record_save(dir, "scratch", &in), 0);
         memset(&out, 0, sizeof(out));
-        assert_int_equal(state_load(dir, "scratch", &out), 0);
+        assert_int_equal(record_load(dir, "scratch", &out), 0);
         assert_record_equal(&out, &in);
 
         /* Saving again replaces the record. */
-        in.state = VOLUME_CLEAN;
+        in.state = STATE_CLEAN;
         in.generation = 1;
         in.reason[0] = 0;
-        assert_int_equal(state_save(dir, "scratch", &in), 0);
-        assert_int_equal(state_load(dir, "scratch", &out), 0);
+        assert_int_equal(record_save(dir, "scratch", &in), 0);
+        assert_int_equal(record_load(dir, "scratch", &out), 0);
         assert_record_equal(&out, &in);
 
         /* Records of other volumes are apart. */
-        assert_int_equal(state_load(dir, "other", &out), -ENOENT);
+        assert_int_equal(record_load(dir, "other", &out), -ENOENT);
 }
 
 static void test_save_mode_and_no_temporary(void **state) {
         const char *dir = ((TempDir *) *state)->path;
-        VolumeRecord in;
+        Record in;
         char path[PATH_MAX];
         struct stat st;
 
         sample_record(&in);
         mode_t old = umask(0);   /* the mode must not depend on the umask */
-        int r = state_save(dir, "scratch", &in);
+        int r = record_save(dir, "scratch", &in);
         umask(old);
         assert_int_equal(r, 0);
 
@@ -294,9 +294,9 @@ static void test_save_mode_and_no_temporary(void **state) {
         assert_string_equal(names, "scratch.state");
         free(names);
 
-        /* The file holds exactly what state_format() makes. */
+        /* The file holds exactly what record_format() makes. */
         char expected[4096], got[4096];
-        int k = state_format(&in, expected, sizeof(expected));
+        int k = record_format(&in, expected, sizeof(expected));
         FILE *f = fopen(path, "re");
         assert_non_null(f);
         size_t n = fread(got, 1, sizeof(got) - 1, f);
@@ -310,11 +310,11 @@ static void test_save_creates_directory(void **state) {
         const char *dir = ((TempDir *) *state)->path;
         char sub[PATH_MAX];
         struct stat st;
-        VolumeRecord in, out;
+        Record in, out;
 
         snprintf(sub, sizeof(sub), "%s/run-scratchd", dir);
         sample_record(&in);
-        assert_int_equal(state_save(sub, "scratch", &in), 0);
+        assert_int_equal(record_save(sub, "scratch", &in), 0);
         assert_int_equal(stat(sub, &st), 0);
         assert_true(S_ISDIR(st.st_mode));
         /* 0755 since the daemon: its socket lives in the state directory too,
@@ -324,45 +324,45 @@ static void test_save_creates_directory(void **state) {
         umask(mask);
         assert_int_equal(st.st_mode & 07777, 0755 & ~mask);
         assert_int_equal(st.st_mode & 0022, 0);
-        assert_int_equal(state_load(sub, "scratch", &out), 0);
+        assert_int_equal(record_load(sub, "scratch", &out), 0);
         assert_record_equal(&out, &in);
 }
 
 static void test_load_rejects_writable(void **state) {
         const char *dir = ((TempDir *) *state)->path;
-        VolumeRecord in, out;
+        Record in, out;
         char path[PATH_MAX];
 
         sample_record(&in);
-        assert_int_equal(state_save(dir, "scratch", &in), 0);
+        assert_int_equal(record_save(dir, "scratch", &in), 0);
         state_path(dir, "scratch", path, sizeof(path));
 
         static const mode_t bad[] = { 0666, 0620, 0602, 0622 };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 assert_int_equal(chmod(path, bad[i]), 0);
-                out.state = VOLUME_ABSENT;
-                assert_int_equal(state_load(dir, "scratch", &out), -EBADMSG);
-                assert_int_equal(out.state, VOLUME_ABSENT);
+                out.state = STATE_ABSENT;
+                assert_int_equal(record_load(dir, "scratch", &out), -EBADMSG);
+                assert_int_equal(out.state, STATE_ABSENT);
         }
         /* Readable by others is fine; only writable is not. */
         assert_int_equal(chmod(path, 0644), 0);
-        assert_int_equal(state_load(dir, "scratch", &out), 0);
+        assert_int_equal(record_load(dir, "scratch", &out), 0);
         assert_record_equal(&out, &in);
 }
 
 static void test_load_missing(void **state) {
         const char *dir = ((TempDir *) *state)->path;
-        VolumeRecord out;
+        Record out;
         char sub[PATH_MAX];
 
-        assert_int_equal(state_load(dir, "scratch", &out), -ENOENT);
+        assert_int_equal(record_load(dir, "scratch", &out), -ENOENT);
         snprintf(sub, sizeof(sub), "%s/nonexistent-dir", dir);
-        assert_int_equal(state_load(sub, "scratch", &out), -ENOENT);
+        assert_int_equal(record_load(sub, "scratch", &out), -ENOENT);
 }
 
 static void test_load_rejects_garbage_and_links(void **state) {
         const char *dir = ((TempDir *) *state)->path;
-        VolumeRecord in, out;
+        Record in, out;
         char path[PATH_MAX], target[PATH_MAX];
 
         state_path(dir, "garbage", path, sizeof(path));
@@ -370,27 +370,27 @@ static void test_load_rejects_garbage_and_links(void **state) {
         assert_true(fd >= 0);
         assert_int_equal(write(fd, "hello\n", 6), 6);
         close(fd);
-        assert_int_equal(state_load(dir, "garbage", &out), -EBADMSG);
+        assert_int_equal(record_load(dir, "garbage", &out), -EBADMSG);
 
         /* A symlink in place of the record is not followed. */
         sample_record(&in);
-        assert_int_equal(state_save(dir, "real", &in), 0);
+        assert_int_equal(record_save(dir, "real", &in), 0);
         state_path(dir, "real", target, sizeof(target));
         state_path(dir, "link", path, sizeof(path));
         assert_int_equal(symlink(target, path), 0);
-        assert_int_equal(state_load(dir, "link", &out), -ELOOP);
+        assert_int_equal(record_load(dir, "link", &out), -ELOOP);
 
         /* A file too big to be one of ours. */
         state_path(dir, "big", path, sizeof(path));
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         assert_true(fd >= 0);
         char buf[8192];
-        int k = state_format(&in, buf, sizeof(buf));
+        int k = record_format(&in, buf, sizeof(buf));
         assert_true(k > 0);
         memset(buf + k, '\n', sizeof(buf) - (size_t) k);
         assert_int_equal(write(fd, buf, sizeof(buf)), (ssize_t) sizeof(buf));
         close(fd);
-        assert_int_equal(state_load(dir, "big", &out), -EBADMSG);
+        assert_int_equal(record_load(dir, "big", &out), -EBADMSG);
 }
 
 int main(void) {

@@ -5,28 +5,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "scratchd/state.h"
+#include "scratchd/record.h"
 #include "scratchd/util.h"
-
-static const char *const volume_state_table[_VOLUME_STATE_MAX] = {
-        [VOLUME_ABSENT] = "ABSENT",
-        [VOLUME_WIPING] = "WIPING",
-        [VOLUME_CLEAN] = "CLEAN",
-        [VOLUME_IN_USE] = "IN_USE",
-        [VOLUME_DIRTY] = "DIRTY",
-        [VOLUME_FAILED] = "FAILED",
-};
-
-const char *volume_state_to_string(VolumeState s) {
-        return s >= 0 && s < _VOLUME_STATE_MAX ? volume_state_table[s] : NULL;
-}
-
-VolumeState volume_state_from_string(const char *s) {
-        for (int i = 0; i < _VOLUME_STATE_MAX; i++)
-                if (streq(s, volume_state_table[i]))
-                        return i;
-        return _VOLUME_STATE_INVALID;
-}
 
 #define STATE_MAGIC "scratchd-state-v1"
 
@@ -40,7 +20,7 @@ static const char *one_line(const char *s, char *buf, size_t size) {
         return buf;
 }
 
-int state_format(const VolumeRecord *rec, char *buf, size_t size) {
+int record_format(const Record *rec, char *buf, size_t size) {
         char reason[sizeof(rec->reason)], device[sizeof(rec->device)], mount_point[sizeof(rec->mount_point)],
                 tuning[sizeof(rec->tuning)];
         int k = snprintf(buf, size,
@@ -63,7 +43,7 @@ int state_format(const VolumeRecord *rec, char *buf, size_t size) {
                          "user=%s\n"
                          "uid=%" PRIu32 "\n"
                          "last_job=%s\n",
-                         volume_state_to_string(rec->state), rec->generation, major(rec->mapping_devnum),
+                         lifecycle_state_to_string(rec->state), rec->generation, major(rec->mapping_devnum),
                          minor(rec->mapping_devnum), one_line(rec->device, device, sizeof(device)),
                          one_line(rec->mount_point, mount_point, sizeof(mount_point)), rec->cipher,
                          rec->key_bits, rec->sector_size, rec->bypass_workqueues, rec->allow_discards,
@@ -93,8 +73,8 @@ static int parse_u64(const char *v, uint64_t *ret) {
         return 0;
 }
 
-int state_parse(const char *text, VolumeRecord *ret) {
-        VolumeRecord rec = { .state = _VOLUME_STATE_INVALID };
+int record_parse(const char *text, Record *ret) {
+        Record rec = { .state = _STATE_INVALID };
         _cleanup_free_ char *copy = strdup(text);
         char *save = NULL;
         bool magic = false;
@@ -117,7 +97,7 @@ int state_parse(const char *text, VolumeRecord *ret) {
                 uint64_t u = 0;
 
                 if (streq(k, "state"))
-                        r = (rec.state = volume_state_from_string(v)) < 0 ? -EBADMSG : 0;
+                        r = (rec.state = lifecycle_state_from_string(v)) < 0 ? -EBADMSG : 0;
                 else if (streq(k, "generation"))
                         r = parse_u64(v, &rec.generation);
                 else if (streq(k, "mapping_dev"))
@@ -174,9 +154,9 @@ int state_parse(const char *text, VolumeRecord *ret) {
         return 0;
 }
 
-int state_save(const char *dir, const char *name, const VolumeRecord *rec) {
+int record_save(const char *dir, const char *name, const Record *rec) {
         char buf[4096], file[PATH_MAX];
-        int k = state_format(rec, buf, sizeof(buf));
+        int k = record_format(rec, buf, sizeof(buf));
         if (k < 0)
                 return k;
 
@@ -187,7 +167,7 @@ int state_save(const char *dir, const char *name, const VolumeRecord *rec) {
         return write_file_atomic(dir, file, buf, (size_t) k, 0600, true);
 }
 
-int state_load(const char *dir, const char *name, VolumeRecord *ret) {
+int record_load(const char *dir, const char *name, Record *ret) {
         char path[PATH_MAX], buf[4096];
         snprintf(path, sizeof(path), "%s/%s.state", dir, name);
 
@@ -207,5 +187,5 @@ int state_load(const char *dir, const char *name, VolumeRecord *ret) {
         if ((size_t) n == sizeof(buf) - 1)
                 return -EBADMSG;
         buf[n] = 0;
-        return state_parse(buf, ret);
+        return record_parse(buf, ret);
 }

@@ -11,14 +11,14 @@
  * nothing on the disk that could unlock anything. */
 
 /* Maps `device` as /dev/mapper/`name` under `key`. */
-int volume_activate(const char *device, const char *name, const CryptTuning *t, const Secret *key);
+int dmcrypt_activate(const char *device, const char *name, const CryptTuning *t, const Secret *key);
 
 /* Removes the mapping; the kernel drops the key. Not active is success.
  * `deferred`: if it is still open, remove it when the last user closes it. */
-int volume_deactivate(const char *name, bool deferred);
+int dmcrypt_deactivate(const char *name, bool deferred);
 
 /* 1 if the mapping exists, 0 if not, negative errno on error. */
-int volume_is_active(const char *name);
+int dmcrypt_is_active(const char *name);
 
 /* "/dev/mapper/<name>" into buf. */
-const char *volume_path(const char *name, char *buf, size_t size);
+const char *dmcrypt_path(const char *name, char *buf, size_t size);

@@ -3,7 +3,7 @@
 
 #include "scratchd/log.h"
 #include "scratchd/util.h"
-#include "scratchd/volume.h"
+#include "scratchd/dmcrypt.h"
 
 static inline void crypt_freep(struct crypt_device **cd) {
         if (*cd)
@@ -18,12 +18,12 @@ static void cryptsetup_log(int level, const char *msg, void *usrptr) {
         log_debug("libcryptsetup: %.*s", (int) n, msg);
 }
 
-const char *volume_path(const char *name, char *buf, size_t size) {
+const char *dmcrypt_path(const char *name, char *buf, size_t size) {
         snprintf(buf, size, "/dev/mapper/%s", name);
         return buf;
 }
 
-int volume_activate(const char *device, const char *name, const CryptTuning *t, const Secret *key) {
+int dmcrypt_activate(const char *device, const char *name, const CryptTuning *t, const Secret *key) {
         _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
         int r;
 
@@ -48,15 +48,15 @@ int volume_activate(const char *device, const char *name, const CryptTuning *t, 
         return crypt_activate_by_volume_key(cd, name, (const char *) key->data, key->size, flags);
 }
 
-int volume_is_active(const char *name) {
+int dmcrypt_is_active(const char *name) {
         crypt_status_info s = crypt_status(NULL, name);
         if (s == CRYPT_INVALID)
                 return -EIO;
         return s == CRYPT_ACTIVE || s == CRYPT_BUSY;
 }
 
-int volume_deactivate(const char *name, bool deferred) {
-        int r = volume_is_active(name);
+int dmcrypt_deactivate(const char *name, bool deferred) {
+        int r = dmcrypt_is_active(name);
         if (r <= 0)
                 return r;
         r = crypt_deactivate_by_name(NULL, name, 0);

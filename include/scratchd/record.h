@@ -7,25 +7,12 @@
 #include <sys/types.h>
 #include <time.h>
 
-/* The life of a volume (DESIGN.md, "Lifecycle"). */
-typedef enum VolumeState {
-        VOLUME_ABSENT,
-        VOLUME_WIPING,
-        VOLUME_CLEAN,
-        VOLUME_IN_USE,
-        VOLUME_DIRTY,
-        VOLUME_FAILED,
-        _VOLUME_STATE_MAX,
-        _VOLUME_STATE_INVALID = -EINVAL,
-} VolumeState;
-
-const char *volume_state_to_string(VolumeState s);
-VolumeState volume_state_from_string(const char *s);
+#include "scratchd/lifecycle.h"
 
 /* What scratchd knows of a volume, kept in <state dir>/<name>.state on a
  * tmpfs (/run): never the key, only its generation. */
-typedef struct VolumeRecord {
-        VolumeState state;
+struct Record {
+        LifecycleState state;
         uint64_t generation;         /* bumped at each re-key */
         dev_t mapping_devnum;        /* of /dev/mapper/scratchd-<name> when CLEAN or IN_USE */
         char device[256];            /* raw disk */
@@ -43,13 +30,13 @@ typedef struct VolumeRecord {
         char last_job[65];           /* the job last released, so a repeated Release succeeds */
         time_t last_wipe;            /* realtime, seconds */
         uint64_t last_wipe_usec;     /* how long it took */
-} VolumeRecord;
+};
 
 /* Writes atomically: a temporary file, fsync, rename, fsync of the directory. */
-int state_save(const char *dir, const char *name, const VolumeRecord *rec);
+int record_save(const char *dir, const char *name, const Record *rec);
 
 /* -ENOENT if there is no record; -EBADMSG if it is not one we wrote. */
-int state_load(const char *dir, const char *name, VolumeRecord *ret);
+int record_load(const char *dir, const char *name, Record *ret);
 
-int state_format(const VolumeRecord *rec, char *buf, size_t size);
-int state_parse(const char *text, VolumeRecord *ret);
+int record_format(const Record *rec, char *buf, size_t size);
+int record_parse(const char *text, Record *ret);

@@ -12,19 +12,19 @@
 #include "scratchd/kernel-ops.h"
 #include "scratchd/lifecycle.h"
 #include "scratchd/log.h"
-#include "scratchd/manager.h"
+#include "scratchd/engine.h"
 #include "scratchd/safety.h"
 #include "scratchd/util.h"
-#include "scratchd/volume.h"
+#include "scratchd/dmcrypt.h"
 
-void manager_init(Manager *m, const Config *config, const char *state_dir, const char *root) {
-        *m = (Manager) { .config = config, .state_dir = state_dir, .root = root && !streq(root, "/") ? root : NULL };
+void engine_init(Engine *m, const Config *config, const char *state_dir, const char *root) {
+        *m = (Engine) { .config = config, .state_dir = state_dir, .root = root && !streq(root, "/") ? root : NULL };
         kernel_ops_init(&m->ops, state_dir);
 }
 
 /* One scratchd at a time per volume: the initramfs, the daemon and an admin
  * may all try at once. The lock goes with the process, even on kill -9. */
-int manager_lock_volume(const Manager *m, const char *name) {
+int engine_lock_volume(const Engine *m, const char *name) {
         char path[PATH_MAX];
         if (mkdir(m->state_dir, 0755) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "cannot create state directory %s: %m", m->state_dir);
@@ -44,9 +44,9 @@ int manager_lock_volume(const Manager *m, const char *name) {
 }
 
 typedef struct Target {
-        const VolumeConfig *vc;
+        const ScratchConfig *vc;
         char mapping[128];
-        char mount_point[4096];   /* where it is mounted now: Manager.root + MountPoint= */
+        char mount_point[4096];   /* where it is mounted now: Engine.root + MountPoint= */
         DiskFacts facts;
         SafetyVerdict verdict;
         CryptTuning tuning;
@@ -81,7 +81,7 @@ static int resolve_auto(const Target *t, char ***ret) {
         return 0;
 }
 
-static int target_prepare(const Manager *m, Target *t, const VolumeConfig *vc) {
+static int target_prepare(const Engine *m, Target *t, const ScratchConfig *vc) {
         _cleanup_strv_free_ char **paths = NULL;
         _cleanup_free_ char *error = NULL;
         char reason[1024];
@@ -146,13 +146,13 @@ static int target_prepare(const Manager *m, Target *t, const VolumeConfig *vc) {
 /* Our record is proven only for this very mapping (same device number: not
  * one torn down and made again by someone else), on the recorded disk, still
  * mounted where it should be. */
-static bool record_live(const Target *t, const VolumeRecord *rec) {
+static bool record_live(const Target *t, const Record *rec) {
         return t->verdict == SAFETY_OURS && rec->mapping_devnum == t->facts.our_mapping_devnum &&
                streq(rec->device, t->facts.path) && streq(rec->mount_point, t->vc->mount_point) &&
                strv_contains(t->facts.our_mounts, t->mount_point);
 }
 
-static int wipe_target(Manager *m, Target *t, VolumeRecord *rec) {
+static int wipe_target(Engine *m, Target *t, Record *rec) {
         WipeRequest req = {
                 .name = t->vc->name,
                 .mapping = t->mapping,
@@ -173,31 +173,31 @@ static int wipe_target(Manager *m, Target *t, VolumeRecord *rec) {
         return wipe_volume(&m->ops, &req, rec, &failed);
 }
 
-int manager_run_volume(Manager *m, const VolumeConfig *vc, bool force_wipe, VolumeRecord *ret_rec) {
+int engine_run_volume(Engine *m, const ScratchConfig *vc, bool force_wipe, Record *ret_rec) {
         _cleanup_(target_done) Target t = {};
-        VolumeRecord rec = {};
+        Record rec = {};
         int r;
 
         r = target_prepare(m, &t, vc);
         if (r < 0) {
                 /* Nothing was touched. What we knew stands, but for the state:
                  * a volume whose disk we cannot take is no one's to use. */
-                if (state_load(m->state_dir, vc->name, ret_rec) < 0)
-                        *ret_rec = (VolumeRecord) {};
-                ret_rec->state = VOLUME_ABSENT;
+                if (record_load(m->state_dir, vc->name, ret_rec) < 0)
+                        *ret_rec = (Record) {};
+                ret_rec->state = STATE_ABSENT;
                 ret_rec->mapping_devnum = 0;
                 return r;
         }
 
-        r = state_load(m->state_dir, vc->name, &rec);
+        r = record_load(m->state_dir, vc->name, &rec);
         if (r == -EBADMSG)
                 log_warning("%s: state file in %s is not one scratchd wrote; wiping", vc->name, m->state_dir);
         bool have_record = r >= 0;
         if (!have_record)
-                rec = (VolumeRecord) {};
+                rec = (Record) {};
 
         if (!force_wipe && lifecycle_adopt(have_record, &rec, record_live(&t, &rec)) == ADOPT_KEEP) {
-                if (rec.state == VOLUME_IN_USE)
+                if (rec.state == STATE_IN_USE)
                         log_info("%s: in use by job %s (user %s) on %s at %s, key generation %" PRIu64
                                  "; left alone", vc->name, rec.job, rec.user, t.facts.path, vc->mount_point,
                                  rec.generation);
@@ -209,43 +209,43 @@ int manager_run_volume(Manager *m, const VolumeConfig *vc, bool force_wipe, Volu
         }
         if (!force_wipe && t.verdict == SAFETY_OURS)
                 log_info("%s: found an active mapping on %s that cannot be proven clean (state %s); wiping",
-                         vc->name, t.facts.path, have_record ? volume_state_to_string(rec.state) : "unknown");
+                         vc->name, t.facts.path, have_record ? lifecycle_state_to_string(rec.state) : "unknown");
 
         r = wipe_target(m, &t, &rec);
         *ret_rec = rec;
         return r;
 }
 
-static int for_each_volume(Manager *m, bool force_wipe) {
+static int for_each_volume(Engine *m, bool force_wipe) {
         int ret = 0;
-        for (size_t i = 0; i < m->config->n_volumes; i++) {
-                const VolumeConfig *vc = &m->config->volumes[i];
-                _cleanup_close_ int lock = manager_lock_volume(m, vc->name);
-                VolumeRecord rec;
-                int r = lock < 0 ? lock : manager_run_volume(m, vc, force_wipe, &rec);
+        for (size_t i = 0; i < m->config->n_scratch; i++) {
+                const ScratchConfig *vc = &m->config->scratch[i];
+                _cleanup_close_ int lock = engine_lock_volume(m, vc->name);
+                Record rec;
+                int r = lock < 0 ? lock : engine_run_volume(m, vc, force_wipe, &rec);
                 if (r < 0 && ret == 0)
                         ret = r;
         }
         return ret;
 }
 
-int manager_setup(Manager *m) {
+int engine_setup(Engine *m) {
         return for_each_volume(m, false);
 }
 
-int manager_wipe(Manager *m) {
+int engine_wipe(Engine *m) {
         return for_each_volume(m, true);
 }
 
-int manager_status(Manager *m, FILE *out) {
-        for (size_t i = 0; i < m->config->n_volumes; i++) {
-                const VolumeConfig *vc = &m->config->volumes[i];
-                VolumeRecord rec;
+int engine_status(Engine *m, FILE *out) {
+        for (size_t i = 0; i < m->config->n_scratch; i++) {
+                const ScratchConfig *vc = &m->config->scratch[i];
+                Record rec;
                 char a[32];
 
                 if (i > 0)
                         fputc('\n', out);
-                int r = state_load(m->state_dir, vc->name, &rec);
+                int r = record_load(m->state_dir, vc->name, &rec);
                 if (r < 0) {
                         _cleanup_free_ char *devs = strv_join(vc->devices, " ");
                         fprintf(out, "%s: %s\n", vc->name, r == -ENOENT ? "ABSENT (not set up since boot)" : "UNKNOWN (unreadable state file)");
@@ -253,8 +253,8 @@ int manager_status(Manager *m, FILE *out) {
                         continue;
                 }
 
-                fprintf(out, "%s: %s\n", vc->name, volume_state_to_string(rec.state));
-                if (rec.state == VOLUME_FAILED)
+                fprintf(out, "%s: %s\n", vc->name, lifecycle_state_to_string(rec.state));
+                if (rec.state == STATE_FAILED)
                         fprintf(out, "  reason:          %s\n", rec.reason);
                 fprintf(out, "  device:          %s\n", rec.device);
                 fprintf(out, "  key generation:  %" PRIu64 "\n", rec.generation);
@@ -271,7 +271,7 @@ int manager_status(Manager *m, FILE *out) {
                         fprintf(out, "  cipher:          %s, %u-byte sectors\n", rec.cipher, rec.sector_size);
 
                 struct statvfs sv;
-                if ((rec.state == VOLUME_CLEAN || rec.state == VOLUME_IN_USE) && statvfs(vc->mount_point, &sv) == 0) {
+                if ((rec.state == STATE_CLEAN || rec.state == STATE_IN_USE) && statvfs(vc->mount_point, &sv) == 0) {
                         uint64_t total = (uint64_t) sv.f_blocks * sv.f_frsize;
                         uint64_t used = total - (uint64_t) sv.f_bfree * sv.f_frsize;
                         char b[32];
