@@ -3,6 +3,7 @@
 
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "scratchd/auth.h"
 #include "scratchd/varlink.h"
@@ -12,6 +13,7 @@
  * fake in the unit tests). */
 
 #define API_INTERFACE "io.scratchd"
+#define DEFAULT_SOCKET_PATH "/run/scratchd/io.scratchd"
 
 /* Error names, as clients see them. */
 #define API_ERROR_NOT_AUTHORIZED "io.scratchd.NotAuthorized"
@@ -41,13 +43,20 @@ void api_result_error(ApiResult *r, const char *error, json_object *parameters);
 /* Sets InvalidParameter naming `parameter`. */
 void api_result_invalid_parameter(ApiResult *r, const char *parameter);
 
+/* The transport's handle of the call (transport.h): a backend that answers
+ * later (r->deferred) takes a reference to it. */
+typedef struct Call Call;
+
+/* Prepare's user: by name, or by uid (UID_NONE: by name). */
+#define UID_NONE ((int64_t) -1)
+
 typedef struct ApiBackend {
         void (*get_status)(void *userdata, ApiResult *r);
-        void (*prepare)(void *userdata, void *conn, const Caller *c, const char *job, const char *user,
+        void (*prepare)(void *userdata, Call *call, const Caller *c, const char *job, const char *user, int64_t uid,
                         const char *volume, ApiResult *r);
-        void (*release)(void *userdata, void *conn, const Caller *c, const char *job, ApiResult *r);
-        void (*wipe)(void *userdata, void *conn, const Caller *c, const char *volume, ApiResult *r);
-        void (*subscribe)(void *userdata, void *conn, ApiResult *r);
+        void (*release)(void *userdata, Call *call, const Caller *c, const char *job, ApiResult *r);
+        void (*wipe)(void *userdata, Call *call, const Caller *c, const char *volume, ApiResult *r);
+        void (*subscribe)(void *userdata, Call *call, ApiResult *r);
         void (*get_metrics)(void *userdata, ApiResult *r);
         void *userdata;
         gid_t read_gid, operator_gid;
@@ -55,7 +64,7 @@ typedef struct ApiBackend {
 
 /* Looks the method up, checks the caller may call it and that its parameters
  * are present, of the right type and valid, then hands it to the backend. */
-void api_dispatch(const ApiBackend *b, void *conn, const Caller *c, const VarlinkCall *call, ApiResult *ret);
+void api_dispatch(const ApiBackend *b, Call *call, const Caller *c, const VarlinkCall *message, ApiResult *ret);
 
 /* The interface description, in varlink's IDL. */
 extern const char api_interface_description[];

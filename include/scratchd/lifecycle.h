@@ -4,6 +4,7 @@
 #include <stdbool.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 typedef struct Record Record;
@@ -23,21 +24,23 @@ typedef enum LifecycleState {
 const char *lifecycle_state_to_string(LifecycleState s);
 LifecycleState lifecycle_state_from_string(const char *s);
 
-
-/* The lifecycle of DESIGN.md as a table: which event may happen in which
+/* The lifecycle (docs/design.md) as a table: which event may happen in which
  * state, and where it leads.
  *
  *   ABSENT --disk found--> WIPING --ok--> CLEAN --prepare(job)--> IN_USE(job)
  *                             ^                                      |
  *                             +------------ DIRTY <--release(job)----+
  *   WIPING --error--> FAILED (fenced) --wipe ok--> CLEAN
- */
+ *   any --disk lost (cannot be taken)--> ABSENT
+ *
+ * lifecycle_apply() is the only code that changes a record's state. */
 typedef enum LifecycleEvent {
         EVENT_PREPARE,
         EVENT_RELEASE,
         EVENT_WIPE_START,
         EVENT_WIPE_OK,
         EVENT_WIPE_FAILED,
+        EVENT_DISK_LOST,
         _EVENT_MAX,
 } LifecycleEvent;
 
@@ -47,6 +50,20 @@ const char *lifecycle_event_to_string(LifecycleEvent e);
  * (FAILED: fenced), -ENOENT (release of a volume no job holds), -ENODEV
  * (ABSENT), -EINVAL (an event that cannot happen in that state). */
 int lifecycle_next(LifecycleState from, LifecycleEvent e, LifecycleState *ret);
+
+/* What an event carries into the record. */
+typedef struct LifecycleArgs {
+        const char *job;      /* EVENT_PREPARE, EVENT_RELEASE */
+        const char *user;     /* EVENT_PREPARE: the job's user, by name */
+        uint32_t uid;         /* EVENT_PREPARE */
+        const char *reason;   /* EVENT_WIPE_FAILED: one line */
+} LifecycleArgs;
+
+/* Moves `rec` by event `e` when lifecycle_next() allows it, with what goes
+ * with the state: a job and its user on Prepare, the last job on Release, no
+ * job and no mapping from a wipe's start, the reason on failure. Returns
+ * lifecycle_next()'s error, leaving `rec` as it was. */
+int lifecycle_apply(Record *rec, LifecycleEvent e, const LifecycleArgs *a);
 
 typedef enum AdoptDecision {
         ADOPT_KEEP,   /* our record is trustworthy and the kernel agrees: keep as is */

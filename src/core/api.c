@@ -31,11 +31,20 @@ const char api_interface_description[] =
         "  reason: ?string\n"
         ")\n"
         "\n"
+        "# Why a volume cannot be had: its state, what runs on it, its job or why it failed.\n"
+        "type VolumeBrief (\n"
+        "  volume: string,\n"
+        "  state: (ABSENT, WIPING, CLEAN, IN_USE, DIRTY, FAILED),\n"
+        "  activity: ?string,\n"
+        "  job: ?string,\n"
+        "  reason: ?string\n"
+        ")\n"
+        "\n"
         "# The state of every volume.\n"
         "method GetStatus() -> (volumes: []Volume)\n"
         "\n"
-        "# Hands a CLEAN volume to a job: makes the job's directory, 0700, owned by user.\n"
-        "method Prepare(job: string, user: string, volume: ?string) -> (volume: string, directory: string, key_generation: int)\n"
+        "# Hands a CLEAN volume to a job: makes the job's directory, 0700, owned by the user (by name or uid).\n"
+        "method Prepare(job: string, user: ?string, uid: ?int, volume: ?string) -> (volume: string, directory: string, key_generation: int)\n"
         "\n"
         "# Takes the job's volume back, crypto-erases and re-keys it; returns once it is CLEAN again.\n"
         "method Release(job: string) -> (volume: string, key_generation: int)\n"
@@ -55,7 +64,7 @@ const char api_interface_description[] =
         "error NoSuchJob (job: string)\n"
         "error NoSuchUser (user: string)\n"
         "error NoSuchVolume (volume: string)\n"
-        "error NoCleanVolume ()\n"
+        "error NoCleanVolume (volumes: []VolumeBrief)\n"
         "error InvalidMessage (reason: string)\n"
         "error TooManyConnections ()\n"
         "error InternalError (reason: string)\n";
@@ -92,22 +101,30 @@ typedef enum MethodId {
         M_GET_INTERFACE_DESCRIPTION,
 } MethodId;
 
+typedef enum ParamType {
+        PARAM_STRING,   /* 1-256 bytes, no NUL */
+        PARAM_UID,      /* an integer uid, 0 to 4294967294 */
+} ParamType;
+
 typedef struct Param {
         const char *name;
         bool required;
+        ParamType type;
 } Param;
 
-/* Every parameter of every method is a string. */
+#define PARAMS_MAX 4
+
 typedef struct Method {
         const char *name;
         MethodId id;
         Access access;
-        Param params[3];
+        Param params[PARAMS_MAX];
 } Method;
 
 static const Method methods[] = {
         { "io.scratchd.GetStatus", M_GET_STATUS, ACCESS_READ, {} },
-        { "io.scratchd.Prepare", M_PREPARE, ACCESS_OPERATE, { { "job", true }, { "user", true }, { "volume", false } } },
+        { "io.scratchd.Prepare", M_PREPARE, ACCESS_OPERATE,
+          { { "job", true }, { "user", false }, { "uid", false, PARAM_UID }, { "volume", false } } },
         { "io.scratchd.Release", M_RELEASE, ACCESS_OPERATE, { { "job", true } } },
         { "io.scratchd.Wipe", M_WIPE, ACCESS_OPERATE, { { "volume", false } } },
         { "io.scratchd.Subscribe", M_SUBSCRIBE, ACCESS_READ, {} },
@@ -131,10 +148,11 @@ static const Param *find_param(const Method *m, const char *name) {
         return NULL;
 }
 
-/* Checks the call's parameters against the table: no unknown ones, each a
- * string (or null for an optional one), none longer than 256 bytes, every
- * required one there. Fills `values` in table order. */
-static bool check_params(const Method *m, json_object *params, const char *values[3], ApiResult *r) {
+/* Checks the call's parameters against the table: no unknown ones, each of
+ * its type (or null for an optional one), no string longer than 256 bytes,
+ * every required one there. Fills `values` (strings) and `uid` in table order. */
+static bool check_params(const Method *m, json_object *params, const char *values[PARAMS_MAX], int64_t *uid,
+                         ApiResult *r) {
         json_object_object_foreach(params, key, val) {
                 const Param *p = find_param(m, key);
                 if (!p) {
@@ -143,6 +161,18 @@ static bool check_params(const Method *m, json_object *params, const char *value
                 }
                 if (json_object_is_type(val, json_type_null) && !p->required)
                         continue;
+                if (p->type == PARAM_UID) {
+                        errno = 0;
+                        int64_t u = json_object_get_int64(val);
+                        if (!json_object_is_type(val, json_type_int) || errno != 0 || u < 0 ||
+                            u >= (int64_t) UINT32_MAX) {
+                                api_result_invalid_parameter(r, key);
+                                return false;
+                        }
+                        *uid = u;
+                        values[p - m->params] = key;   /* present */
+                        continue;
+                }
                 /* strlen(): an escaped NUL must not cut "1234\u0000/../x" to "1234". */
                 if (!json_object_is_type(val, json_type_string) || json_object_get_string_len(val) == 0 ||
                     json_object_get_string_len(val) > 256 ||
@@ -196,14 +226,15 @@ static void get_interface_description(const char *iface, ApiResult *r) {
         r->parameters = p;
 }
 
-void api_dispatch(const ApiBackend *b, void *conn, const Caller *c, const VarlinkCall *call, ApiResult *ret) {
-        const char *v[3] = {};
+void api_dispatch(const ApiBackend *b, Call *call, const Caller *c, const VarlinkCall *message, ApiResult *ret) {
+        const char *v[PARAMS_MAX] = {};
+        int64_t uid = UID_NONE;
         *ret = (ApiResult) {};
 
-        const Method *m = find_method(call->method);
+        const Method *m = find_method(message->method);
         if (!m) {
                 json_object *p = json_object_new_object();
-                json_object_object_add(p, "method", json_object_new_string(call->method));
+                json_object_object_add(p, "method", json_object_new_string(message->method));
                 api_result_error(ret, API_ERROR_METHOD_NOT_FOUND, p);
                 return;
         }
@@ -213,7 +244,7 @@ void api_dispatch(const ApiBackend *b, void *conn, const Caller *c, const Varlin
                 api_result_error(ret, API_ERROR_NOT_AUTHORIZED, NULL);
                 return;
         }
-        if (!check_params(m, call->parameters, v, ret))
+        if (!check_params(m, message->parameters, v, &uid, ret))
                 return;
 
         switch (m->id) {
@@ -221,27 +252,32 @@ void api_dispatch(const ApiBackend *b, void *conn, const Caller *c, const Varlin
                 b->get_status(b->userdata, ret);
                 break;
         case M_PREPARE:
+                /* The user by name or by uid (a hook has SLURM_JOB_UID): exactly one. */
                 if (!job_id_valid(v[0]))
                         api_result_invalid_parameter(ret, "job");
-                else if (!user_name_valid(v[1]))
+                else if (v[1] && v[2])
+                        api_result_invalid_parameter(ret, "uid");
+                else if (!v[1] && !v[2])
+                        api_result_invalid_parameter(ret, "user");
+                else if (v[1] && !user_name_valid(v[1]))
                         api_result_invalid_parameter(ret, "user");
                 else
-                        b->prepare(b->userdata, conn, c, v[0], v[1], v[2], ret);
+                        b->prepare(b->userdata, call, c, v[0], v[1], uid, v[3], ret);
                 break;
         case M_RELEASE:
                 if (!job_id_valid(v[0]))
                         api_result_invalid_parameter(ret, "job");
                 else
-                        b->release(b->userdata, conn, c, v[0], ret);
+                        b->release(b->userdata, call, c, v[0], ret);
                 break;
         case M_WIPE:
-                b->wipe(b->userdata, conn, c, v[0], ret);
+                b->wipe(b->userdata, call, c, v[0], ret);
                 break;
         case M_SUBSCRIBE:
-                if (!call->more)
+                if (!message->more)
                         api_result_error(ret, API_ERROR_EXPECTED_MORE, NULL);
                 else
-                        b->subscribe(b->userdata, conn, ret);
+                        b->subscribe(b->userdata, call, ret);
                 break;
         case M_GET_METRICS:
                 b->get_metrics(b->userdata, ret);

@@ -167,9 +167,6 @@ static int wipe_target(Engine *m, Target *t, Record *rec) {
                 .discard_max_bytes = t->facts.discard_max_bytes,
         };
         WipeStep failed;
-        /* A wiped volume belongs to no job. */
-        rec->job[0] = rec->user[0] = 0;
-        rec->uid = 0;
         return wipe_volume(&m->ops, &req, rec, &failed);
 }
 
@@ -184,8 +181,7 @@ int engine_run_volume(Engine *m, const ScratchConfig *vc, bool force_wipe, Recor
                  * a volume whose disk we cannot take is no one's to use. */
                 if (record_load(m->state_dir, vc->name, ret_rec) < 0)
                         *ret_rec = (Record) {};
-                ret_rec->state = STATE_ABSENT;
-                ret_rec->mapping_devnum = 0;
+                (void) lifecycle_apply(ret_rec, EVENT_DISK_LOST, NULL);
                 return r;
         }
 

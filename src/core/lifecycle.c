@@ -22,6 +22,7 @@ static const char *const lifecycle_event_table[_EVENT_MAX] = {
         [EVENT_WIPE_START] = "wipe",
         [EVENT_WIPE_OK] = "wipe-ok",
         [EVENT_WIPE_FAILED] = "wipe-failed",
+        [EVENT_DISK_LOST] = "disk-lost",
 };
 
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(lifecycle_event, LifecycleEvent, _EVENT_MAX);
@@ -55,10 +56,9 @@ int lifecycle_next(LifecycleState from, LifecycleEvent e, LifecycleState *ret) {
                 to = STATE_DIRTY;
                 break;
         case EVENT_WIPE_START:
-                if (from == STATE_WIPING)
-                        return -EBUSY;
-                if (from < 0 || from >= _STATE_MAX)
-                        return -EINVAL;
+                /* From WIPING too: a wipe that a crash cut short starts over.
+                 * The daemon refuses a second wipe of a volume it is wiping
+                 * by its worker, not by this table. */
                 to = STATE_WIPING;
                 break;
         case EVENT_WIPE_OK:
@@ -67,10 +67,52 @@ int lifecycle_next(LifecycleState from, LifecycleEvent e, LifecycleState *ret) {
                         return -EINVAL;
                 to = e == EVENT_WIPE_OK ? STATE_CLEAN : STATE_FAILED;
                 break;
+        case EVENT_DISK_LOST:
+                to = STATE_ABSENT;
+                break;
         default:
                 return -EINVAL;
         }
         *ret = to;
+        return 0;
+}
+
+int lifecycle_apply(Record *rec, LifecycleEvent e, const LifecycleArgs *a) {
+        static const LifecycleArgs none = {};
+        LifecycleState to;
+        int r;
+
+        a = a ?: &none;
+        r = lifecycle_next(rec->state, e, &to);
+        if (r < 0)
+                return r;
+        switch (e) {
+        case EVENT_PREPARE:
+                snprintf(rec->job, sizeof(rec->job), "%s", a->job ?: "");
+                snprintf(rec->user, sizeof(rec->user), "%s", a->user ?: "");
+                rec->uid = a->uid;
+                break;
+        case EVENT_RELEASE:
+                snprintf(rec->last_job, sizeof(rec->last_job), "%s", a->job ?: rec->job);
+                break;
+        case EVENT_WIPE_START:
+                /* A wiped volume belongs to no job, and its old mapping is going. */
+                rec->job[0] = rec->user[0] = 0;
+                rec->uid = 0;
+                rec->mapping_devnum = 0;
+                rec->reason[0] = 0;
+                break;
+        case EVENT_WIPE_FAILED:
+                snprintf(rec->reason, sizeof(rec->reason), "%s", a->reason ?: "unknown");
+                rec->mapping_devnum = 0;
+                break;
+        case EVENT_DISK_LOST:
+                rec->mapping_devnum = 0;
+                break;
+        default:
+                break;
+        }
+        rec->state = to;
         return 0;
 }
 

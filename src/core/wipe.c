@@ -2,6 +2,7 @@
 #include <time.h>
 
 #include "scratchd/fault.h"
+#include "scratchd/lifecycle.h"
 #include "scratchd/log.h"
 #include "scratchd/util.h"
 #include "scratchd/wipe.h"
@@ -131,14 +132,10 @@ static void fence(Wipe *w, WipeStep failed, int error) {
         (void) o->unmount(o->userdata, q->mount_point, true);
         (void) o->deactivate(o->userdata, q->mapping, true);
 
-        w->rec->state = STATE_FAILED;
-        w->rec->mapping_devnum = 0;
-        if (w->detail[0])
-                snprintf(w->rec->reason, sizeof(w->rec->reason), "%s failed: %s", wipe_step_to_string(failed),
-                         w->detail);
-        else
-                snprintf(w->rec->reason, sizeof(w->rec->reason), "%s failed: %s", wipe_step_to_string(failed),
-                         strerror(-error));
+        char reason[sizeof(w->rec->reason)];
+        snprintf(reason, sizeof(reason), "%s failed: %s", wipe_step_to_string(failed),
+                 w->detail[0] ? w->detail : strerror(-error));
+        (void) lifecycle_apply(w->rec, EVENT_WIPE_FAILED, &(LifecycleArgs) { .reason = reason });
         int r = save(w);
         if (r < 0)
                 log_error_errno(r, "%s: cannot record FAILED state: %m", q->name);
@@ -152,9 +149,7 @@ int wipe_volume(const WipeOps *ops, const WipeRequest *req, Record *rec, WipeSte
 
         /* Record WIPING before touching anything: a crash from here on leaves a
          * record that no one can mistake for CLEAN. */
-        rec->state = STATE_WIPING;
-        rec->mapping_devnum = 0;
-        rec->reason[0] = 0;
+        (void) lifecycle_apply(rec, EVENT_WIPE_START, NULL);
         snprintf(rec->device, sizeof(rec->device), "%s", req->device);
         snprintf(rec->mount_point, sizeof(rec->mount_point), "%s", req->record_mount_point ?: req->mount_point);
         r = save(&w);
@@ -186,17 +181,19 @@ int wipe_volume(const WipeOps *ops, const WipeRequest *req, Record *rec, WipeSte
                 }
         }
 
-        rec->state = STATE_CLEAN;
-        rec->mapping_devnum = w.devnum;
-        snprintf(rec->cipher, sizeof(rec->cipher), "%s", req->tuning.cipher_spec);
-        rec->key_bits = req->tuning.key_size * 8;
-        rec->sector_size = req->tuning.sector_size;
-        rec->bypass_workqueues = req->tuning.bypass_workqueues;
-        rec->allow_discards = req->tuning.allow_discards;
-        snprintf(rec->tuning, sizeof(rec->tuning), "%s", req->tuning.why);
-        rec->last_wipe = time(NULL);
-        rec->last_wipe_usec = now_usec() - start;
-        r = save(&w);
+        /* CLEAN goes on file first; only then is it ours to report. */
+        Record clean = *rec;
+        (void) lifecycle_apply(&clean, EVENT_WIPE_OK, NULL);
+        clean.mapping_devnum = w.devnum;
+        snprintf(clean.cipher, sizeof(clean.cipher), "%s", req->tuning.cipher_spec);
+        clean.key_bits = req->tuning.key_size * 8;
+        clean.sector_size = req->tuning.sector_size;
+        clean.bypass_workqueues = req->tuning.bypass_workqueues;
+        clean.allow_discards = req->tuning.allow_discards;
+        snprintf(clean.tuning, sizeof(clean.tuning), "%s", req->tuning.why);
+        clean.last_wipe = time(NULL);
+        clean.last_wipe_usec = now_usec() - start;
+        r = w.ops->save_state(w.ops->userdata, req->name, &clean);
         if (r < 0) {
                 snprintf(w.detail, sizeof(w.detail), "cannot record CLEAN state: %s", strerror(-r));
                 fence(&w, WIPE_STEP_MOUNT, r);
@@ -204,6 +201,7 @@ int wipe_volume(const WipeOps *ops, const WipeRequest *req, Record *rec, WipeSte
                         *ret_failed_step = WIPE_STEP_MOUNT;
                 return r;
         }
+        *rec = clean;
 
         char dur[32];
         log_info("%s: CLEAN, key generation %llu, ready in %s", req->name, (unsigned long long) rec->generation,

@@ -11,7 +11,6 @@
 
 #include "config.h"
 #include "scratchd/api.h"
-#include "scratchd/server.h"
 #include "scratchd/util.h"
 #include "scratchd/varlink.h"
 
@@ -37,7 +36,7 @@ static void help(void) {
                "Commands:\n"
                "  status [--json]                      every volume's state (a table, or JSON)\n"
                "  prepare --job ID --user NAME         hand a CLEAN volume to a job; prints the job's\n"
-               "          [--volume NAME]              directory (0700, owned by the user)\n"
+               "          (or --uid UID) [--volume NAME] directory (0700, owned by the user)\n"
                "  release --job ID                     take the job's volume back; returns once it is\n"
                "                                       crypto-erased and CLEAN again\n"
                "  wipe [--volume NAME]                 crypto-erase and re-key now\n"
@@ -160,6 +159,18 @@ static const char *param_string(json_object *p, const char *key) {
         return NULL;
 }
 
+/* "busy (IN_USE by job 101)", "busy (CLEAN, adopting)", "FAILED (fenced): why". */
+static const char *describe_unavailable(json_object *v, char *buf, size_t size) {
+        const char *state = param_string(v, "state") ?: "?", *job = param_string(v, "job");
+        const char *activity = param_string(v, "activity"), *reason = param_string(v, "reason");
+        if (streq(state, "FAILED") || streq(state, "ABSENT"))
+                snprintf(buf, size, "%s (fenced): %s", state, reason ?: "unknown reason");
+        else
+                snprintf(buf, size, "busy (%s%s%s%s%s)", state, job ? " by job " : "", job ?: "",
+                         activity ? ", " : "", activity ?: "");
+        return buf;
+}
+
 /* One line for each error a call can get, saying what to do. */
 static int explain_error(const char *error, json_object *p) {
         const char *volume = param_string(p, "volume") ?: "?";
@@ -170,9 +181,23 @@ static int explain_error(const char *error, json_object *p) {
                 return die(EXIT_FAILED, "scratchd: volume %s is FAILED (fenced): %s; fix the cause, then run "
                            "'scratchctl wipe'", volume, param_string(p, "reason") ?: "unknown reason");
         if (streq(error, API_ERROR_VOLUME_BUSY)) {
-                const char *job = param_string(p, "job");
-                return die(EXIT_FAILED, "scratchd: volume %s is busy (%s%s%s); wait, or release that job first",
-                           volume, param_string(p, "state") ?: "?", job ? " by job " : "", job ?: "");
+                char why[256];
+                return die(EXIT_FAILED, "scratchd: volume %s is %s; wait, or release that job first", volume,
+                           describe_unavailable(p, why, sizeof(why)));
+        }
+        if (streq(error, API_ERROR_NO_CLEAN_VOLUME)) {
+                /* Each volume and why it cannot be had, on one line. */
+                json_object *a;
+                char line[1024] = "", why[256];
+                if (p && json_object_object_get_ex(p, "volumes", &a) && json_object_is_type(a, json_type_array))
+                        for (size_t i = 0; i < json_object_array_length(a); i++) {
+                                json_object *v = json_object_array_get_idx(a, i);
+                                size_t n = strlen(line);
+                                snprintf(line + n, sizeof(line) - n, "%s%s is %s", i ? "; " : "",
+                                         param_string(v, "volume") ?: "?", describe_unavailable(v, why, sizeof(why)));
+                        }
+                return die(EXIT_FAILED, "scratchd: no CLEAN volume: %s; wait, or release a job first (a FAILED "
+                           "volume needs 'scratchctl wipe')", line[0] ? line : "none configured");
         }
         if (streq(error, API_ERROR_NO_SUCH_JOB))
                 return die(EXIT_NOT_FOUND, "scratchd: no volume is held by job %s", param_string(p, "job") ?: "?");
@@ -303,12 +328,25 @@ static int cmd_status(void) {
         return r;
 }
 
-static int cmd_prepare(const char *job, const char *user, const char *volume) {
-        if (!job || !user)
-                return die(EXIT_USAGE, "prepare needs --job ID and --user NAME");
+static int cmd_prepare(const char *job, const char *user, const char *uid, const char *volume) {
+        if (!job || (!user && !uid))
+                return die(EXIT_USAGE, "prepare needs --job ID and --user NAME (or --uid UID)");
+        if (user && uid)
+                return die(EXIT_USAGE, "prepare takes --user NAME or --uid UID, not both");
         json_object *params = json_object_new_object(), *p = NULL;
         json_object_object_add(params, "job", json_object_new_string(job));
-        json_object_object_add(params, "user", json_object_new_string(user));
+        if (user)
+                json_object_object_add(params, "user", json_object_new_string(user));
+        else {
+                char *end;
+                errno = 0;
+                unsigned long long u = strtoull(uid, &end, 10);
+                if (errno != 0 || *end || end == uid || uid[0] == '-' || u >= UINT32_MAX) {
+                        json_object_put(params);
+                        return die(EXIT_USAGE, "--uid '%s' is not a uid (0 to 4294967294)", uid);
+                }
+                json_object_object_add(params, "uid", json_object_new_int64((int64_t) u));
+        }
         if (volume)
                 json_object_object_add(params, "volume", json_object_new_string(volume));
         int r = call("io.scratchd.Prepare", params, 300, &p);
@@ -398,19 +436,20 @@ static int cmd_watch(void) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_SOCKET = 0x100, ARG_TIMEOUT, ARG_JOB, ARG_USER, ARG_VOLUME, ARG_JSON, ARG_VERSION };
+        enum { ARG_SOCKET = 0x100, ARG_TIMEOUT, ARG_JOB, ARG_USER, ARG_UID, ARG_VOLUME, ARG_JSON, ARG_VERSION };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, ARG_SOCKET },
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
                 { "job", required_argument, NULL, ARG_JOB },
                 { "user", required_argument, NULL, ARG_USER },
+                { "uid", required_argument, NULL, ARG_UID },
                 { "volume", required_argument, NULL, ARG_VOLUME },
                 { "json", no_argument, NULL, ARG_JSON },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
         };
-        const char *job = NULL, *user = NULL, *volume = NULL;
+        const char *job = NULL, *user = NULL, *uid = NULL, *volume = NULL;
         int c;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
@@ -432,6 +471,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_USER:
                         user = optarg;
+                        break;
+                case ARG_UID:
+                        uid = optarg;
                         break;
                 case ARG_VOLUME:
                         volume = optarg;
@@ -459,7 +501,7 @@ int main(int argc, char *argv[]) {
         if (streq(verb, "status"))
                 return cmd_status();
         if (streq(verb, "prepare"))
-                return cmd_prepare(job, user, volume);
+                return cmd_prepare(job, user, uid, volume);
         if (streq(verb, "release"))
                 return cmd_release(job);
         if (streq(verb, "wipe"))

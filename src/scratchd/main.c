@@ -7,7 +7,7 @@
 #include "scratchd/config.h"
 #include "scratchd/log.h"
 #include "scratchd/engine.h"
-#include "scratchd/server.h"
+#include "scratchd/manager.h"
 #include "scratchd/util.h"
 
 /* Exit codes, as documented in --help. */
@@ -126,21 +126,21 @@ int main(int argc, char *argv[]) {
         }
 
         if (streq(verb, "daemon")) {
-                Server *s = NULL;
-                r = server_new(config, state_dir, socket_path, &s);
+                Manager *m = NULL;
+                r = manager_new(config, state_dir, NULL, &m);
                 if (r >= 0)
-                        r = server_run(s);
-                server_free(s);
+                        r = manager_run(m, socket_path);
+                manager_free(m);
                 return r < 0 ? EXIT_FAILED : EXIT_OK;
         }
 
-        Engine m;
-        engine_init(&m, config, state_dir, root);
+        Engine e;
+        engine_init(&e, config, state_dir, root);
         if (streq(verb, "setup"))
-                r = engine_setup(&m);
+                r = engine_setup(&e);
         else if (streq(verb, "wipe"))
-                r = engine_wipe(&m);
+                r = engine_wipe(&e);
         else
-                r = engine_status(&m, stdout);
+                r = engine_status(&e, stdout);
         return r < 0 ? EXIT_FAILED : EXIT_OK;
 }

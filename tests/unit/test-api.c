@@ -50,12 +50,13 @@ typedef struct Fake {
         /* Copies: the strings belong to the call, freed after dispatch. */
         bool has_job, has_user, has_volume;
         char job[512], user[512], volume[512];
+        int64_t uid;
 } Fake;
 
 static Fake fake;
 static ApiBackend backend;
 static int conn_token;   /* its address stands for a connection */
-#define CONN ((void *) &conn_token)
+#define CONN ((Call *) &conn_token)
 
 static void record(void *userdata, Fn fn, void *conn, const Caller *c, ApiResult *r) {
         Fake *f = userdata;
@@ -81,27 +82,28 @@ static void fake_get_status(void *userdata, ApiResult *r) {
         record(userdata, FN_GET_STATUS, NULL, NULL, r);
 }
 
-static void fake_prepare(void *userdata, void *conn, const Caller *c, const char *job, const char *user,
-                         const char *volume, ApiResult *r) {
+static void fake_prepare(void *userdata, Call *conn, const Caller *c, const char *job, const char *user,
+                         int64_t uid, const char *volume, ApiResult *r) {
         record(userdata, FN_PREPARE, conn, c, r);
+        fake.uid = uid;
         copy_arg(&fake.has_job, fake.job, sizeof(fake.job), job);
         copy_arg(&fake.has_user, fake.user, sizeof(fake.user), user);
         copy_arg(&fake.has_volume, fake.volume, sizeof(fake.volume), volume);
 }
 
-static void fake_release(void *userdata, void *conn, const Caller *c, const char *job, ApiResult *r) {
+static void fake_release(void *userdata, Call *conn, const Caller *c, const char *job, ApiResult *r) {
         record(userdata, FN_RELEASE, conn, c, r);
         copy_arg(&fake.has_job, fake.job, sizeof(fake.job), job);
         r->deferred = true;   /* as the daemon does: the reply comes after the wipe */
 }
 
-static void fake_wipe(void *userdata, void *conn, const Caller *c, const char *volume, ApiResult *r) {
+static void fake_wipe(void *userdata, Call *conn, const Caller *c, const char *volume, ApiResult *r) {
         record(userdata, FN_WIPE, conn, c, r);
         copy_arg(&fake.has_volume, fake.volume, sizeof(fake.volume), volume);
         r->deferred = true;
 }
 
-static void fake_subscribe(void *userdata, void *conn, ApiResult *r) {
+static void fake_subscribe(void *userdata, Call *conn, ApiResult *r) {
         record(userdata, FN_SUBSCRIBE, conn, NULL, r);
         r->subscribe = true;
 }
@@ -269,7 +271,36 @@ static void test_route_prepare(void **state) {
         dispatch(&c, "io.scratchd.Prepare", "{\"job\":\"1\",\"user\":\"u\",\"volume\":null}", false, &r);
         assert_routed(&r, FN_PREPARE, &c);
         assert_false(fake.has_volume);
+        assert_int_equal(fake.uid, UID_NONE);
         result_done(&r);
+
+        /* By uid (a hook passes SLURM_JOB_UID): no name. */
+        dispatch(&c, "io.scratchd.Prepare", "{\"job\":\"7\",\"uid\":1001}", false, &r);
+        assert_routed(&r, FN_PREPARE, &c);
+        assert_false(fake.has_user);
+        assert_int_equal(fake.uid, 1001);
+        result_done(&r);
+        dispatch(&c, "io.scratchd.Prepare", "{\"job\":\"7\",\"uid\":0}", false, &r);
+        assert_routed(&r, FN_PREPARE, &c);
+        assert_int_equal(fake.uid, 0);
+        result_done(&r);
+}
+
+/* The user by name or by uid: exactly one, and a uid is an integer uid. */
+static void test_prepare_uid_checked(void **state) {
+        static const char *const bad[] = { "-1", "4294967295", "4294967296", "1.5", "\"1001\"", "true", "[]", "{}" };
+        Caller c = root();
+        ApiResult r;
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                _cleanup_free_ char *params = NULL;
+                assert_true(asprintf(&params, "{\"job\":\"7\",\"uid\":%s}", bad[i]) > 0);
+                print_message("%s\n", params);
+                dispatch(&c, "io.scratchd.Prepare", params, false, &r);
+                assert_invalid_parameter(&r, "uid");
+        }
+        dispatch(&c, "io.scratchd.Prepare", "{\"job\":\"7\",\"user\":\"alice\",\"uid\":1001}", false, &r);
+        assert_invalid_parameter(&r, "uid");
+        assert_int_equal(fake.n_calls, 0);
 }
 
 static void test_route_release(void **state) {
@@ -1017,6 +1048,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup(test_route_get_status, setup),
                 cmocka_unit_test_setup(test_route_prepare, setup),
+                cmocka_unit_test_setup(test_prepare_uid_checked, setup),
+        cmocka_unit_test_setup(test_prepare_uid_checked, setup),
                 cmocka_unit_test_setup(test_route_release, setup),
                 cmocka_unit_test_setup(test_route_wipe, setup),
                 cmocka_unit_test_setup(test_route_subscribe, setup),

@@ -36,13 +36,14 @@ typedef struct Next {
 #define ERR(e) { -e, SENTINEL }
 
 static const Next next_table[_STATE_MAX][_EVENT_MAX] = {
-        /*                  PREPARE       RELEASE        WIPE_START    WIPE_OK       WIPE_FAILED */
-        [STATE_ABSENT] = { ERR(ENODEV), ERR(ENOENT), TO(WIPING),   ERR(EINVAL),  ERR(EINVAL) },
-        [STATE_WIPING] = { ERR(EBUSY),  ERR(ENOENT), ERR(EBUSY),   TO(CLEAN),    TO(FAILED) },
-        [STATE_CLEAN] = { TO(IN_USE),   ERR(ENOENT), TO(WIPING),   ERR(EINVAL),  ERR(EINVAL) },
-        [STATE_IN_USE] = { ERR(EBUSY),  TO(DIRTY),   TO(WIPING),   ERR(EINVAL),  ERR(EINVAL) },
-        [STATE_DIRTY] = { ERR(EBUSY),   ERR(ENOENT), TO(WIPING),   ERR(EINVAL),  ERR(EINVAL) },
-        [STATE_FAILED] = { ERR(EIO),    ERR(ENOENT), TO(WIPING),   ERR(EINVAL),  ERR(EINVAL) },
+        /*                  PREPARE       RELEASE        WIPE_START    WIPE_OK       WIPE_FAILED   DISK_LOST */
+        [STATE_ABSENT] = { ERR(ENODEV), ERR(ENOENT), TO(WIPING),   ERR(EINVAL),  ERR(EINVAL),  TO(ABSENT) },
+        /* WIPING --wipe--> WIPING: a wipe a crash cut short starts over. */
+        [STATE_WIPING] = { ERR(EBUSY),  ERR(ENOENT), TO(WIPING),   TO(CLEAN),    TO(FAILED),   TO(ABSENT) },
+        [STATE_CLEAN] = { TO(IN_USE),   ERR(ENOENT), TO(WIPING),   ERR(EINVAL),  ERR(EINVAL),  TO(ABSENT) },
+        [STATE_IN_USE] = { ERR(EBUSY),  TO(DIRTY),   TO(WIPING),   ERR(EINVAL),  ERR(EINVAL),  TO(ABSENT) },
+        [STATE_DIRTY] = { ERR(EBUSY),   ERR(ENOENT), TO(WIPING),   ERR(EINVAL),  ERR(EINVAL),  TO(ABSENT) },
+        [STATE_FAILED] = { ERR(EIO),    ERR(ENOENT), TO(WIPING),   ERR(EINVAL),  ERR(EINVAL),  TO(ABSENT) },
 };
 
 static void test_next_full_table(void **state) {

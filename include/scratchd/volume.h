@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "scratchd/auth.h"
+#include "scratchd/config.h"
+#include "scratchd/metrics.h"
+#include "scratchd/operation.h"
+#include "scratchd/record.h"
+#include "scratchd/worker.h"
+
+typedef struct Manager Manager;
+
+/* One of the daemon's volumes at runtime: its record (the lifecycle state on
+ * file), counters, the lock it holds for the daemon's life, the work its
+ * worker thread does, the operations that wait for that work, and retries of
+ * an adoption that found no disk. */
+struct Volume {
+        Manager *manager;
+        size_t index;
+        const ScratchConfig *sc;
+        Record rec;
+        VolumeCounters counters;
+        int lock_fd;
+
+        /* The work in flight, if any. The thread reads only `order` and writes
+         * only `result`; the loop reads that after joining it. */
+        WorkKind work;
+        WorkOrder order;
+        WorkResult result;
+        pthread_t thread;
+        uint64_t work_start;
+        Caller work_caller;       /* uid (uid_t) -1: scratchd itself */
+        Operation **waiters;
+        size_t n_waiters;
+
+        /* Adoption that found no usable disk is tried again, sooner at first:
+         * disks appear late (drivers, udev), and an admin may fix the config
+         * or the disk without restarting us. */
+        sd_event_source *retry_source;
+        uint64_t retry_usec;
+};
+
+extern const Caller volume_self_caller;
+
+int volume_init(Volume *v, Manager *m, size_t index, const ScratchConfig *sc);
+void volume_done(Volume *v);
+
+/* The state clients see (status, errors, STATUS=, metrics): the one place
+ * that computes it. A volume being wiped is WIPING whatever its record says;
+ * while it is adopted or prepared it shows its record's state, and
+ * volume_activity() says what runs. */
+LifecycleState volume_visible_state(const Volume *v);
+/* "adopting", "preparing", "wiping", or NULL when idle. */
+const char *volume_activity(const Volume *v);
+bool volume_idle(const Volume *v);
+
+/* Starts `kind` in a worker thread. `op`, if given, waits for it. A Release
+ * records DIRTY (and the job as the last one) before the worker starts. */
+int volume_start(Volume *v, WorkKind kind, const Caller *c, const char *job, Operation *op);
+/* Prepare: CLEAN and idle, or the lifecycle's error (-EBUSY, -EIO, -ENODEV). */
+int volume_start_prepare(Volume *v, const Caller *c, const char *job, const char *user, uid_t uid, Operation *op);
+/* `op` waits for the work in flight too (a retried call). */
+int volume_add_waiter(Volume *v, Operation *op);
+
+/* The loop's side of a finished worker: joins it, takes its result through
+ * the lifecycle, counts, audits, answers who waited, schedules a retry. */
+void volume_work_done(Volume *v);
+
+/* Audits one event of this volume. */
+void volume_audit(const Volume *v, const char *event, const Caller *c, const char *job, LifecycleState from,
+                  LifecycleState to, uint64_t usec, const char *result, const char *detail);

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "scratchd/config.h"
+#include "scratchd/record.h"
+
+/* The daemon's long work on one volume, run in a worker thread so that the
+ * event loop keeps answering: whatever may block (mkfs on a big disk,
+ * libcryptsetup, udev, a user lookup through NSS that may be LDAP or SSSD, the
+ * job directory on the scratch file system) happens here. */
+
+typedef enum WorkKind {
+        WORK_NONE,
+        WORK_ADOPT,     /* keep what the record proves, wipe anything else */
+        WORK_PREPARE,   /* look the job's user up, make the job's directory */
+        WORK_RELEASE,   /* crypto-erase after a job */
+        WORK_WIPE,      /* crypto-erase because an operator asked */
+        _WORK_MAX,
+        _WORK_INVALID = -EINVAL,
+} WorkKind;
+
+const char *work_kind_to_string(WorkKind w);
+
+/* What the worker is told; it reads nothing else. */
+typedef struct WorkOrder {
+        WorkKind kind;
+        const ScratchConfig *sc;
+        /* WORK_PREPARE */
+        char job[65];
+        char user[65];           /* by name, or */
+        uid_t uid;               /* by uid when user is "" */
+        char mount_point[PATH_MAX];
+} WorkOrder;
+
+/* What the worker writes; the loop reads it after joining the thread. */
+typedef struct WorkResult {
+        int r;                   /* 0 or a negative errno */
+        Record rec;              /* WORK_ADOPT, _RELEASE, _WIPE: the record as it ended up */
+        /* WORK_PREPARE */
+        const char *error;       /* on failure: the io.scratchd error name */
+        char user[65];           /* the user's name and ids as NSS gave them */
+        uid_t uid;
+        gid_t gid;
+        char reason[256];        /* on failure, one line */
+} WorkResult;
+
+/* The worker's body, called in the worker thread: a function pointer, so
+ * that unit tests drive the daemon with a fake one. */
+typedef struct VolumeWorker {
+        void (*run)(void *userdata, const WorkOrder *o, WorkResult *ret);
+        void *userdata;
+} VolumeWorker;
+
+/* The real body: setup and wipes through the engine (userdata: Engine *),
+ * Prepare through worker_prepare(). */
+void worker_run(void *userdata, const WorkOrder *o, WorkResult *ret);
+
+/* Prepare's part: resolves the user (NSS) and makes MountPoint/JOB, 0700,
+ * owned by the user, without following links. An existing directory of
+ * that user's is taken as is (a Prepare retried after a restart). */
+void worker_prepare(const WorkOrder *o, WorkResult *ret);

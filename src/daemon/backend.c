@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The io.scratchd methods over the daemon's volumes: what each call does,
+ * and every JSON shape a client sees (status, metrics, replies, errors). */
+#include <limits.h>
+#include <sys/statvfs.h>
+
+#include "scratchd/api.h"
+#include "scratchd/lifecycle.h"
+#include "scratchd/log.h"
+#include "scratchd/manager.h"
+#include "scratchd/metrics.h"
+#include "scratchd/util.h"
+
+/* ---- shapes ---- */
+
+static bool volume_mounted_size(const Volume *v, uint64_t *ret_size, uint64_t *ret_used) {
+        struct statvfs sv;
+        LifecycleState st = volume_visible_state(v);
+        if ((st != STATE_CLEAN && st != STATE_IN_USE) || statvfs(v->sc->mount_point, &sv) < 0)
+                return false;
+        *ret_size = (uint64_t) sv.f_blocks * sv.f_frsize;
+        *ret_used = *ret_size - (uint64_t) sv.f_bfree * sv.f_frsize;
+        return true;
+}
+
+static json_object *volume_json(const Volume *v) {
+        const Record *r = &v->rec;
+        json_object *o = json_object_new_object(), *devs = json_object_new_array();
+        LifecycleState state = volume_visible_state(v);
+        uint64_t size, used;
+
+        json_object_object_add(o, "name", json_object_new_string(v->sc->name));
+        for (char **d = v->sc->devices; d && *d; d++)
+                json_object_array_add(devs, json_object_new_string(*d));
+        json_object_object_add(o, "devices", devs);
+        if (r->device[0])
+                json_object_object_add(o, "device", json_object_new_string(r->device));
+        json_object_object_add(o, "state", json_object_new_string(lifecycle_state_to_string(state)));
+        /* Being adopted: shown in its recorded state, but not to be had yet. */
+        if (v->work == WORK_ADOPT)
+                json_object_object_add(o, "adopting", json_object_new_boolean(true));
+        if (volume_activity(v))
+                json_object_object_add(o, "activity", json_object_new_string(volume_activity(v)));
+        if (r->job[0] && state == STATE_IN_USE) {
+                json_object_object_add(o, "job", json_object_new_string(r->job));
+                json_object_object_add(o, "user", json_object_new_string(r->user));
+                json_object_object_add(o, "uid", json_object_new_int64(r->uid));
+        }
+        json_object_object_add(o, "key_generation", json_object_new_uint64(r->generation));
+        if (r->cipher[0]) {
+                json_object_object_add(o, "cipher", json_object_new_string(r->cipher));
+                json_object_object_add(o, "sector_size", json_object_new_int64(r->sector_size));
+        }
+        /* Only a record that kept the data-path settings can tell them. */
+        if (r->cipher[0] && r->tuning[0]) {
+                json_object_object_add(o, "key_bits", json_object_new_int64(r->key_bits));
+                json_object_object_add(o, "bypass_workqueues", json_object_new_boolean(r->bypass_workqueues));
+                json_object_object_add(o, "allow_discards", json_object_new_boolean(r->allow_discards));
+                json_object_object_add(o, "tuning", json_object_new_string(r->tuning));
+        }
+        json_object_object_add(o, "mount_point", json_object_new_string(v->sc->mount_point));
+        if (volume_mounted_size(v, &size, &used)) {
+                json_object_object_add(o, "size_bytes", json_object_new_uint64(size));
+                json_object_object_add(o, "used_bytes", json_object_new_uint64(used));
+        }
+        if (r->last_wipe) {
+                json_object_object_add(o, "last_wipe", json_object_new_int64(r->last_wipe));
+                json_object_object_add(o, "last_wipe_usec", json_object_new_uint64(r->last_wipe_usec));
+        }
+        if (state == STATE_FAILED)
+                json_object_object_add(o, "reason", json_object_new_string(r->reason));
+        return o;
+}
+
+static json_object *status_json(Manager *m) {
+        json_object *p = json_object_new_object(), *a = json_object_new_array();
+        for (size_t i = 0; i < m->n_volumes; i++)
+                json_object_array_add(a, volume_json(&m->volumes[i]));
+        json_object_object_add(p, "volumes", a);
+        return p;
+}
+
+char *backend_metrics_text(Manager *m) {
+        MetricsVolume mv[m->n_volumes ?: 1];
+        for (size_t i = 0; i < m->n_volumes; i++) {
+                Volume *v = &m->volumes[i];
+                mv[i] = (MetricsVolume) { .name = v->sc->name, .rec = &v->rec, .counters = &v->counters };
+                (void) volume_mounted_size(v, &mv[i].size_bytes, &mv[i].used_bytes);
+        }
+        return metrics_format(mv, m->n_volumes);
+}
+
+/* Why a volume cannot be had, as VolumeBusy, VolumeFailed and NoCleanVolume tell it. */
+static json_object *volume_brief(const Volume *v) {
+        json_object *p = json_object_new_object();
+        LifecycleState st = volume_visible_state(v);
+        json_object_object_add(p, "volume", json_object_new_string(v->sc->name));
+        json_object_object_add(p, "state", json_object_new_string(lifecycle_state_to_string(st)));
+        if (volume_activity(v))
+                json_object_object_add(p, "activity", json_object_new_string(volume_activity(v)));
+        if (st == STATE_IN_USE)
+                json_object_object_add(p, "job", json_object_new_string(v->rec.job));
+        if (st == STATE_FAILED)
+                json_object_object_add(p, "reason", json_object_new_string(v->rec.reason[0] ? v->rec.reason : "unknown"));
+        else if (st == STATE_ABSENT)
+                json_object_object_add(p, "reason", json_object_new_string(
+                        "not set up: scratchd could not take its disk (the journal says why)"));
+        return p;
+}
+
+static json_object *failed_params(const Volume *v) {
+        json_object *p = json_object_new_object();
+        json_object_object_add(p, "volume", json_object_new_string(v->sc->name));
+        json_object_object_add(p, "reason", json_object_new_string(v->rec.reason[0] ? v->rec.reason : "unknown"));
+        return p;
+}
+
+/* The error for a volume that cannot be had, by the lifecycle's answer. */
+static void unavailable_error(ApiResult *r, const Volume *v, int k) {
+        if (k == -EIO || k == -ENODEV) {
+                json_object *p = volume_brief(v);
+                json_object_object_del(p, "state");
+                json_object_object_del(p, "activity");
+                api_result_error(r, API_ERROR_VOLUME_FAILED, p);
+        } else
+                api_result_error(r, API_ERROR_VOLUME_BUSY, volume_brief(v));
+}
+
+static json_object *prepare_params(const Volume *v) {
+        char dir[PATH_MAX];
+        json_object *p = json_object_new_object();
+        snprintf(dir, sizeof(dir), "%s/%s", v->sc->mount_point, v->rec.job);
+        json_object_object_add(p, "volume", json_object_new_string(v->sc->name));
+        json_object_object_add(p, "directory", json_object_new_string(dir));
+        json_object_object_add(p, "key_generation", json_object_new_uint64(v->rec.generation));
+        return p;
+}
+
+static json_object *release_params(const Volume *v) {
+        json_object *p = json_object_new_object();
+        json_object_object_add(p, "volume", json_object_new_string(v->sc->name));
+        json_object_object_add(p, "key_generation", json_object_new_uint64(v->rec.generation));
+        return p;
+}
+
+static void send_result(Call *call, ApiResult *r) {
+        if (r->error)
+                call_error(call, r->error, r->parameters);
+        else
+                call_reply(call, r->parameters);
+}
+
+/* ---- answers that come later ---- */
+
+static void answer_prepare(Operation *op) {
+        Volume *v = op->volume;
+        ApiResult r = {};
+        if (!op->failed)
+                r.parameters = prepare_params(v);
+        else if (streq_ptr(v->result.error, API_ERROR_NO_SUCH_USER)) {
+                json_object *p = json_object_new_object();
+                json_object_object_add(p, "user", json_object_new_string(v->result.reason));
+                api_result_error(&r, API_ERROR_NO_SUCH_USER, p);
+        } else {
+                json_object *p = json_object_new_object();
+                json_object_object_add(p, "reason", json_object_new_string(v->result.reason));
+                api_result_error(&r, v->result.error ?: API_ERROR_INTERNAL, p);
+        }
+        send_result(op->call, &r);
+}
+
+static void answer_release(Operation *op) {
+        if (op->failed)
+                call_error(op->call, API_ERROR_VOLUME_FAILED, failed_params(op->failed));
+        else
+                call_reply(op->call, release_params(op->volume));
+}
+
+static void answer_wipe(Operation *op) {
+        Manager *m = op->userdata;
+        if (op->failed)
+                call_error(op->call, API_ERROR_VOLUME_FAILED, failed_params(op->failed));
+        else
+                call_reply(op->call, status_json(m));
+}
+
+/* ---- the methods ---- */
+
+static void backend_get_status(void *userdata, ApiResult *r) {
+        r->parameters = status_json(userdata);
+}
+
+static void backend_get_metrics(void *userdata, ApiResult *r) {
+        _cleanup_free_ char *text = backend_metrics_text(userdata);
+        if (!text) {
+                api_result_error(r, API_ERROR_INTERNAL, NULL);
+                return;
+        }
+        r->parameters = json_object_new_object();
+        json_object_object_add(r->parameters, "text", json_object_new_string(text));
+}
+
+static void backend_subscribe(void *userdata, Call *call, ApiResult *r) {
+        Manager *m = userdata;
+        Call **n = realloc(m->subscribers, sizeof(Call *) * (m->n_subscribers + 1));
+        if (!n) {
+                api_result_error(r, API_ERROR_INTERNAL, NULL);
+                return;
+        }
+        m->subscribers = n;
+        m->subscribers[m->n_subscribers++] = call_ref(call);
+        r->parameters = status_json(m);
+        r->subscribe = true;
+}
+
+void backend_notify(Manager *m, const Volume *v) {
+        size_t k = 0;
+        for (size_t i = 0; i < m->n_subscribers; i++) {
+                Call *c = m->subscribers[i];
+                if (!call_connected(c)) {
+                        call_unref(c);
+                        continue;
+                }
+                json_object *p = json_object_new_object();
+                json_object_object_add(p, "volume", volume_json(v));
+                call_notify(c, p);
+                m->subscribers[k++] = c;
+        }
+        m->n_subscribers = k;
+}
+
+/* Starts `op` on `v`: the call is answered when the work is done. */
+static void defer_on(ApiResult *r, Operation *op, int k) {
+        if (k < 0) {
+                api_result_error(r, API_ERROR_INTERNAL, NULL);
+                return;
+        }
+        r->deferred = true;
+}
+
+static void backend_prepare(void *userdata, Call *call, const Caller *c, const char *job, const char *user,
+                            int64_t uid, const char *volume, ApiResult *r) {
+        Manager *m = userdata;
+        Volume *v = NULL;
+
+        for (size_t i = 0; i < m->n_volumes; i++) {
+                Volume *x = &m->volumes[i];
+                if (volume && !streq(volume, x->sc->name))
+                        continue;
+                /* The same job asking again (a retried prolog) gets the same answer... */
+                if (volume_idle(x) && x->rec.state == STATE_IN_USE && streq(x->rec.job, job)) {
+                        r->parameters = prepare_params(x);
+                        return;
+                }
+                /* ...or waits for the same Prepare. */
+                if (x->work == WORK_PREPARE && streq(x->order.job, job)) {
+                        _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_prepare, m);
+                        defer_on(r, op, op ? volume_add_waiter(x, op) : -ENOMEM);
+                        return;
+                }
+        }
+
+        if (volume) {
+                v = manager_find_volume(m, volume);
+                if (!v) {
+                        json_object *p = json_object_new_object();
+                        json_object_object_add(p, "volume", json_object_new_string(volume));
+                        api_result_error(r, API_ERROR_NO_SUCH_VOLUME, p);
+                        return;
+                }
+        } else {
+                for (size_t i = 0; i < m->n_volumes && !v; i++)
+                        if (volume_idle(&m->volumes[i]) && m->volumes[i].rec.state == STATE_CLEAN)
+                                v = &m->volumes[i];
+                if (!v) {
+                        /* None to be had: say why for each. */
+                        json_object *p = json_object_new_object(), *a = json_object_new_array();
+                        for (size_t i = 0; i < m->n_volumes; i++) {
+                                Volume *x = &m->volumes[i];
+                                json_object_array_add(a, volume_brief(x));
+                                x->counters.prepare_failures++;
+                                volume_audit(x, "prepare", c, job, x->rec.state, x->rec.state, 0,
+                                             API_ERROR_NO_CLEAN_VOLUME, NULL);
+                        }
+                        json_object_object_add(p, "volumes", a);
+                        api_result_error(r, API_ERROR_NO_CLEAN_VOLUME, p);
+                        return;
+                }
+        }
+
+        _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_prepare, m);
+        int k = op ? volume_start_prepare(v, c, job, user, uid == UID_NONE ? 0 : (uid_t) uid, op) : -ENOMEM;
+        if (k == -EBUSY || k == -EIO || k == -ENODEV) {
+                unavailable_error(r, v, k);
+                v->counters.prepare_failures++;
+                volume_audit(v, "prepare", c, job, v->rec.state, v->rec.state, 0, r->error, NULL);
+                return;
+        }
+        defer_on(r, op, k);
+}
+
+static void backend_release(void *userdata, Call *call, const Caller *c, const char *job, ApiResult *r) {
+        Manager *m = userdata;
+
+        for (size_t i = 0; i < m->n_volumes; i++) {
+                Volume *v = &m->volumes[i];
+                bool again = v->work == WORK_RELEASE && streq(v->order.job, job);
+                if (!again && (!volume_idle(v) || v->rec.state != STATE_IN_USE || !streq(v->rec.job, job)))
+                        continue;
+
+                /* Already being released for this job: wait for the same wipe. */
+                _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_release, m);
+                int k = !op ? -ENOMEM : again ? volume_add_waiter(v, op) : volume_start(v, WORK_RELEASE, c, job, op);
+                if (k < 0 && !again)
+                        v->counters.release_failures++;
+                defer_on(r, op, k);
+                return;
+        }
+
+        /* Released before (a retried epilog): done, if the volume is CLEAN since. */
+        for (size_t i = 0; i < m->n_volumes; i++) {
+                Volume *v = &m->volumes[i];
+                if (!volume_idle(v) || !streq(v->rec.last_job, job))
+                        continue;
+                if (v->rec.state == STATE_CLEAN) {
+                        r->parameters = release_params(v);
+                        return;
+                }
+                if (v->rec.state == STATE_FAILED) {
+                        api_result_error(r, API_ERROR_VOLUME_FAILED, failed_params(v));
+                        return;
+                }
+        }
+
+        json_object *p = json_object_new_object();
+        json_object_object_add(p, "job", json_object_new_string(job));
+        api_result_error(r, API_ERROR_NO_SUCH_JOB, p);
+        AuditEvent e = { .event = "release", .job = job, .caller_uid = c->uid, .caller_pid = c->pid,
+                         .result = API_ERROR_NO_SUCH_JOB };
+        audit_log(m->audit, &e);
+}
+
+static void backend_wipe(void *userdata, Call *call, const Caller *c, const char *volume, ApiResult *r) {
+        Manager *m = userdata;
+
+        if (volume && !manager_find_volume(m, volume)) {
+                json_object *p = json_object_new_object();
+                json_object_object_add(p, "volume", json_object_new_string(volume));
+                api_result_error(r, API_ERROR_NO_SUCH_VOLUME, p);
+                return;
+        }
+        for (size_t i = 0; i < m->n_volumes; i++) {
+                Volume *v = &m->volumes[i];
+                if ((!volume || streq(volume, v->sc->name)) && !volume_idle(v)) {
+                        api_result_error(r, API_ERROR_VOLUME_BUSY, volume_brief(v));
+                        return;
+                }
+        }
+
+        _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_wipe, m);
+        if (!op) {
+                api_result_error(r, API_ERROR_INTERNAL, NULL);
+                return;
+        }
+        /* Held until every volume has started, so that a worker that ends
+         * at once cannot answer before the others have begun. */
+        operation_add(op);
+        for (size_t i = 0; i < m->n_volumes; i++) {
+                Volume *v = &m->volumes[i];
+                if (volume && !streq(volume, v->sc->name))
+                        continue;
+                volume_audit(v, "wipe-requested", c, v->rec.job, v->rec.state, STATE_WIPING, 0, "ok", NULL);
+                if (volume_start(v, WORK_WIPE, c, v->rec.job, op) < 0 && !op->failed)
+                        op->failed = v;
+        }
+        r->deferred = true;
+        operation_volume_done(op, NULL, false);
+}
+
+void backend_init(Manager *m, ApiBackend *ret) {
+        *ret = (ApiBackend) {
+                .get_status = backend_get_status,
+                .prepare = backend_prepare,
+                .release = backend_release,
+                .wipe = backend_wipe,
+                .subscribe = backend_subscribe,
+                .get_metrics = backend_get_metrics,
+                .userdata = m,
+        };
+}

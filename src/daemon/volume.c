@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <assert.h>
+#include <inttypes.h>
+#include <sys/resource.h>
+
+#include "scratchd/api.h"
+#include "scratchd/fault.h"
+#include "scratchd/lifecycle.h"
+#include "scratchd/log.h"
+#include "scratchd/manager.h"
+#include "scratchd/util.h"
+#include "scratchd/volume.h"
+
+#define ADOPT_RETRY_FIRST_USEC (1 * USEC_PER_SEC)
+#define ADOPT_RETRY_MAX_USEC (60 * USEC_PER_SEC)
+
+/* Wipes are background work: the loop must keep answering, so the worker and
+ * what it runs (mkfs) yield the CPU to it. Linux's nice value is per thread. */
+#define WORKER_NICE 10
+
+const Caller volume_self_caller = { .uid = (uid_t) -1 };
+
+static const char *const work_kind_table[_WORK_MAX] = {
+        [WORK_NONE] = "none",
+        [WORK_ADOPT] = "adopt",
+        [WORK_PREPARE] = "prepare",
+        [WORK_RELEASE] = "release",
+        [WORK_WIPE] = "wipe",
+};
+
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(work_kind, WorkKind, _WORK_MAX);
+
+int volume_init(Volume *v, Manager *m, size_t index, const ScratchConfig *sc) {
+        *v = (Volume) { .manager = m, .index = index, .sc = sc, .lock_fd = -EBADF };
+        /* Held for the daemon's life: `scratchd wipe` by hand would
+         * otherwise change a volume under the daemon's feet. */
+        v->lock_fd = engine_lock_volume(&m->engine, sc->name);
+        if (v->lock_fd < 0)
+                return v->lock_fd;
+        if (record_load(m->state_dir, sc->name, &v->rec) < 0)
+                v->rec = (Record) { .state = STATE_ABSENT };
+        return 0;
+}
+
+void volume_done(Volume *v) {
+        /* A wipe in flight finishes: stopping halfway would leave it FAILED. */
+        if (v->work != WORK_NONE)
+                pthread_join(v->thread, NULL);
+        for (size_t i = 0; i < v->n_waiters; i++)
+                operation_unref(v->waiters[i]);
+        free(v->waiters);
+        v->waiters = NULL;
+        v->n_waiters = 0;
+        v->retry_source = sd_event_source_disable_unref(v->retry_source);
+        if (v->lock_fd >= 0)
+                close(v->lock_fd);
+        v->lock_fd = -EBADF;
+}
+
+LifecycleState volume_visible_state(const Volume *v) {
+        return v->work == WORK_RELEASE || v->work == WORK_WIPE ? STATE_WIPING : v->rec.state;
+}
+
+const char *volume_activity(const Volume *v) {
+        switch (v->work) {
+        case WORK_ADOPT:
+                return "adopting";
+        case WORK_PREPARE:
+                return "preparing";
+        case WORK_RELEASE:
+        case WORK_WIPE:
+                return "wiping";
+        default:
+                return NULL;
+        }
+}
+
+bool volume_idle(const Volume *v) {
+        return v->work == WORK_NONE;
+}
+
+void volume_audit(const Volume *v, const char *event, const Caller *c, const char *job, LifecycleState from,
+                  LifecycleState to, uint64_t usec, const char *result, const char *detail) {
+        AuditEvent e = {
+                .event = event,
+                .volume = v->sc->name,
+                .job = job && *job ? job : NULL,
+                /* The job's user, when the record is that job's. */
+                .user = job && v->rec.user[0] && streq(job, v->rec.job) ? v->rec.user : NULL,
+                .caller_uid = c->uid,
+                .caller_pid = c->pid,
+                .from = lifecycle_state_to_string(from),
+                .to = lifecycle_state_to_string(to),
+                .generation = v->rec.generation,
+                .duration_usec = usec,
+                .result = result,
+                .detail = detail,
+        };
+        audit_log(v->manager->audit, &e);
+}
+
+static void *work_main(void *userdata) {
+        Volume *v = userdata;
+        Manager *m = v->manager;
+
+        if (setpriority(PRIO_PROCESS, (id_t) gettid(), WORKER_NICE) < 0)
+                log_debug("cannot lower the worker's priority: %m");
+        /* The loop has no say in how long this takes: mkfs on a big disk,
+         * libcryptsetup, udev, NSS. Only `result` is written. */
+        m->worker.run(m->worker.userdata, &v->order, &v->result);
+        size_t index = v->index;
+        while (write(m->wake[1], &index, sizeof(index)) < 0 && errno == EINTR)
+                ;
+        return NULL;
+}
+
+int volume_add_waiter(Volume *v, Operation *op) {
+        Operation **n = realloc(v->waiters, sizeof(Operation *) * (v->n_waiters + 1));
+        if (!n)
+                return -ENOMEM;
+        v->waiters = n;
+        v->waiters[v->n_waiters++] = operation_ref(op);
+        operation_add(op);
+        return 0;
+}
+
+static int volume_launch(Volume *v, const Caller *c, Operation *op) {
+        int r;
+
+        if (op) {
+                r = volume_add_waiter(v, op);
+                if (r < 0)
+                        return r;
+        }
+        v->work = v->order.kind;
+        v->work_start = now_usec();
+        v->work_caller = *c;
+        v->result = (WorkResult) {};
+        r = -pthread_create(&v->thread, NULL, work_main, v);
+        if (r < 0) {
+                v->work = WORK_NONE;
+                if (op) {
+                        operation_unref(v->waiters[--v->n_waiters]);
+                        op->n_pending--;
+                }
+                return log_error_errno(r, "%s: cannot start a worker: %m", v->sc->name);
+        }
+        if (v->work != WORK_ADOPT)
+                manager_volume_changed(v->manager, v);
+        return 0;
+}
+
+int volume_start(Volume *v, WorkKind kind, const Caller *c, const char *job, Operation *op) {
+        int r;
+
+        assert(kind == WORK_ADOPT || kind == WORK_RELEASE || kind == WORK_WIPE);
+        if (!volume_idle(v))
+                return -EBUSY;
+
+        if (kind == WORK_RELEASE) {
+                Record next = v->rec;
+                r = lifecycle_apply(&next, EVENT_RELEASE, &(LifecycleArgs) { .job = job });
+                if (r < 0)
+                        return r;
+                /* The worker starts from what is on file: save before it starts. */
+                r = record_save(v->manager->state_dir, v->sc->name, &next);
+                if (r < 0)
+                        return log_error_errno(r, "%s: cannot record the release of job %s: %m", v->sc->name, job);
+                fault_point("release-saved");
+                volume_audit(v, "release", c, job, v->rec.state, next.state, 0, "ok", NULL);
+                v->rec = next;
+        }
+
+        v->order = (WorkOrder) { .kind = kind, .sc = v->sc };
+        snprintf(v->order.job, sizeof(v->order.job), "%s", job ?: "");
+        return volume_launch(v, c, op);
+}
+
+int volume_start_prepare(Volume *v, const Caller *c, const char *job, const char *user, uid_t uid, Operation *op) {
+        LifecycleState next;
+        int r;
+
+        if (!volume_idle(v))
+                return -EBUSY;
+        r = lifecycle_next(v->rec.state, EVENT_PREPARE, &next);
+        if (r < 0)
+                return r;
+
+        v->order = (WorkOrder) { .kind = WORK_PREPARE, .sc = v->sc, .uid = uid };
+        snprintf(v->order.job, sizeof(v->order.job), "%s", job);
+        snprintf(v->order.user, sizeof(v->order.user), "%s", user ?: "");
+        snprintf(v->order.mount_point, sizeof(v->order.mount_point), "%s", v->sc->mount_point);
+        return volume_launch(v, c, op);
+}
+
+static int on_adopt_retry(sd_event_source *es, uint64_t usec, void *userdata) {
+        Volume *v = userdata;
+        if (volume_idle(v) && v->rec.state == STATE_ABSENT)
+                (void) volume_start(v, WORK_ADOPT, &volume_self_caller, NULL, NULL);
+        return 0;
+}
+
+static void schedule_adopt_retry(Volume *v) {
+        v->retry_usec = v->retry_usec ? v->retry_usec * 2 : ADOPT_RETRY_FIRST_USEC;
+        if (v->retry_usec > ADOPT_RETRY_MAX_USEC)
+                v->retry_usec = ADOPT_RETRY_MAX_USEC;
+        if (!v->retry_source) {
+                if (sd_event_add_time_relative(v->manager->event, &v->retry_source, CLOCK_MONOTONIC, v->retry_usec,
+                                               100 * USEC_PER_MSEC, on_adopt_retry, v) < 0)
+                        return;
+        } else
+                sd_event_source_set_time_relative(v->retry_source, v->retry_usec);
+        sd_event_source_set_enabled(v->retry_source, SD_EVENT_ONESHOT);
+        log_info("%s: trying again in %llu s", v->sc->name, (unsigned long long) (v->retry_usec / USEC_PER_SEC));
+}
+
+/* Prepare's result: the job holds the volume once that is on file. */
+static bool prepare_done(Volume *v) {
+        const WorkResult *res = &v->result;
+        const char *job = v->order.job;
+        LifecycleState from = v->rec.state;
+        uint64_t usec = now_usec() - v->work_start;
+
+        if (res->r >= 0) {
+                Record next = v->rec;
+                int r = lifecycle_apply(&next, EVENT_PREPARE,
+                                        &(LifecycleArgs) { .job = job, .user = res->user, .uid = res->uid });
+                if (r >= 0)
+                        r = record_save(v->manager->state_dir, v->sc->name, &next);
+                fault_point("prepare-saved");
+                if (r >= 0) {
+                        v->rec = next;
+                        v->counters.prepares++;
+                        log_info("%s: handed to job %s (user %s), key generation %" PRIu64, v->sc->name, job,
+                                 v->rec.user, v->rec.generation);
+                        volume_audit(v, "prepare", &v->work_caller, job, from, v->rec.state, usec, "ok", NULL);
+                        return true;
+                }
+                /* Unchanged but for an empty directory, which the next wipe takes. */
+                log_error_errno(r, "%s: cannot record the new state: %m", v->sc->name);
+                v->result.error = API_ERROR_INTERNAL;
+                snprintf(v->result.reason, sizeof(v->result.reason), "cannot record the new state");
+        } else if (streq_ptr(res->error, API_ERROR_INTERNAL))
+                log_error("%s: prepare of job %s failed: %s", v->sc->name, job, res->reason);
+        v->counters.prepare_failures++;
+        volume_audit(v, "prepare", &v->work_caller, job, from, v->rec.state, usec, v->result.error, NULL);
+        return false;
+}
+
+void volume_work_done(Volume *v) {
+        pthread_join(v->thread, NULL);
+
+        WorkKind w = v->work;
+        bool failed;
+        bool wiped = false;
+        v->work = WORK_NONE;
+
+        if (w == WORK_PREPARE)
+                failed = !prepare_done(v);
+        else {
+                LifecycleState from = v->rec.state;
+                uint64_t gen_before = v->rec.generation;
+                uint64_t usec = now_usec() - v->work_start;
+
+                /* What the engine recorded (through the lifecycle) is the volume's now. */
+                v->rec = v->result.rec;
+                failed = v->result.r < 0;
+                wiped = v->rec.generation != gen_before || w != WORK_ADOPT;
+                if (wiped) {
+                        if (failed)
+                                v->counters.wipe_failures++;
+                        else
+                                v->counters.wipes++;
+                }
+                if (w == WORK_RELEASE) {
+                        if (failed)
+                                v->counters.release_failures++;
+                        else
+                                v->counters.releases++;
+                }
+                volume_audit(v, w == WORK_ADOPT ? "adopt" : "wipe", &v->work_caller, v->order.job, from, v->rec.state,
+                             usec, failed ? API_ERROR_VOLUME_FAILED : "ok", failed ? v->rec.reason : NULL);
+
+                /* No disk to take (not there yet, refused, busy): try again later.
+                 * A volume a wipe left FAILED waits for an operator instead. */
+                if (w == WORK_ADOPT && failed && !wiped)
+                        schedule_adopt_retry(v);
+                else if (w == WORK_ADOPT)
+                        v->retry_usec = 0;
+        }
+
+        /* Answers go out from the loop (the transport defers), so that no
+         * waiter's next call runs in the middle of this. */
+        Operation **waiters = v->waiters;
+        size_t n = v->n_waiters;
+        v->waiters = NULL;
+        v->n_waiters = 0;
+        for (size_t i = 0; i < n; i++) {
+                operation_volume_done(waiters[i], v, failed);
+                operation_unref(waiters[i]);
+        }
+        free(waiters);
+
+        manager_volume_changed(v->manager, v);
+}
