@@ -13,11 +13,26 @@ static const char *const file_system_table[_FILE_SYSTEM_MAX] = {
         [FILE_SYSTEM_EXT4] = "ext4",
 };
 
+DEFINE_STRING_TABLE_LOOKUP(file_system, FileSystem, _FILE_SYSTEM_MAX);
+
 static const char *const tristate_table[_TRISTATE_MAX] = {
         [TRISTATE_AUTO] = "auto",
         [TRISTATE_YES] = "yes",
         [TRISTATE_NO] = "no",
 };
+
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(tristate, Tristate, _TRISTATE_MAX);
+
+/* Not the plain lookup: "Discard=true" or "=0" are as good as yes and no. */
+Tristate tristate_from_string(const char *s) {
+        Tristate t = (Tristate) string_table_lookup(tristate_table, _TRISTATE_MAX, s);
+        if (t >= 0 || !s)
+                return t;
+        int b = parse_boolean(s);
+        if (b < 0)
+                return _TRISTATE_INVALID;
+        return b ? TRISTATE_YES : TRISTATE_NO;
+}
 
 static const char *const cipher_choice_table[_CIPHER_MAX] = {
         [CIPHER_AES_XTS] = "aes-xts-plain64",
@@ -26,41 +41,7 @@ static const char *const cipher_choice_table[_CIPHER_MAX] = {
         [CIPHER_AUTO] = "auto",
 };
 
-const char *file_system_to_string(FileSystem f) {
-        return f >= 0 && f < _FILE_SYSTEM_MAX ? file_system_table[f] : NULL;
-}
-
-FileSystem file_system_from_string(const char *s) {
-        for (int i = 0; i < _FILE_SYSTEM_MAX; i++)
-                if (streq(s, file_system_table[i]))
-                        return i;
-        return _FILE_SYSTEM_INVALID;
-}
-
-const char *tristate_to_string(Tristate d) {
-        return d >= 0 && d < _TRISTATE_MAX ? tristate_table[d] : NULL;
-}
-
-Tristate tristate_from_string(const char *s) {
-        for (int i = 0; i < _TRISTATE_MAX; i++)
-                if (streq(s, tristate_table[i]))
-                        return i;
-        int b = parse_boolean(s);
-        if (b >= 0)
-                return b ? TRISTATE_YES : TRISTATE_NO;
-        return _TRISTATE_INVALID;
-}
-
-const char *cipher_choice_to_string(CipherChoice c) {
-        return c >= 0 && c < _CIPHER_MAX ? cipher_choice_table[c] : NULL;
-}
-
-CipherChoice cipher_choice_from_string(const char *s) {
-        for (int i = 0; i < _CIPHER_MAX; i++)
-                if (streq(s, cipher_choice_table[i]))
-                        return i;
-        return _CIPHER_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(cipher_choice, CipherChoice, _CIPHER_MAX);
 
 /* The longest line we accept; longer lists go on several Devices= lines. */
 #define LINE_MAX_LEN 1024
