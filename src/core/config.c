@@ -34,15 +34,6 @@ Tristate tristate_from_string(const char *s) {
         return b ? TRISTATE_YES : TRISTATE_NO;
 }
 
-static const char *const cipher_choice_table[_CIPHER_MAX] = {
-        [CIPHER_AES_XTS] = "aes-xts-plain64",
-        [CIPHER_ADIANTUM_XCHACHA12] = "xchacha12,aes-adiantum-plain64",
-        [CIPHER_ADIANTUM_XCHACHA20] = "xchacha20,aes-adiantum-plain64",
-        [CIPHER_AUTO] = "auto",
-};
-
-DEFINE_STRING_TABLE_LOOKUP(cipher_choice, CipherChoice, _CIPHER_MAX);
-
 /* The longest line we accept; longer lists go on several Devices= lines. */
 #define LINE_MAX_LEN 1024
 
@@ -54,6 +45,18 @@ typedef struct Parser {
         char *error;            /* first error, one line */
         Config *config;
 } Parser;
+
+/* Appends the NULL-terminated strings to the string in buf; what does not
+ * fit is cut off (the lists in messages are far shorter). */
+static void append(char *buf, size_t size, ...) __attribute__((sentinel));
+static void append(char *buf, size_t size, ...) {
+        size_t n = strlen(buf);
+        va_list ap;
+        va_start(ap, size);
+        for (const char *s = va_arg(ap, const char *); s && n + 1 < size; s = va_arg(ap, const char *))
+                n += (size_t) snprintf(buf + n, size - n, "%s", s);
+        va_end(ap);
+}
 
 static int fail(Parser *p, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(Parser *p, const char *key, const char *fmt, ...) {
@@ -172,7 +175,7 @@ static ScratchConfig *current_volume(Parser *p) {
                 c->scratch[0] = (ScratchConfig) {
                         .file_system = FILE_SYSTEM_XFS,
                         .discard = TRISTATE_AUTO,
-                        .cipher = CIPHER_AES_XTS,
+                        .cipher = CIPHER_DEFAULT,
                         .bypass_workqueues = TRISTATE_AUTO,
                         .allow_discards = TRISTATE_AUTO,
                 };
@@ -282,10 +285,14 @@ static int handle_scratch(Parser *p, const char *name, const char *value) {
         }
         if (streq(name, "Cipher")) {
                 CipherChoice c = cipher_choice_from_string(value);
-                if (c < 0)
-                        /* Quoted: the Adiantum names have commas of their own. */
-                        return fail(p, "Cipher", "'%s' is not supported; use 'aes-xts-plain64', 'auto', "
-                                    "'xchacha12,aes-adiantum-plain64' or 'xchacha20,aes-adiantum-plain64'", value);
+                if (c < 0) {
+                        char choices[256] = "";
+                        for (CipherChoice i = 0; i < _CIPHER_MAX; i++)
+                                /* Quoted: the Adiantum names have commas of their own. */
+                                append(choices, sizeof(choices), i == 0 ? "" : i + 1 < _CIPHER_MAX ? ", " : " or ",
+                                       "'", cipher_choice_to_string(i), "'", NULL);
+                        return fail(p, "Cipher", "'%s' is not supported; use %s", value, choices);
+                }
                 v->cipher = c;
                 return 1;
         }

@@ -231,8 +231,8 @@ static void test_tuning_keys(void **state) {
         }
 
         free(load_bad("[Scratch]\nDevices=/dev/sdb\nCipher=aes-cbc-essiv:sha256\n", "bad.conf:3: Cipher: ",
-                      "'aes-cbc-essiv:sha256' is not supported; use 'aes-xts-plain64', 'auto', "
-                      "'xchacha12,aes-adiantum-plain64' or 'xchacha20,aes-adiantum-plain64'", NULL));
+                      "'aes-cbc-essiv:sha256' is not supported; use 'aes-xts-plain64', "
+                      "'xchacha12,aes-adiantum-plain64', 'xchacha20,aes-adiantum-plain64' or 'auto'", NULL));
         /* Cipher names are exact: no case folding, no blanks inside. */
         free(load_bad("[Scratch]\nDevices=/dev/sdb\nCipher=AES-XTS-PLAIN64\n", "bad.conf:3: Cipher: ", NULL));
         free(load_bad("[Scratch]\nDevices=/dev/sdb\nCipher=\n", "bad.conf:3: Cipher: ", NULL));
@@ -242,9 +242,64 @@ static void test_tuning_keys(void **state) {
                       "use auto, yes or no", NULL));
         free(load_bad("[Scratch]\nDevices=/dev/sdb\nWorkqueues=no\n", "bad.conf:3: Workqueues: ",
                       "unknown key in [Scratch]", "Cipher", "BypassWorkqueues", "AllowDiscards", NULL));
-        for (int c = 0; c < _CIPHER_MAX; c++)
-                assert_int_equal(cipher_choice_from_string(cipher_choice_to_string(c)), c);
+}
+
+static void test_cipher_table(void **state) {
+        /* Every row of the cipher table: Cipher= takes its name, the name
+         * round-trips, and the error for an unknown cipher lists it. */
+        char *error = load_bad("[Scratch]\nDevices=/dev/sdb\nCipher=des\n", "bad.conf:3: Cipher: ",
+                               "'des' is not supported; use ", NULL);
+        size_t quotes = 0;
+        for (const char *q = strchr(error, '\''); q; q = strchr(q + 1, '\''))
+                quotes++;
+        /* 'des' and each row, nothing more. */
+        assert_int_equal(quotes, 2 + 2 * _CIPHER_MAX);
+
+        for (CipherChoice c = 0; c < _CIPHER_MAX; c++) {
+                const Cipher *row = cipher_get(c);
+                char text[256], quoted[80];
+
+                assert_non_null(row);
+                assert_non_null(row->name);
+                print_message("Cipher=%s\n", row->name);
+                assert_string_equal(cipher_choice_to_string(c), row->name);
+                assert_int_equal(cipher_choice_from_string(row->name), c);
+
+                snprintf(text, sizeof(text), "[Scratch]\nDevices=/dev/sdb\nCipher=%s\n", row->name);
+                Config *cfg = load_ok(text);
+                assert_int_equal(cfg->scratch[0].cipher, c);
+                config_free(cfg);
+
+                snprintf(quoted, sizeof(quoted), "'%s'", row->name);
+                assert_non_null(strstr(error, quoted));
+
+                if (c == CIPHER_AUTO) {
+                        assert_null(row->cipher);
+                        assert_int_equal(row->for_auto, CIPHER_FOR_AUTO_NEVER);
+                        continue;
+                }
+                /* dm-crypt's spec is the two parts joined: its table shows the name. */
+                assert_non_null(row->cipher);
+                assert_non_null(row->mode);
+                snprintf(text, sizeof(text), "%s-%s", row->cipher, row->mode);
+                assert_string_equal(text, row->name);
+                assert_true(row->key_size == 32 || row->key_size == 64);
+                assert_non_null(row->kernel_name);
+        }
+        free(error);
+
+        /* Cipher=auto has one cipher for each kind of CPU, and a real one. */
+        CipherChoice with = cipher_for_auto(CIPHER_FOR_AUTO_AES_INSTRUCTIONS);
+        CipherChoice without = cipher_for_auto(CIPHER_FOR_AUTO_NO_AES_INSTRUCTIONS);
+        assert_true(with >= 0 && with != CIPHER_AUTO);
+        assert_true(without >= 0 && without != CIPHER_AUTO && without != with);
+        assert_int_equal(cipher_for_auto(CIPHER_FOR_AUTO_NEVER), _CIPHER_INVALID);
+
+        assert_null(cipher_get(_CIPHER_MAX));
+        assert_null(cipher_get(_CIPHER_INVALID));
         assert_null(cipher_choice_to_string(_CIPHER_MAX));
+        assert_int_equal(cipher_choice_from_string(NULL), _CIPHER_INVALID);
+        assert_int_equal(cipher_choice_from_string(""), _CIPHER_INVALID);
 }
 
 static void test_inline_comments_values(void **state) {
@@ -928,6 +983,7 @@ int main(void) {
                 cmocka_unit_test(test_every_key),
                 cmocka_unit_test(test_value_spellings),
                 cmocka_unit_test(test_tuning_keys),
+                cmocka_unit_test(test_cipher_table),
                 cmocka_unit_test(test_inline_comments_values),
                 cmocka_unit_test(test_devices_lists),
                 cmocka_unit_test(test_devices_reset_in_string),
