@@ -41,6 +41,7 @@ typedef struct Parser {
         const char *file;       /* for messages */
         FILE *stream;
         unsigned line;          /* line the handler is looking at */
+        unsigned scratch_line;  /* this file's [Scratch] header; 0: none yet */
         char *long_value;       /* see reader() */
         char *error;            /* first error, one line */
         Config *config;
@@ -112,9 +113,17 @@ static void check_line(Parser *p, const char *s) {
                 }
                 char name[LINE_MAX_LEN + 1], list[64];
                 snprintf(name, sizeof(name), "%.*s", (int) (close - s - 1), s + 1);
-                if (section_from_string(name) < 0)
+                Section section = section_from_string(name);
+                if (section < 0)
                         fail(p, NULL, "unknown section %s; known sections are %s", s,
                              section_list(list, sizeof(list), " and "));
+                else if (section == SECTION_SCRATCH && p->scratch_line > 0)
+                        /* A drop-in's [Scratch] is the same section again: this
+                         * Parser, and so scratch_line, is one file's. */
+                        fail(p, NULL, "a second [Scratch] section (the first is at line %u); scratchd takes one "
+                             "scratch volume: merge them", p->scratch_line);
+                else if (section == SECTION_SCRATCH)
+                        p->scratch_line = p->line;
                 return;
         }
         const char *eq = strchr(s, '=');

@@ -345,12 +345,26 @@ static void test_devices_auto(void **state) {
 }
 
 static void test_sections_repeated(void **state) {
-        /* A second [Scratch] continues the same volume. */
-        Config *c = load_ok("[Scratch]\nDevices=/dev/sdb\n[Access]\nReadGroup=users\n[Scratch]\nName=again\n");
-        assert_string_equal(c->scratch[0].name, "again");
-        assert_devices(&c->scratch[0], "/dev/sdb", NULL);
+        /* [Access] and [Daemon] may come back; the later line wins. */
+        Config *c = load_ok("[Scratch]\nDevices=/dev/sdb\n[Access]\nReadGroup=users\n[Daemon]\nSocketMode=0600\n"
+                            "[Access]\nOperatorGroup=wheel\n[Daemon]\nSocketMode=0660\n");
         assert_string_equal(c->read_group, "users");
+        assert_string_equal(c->operator_group, "wheel");
+        assert_int_equal(c->daemon.socket_mode, 0660);
         config_free(c);
+}
+
+static void test_bad_second_scratch_section(void **state) {
+        /* One file, one [Scratch]: a second one is not a second volume, and
+         * not silently the same one either. Both lines are named. */
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\n[Access]\nReadGroup=users\n[Scratch]\nName=again\n",
+                      "bad.conf:5: ", "a second [Scratch] section (the first is at line 1); scratchd takes one "
+                      "scratch volume: merge them", NULL));
+        /* Also when the second one is empty, and after comments and blanks. */
+        free(load_bad("# two volumes?\n\n[Scratch]  # the first\nDevices=/dev/sdb\n\n[Scratch]\n", "bad.conf:6: ",
+                      "the first is at line 3", NULL));
+        /* The first problem wins: here the bad value on line 3. */
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nFileSystem=zfs\n[Scratch]\n", "bad.conf:3: FileSystem: ", NULL));
 }
 
 static void test_long_line_limit_boundary(void **state) {
@@ -846,6 +860,37 @@ static void test_load_dropin_resets_devices(void **state) {
         free(error);
 }
 
+static void test_load_dropin_second_scratch(void **state) {
+        TempDir *t = *state;
+        char main_path[256], confd[256], dropin[300];
+
+        snprintf(main_path, sizeof(main_path), "%s/scratchd.conf", t->path);
+        snprintf(confd, sizeof(confd), "%s/conf.d", t->path);
+        snprintf(dropin, sizeof(dropin), "%s/50-two.conf", confd);
+        write_file(t->path, "scratchd.conf", "[Scratch]\nDevices=/dev/sdb\n");
+        assert_int_equal(mkdir(confd, 0755), 0);
+        /* A drop-in's own [Scratch] is the main file's section again. */
+        write_file(confd, "40-one.conf", "[Scratch]\nName=fast\n");
+        Config *c = NULL;
+        char *error = NULL;
+        assert_int_equal(config_load(main_path, &c, &error), 0);
+        assert_null(error);
+        assert_string_equal(c->scratch[0].name, "fast");
+        config_free(c);
+
+        /* Two in one drop-in: the error names the drop-in and both lines. */
+        write_file(confd, "50-two.conf", "[Scratch]\nName=a\n[Access]\nReadGroup=users\n[Scratch]\nName=b\n");
+        c = NULL;
+        assert_int_equal(config_load(main_path, &c, &error), -EINVAL);
+        assert_null(c);
+        assert_non_null(error);
+        char expected[512];
+        snprintf(expected, sizeof(expected), "%s:5: a second [Scratch] section (the first is at line 1); "
+                 "scratchd takes one scratch volume: merge them", dropin);
+        assert_string_equal(error, expected);
+        free(error);
+}
+
 static void test_load_without_confd(void **state) {
         TempDir *t = *state;
         char main_path[256];
@@ -989,6 +1034,7 @@ int main(void) {
                 cmocka_unit_test(test_devices_reset_in_string),
                 cmocka_unit_test(test_devices_auto),
                 cmocka_unit_test(test_sections_repeated),
+                cmocka_unit_test(test_bad_second_scratch_section),
                 cmocka_unit_test(test_access_groups),
                 cmocka_unit_test(test_long_line_limit_boundary),
                 cmocka_unit_test(test_realistic_devices_line),
@@ -1025,6 +1071,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_load_daemon_dropin, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_load_file_and_dropins, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_load_dropin_resets_devices, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_load_dropin_second_scratch, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_load_without_confd, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_load_error_in_main_file, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_load_error_in_dropin, setup_tempdir, teardown_tempdir),
