@@ -47,15 +47,16 @@ typedef struct Parser {
         Config *config;
 } Parser;
 
-/* Appends the NULL-terminated strings to the string in buf; what does not
- * fit is cut off (the lists in messages are far shorter). */
-static void append(char *buf, size_t size, ...) __attribute__((sentinel));
-static void append(char *buf, size_t size, ...) {
+/* Appends to the string in buf; what does not fit is cut off (the lists in
+ * messages are far shorter). */
+static void appendf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void appendf(char *buf, size_t size, const char *fmt, ...) {
         size_t n = strlen(buf);
+        if (n + 1 >= size)
+                return;
         va_list ap;
-        va_start(ap, size);
-        for (const char *s = va_arg(ap, const char *); s && n + 1 < size; s = va_arg(ap, const char *))
-                n += (size_t) snprintf(buf + n, size - n, "%s", s);
+        va_start(ap, fmt);
+        vsnprintf(buf + n, size - n, fmt, ap);
         va_end(ap);
 }
 
@@ -97,7 +98,7 @@ static Section section_from_string(const char *s) {
 static const char *section_list(char *buf, size_t size, const char *last) {
         buf[0] = 0;
         for (Section i = 0; i < _SECTION_MAX; i++)
-                append(buf, size, i == 0 ? "" : i + 1 < _SECTION_MAX ? ", " : last, "[", section_table[i], "]", NULL);
+                appendf(buf, size, "%s[%s]", i == 0 ? "" : i + 1 < _SECTION_MAX ? ", " : last, section_table[i]);
         return buf;
 }
 
@@ -111,13 +112,14 @@ static void check_line(Parser *p, const char *s) {
                         fail(p, NULL, "syntax error: a section header must be [Name] alone on its line");
                         return;
                 }
-                char name[LINE_MAX_LEN + 1], list[64];
+                char name[LINE_MAX_LEN + 1];
                 snprintf(name, sizeof(name), "%.*s", (int) (close - s - 1), s + 1);
                 Section section = section_from_string(name);
-                if (section < 0)
+                if (section < 0) {
+                        char list[64];
                         fail(p, NULL, "unknown section %s; known sections are %s", s,
                              section_list(list, sizeof(list), " and "));
-                else if (section == SECTION_SCRATCH && p->scratch_line > 0)
+                } else if (section == SECTION_SCRATCH && p->scratch_line > 0)
                         /* A drop-in's [Scratch] is the same section again: this
                          * Parser, and so scratch_line, is one file's. */
                         fail(p, NULL, "a second [Scratch] section (the first is at line %u); scratchd takes one "
@@ -321,8 +323,8 @@ static int parse_cipher(Parser *p, const char *key, const char *value, void *fie
                 char choices[256] = "";
                 for (CipherChoice i = 0; i < _CIPHER_MAX; i++)
                         /* Quoted: the Adiantum names have commas of their own. */
-                        append(choices, sizeof(choices), i == 0 ? "" : i + 1 < _CIPHER_MAX ? ", " : " or ", "'",
-                               cipher_choice_to_string(i), "'", NULL);
+                        appendf(choices, sizeof(choices), "%s'%s'", i == 0 ? "" : i + 1 < _CIPHER_MAX ? ", " : " or ",
+                                cipher_choice_to_string(i));
                 return fail(p, key, "'%s' is not supported; use %s", value, choices);
         }
         *(CipherChoice *) field = c;
@@ -450,7 +452,7 @@ static int unknown_key(Parser *p, Section section, const char *key) {
         char keys[512] = "";
         for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
                 if (config_keys[i].section == section)
-                        append(keys, sizeof(keys), keys[0] ? ", " : "", config_keys[i].key, NULL);
+                        appendf(keys, sizeof(keys), "%s%s", keys[0] ? ", " : "", config_keys[i].key);
         return fail(p, key, "unknown key in [%s]; known keys are %s", section_table[section], keys);
 }
 
@@ -460,8 +462,8 @@ static int parse_key(Parser *p, Section section, const char *key, const char *va
                 if (k->section != section || !streq(k->key, key))
                         continue;
 
-                void *base = p->config;
-                if (section == SECTION_SCRATCH && !(base = current_volume(p)))
+                void *base = section == SECTION_SCRATCH ? (void *) current_volume(p) : (void *) p->config;
+                if (!base)
                         return -ENOMEM;
                 return k->parse(p, key, value, (uint8_t *) base + k->offset);
         }
