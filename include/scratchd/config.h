@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "scratchd/cipher.h"
+
 typedef enum FileSystem {
         FILE_SYSTEM_XFS,
         FILE_SYSTEM_EXT4,
@@ -26,20 +28,6 @@ FileSystem file_system_from_string(const char *s);
 const char *tristate_to_string(Tristate d);
 Tristate tristate_from_string(const char *s);
 
-/* The dm-crypt cipher. AES-XTS by default; "auto" takes Adiantum where the
- * kernel has no accelerated AES (tuning.c). */
-typedef enum CipherChoice {
-        CIPHER_AES_XTS,              /* aes-xts-plain64, 512-bit key */
-        CIPHER_ADIANTUM_XCHACHA12,   /* xchacha12,aes-adiantum-plain64, 256-bit key */
-        CIPHER_ADIANTUM_XCHACHA20,   /* xchacha20,aes-adiantum-plain64, 256-bit key */
-        CIPHER_AUTO,
-        _CIPHER_MAX,
-        _CIPHER_INVALID = -EINVAL,
-} CipherChoice;
-
-const char *cipher_choice_to_string(CipherChoice c);
-CipherChoice cipher_choice_from_string(const char *s);
-
 typedef struct ScratchConfig {
         char *name;            /* "scratch": names the mapping, state file and logs */
         char **devices;        /* Devices=: paths, globs or "auto", as written */
@@ -48,7 +36,7 @@ typedef struct ScratchConfig {
         bool expendable;
         Tristate discard;            /* Discard=: discard the raw disk during a wipe */
         unsigned sector_size;        /* SectorSize=; 0: chosen from the device */
-        CipherChoice cipher;         /* Cipher= */
+        CipherChoice cipher;         /* Cipher=; see cipher.h */
         Tristate bypass_workqueues;  /* BypassWorkqueues=: no_read/no_write_workqueue */
         Tristate allow_discards;     /* AllowDiscards=: the file system's discards reach the disk */
 } ScratchConfig;

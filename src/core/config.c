@@ -13,53 +13,25 @@ static const char *const file_system_table[_FILE_SYSTEM_MAX] = {
         [FILE_SYSTEM_EXT4] = "ext4",
 };
 
+DEFINE_STRING_TABLE_LOOKUP(file_system, FileSystem, _FILE_SYSTEM_MAX);
+
 static const char *const tristate_table[_TRISTATE_MAX] = {
         [TRISTATE_AUTO] = "auto",
         [TRISTATE_YES] = "yes",
         [TRISTATE_NO] = "no",
 };
 
-static const char *const cipher_choice_table[_CIPHER_MAX] = {
-        [CIPHER_AES_XTS] = "aes-xts-plain64",
-        [CIPHER_ADIANTUM_XCHACHA12] = "xchacha12,aes-adiantum-plain64",
-        [CIPHER_ADIANTUM_XCHACHA20] = "xchacha20,aes-adiantum-plain64",
-        [CIPHER_AUTO] = "auto",
-};
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(tristate, Tristate, _TRISTATE_MAX);
 
-const char *file_system_to_string(FileSystem f) {
-        return f >= 0 && f < _FILE_SYSTEM_MAX ? file_system_table[f] : NULL;
-}
-
-FileSystem file_system_from_string(const char *s) {
-        for (int i = 0; i < _FILE_SYSTEM_MAX; i++)
-                if (streq(s, file_system_table[i]))
-                        return i;
-        return _FILE_SYSTEM_INVALID;
-}
-
-const char *tristate_to_string(Tristate d) {
-        return d >= 0 && d < _TRISTATE_MAX ? tristate_table[d] : NULL;
-}
-
+/* Not the plain lookup: "Discard=true" or "=0" are as good as yes and no. */
 Tristate tristate_from_string(const char *s) {
-        for (int i = 0; i < _TRISTATE_MAX; i++)
-                if (streq(s, tristate_table[i]))
-                        return i;
+        Tristate t = (Tristate) string_table_lookup(tristate_table, _TRISTATE_MAX, s);
+        if (t >= 0 || !s)
+                return t;
         int b = parse_boolean(s);
-        if (b >= 0)
-                return b ? TRISTATE_YES : TRISTATE_NO;
-        return _TRISTATE_INVALID;
-}
-
-const char *cipher_choice_to_string(CipherChoice c) {
-        return c >= 0 && c < _CIPHER_MAX ? cipher_choice_table[c] : NULL;
-}
-
-CipherChoice cipher_choice_from_string(const char *s) {
-        for (int i = 0; i < _CIPHER_MAX; i++)
-                if (streq(s, cipher_choice_table[i]))
-                        return i;
-        return _CIPHER_INVALID;
+        if (b < 0)
+                return _TRISTATE_INVALID;
+        return b ? TRISTATE_YES : TRISTATE_NO;
 }
 
 /* The longest line we accept; longer lists go on several Devices= lines. */
@@ -69,10 +41,24 @@ typedef struct Parser {
         const char *file;       /* for messages */
         FILE *stream;
         unsigned line;          /* line the handler is looking at */
+        unsigned scratch_line;  /* this file's [Scratch] header; 0: none yet */
         char *long_value;       /* see reader() */
         char *error;            /* first error, one line */
         Config *config;
 } Parser;
+
+/* Appends to the string in buf; what does not fit is cut off (the lists in
+ * messages are far shorter). */
+static void appendf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void appendf(char *buf, size_t size, const char *fmt, ...) {
+        size_t n = strlen(buf);
+        if (n + 1 >= size)
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf + n, size - n, fmt, ap);
+        va_end(ap);
+}
 
 static int fail(Parser *p, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(Parser *p, const char *key, const char *fmt, ...) {
@@ -90,9 +76,30 @@ static int fail(Parser *p, const char *key, const char *fmt, ...) {
         return 0;
 }
 
-static bool known_section(const char *s, size_t n) {
-        return (n == 7 && strncmp(s, "Scratch", n) == 0) || (n == 6 && strncmp(s, "Access", n) == 0) ||
-               (n == 6 && strncmp(s, "Daemon", n) == 0);
+typedef enum Section {
+        SECTION_SCRATCH,
+        SECTION_ACCESS,
+        SECTION_DAEMON,
+        _SECTION_MAX,
+        _SECTION_INVALID = -EINVAL,
+} Section;
+
+static const char *const section_table[_SECTION_MAX] = {
+        [SECTION_SCRATCH] = "Scratch",
+        [SECTION_ACCESS] = "Access",
+        [SECTION_DAEMON] = "Daemon",
+};
+
+static Section section_from_string(const char *s) {
+        return (Section) string_table_lookup(section_table, _SECTION_MAX, s);
+}
+
+/* "[Scratch], [Access] and [Daemon]", with `last` for "and". */
+static const char *section_list(char *buf, size_t size, const char *last) {
+        buf[0] = 0;
+        for (Section i = 0; i < _SECTION_MAX; i++)
+                appendf(buf, size, "%s[%s]", i == 0 ? "" : i + 1 < _SECTION_MAX ? ", " : last, section_table[i]);
+        return buf;
 }
 
 /* Checks one stripped, non-empty, non-comment line the way we want it read;
@@ -101,10 +108,24 @@ static bool known_section(const char *s, size_t n) {
 static void check_line(Parser *p, const char *s) {
         if (s[0] == '[') {
                 const char *close = strchr(s, ']');
-                if (!close || close[1])
+                if (!close || close[1]) {
                         fail(p, NULL, "syntax error: a section header must be [Name] alone on its line");
-                else if (!known_section(s + 1, (size_t) (close - s - 1)))
-                        fail(p, NULL, "unknown section %s; known sections are [Scratch], [Access] and [Daemon]", s);
+                        return;
+                }
+                char name[LINE_MAX_LEN + 1];
+                snprintf(name, sizeof(name), "%.*s", (int) (close - s - 1), s + 1);
+                Section section = section_from_string(name);
+                if (section < 0) {
+                        char list[64];
+                        fail(p, NULL, "unknown section %s; known sections are %s", s,
+                             section_list(list, sizeof(list), " and "));
+                } else if (section == SECTION_SCRATCH && p->scratch_line > 0)
+                        /* A drop-in's [Scratch] is the same section again: this
+                         * Parser, and so scratch_line, is one file's. */
+                        fail(p, NULL, "a second [Scratch] section (the first is at line %u); scratchd takes one "
+                             "scratch volume: merge them", p->scratch_line);
+                else if (section == SECTION_SCRATCH)
+                        p->scratch_line = p->line;
                 return;
         }
         const char *eq = strchr(s, '=');
@@ -121,7 +142,6 @@ static void check_line(Parser *p, const char *s) {
  * too long for its buffer aside in p->long_value with a placeholder in its
  * place, which the handler swaps back. inih calls the handler for each line
  * before it reads the next, so the two always match. */
-#define LINE_MAX_LEN 1024
 #define LONG_VALUE_PLACEHOLDER "\x01"
 
 static char *reader(char *buf, int size, void *userdata) {
@@ -191,7 +211,7 @@ static ScratchConfig *current_volume(Parser *p) {
                 c->scratch[0] = (ScratchConfig) {
                         .file_system = FILE_SYSTEM_XFS,
                         .discard = TRISTATE_AUTO,
-                        .cipher = CIPHER_AES_XTS,
+                        .cipher = CIPHER_DEFAULT,
                         .bypass_workqueues = TRISTATE_AUTO,
                         .allow_discards = TRISTATE_AUTO,
                 };
@@ -233,10 +253,16 @@ static int set_string(char **field, const char *value) {
         return 0;
 }
 
-static int parse_devices(Parser *p, ScratchConfig *v, const char *value) {
+/* A key's parser: sets *field from value and returns 1, or returns fail()'s 0
+ * for a bad value, or -ENOMEM. `key` is for messages. */
+typedef int (*KeyParser)(Parser *p, const char *key, const char *value, void *field);
+
+static int parse_devices(Parser *p, const char *key, const char *value, void *field) {
+        char ***devices = field;
+
         if (!*value) {   /* "Devices=" resets the list, as in systemd units */
-                strv_free(v->devices);
-                v->devices = NULL;
+                strv_free(*devices);
+                *devices = NULL;
                 return 1;
         }
 
@@ -246,81 +272,77 @@ static int parse_devices(Parser *p, ScratchConfig *v, const char *value) {
         char *save = NULL;
         for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
                 if (!streq(w, "auto") && w[0] != '/')
-                        return fail(p, "Devices", "'%s' is neither an absolute path, a glob nor \"auto\"; "
+                        return fail(p, key, "'%s' is neither an absolute path, a glob nor \"auto\"; "
                                     "name disks like /dev/disk/by-id/nvme-...", w);
-                if (strv_extend(&v->devices, w) < 0)
+                if (strv_extend(devices, w) < 0)
                         return -ENOMEM;
         }
         return 1;
 }
 
-static int handle_scratch(Parser *p, const char *name, const char *value) {
-        ScratchConfig *v = current_volume(p);
-        if (!v)
-                return -ENOMEM;
+static int parse_name(Parser *p, const char *key, const char *value, void *field) {
+        if (!valid_name(value))
+                return fail(p, key, "'%s' is not a valid volume name; use 1-64 letters, digits, '-' or '_'", value);
+        return set_string(field, value) < 0 ? -ENOMEM : 1;
+}
 
-        if (streq(name, "Devices"))
-                return parse_devices(p, v, value);
+static int parse_mount_point(Parser *p, const char *key, const char *value, void *field) {
+        if (!valid_mount_point(value))
+                return fail(p, key, "'%s' is not a normalized absolute path other than /; use something like /scratch",
+                            value);
+        return set_string(field, value) < 0 ? -ENOMEM : 1;
+}
 
-        if (streq(name, "Name")) {
-                if (!valid_name(value))
-                        return fail(p, "Name", "'%s' is not a valid volume name; use 1-64 letters, digits, '-' or '_'",
-                                    value);
-                return set_string(&v->name, value) < 0 ? -ENOMEM : 1;
-        }
-        if (streq(name, "MountPoint")) {
-                if (!valid_mount_point(value))
-                        return fail(p, "MountPoint", "'%s' is not a normalized absolute path other than /; "
-                                    "use something like /scratch", value);
-                return set_string(&v->mount_point, value) < 0 ? -ENOMEM : 1;
-        }
-        if (streq(name, "FileSystem")) {
-                FileSystem f = file_system_from_string(value);
-                if (f < 0)
-                        return fail(p, "FileSystem", "'%s' is not supported; use xfs or ext4", value);
-                v->file_system = f;
-                return 1;
-        }
-        if (streq(name, "Expendable")) {
-                int b = parse_boolean(value);
-                if (b < 0)
-                        return fail(p, "Expendable", "'%s' is not a boolean; use yes or no", value);
-                v->expendable = b;
-                return 1;
-        }
-        Tristate *tristate = streq(name, "Discard")            ? &v->discard
-                             : streq(name, "BypassWorkqueues") ? &v->bypass_workqueues
-                             : streq(name, "AllowDiscards")    ? &v->allow_discards
-                                                               : NULL;
-        if (tristate) {
-                Tristate d = tristate_from_string(value);
-                if (d < 0)
-                        return fail(p, name, "'%s' is not valid; use auto, yes or no", value);
-                *tristate = d;
-                return 1;
-        }
-        if (streq(name, "Cipher")) {
-                CipherChoice c = cipher_choice_from_string(value);
-                if (c < 0)
+static int parse_file_system(Parser *p, const char *key, const char *value, void *field) {
+        FileSystem f = file_system_from_string(value);
+        if (f < 0)
+                return fail(p, key, "'%s' is not supported; use xfs or ext4", value);
+        *(FileSystem *) field = f;
+        return 1;
+}
+
+static int parse_bool(Parser *p, const char *key, const char *value, void *field) {
+        int b = parse_boolean(value);
+        if (b < 0)
+                return fail(p, key, "'%s' is not a boolean; use yes or no", value);
+        *(bool *) field = b;
+        return 1;
+}
+
+static int parse_tristate(Parser *p, const char *key, const char *value, void *field) {
+        Tristate d = tristate_from_string(value);
+        if (d < 0)
+                return fail(p, key, "'%s' is not valid; use auto, yes or no", value);
+        *(Tristate *) field = d;
+        return 1;
+}
+
+static int parse_cipher(Parser *p, const char *key, const char *value, void *field) {
+        CipherChoice c = cipher_choice_from_string(value);
+        if (c < 0) {
+                char choices[256] = "";
+                for (CipherChoice i = 0; i < _CIPHER_MAX; i++)
                         /* Quoted: the Adiantum names have commas of their own. */
-                        return fail(p, "Cipher", "'%s' is not supported; use 'aes-xts-plain64', 'auto', "
-                                    "'xchacha12,aes-adiantum-plain64' or 'xchacha20,aes-adiantum-plain64'", value);
-                v->cipher = c;
-                return 1;
+                        appendf(choices, sizeof(choices), "%s'%s'", i == 0 ? "" : i + 1 < _CIPHER_MAX ? ", " : " or ",
+                                cipher_choice_to_string(i));
+                return fail(p, key, "'%s' is not supported; use %s", value, choices);
         }
-        if (streq(name, "SectorSize")) {
-                if (streq(value, "auto"))
-                        v->sector_size = 0;
-                else if (streq(value, "512"))
-                        v->sector_size = 512;
-                else if (streq(value, "4096"))
-                        v->sector_size = 4096;
-                else
-                        return fail(p, "SectorSize", "'%s' is not valid; use auto, 512 or 4096", value);
-                return 1;
-        }
-        return fail(p, name, "unknown key in [Scratch]; known keys are Name, Devices, MountPoint, FileSystem, "
-                    "Expendable, Discard, SectorSize, Cipher, BypassWorkqueues, AllowDiscards");
+        *(CipherChoice *) field = c;
+        return 1;
+}
+
+static int parse_sector_size(Parser *p, const char *key, const char *value, void *field) {
+        unsigned *sector_size = field;
+
+        if (streq(value, "auto"))
+                *sector_size = 0;
+        else if (streq(value, "512"))
+                *sector_size = 512;
+        else if (streq(value, "4096"))
+                *sector_size = 4096;
+        else
+                return fail(p, key, "'%s' is not valid; use auto, 512 or 4096", value);
+        return 1;
 }
 
 static bool valid_group(const char *s) {
@@ -332,23 +354,17 @@ static bool valid_group(const char *s) {
         return true;
 }
 
-static int handle_access(Parser *p, const char *name, const char *value) {
-        char **field;
-        if (streq(name, "ReadGroup"))
-                field = &p->config->read_group;
-        else if (streq(name, "OperatorGroup"))
-                field = &p->config->operator_group;
-        else
-                return fail(p, name, "unknown key in [Access]; known keys are ReadGroup, OperatorGroup");
+static int parse_group(Parser *p, const char *key, const char *value, void *field) {
+        char **group = field;
 
         if (!*value) {
-                free(*field);
-                *field = NULL;
+                free(*group);
+                *group = NULL;
                 return 1;
         }
         if (!valid_group(value))
-                return fail(p, name, "'%s' is not a valid group name", value);
-        return set_string(field, value) < 0 ? -ENOMEM : 1;
+                return fail(p, key, "'%s' is not a valid group name", value);
+        return set_string(group, value) < 0 ? -ENOMEM : 1;
 }
 
 static int parse_uint(const char *v, unsigned min, unsigned max, int base, unsigned *ret) {
@@ -363,6 +379,24 @@ static int parse_uint(const char *v, unsigned min, unsigned max, int base, unsig
         return 0;
 }
 
+static int parse_mode(Parser *p, const char *key, const char *value, void *field) {
+        if (parse_uint(value, 0, 0777, 8, field) < 0)
+                return fail(p, key, "'%s' is not an octal file mode; use e.g. 0666 or 0660", value);
+        return 1;
+}
+
+static int parse_timeout_sec(Parser *p, const char *key, const char *value, void *field) {
+        if (parse_uint(value, 1, 3600, 10, field) < 0)
+                return fail(p, key, "'%s' is not a number of seconds from 1 to 3600", value);
+        return 1;
+}
+
+static int parse_connections(Parser *p, const char *key, const char *value, void *field) {
+        if (parse_uint(value, 1, 65536, 10, field) < 0)
+                return fail(p, key, "'%s' is not a number from 1 to 65536", value);
+        return 1;
+}
+
 static int set_path_or_empty(Parser *p, const char *key, char **field, const char *value, const char *example) {
         if (!*value) {
                 free(*field);
@@ -374,41 +408,72 @@ static int set_path_or_empty(Parser *p, const char *key, char **field, const cha
         return set_string(field, value) < 0 ? -ENOMEM : 1;
 }
 
-static int handle_daemon(Parser *p, const char *name, const char *value) {
-        DaemonConfig *d = &p->config->daemon;
+/* Two parsers for one kind of value: the hint must name a file for the one
+ * and a directory for the other. */
+static int parse_log_file(Parser *p, const char *key, const char *value, void *field) {
+        return set_path_or_empty(p, key, field, value, DEFAULT_AUDIT_LOG);
+}
 
-        if (streq(name, "SocketMode")) {
-                if (parse_uint(value, 0, 0777, 8, &d->socket_mode) < 0)
-                        return fail(p, name, "'%s' is not an octal file mode; use e.g. 0666 or 0660", value);
-                return 1;
+static int parse_directory(Parser *p, const char *key, const char *value, void *field) {
+        return set_path_or_empty(p, key, field, value, "/var/lib/prometheus/node-exporter");
+}
+
+/* Every key: where it goes and how its value is read. A [Scratch] key's
+ * offset is into the ScratchConfig, the others' into the Config. The order
+ * is that of the "known keys are" lists in messages. */
+static const struct ConfigKey {
+        Section section;
+        const char *key;
+        KeyParser parse;
+        size_t offset;
+} config_keys[] = {
+        { SECTION_SCRATCH, "Name", parse_name, offsetof(ScratchConfig, name) },
+        { SECTION_SCRATCH, "Devices", parse_devices, offsetof(ScratchConfig, devices) },
+        { SECTION_SCRATCH, "MountPoint", parse_mount_point, offsetof(ScratchConfig, mount_point) },
+        { SECTION_SCRATCH, "FileSystem", parse_file_system, offsetof(ScratchConfig, file_system) },
+        { SECTION_SCRATCH, "Expendable", parse_bool, offsetof(ScratchConfig, expendable) },
+        { SECTION_SCRATCH, "Discard", parse_tristate, offsetof(ScratchConfig, discard) },
+        { SECTION_SCRATCH, "SectorSize", parse_sector_size, offsetof(ScratchConfig, sector_size) },
+        { SECTION_SCRATCH, "Cipher", parse_cipher, offsetof(ScratchConfig, cipher) },
+        { SECTION_SCRATCH, "BypassWorkqueues", parse_tristate, offsetof(ScratchConfig, bypass_workqueues) },
+        { SECTION_SCRATCH, "AllowDiscards", parse_tristate, offsetof(ScratchConfig, allow_discards) },
+        { SECTION_ACCESS, "ReadGroup", parse_group, offsetof(Config, read_group) },
+        { SECTION_ACCESS, "OperatorGroup", parse_group, offsetof(Config, operator_group) },
+        { SECTION_DAEMON, "SocketMode", parse_mode, offsetof(Config, daemon.socket_mode) },
+        { SECTION_DAEMON, "IdleTimeoutSec", parse_timeout_sec, offsetof(Config, daemon.idle_timeout_sec) },
+        { SECTION_DAEMON, "MaxConnections", parse_connections, offsetof(Config, daemon.max_connections) },
+        { SECTION_DAEMON, "MaxConnectionsPerUser", parse_connections,
+          offsetof(Config, daemon.max_connections_per_user) },
+        { SECTION_DAEMON, "AuditLog", parse_log_file, offsetof(Config, daemon.audit_log) },
+        { SECTION_DAEMON, "MetricsDirectory", parse_directory, offsetof(Config, daemon.metrics_directory) },
+};
+
+static int unknown_key(Parser *p, Section section, const char *key) {
+        char keys[512] = "";
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+                if (config_keys[i].section == section)
+                        appendf(keys, sizeof(keys), "%s%s", keys[0] ? ", " : "", config_keys[i].key);
+        return fail(p, key, "unknown key in [%s]; known keys are %s", section_table[section], keys);
+}
+
+static int parse_key(Parser *p, Section section, const char *key, const char *value) {
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++) {
+                const struct ConfigKey *k = &config_keys[i];
+                if (k->section != section || !streq(k->key, key))
+                        continue;
+
+                void *base = section == SECTION_SCRATCH ? (void *) current_volume(p) : (void *) p->config;
+                if (!base)
+                        return -ENOMEM;
+                return k->parse(p, key, value, (uint8_t *) base + k->offset);
         }
-        if (streq(name, "IdleTimeoutSec")) {
-                if (parse_uint(value, 1, 3600, 10, &d->idle_timeout_sec) < 0)
-                        return fail(p, name, "'%s' is not a number of seconds from 1 to 3600", value);
-                return 1;
-        }
-        if (streq(name, "MaxConnections")) {
-                if (parse_uint(value, 1, 65536, 10, &d->max_connections) < 0)
-                        return fail(p, name, "'%s' is not a number from 1 to 65536", value);
-                return 1;
-        }
-        if (streq(name, "MaxConnectionsPerUser")) {
-                if (parse_uint(value, 1, 65536, 10, &d->max_connections_per_user) < 0)
-                        return fail(p, name, "'%s' is not a number from 1 to 65536", value);
-                return 1;
-        }
-        if (streq(name, "AuditLog"))
-                return set_path_or_empty(p, name, &d->audit_log, value, "/var/log/scratchd/audit.log");
-        if (streq(name, "MetricsDirectory"))
-                return set_path_or_empty(p, name, &d->metrics_directory, value,
-                                         "/var/lib/prometheus/node-exporter");
-        return fail(p, name, "unknown key in [Daemon]; known keys are SocketMode, IdleTimeoutSec, MaxConnections, "
-                    "MaxConnectionsPerUser, AuditLog, MetricsDirectory");
+        return unknown_key(p, section, key);
 }
 
 static int handler(void *userdata, const char *section, const char *name, const char *raw_value) {
         Parser *p = userdata;
         const char *value = raw_value;
+        char list[64];
         int r;
 
         if (p->error)
@@ -420,14 +485,12 @@ static int handler(void *userdata, const char *section, const char *name, const 
                         value++;
         }
 
-        if (streq(section, "Scratch"))
-                r = handle_scratch(p, name, value);
-        else if (streq(section, "Access"))
-                r = handle_access(p, name, value);
-        else if (streq(section, "Daemon"))
-                r = handle_daemon(p, name, value);
+        Section s = section_from_string(section);
+        if (s >= 0)
+                r = parse_key(p, s, name, value);
         else if (!*section)
-                r = fail(p, name, "key outside any section; put it under [Scratch], [Access] or [Daemon]");
+                r = fail(p, name, "key outside any section; put it under %s",
+                         section_list(list, sizeof(list), " or "));
         else
                 r = 1;   /* reported by check_line() on the header's own line */
         if (r == -ENOMEM)

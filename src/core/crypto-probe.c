@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "scratchd/cipher.h"
 #include "scratchd/crypto-probe.h"
 #include "scratchd/util.h"
 
@@ -98,14 +99,21 @@ bool crypto_driver_accelerated(const char *driver) {
         return true;
 }
 
+/* The kernel's names of the two ciphers that Cipher=auto chooses between. */
+static const char *auto_kernel_name(CipherForAuto f) {
+        return cipher_get(cipher_for_auto(f))->kernel_name;
+}
+
 void crypto_facts_from_text(const char *text, bool adiantum_instantiated, CryptoFacts *ret) {
         CryptoFacts f = {};
-        if (!crypto_best_driver(text, "xts(aes)", f.aes_driver, sizeof(f.aes_driver)))
+        if (!crypto_best_driver(text, auto_kernel_name(CIPHER_FOR_AUTO_AES_INSTRUCTIONS), f.aes_driver,
+                                sizeof(f.aes_driver)))
                 crypto_best_driver(text, "aes", f.aes_driver, sizeof(f.aes_driver));
         f.aes_accelerated = crypto_driver_accelerated(f.aes_driver);
         char adiantum[64];
         f.adiantum_available = adiantum_instantiated ||
-                               crypto_best_driver(text, "adiantum(xchacha12,aes)", adiantum, sizeof(adiantum));
+                               crypto_best_driver(text, auto_kernel_name(CIPHER_FOR_AUTO_NO_AES_INSTRUCTIONS), adiantum,
+                                                  sizeof(adiantum));
         *ret = f;
 }
 
@@ -129,8 +137,8 @@ static int instantiate(const char *name) {
 }
 
 void crypto_probe(CryptoFacts *ret) {
-        instantiate("xts(aes)");
-        int adiantum = instantiate("adiantum(xchacha12,aes)");
+        instantiate(auto_kernel_name(CIPHER_FOR_AUTO_AES_INSTRUCTIONS));
+        int adiantum = instantiate(auto_kernel_name(CIPHER_FOR_AUTO_NO_AES_INSTRUCTIONS));
         _cleanup_free_ char *text = NULL;
         if (read_full_file("/proc/crypto", &text) < 0)
                 text = NULL;

@@ -15,37 +15,25 @@ static bool is_crypt_sector(unsigned s) {
         return s >= 512 && s <= CRYPT_SECTOR_MAX && (s & (s - 1)) == 0;
 }
 
-static const struct {
-        const char *cipher, *mode;
-        unsigned key_size;
-} cipher_params[] = {
-        [CIPHER_AES_XTS] = { "aes", "xts-plain64", 64 },   /* AES-256 in XTS: two 256-bit keys */
-        [CIPHER_ADIANTUM_XCHACHA12] = { "xchacha12,aes", "adiantum-plain64", 32 },
-        [CIPHER_ADIANTUM_XCHACHA20] = { "xchacha20,aes", "adiantum-plain64", 32 },
-};
-
 static int decide_cipher(const CryptoFacts *c, const ScratchConfig *v, const char *path, CipherChoice *ret,
                          char *why, size_t why_size, char *reason, size_t reason_size) {
         const char *driver = c->aes_driver[0] ? c->aes_driver : "unknown";
 
         switch (v->cipher) {
         case CIPHER_AUTO:
-                /* Adiantum is built for CPUs without AES instructions: XChaCha
-                 * and NH run fast in plain C, where AES-XTS in generic C
-                 * crawls. With AES instructions, AES-XTS is faster and the
-                 * standard choice. */
+                /* The cipher table says which cipher is for which CPU (cipher.c). */
                 if (c->aes_accelerated) {
-                        *ret = CIPHER_AES_XTS;
+                        *ret = cipher_for_auto(CIPHER_FOR_AUTO_AES_INSTRUCTIONS);
                         snprintf(why, why_size, "Cipher=auto, AES instructions (%s)", driver);
                 } else if (c->adiantum_available) {
-                        *ret = CIPHER_ADIANTUM_XCHACHA12;
+                        *ret = cipher_for_auto(CIPHER_FOR_AUTO_NO_AES_INSTRUCTIONS);
                         snprintf(why, why_size, "Cipher=auto, no AES instructions (%s)", driver);
                 } else if (c->probed) {
-                        *ret = CIPHER_AES_XTS;
+                        *ret = cipher_for_auto(CIPHER_FOR_AUTO_AES_INSTRUCTIONS);
                         snprintf(why, why_size, "Cipher=auto, no AES instructions (%s) but no Adiantum in the kernel",
                                  driver);
                 } else {
-                        *ret = CIPHER_AES_XTS;
+                        *ret = cipher_for_auto(CIPHER_FOR_AUTO_AES_INSTRUCTIONS);
                         snprintf(why, why_size, "Cipher=auto, no AES instructions (%s) but Adiantum unknown: "
                                  "AF_ALG not allowed", driver);
                 }
@@ -54,7 +42,8 @@ static int decide_cipher(const CryptoFacts *c, const ScratchConfig *v, const cha
         case CIPHER_ADIANTUM_XCHACHA20:
                 if (c->probed && !c->adiantum_available) {
                         snprintf(reason, reason_size, "%s: Cipher=%s, but the kernel has no Adiantum; load the "
-                                 "adiantum module or use Cipher=aes-xts-plain64", path, cipher_choice_to_string(v->cipher));
+                                 "adiantum module or use Cipher=%s", path, cipher_choice_to_string(v->cipher),
+                                 cipher_choice_to_string(CIPHER_DEFAULT));
                         return -EINVAL;
                 }
                 *ret = v->cipher;
@@ -78,10 +67,11 @@ int tuning_decide(const DiskFacts *f, const CryptoFacts *c, const ScratchConfig 
         r = decide_cipher(c, v, f->path, &cipher, why_cipher, sizeof(why_cipher), reason, reason_size);
         if (r < 0)
                 return r;
-        t.cipher = cipher_params[cipher].cipher;
-        t.mode = cipher_params[cipher].mode;
-        t.key_size = cipher_params[cipher].key_size;
-        t.cipher_spec = cipher_choice_to_string(cipher);
+        const Cipher *row = cipher_get(cipher);
+        t.cipher = row->cipher;
+        t.mode = row->mode;
+        t.key_size = row->key_size;
+        t.cipher_spec = row->name;
 
         /* Larger crypto sectors cost less per byte: one IV and one cipher
          * setup per sector (Adiantum on 4096-byte sectors runs about 1.3 times

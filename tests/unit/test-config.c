@@ -231,8 +231,8 @@ static void test_tuning_keys(void **state) {
         }
 
         free(load_bad("[Scratch]\nDevices=/dev/sdb\nCipher=aes-cbc-essiv:sha256\n", "bad.conf:3: Cipher: ",
-                      "'aes-cbc-essiv:sha256' is not supported; use 'aes-xts-plain64', 'auto', "
-                      "'xchacha12,aes-adiantum-plain64' or 'xchacha20,aes-adiantum-plain64'", NULL));
+                      "'aes-cbc-essiv:sha256' is not supported; use 'aes-xts-plain64', "
+                      "'xchacha12,aes-adiantum-plain64', 'xchacha20,aes-adiantum-plain64' or 'auto'", NULL));
         /* Cipher names are exact: no case folding, no blanks inside. */
         free(load_bad("[Scratch]\nDevices=/dev/sdb\nCipher=AES-XTS-PLAIN64\n", "bad.conf:3: Cipher: ", NULL));
         free(load_bad("[Scratch]\nDevices=/dev/sdb\nCipher=\n", "bad.conf:3: Cipher: ", NULL));
@@ -242,9 +242,64 @@ static void test_tuning_keys(void **state) {
                       "use auto, yes or no", NULL));
         free(load_bad("[Scratch]\nDevices=/dev/sdb\nWorkqueues=no\n", "bad.conf:3: Workqueues: ",
                       "unknown key in [Scratch]", "Cipher", "BypassWorkqueues", "AllowDiscards", NULL));
-        for (int c = 0; c < _CIPHER_MAX; c++)
-                assert_int_equal(cipher_choice_from_string(cipher_choice_to_string(c)), c);
+}
+
+static void test_cipher_table(void **state) {
+        /* Every row of the cipher table: Cipher= takes its name, the name
+         * round-trips, and the error for an unknown cipher lists it. */
+        char *error = load_bad("[Scratch]\nDevices=/dev/sdb\nCipher=des\n", "bad.conf:3: Cipher: ",
+                               "'des' is not supported; use ", NULL);
+        size_t quotes = 0;
+        for (const char *q = strchr(error, '\''); q; q = strchr(q + 1, '\''))
+                quotes++;
+        /* 'des' and each row, nothing more. */
+        assert_int_equal(quotes, 2 + 2 * _CIPHER_MAX);
+
+        for (CipherChoice c = 0; c < _CIPHER_MAX; c++) {
+                const Cipher *row = cipher_get(c);
+                char text[256], quoted[80];
+
+                assert_non_null(row);
+                assert_non_null(row->name);
+                print_message("Cipher=%s\n", row->name);
+                assert_string_equal(cipher_choice_to_string(c), row->name);
+                assert_int_equal(cipher_choice_from_string(row->name), c);
+
+                snprintf(text, sizeof(text), "[Scratch]\nDevices=/dev/sdb\nCipher=%s\n", row->name);
+                Config *cfg = load_ok(text);
+                assert_int_equal(cfg->scratch[0].cipher, c);
+                config_free(cfg);
+
+                snprintf(quoted, sizeof(quoted), "'%s'", row->name);
+                assert_non_null(strstr(error, quoted));
+
+                if (c == CIPHER_AUTO) {
+                        assert_null(row->cipher);
+                        assert_int_equal(row->for_auto, CIPHER_FOR_AUTO_NEVER);
+                        continue;
+                }
+                /* dm-crypt's spec is the two parts joined: its table shows the name. */
+                assert_non_null(row->cipher);
+                assert_non_null(row->mode);
+                snprintf(text, sizeof(text), "%s-%s", row->cipher, row->mode);
+                assert_string_equal(text, row->name);
+                assert_true(row->key_size == 32 || row->key_size == 64);
+                assert_non_null(row->kernel_name);
+        }
+        free(error);
+
+        /* Cipher=auto has one cipher for each kind of CPU, and a real one. */
+        CipherChoice with = cipher_for_auto(CIPHER_FOR_AUTO_AES_INSTRUCTIONS);
+        CipherChoice without = cipher_for_auto(CIPHER_FOR_AUTO_NO_AES_INSTRUCTIONS);
+        assert_true(with >= 0 && with != CIPHER_AUTO);
+        assert_true(without >= 0 && without != CIPHER_AUTO && without != with);
+        assert_int_equal(cipher_for_auto(CIPHER_FOR_AUTO_NEVER), _CIPHER_INVALID);
+
+        assert_null(cipher_get(_CIPHER_MAX));
+        assert_null(cipher_get(_CIPHER_INVALID));
         assert_null(cipher_choice_to_string(_CIPHER_MAX));
+        assert_int_equal(cipher_choice_from_string(NULL), _CIPHER_INVALID);
+        assert_int_equal(cipher_choice_from_string(""), _CIPHER_INVALID);
 }
 
 static void test_inline_comments_values(void **state) {
@@ -290,12 +345,26 @@ static void test_devices_auto(void **state) {
 }
 
 static void test_sections_repeated(void **state) {
-        /* A second [Scratch] continues the same volume. */
-        Config *c = load_ok("[Scratch]\nDevices=/dev/sdb\n[Access]\nReadGroup=users\n[Scratch]\nName=again\n");
-        assert_string_equal(c->scratch[0].name, "again");
-        assert_devices(&c->scratch[0], "/dev/sdb", NULL);
+        /* [Access] and [Daemon] may come back; the later line wins. */
+        Config *c = load_ok("[Scratch]\nDevices=/dev/sdb\n[Access]\nReadGroup=users\n[Daemon]\nSocketMode=0600\n"
+                            "[Access]\nOperatorGroup=wheel\n[Daemon]\nSocketMode=0660\n");
         assert_string_equal(c->read_group, "users");
+        assert_string_equal(c->operator_group, "wheel");
+        assert_int_equal(c->daemon.socket_mode, 0660);
         config_free(c);
+}
+
+static void test_bad_second_scratch_section(void **state) {
+        /* One file, one [Scratch]: a second one is not a second volume, and
+         * not silently the same one either. Both lines are named. */
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\n[Access]\nReadGroup=users\n[Scratch]\nName=again\n",
+                      "bad.conf:5: ", "a second [Scratch] section (the first is at line 1); scratchd takes one "
+                      "scratch volume: merge them", NULL));
+        /* Also when the second one is empty, and after comments and blanks. */
+        free(load_bad("# two volumes?\n\n[Scratch]  # the first\nDevices=/dev/sdb\n\n[Scratch]\n", "bad.conf:6: ",
+                      "the first is at line 3", NULL));
+        /* The first problem wins: here the bad value on line 3. */
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nFileSystem=zfs\n[Scratch]\n", "bad.conf:3: FileSystem: ", NULL));
 }
 
 static void test_long_line_limit_boundary(void **state) {
@@ -791,6 +860,37 @@ static void test_load_dropin_resets_devices(void **state) {
         free(error);
 }
 
+static void test_load_dropin_second_scratch(void **state) {
+        TempDir *t = *state;
+        char main_path[256], confd[256], dropin[300];
+
+        snprintf(main_path, sizeof(main_path), "%s/scratchd.conf", t->path);
+        snprintf(confd, sizeof(confd), "%s/conf.d", t->path);
+        snprintf(dropin, sizeof(dropin), "%s/50-two.conf", confd);
+        write_file(t->path, "scratchd.conf", "[Scratch]\nDevices=/dev/sdb\n");
+        assert_int_equal(mkdir(confd, 0755), 0);
+        /* A drop-in's own [Scratch] is the main file's section again. */
+        write_file(confd, "40-one.conf", "[Scratch]\nName=fast\n");
+        Config *c = NULL;
+        char *error = NULL;
+        assert_int_equal(config_load(main_path, &c, &error), 0);
+        assert_null(error);
+        assert_string_equal(c->scratch[0].name, "fast");
+        config_free(c);
+
+        /* Two in one drop-in: the error names the drop-in and both lines. */
+        write_file(confd, "50-two.conf", "[Scratch]\nName=a\n[Access]\nReadGroup=users\n[Scratch]\nName=b\n");
+        c = NULL;
+        assert_int_equal(config_load(main_path, &c, &error), -EINVAL);
+        assert_null(c);
+        assert_non_null(error);
+        char expected[512];
+        snprintf(expected, sizeof(expected), "%s:5: a second [Scratch] section (the first is at line 1); "
+                 "scratchd takes one scratch volume: merge them", dropin);
+        assert_string_equal(error, expected);
+        free(error);
+}
+
 static void test_load_without_confd(void **state) {
         TempDir *t = *state;
         char main_path[256];
@@ -928,11 +1028,13 @@ int main(void) {
                 cmocka_unit_test(test_every_key),
                 cmocka_unit_test(test_value_spellings),
                 cmocka_unit_test(test_tuning_keys),
+                cmocka_unit_test(test_cipher_table),
                 cmocka_unit_test(test_inline_comments_values),
                 cmocka_unit_test(test_devices_lists),
                 cmocka_unit_test(test_devices_reset_in_string),
                 cmocka_unit_test(test_devices_auto),
                 cmocka_unit_test(test_sections_repeated),
+                cmocka_unit_test(test_bad_second_scratch_section),
                 cmocka_unit_test(test_access_groups),
                 cmocka_unit_test(test_long_line_limit_boundary),
                 cmocka_unit_test(test_realistic_devices_line),
@@ -969,6 +1071,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_load_daemon_dropin, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_load_file_and_dropins, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_load_dropin_resets_devices, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_load_dropin_second_scratch, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_load_without_confd, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_load_error_in_main_file, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_load_error_in_dropin, setup_tempdir, teardown_tempdir),
