@@ -65,8 +65,10 @@ check "nothing in job 2's directory" test -z "$(ls -A "$dir2")"
 for cmd in "prepare --job 103 --user nobody" "release --job 102" "wipe"; do
         as_user nobody "$SCRATCHCTL" --socket "$SOCK" $cmd 2> "$WORK/err"; rc=$?
         check "nobody: $cmd is NotAuthorized (exit 3)" test $rc -eq 3
+        [ $rc -eq 3 ] || note "exit $rc: $(cat "$WORK/err")"
         as_user nobody:users "$SCRATCHCTL" --socket "$SOCK" $cmd 2> "$WORK/err"; rc=$?
         check "nobody in ReadGroup: $cmd is NotAuthorized (exit 3)" test $rc -eq 3
+        [ $rc -eq 3 ] || note "exit $rc: $(cat "$WORK/err")"
 done
 check "the refusal says what to do" grep -q "run as root or as a member of the OperatorGroup=" "$WORK/err"
 for cmd in status metrics; do
