@@ -8,7 +8,11 @@
  * journal with structured fields (SCRATCHD_EVENT=, VOLUME=, JOB=, ...) and as
  * one JSON object per line to the audit log file. Key generations, never keys. */
 typedef struct AuditEvent {
-        const char *event;        /* "prepare", "release", "wipe", "transition", "adopt" */
+        /* What server.c emits: "prepare" and "release" (the calls; "release"
+         * also for a job it does not know), "wipe-requested" (a wipe call),
+         * "wipe" (a wipe's end, after a wipe call or a release) and "adopt"
+         * (an adoption's end). */
+        const char *event;
         const char *volume;
         const char *job;          /* or NULL */
         const char *user;         /* the job's user, or NULL */

@@ -1,10 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "scratchd/config.h"
+
+/* The smallest disk (bytes) that fs_make() makes `fs` on. */
+uint64_t file_system_min_size(FileSystem fs);
+
+/* 0 if `fs` can be made on a disk of `size` bytes; otherwise -ENOSPC and, in
+ * `reason`, one line that names `device`, its size, the minimum and the
+ * FileSystem= that would fit. */
+int fs_check_size(FileSystem fs, const char *device, uint64_t size, char *reason, size_t reason_size);
 
 /* Makes a filesystem for scratch: no discard pass (the key change already
  * erased everything), lazy metadata init, a log/journal small enough that

@@ -118,6 +118,12 @@ static int target_prepare(const Engine *m, Target *t, const ScratchConfig *vc) {
         t->verdict = safety_check(&t->facts, vc->expendable, reason, sizeof(reason));
         if (t->verdict == SAFETY_REFUSED)
                 return log_error_errno(EPERM, "%s: %s", vc->name, reason);
+        /* Found now, not by mkfs after the disk was keyed and its head zeroed;
+         * before the Expendable= warning, which would be a second line. */
+        char too_small[512];
+        r = fs_check_size(vc->file_system, t->facts.path, t->facts.size, too_small, sizeof(too_small));
+        if (r < 0)
+                return log_error_errno(r, "%s: %s", vc->name, too_small);
         if (t->verdict == SAFETY_EXPENDABLE)
                 log_warning("%s: %s", vc->name, reason);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -17,6 +18,45 @@
  * past it, the default grows to 2 GiB, which mkfs writes in full (11 s of a
  * 4 TiB disk's 12 s wipe in UML), so we cap it. */
 #define XFS_LOG_CAP_FROM (UINT64_C(128) << 30)
+
+/* The smallest disk each file system is made on with fs_make()'s options, as
+ * found by running them on sparse files. mkfs.xfs (5.19 and later) refuses
+ * less than 300 MiB ("Filesystem must be larger than 300MB."; 300 MiB less
+ * 4 KiB fails). mke2fs 1.47 makes something down to 104 KiB, but below 2 MiB
+ * it leaves out the journal ("Filesystem too small for a journal"): not the
+ * ext4 that was asked for. Plain dm-crypt takes no room of the disk, so these
+ * are sizes of the disk itself. */
+static const uint64_t file_system_min_size_table[_FILE_SYSTEM_MAX] = {
+        [FILE_SYSTEM_XFS] = UINT64_C(300) << 20,
+        [FILE_SYSTEM_EXT4] = UINT64_C(2) << 20,
+};
+
+uint64_t file_system_min_size(FileSystem fs) {
+        return fs >= 0 && fs < _FILE_SYSTEM_MAX ? file_system_min_size_table[fs] : 0;
+}
+
+int fs_check_size(FileSystem fs, const char *device, uint64_t size, char *reason, size_t reason_size) {
+        uint64_t min = file_system_min_size(fs);
+        if (size >= min)
+                return 0;
+
+        /* Name the file systems that would fit, so that the admin can choose. */
+        char fits[64] = "";
+        for (FileSystem f = 0; f < _FILE_SYSTEM_MAX; f++)
+                if (f != fs && size >= file_system_min_size(f))
+                        snprintf(fits + strlen(fits), sizeof(fits) - strlen(fits), "%sFileSystem=%s",
+                                 fits[0] ? " or " : "", file_system_to_string(f));
+
+        /* In bytes where rounding would make the two sizes read the same. */
+        char a[32], b[32];
+        if (streq(format_bytes(a, sizeof(a), size), format_bytes(b, sizeof(b), min))) {
+                snprintf(a, sizeof(a), "%" PRIu64 " bytes", size);
+                snprintf(b, sizeof(b), "%" PRIu64 " bytes", min);
+        }
+        snprintf(reason, reason_size, "%s is %s, below the %s that FileSystem=%s needs; use %s%sa larger disk",
+                 device, a, b, file_system_to_string(fs), fits, fits[0] ? " or " : "");
+        return -ENOSPC;
+}
 
 int fs_make(FileSystem fs, const char *device, uint64_t size, char **ret_output) {
         switch (fs) {

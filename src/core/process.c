@@ -6,12 +6,17 @@
 #include "scratchd/process.h"
 #include "scratchd/util.h"
 
-static char *last_line(char *buf) {
-        size_t n = strlen(buf);
-        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-                buf[--n] = 0;
-        char *nl = strrchr(buf, '\n');
-        return strdup(nl ? nl + 1 : buf);
+/* mkfs.xfs and mke2fs say why they failed on the first line they print and
+ * then, for most errors, a usage or help text that fills the rest (mkfs.xfs
+ * ends it with "<value> is xxx (512 byte blocks)."); a warning they print on
+ * the way ("Filesystem too small for a journal") comes first too, and says
+ * more to an admin than the error that follows it. */
+char *process_reason_line(const char *output) {
+        const char *p = output + strspn(output, " \t\n");
+        size_t n = strcspn(p, "\n");
+        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+                n--;
+        return strndup(p, n);
 }
 
 int process_run(char *const argv[], char **ret_output) {
@@ -36,20 +41,21 @@ int process_run(char *const argv[], char **ret_output) {
                 return r;
         }
 
-        /* Keep the tail of what it printed: enough for the one line we log. */
-        char buf[4096];
+        /* Keep the head of what it printed, where the reason is (see
+         * process_reason_line()); read the rest to the end, so that the
+         * program never blocks on a full pipe. */
+        char buf[4096], rest[4096];
         size_t used = 0;
         for (;;) {
-                if (used == sizeof(buf) - 1) {
-                        memmove(buf, buf + sizeof(buf) / 2, used - sizeof(buf) / 2);
-                        used -= sizeof(buf) / 2;
-                }
-                ssize_t k = read(pipefd[0], buf + used, sizeof(buf) - 1 - used);
+                bool full = used == sizeof(buf) - 1;
+                ssize_t k = full ? read(pipefd[0], rest, sizeof(rest))
+                                 : read(pipefd[0], buf + used, sizeof(buf) - 1 - used);
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k <= 0)
                         break;
-                used += (size_t) k;
+                if (!full)
+                        used += (size_t) k;
         }
         buf[used] = 0;
         close(pipefd[0]);
@@ -61,6 +67,6 @@ int process_run(char *const argv[], char **ret_output) {
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 return 0;
         if (ret_output)
-                *ret_output = last_line(buf);
+                *ret_output = process_reason_line(buf);
         return -EPROTO;
 }

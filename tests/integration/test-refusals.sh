@@ -5,13 +5,16 @@
 # running system: each refused with the disk and the reason named and not
 # one byte changed (sha256); each accepted only where Expendable=yes allows
 # it, never when mounted, holding root, active swap or an active md member.
+# And a blank disk too small for FileSystem=xfs: refused as such before
+# anything is written, and taken with the FileSystem=ext4 the error proposes.
 set -u
-kinds="ext4 gpt swap lvm mounted blank expendable mbr xfs btrfs md luks root"
+kinds="ext4 gpt swap lvm mounted blank expendable mbr xfs btrfs md luks root small"
 if [ -z "${RESULT:-}" ]; then   # on the host: make the disks, boot the guest
         here=$(dirname "$(realpath "$0")")
         dir=$(mktemp -d "${TMPDIR:-/tmp}/scratchd-disks.XXXXXX")
         trap 'rm -rf "$dir"' EXIT
         for d in $kinds; do truncate -s 320M "$dir/$d.img"; done
+        truncate -s 256M "$dir/small.img"   # below the 300 MiB mkfs.xfs wants
         mkfs.ext4 -q -F "$dir/ext4.img" >/dev/null
         sgdisk -o -n 1:0:0 "$dir/gpt.img" >/dev/null
         mkswap "$dir/swap.img" >/dev/null 2>&1
@@ -35,7 +38,8 @@ fi
 
 # ubda ext4, ubdb GPT, ubdc swap, ubdd LVM PV (made here), ubde ext4 mounted
 # here, ubdf blank, ubdg ext4, ubdh MBR, ubdi xfs, ubdj btrfs, ubdk md member
-# (made here), ubdl LUKS (made here), ubdm ext4 that becomes a root.
+# (made here), ubdl LUKS (made here), ubdm ext4 that becomes a root, ubdn
+# blank and 256 MiB.
 dev() { local i=0; for k in $kinds; do [ "$k" = "$1" ] && { printf '/dev/ubd%b' "\\x$(printf %x $((97 + i)))"; return; }; i=$((i + 1)); done; }
 for m in md-mod raid1; do modprobe -d "$WORK/modroot" $m 2>/dev/null; done
 pvcreate -q -y -ff "$(dev lvm)" > /dev/null 2>&1 || bail "pvcreate failed"
@@ -56,6 +60,7 @@ for f in ext4:ext4 gpt:gpt swap:swap lvm:LVM2_member mounted:ext4 expendable:ext
         [ "$found" = "${f#*:}" ] || bail "fixture $d holds '$found', not ${f#*:}"
 done
 check "the blank control disk has no signature" bash -c "! blkid -p $(dev blank) >/dev/null 2>&1"
+check "the small disk has no signature" bash -c "! blkid -p $(dev small) >/dev/null 2>&1"
 
 # refuse NAME DEVICE EXPECTED-WORDS [Key=Value]...
 refuse() {
@@ -101,6 +106,8 @@ refuse md-active "$(dev md)" "is in use by md0 (md RAID)"
 refuse md-active-expendable "$(dev md)" "is in use by md0 (md RAID)" Expendable=yes
 mdadm --stop /dev/md0 > /dev/null 2>&1
 refuse md "$(dev md)" "an md RAID member superblock"
+refuse small "$(dev small)" "is 256.0 MiB, below the 300.0 MiB that FileSystem=xfs needs; use FileSystem=ext4 or a larger disk" \
+        FileSystem=xfs
 refuse mounted "$(dev mounted)" "is mounted at $WORK/data"
 refuse mounted-expendable "$(dev mounted)" "is mounted at $WORK/data" Expendable=yes
 check "the mounted decoy's data is intact" grep -qx precious "$WORK/data/file"
@@ -133,5 +140,9 @@ conf "$WORK/blank.conf" "$(dev blank)" "$WORK/mnt-blank" FileSystem=ext4
 check "blank: setup exits 0" scratchd --config "$WORK/blank.conf" setup
 check "blank: mounted" grep -q " $WORK/mnt-blank " /proc/self/mountinfo
 umount "$WORK/mnt-blank"; dmsetup remove scratchd-scratch
+conf "$WORK/small-ext4.conf" "$(dev small)" "$WORK/mnt-small" FileSystem=ext4
+check "small, FileSystem=ext4 (as the refusal proposes): setup exits 0" scratchd --config "$WORK/small-ext4.conf" setup
+check "small, FileSystem=ext4: mounted" grep -q " $WORK/mnt-small " /proc/self/mountinfo
+umount "$WORK/mnt-small"; dmsetup remove scratchd-scratch
 for k in expendable gpt mbr xfs btrfs swap lvm luks md; do accept "$k" "$(dev $k)"; done
 exit 0
