@@ -8,10 +8,10 @@
  * journal with structured fields (SCRATCHD_EVENT=, VOLUME=, JOB=, ...) and as
  * one JSON object per line to the audit log file. Key generations, never keys. */
 typedef struct AuditEvent {
-        /* What server.c emits: "prepare" and "release" (the calls; "release"
-         * also for a job it does not know), "wipe-requested" (a wipe call),
-         * "wipe" (a wipe's end, after a wipe call or a release) and "adopt"
-         * (an adoption's end). */
+        /* What the daemon emits (src/daemon/volume.c, backend.c): "prepare"
+         * (its end, or its refusal), "release" (the call; also for a job it
+         * does not know), "wipe-requested" (a wipe call), "wipe" (a wipe's
+         * end, after a wipe call or a release) and "adopt" (an adoption's end). */
         const char *event;
         const char *volume;
         const char *job;          /* or NULL */
