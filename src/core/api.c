@@ -13,6 +13,8 @@ const char api_interface_description[] =
         "  devices: []string,\n"
         "  state: (ABSENT, WIPING, CLEAN, IN_USE, DIRTY, FAILED),\n"
         "  adopting: ?bool,\n"
+        "  # what runs on it now: adopting, preparing or wiping\n"
+        "  activity: ?string,\n"
         "  job: ?string,\n"
         "  user: ?string,\n"
         "  key_generation: int,\n"

@@ -200,8 +200,21 @@ static void backend_get_metrics(void *userdata, ApiResult *r) {
         json_object_object_add(r->parameters, "text", json_object_new_string(text));
 }
 
+/* Drops the subscribers whose clients are gone: at each change, and before
+ * each new one, so that clients that come and go cannot pile them up. */
+static void subscribers_prune(Manager *m) {
+        size_t k = 0;
+        for (size_t i = 0; i < m->n_subscribers; i++)
+                if (call_connected(m->subscribers[i]))
+                        m->subscribers[k++] = m->subscribers[i];
+                else
+                        call_unref(m->subscribers[i]);
+        m->n_subscribers = k;
+}
+
 static void backend_subscribe(void *userdata, Call *call, ApiResult *r) {
         Manager *m = userdata;
+        subscribers_prune(m);
         Call **n = realloc(m->subscribers, sizeof(Call *) * (m->n_subscribers + 1));
         if (!n) {
                 api_result_error(r, API_ERROR_INTERNAL, NULL);
@@ -214,19 +227,12 @@ static void backend_subscribe(void *userdata, Call *call, ApiResult *r) {
 }
 
 void backend_notify(Manager *m, const Volume *v) {
-        size_t k = 0;
+        subscribers_prune(m);
         for (size_t i = 0; i < m->n_subscribers; i++) {
-                Call *c = m->subscribers[i];
-                if (!call_connected(c)) {
-                        call_unref(c);
-                        continue;
-                }
                 json_object *p = json_object_new_object();
                 json_object_object_add(p, "volume", volume_json(v));
-                call_notify(c, p);
-                m->subscribers[k++] = c;
+                call_notify(m->subscribers[i], p);
         }
-        m->n_subscribers = k;
 }
 
 /* Starts `op` on `v`: the call is answered when the work is done. */

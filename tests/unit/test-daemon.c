@@ -109,15 +109,19 @@ static void answer_done(Answer *a) {
 
 /* A client's call as the transport hands it over. Returns the Call, which the
  * test holds as the transport would while the client is connected. */
-static Call *invoke(Manager *m, Answer *a, const char *method, const char *params) {
+static Call *invoke_more(Manager *m, Answer *a, const char *method, const char *params, bool more) {
         const Caller root = { .uid = 0, .pid = getpid() };
-        Call *call = call_new(&root, false, false, fake_send, a);
+        Call *call = call_new(&root, false, more, fake_send, a);
         assert_non_null(call);
-        VarlinkCall vc = { .method = strdup(method), .parameters = json_tokener_parse(params ?: "{}") };
+        VarlinkCall vc = { .method = strdup(method), .parameters = json_tokener_parse(params ?: "{}"), .more = more };
         assert_non_null(vc.parameters);
         manager_handle_call(m, call, &vc);
         varlink_call_done(&vc);
         return call;
+}
+
+static Call *invoke(Manager *m, Answer *a, const char *method, const char *params) {
+        return invoke_more(m, a, method, params, false);
 }
 
 static const char *str(json_object *p, const char *key) {
@@ -435,6 +439,45 @@ static void test_client_gone_before_answer(void **state) {
         answer_done(&a);
 }
 
+/* Subscribe: the status, then each change; nothing once the client is gone. */
+static void test_subscribe(void **state) {
+        Fixture *f = fixture_new(state, 1, NULL);
+        Answer sub = {}, w = {};
+
+        Call *cs = invoke_more(f->m, &sub, "io.scratchd.Subscribe", NULL, true);
+        assert_int_equal(sub.n, 1);
+        assert_true(sub.continues);
+        json_object *vols;
+        assert_true(json_object_object_get_ex(sub.parameters, "volumes", &vols));
+
+        gate(true);
+        Call *cw = invoke(f->m, &w, "io.scratchd.Wipe", NULL);
+        assert_int_equal(sub.n, 2);   /* WIPING */
+        json_object *v;
+        assert_true(json_object_object_get_ex(sub.parameters, "volume", &v));
+        assert_string_equal(str(v, "state"), "WIPING");
+        gate(false);
+        assert_true(run_until(f->m, answered, &w));
+        assert_int_equal(sub.n, 3);   /* CLEAN again */
+        assert_true(json_object_object_get_ex(sub.parameters, "volume", &v));
+        assert_string_equal(str(v, "state"), "CLEAN");
+        assert_true(sub.continues);
+
+        call_disconnect(cs);
+        call_unref(cs);
+        Answer w2 = {};
+        Call *cw2 = invoke(f->m, &w2, "io.scratchd.Wipe", NULL);
+        assert_true(run_until(f->m, answered, &w2));
+        assert_int_equal(sub.n, 3);
+        assert_int_equal(f->m->n_subscribers, 0);
+
+        call_unref(cw);
+        call_unref(cw2);
+        answer_done(&sub);
+        answer_done(&w);
+        answer_done(&w2);
+}
+
 /* A user lookup that takes 2 s does not hold up the loop. */
 static void test_slow_nss_does_not_delay_status(void **state) {
         Fixture *f = fixture_new(state, 1, NULL);
@@ -479,6 +522,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_prepare_while_wiping, fixture_free),
                 cmocka_unit_test_teardown(test_wipe_two_volumes_one_fails, fixture_free),
                 cmocka_unit_test_teardown(test_client_gone_before_answer, fixture_free),
+                cmocka_unit_test_teardown(test_subscribe, fixture_free),
                 cmocka_unit_test_teardown(test_slow_nss_does_not_delay_status, fixture_free),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
