@@ -259,10 +259,8 @@ void api_dispatch(const ApiBackend *b, Call *call, const Caller *c, const Varlin
                         api_result_invalid_parameter(ret, "job");
                 else if (v[1] && v[2])
                         api_result_invalid_parameter(ret, "uid");
-                else if (!v[1] && !v[2])
-                        api_result_invalid_parameter(ret, "user");
-                else if (v[1] && !user_name_valid(v[1]))
-                        api_result_invalid_parameter(ret, "user");
+                else if (v[1] ? !user_name_valid(v[1]) : !v[2])
+                        api_result_invalid_parameter(ret, "user");   /* not a name, or neither given */
                 else
                         b->prepare(b->userdata, call, c, v[0], v[1], uid, v[3], ret);
                 break;

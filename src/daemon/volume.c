@@ -151,15 +151,13 @@ static int volume_launch(Volume *v, const Caller *c, Operation *op) {
 }
 
 int volume_start(Volume *v, WorkKind kind, const Caller *c, const char *job, Operation *op) {
-        int r;
-
         assert(kind == WORK_ADOPT || kind == WORK_RELEASE || kind == WORK_WIPE);
         if (!volume_idle(v))
                 return -EBUSY;
 
         if (kind == WORK_RELEASE) {
                 Record next = v->rec;
-                r = lifecycle_apply(&next, EVENT_RELEASE, &(LifecycleArgs) { .job = job });
+                int r = lifecycle_apply(&next, EVENT_RELEASE, &(LifecycleArgs) { .job = job });
                 if (r < 0)
                         return r;
                 /* The worker starts from what is on file: save before it starts. */
@@ -252,7 +250,6 @@ void volume_work_done(Volume *v) {
 
         WorkKind w = v->work;
         bool failed;
-        bool wiped = false;
         v->work = WORK_NONE;
 
         if (w == WORK_PREPARE)
@@ -265,7 +262,7 @@ void volume_work_done(Volume *v) {
                 /* What the engine recorded (through the lifecycle) is the volume's now. */
                 v->rec = v->result.rec;
                 failed = v->result.r < 0;
-                wiped = v->rec.generation != gen_before || w != WORK_ADOPT;
+                bool wiped = v->rec.generation != gen_before || w != WORK_ADOPT;
                 if (wiped) {
                         if (failed)
                                 v->counters.wipe_failures++;

@@ -188,10 +188,11 @@ static int explain_error(const char *error, json_object *p) {
         if (streq(error, API_ERROR_NO_CLEAN_VOLUME)) {
                 /* Each volume and why it cannot be had, on one line. */
                 json_object *a;
-                char line[1024] = "", why[256];
+                char line[1024] = "";
                 if (p && json_object_object_get_ex(p, "volumes", &a) && json_object_is_type(a, json_type_array))
                         for (size_t i = 0; i < json_object_array_length(a); i++) {
                                 json_object *v = json_object_array_get_idx(a, i);
+                                char why[256];
                                 size_t n = strlen(line);
                                 snprintf(line + n, sizeof(line) - n, "%s%s is %s", i ? "; " : "",
                                          param_string(v, "volume") ?: "?", describe_unavailable(v, why, sizeof(why)));
