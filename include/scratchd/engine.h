@@ -6,8 +6,10 @@
 #include "scratchd/config.h"
 #include "scratchd/wipe.h"
 
-/* The operations on every configured volume that `scratchd setup`, `scratchd
- * wipe` and `scratchd status` run, and that the daemon will call from its loop. */
+/* The engine: brings a configured volume to CLEAN (its disk resolved, checked
+ * by the safety rules, tuned, wiped through WipeOps). The one-shot commands
+ * `scratchd setup|wipe|status` run it over every volume; the daemon's worker
+ * threads run engine_run_volume() for one. */
 typedef struct Engine {
         const Config *config;
         const char *state_dir;
@@ -15,27 +17,27 @@ typedef struct Engine {
         WipeOps ops;
 } Engine;
 
-void engine_init(Engine *m, const Config *config, const char *state_dir, const char *root);
+void engine_init(Engine *e, const Config *config, const char *state_dir, const char *root);
 
 /* Brings every volume to CLEAN: keeps one the state file proves CLEAN and
  * untouched, wipes anything else. Refuses (nothing written) disks that
  * safety_check() refuses. Returns 0 if every volume ended CLEAN. */
-int engine_setup(Engine *m);
+int engine_setup(Engine *e);
 
 /* Crypto-erases and re-keys every volume now. */
-int engine_wipe(Engine *m);
+int engine_wipe(Engine *e);
 
 /* Takes the volume's lock (a file under the state directory): one scratchd at
  * a time per volume. Returns the fd that holds it, or a logged negative errno
  * (-EBUSY when another process holds it). */
-int engine_lock_volume(const Engine *m, const char *name);
+int engine_lock_volume(const Engine *e, const char *name);
 
 /* The work behind setup and wipe for one volume, without taking its lock:
  * the caller holds it. Keeps a volume whose record is proven (CLEAN, or
  * IN_USE by a job) unless `force_wipe`; wipes anything else. The volume's
  * record as it ends up goes to *ret_rec, also on failure. Safe to call from a
  * worker thread. */
-int engine_run_volume(Engine *m, const ScratchConfig *vc, bool force_wipe, Record *ret_rec);
+int engine_run_volume(Engine *e, const ScratchConfig *vc, bool force_wipe, Record *ret_rec);
 
 /* Prints every volume's state, a block each, for people. */
-int engine_status(Engine *m, FILE *out);
+int engine_status(Engine *e, FILE *out);

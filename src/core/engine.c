@@ -17,28 +17,28 @@
 #include "scratchd/util.h"
 #include "scratchd/dmcrypt.h"
 
-void engine_init(Engine *m, const Config *config, const char *state_dir, const char *root) {
-        *m = (Engine) { .config = config, .state_dir = state_dir, .root = root && !streq(root, "/") ? root : NULL };
-        kernel_ops_init(&m->ops, state_dir);
+void engine_init(Engine *e, const Config *config, const char *state_dir, const char *root) {
+        *e = (Engine) { .config = config, .state_dir = state_dir, .root = root && !streq(root, "/") ? root : NULL };
+        kernel_ops_init(&e->ops, state_dir);
 }
 
 /* One scratchd at a time per volume: the initramfs, the daemon and an admin
  * may all try at once. The lock goes with the process, even on kill -9. */
-int engine_lock_volume(const Engine *m, const char *name) {
+int engine_lock_volume(const Engine *e, const char *name) {
         char path[PATH_MAX];
-        if (mkdir(m->state_dir, 0755) < 0 && errno != EEXIST)
-                return log_error_errno(errno, "cannot create state directory %s: %m", m->state_dir);
-        snprintf(path, sizeof(path), "%s/%s.lock", m->state_dir, name);
+        if (mkdir(e->state_dir, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "cannot create state directory %s: %m", e->state_dir);
+        snprintf(path, sizeof(path), "%s/%s.lock", e->state_dir, name);
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return log_error_errno(errno, "cannot open lock %s: %m", path);
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-                int e = errno;
+                int err = errno;
                 close(fd);
-                if (e == EWOULDBLOCK)
+                if (err == EWOULDBLOCK)
                         return log_error_errno(EBUSY, "%s: another scratchd is working on this volume; try again "
                                                "when it is done", name);
-                return log_error_errno(e, "cannot lock %s: %m", path);
+                return log_error_errno(err, "cannot lock %s: %m", path);
         }
         return fd;
 }
@@ -81,7 +81,7 @@ static int resolve_auto(const Target *t, char ***ret) {
         return 0;
 }
 
-static int target_prepare(const Engine *m, Target *t, const ScratchConfig *vc) {
+static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
         _cleanup_strv_free_ char **paths = NULL;
         _cleanup_free_ char *error = NULL;
         char reason[1024];
@@ -89,7 +89,7 @@ static int target_prepare(const Engine *m, Target *t, const ScratchConfig *vc) {
 
         *t = (Target) { .vc = vc };
         snprintf(t->mapping, sizeof(t->mapping), MAPPING_PREFIX "%s", vc->name);
-        snprintf(t->mount_point, sizeof(t->mount_point), "%s%s", m->root ?: "", vc->mount_point);
+        snprintf(t->mount_point, sizeof(t->mount_point), "%s%s", e->root ?: "", vc->mount_point);
 
         if (strv_contains(vc->devices, "auto"))
                 r = resolve_auto(t, &paths);
@@ -158,7 +158,7 @@ static bool record_live(const Target *t, const Record *rec) {
                strv_contains(t->facts.our_mounts, t->mount_point);
 }
 
-static int wipe_target(Engine *m, Target *t, Record *rec) {
+static int wipe_target(Engine *e, Target *t, Record *rec) {
         WipeRequest req = {
                 .name = t->vc->name,
                 .mapping = t->mapping,
@@ -173,27 +173,27 @@ static int wipe_target(Engine *m, Target *t, Record *rec) {
                 .discard_max_bytes = t->facts.discard_max_bytes,
         };
         WipeStep failed;
-        return wipe_volume(&m->ops, &req, rec, &failed);
+        return wipe_volume(&e->ops, &req, rec, &failed);
 }
 
-int engine_run_volume(Engine *m, const ScratchConfig *vc, bool force_wipe, Record *ret_rec) {
+int engine_run_volume(Engine *e, const ScratchConfig *vc, bool force_wipe, Record *ret_rec) {
         _cleanup_(target_done) Target t = {};
         Record rec = {};
         int r;
 
-        r = target_prepare(m, &t, vc);
+        r = target_prepare(e, &t, vc);
         if (r < 0) {
                 /* Nothing was touched. What we knew stands, but for the state:
                  * a volume whose disk we cannot take is no one's to use. */
-                if (record_load(m->state_dir, vc->name, ret_rec) < 0)
+                if (record_load(e->state_dir, vc->name, ret_rec) < 0)
                         *ret_rec = (Record) {};
                 (void) lifecycle_apply(ret_rec, EVENT_DISK_LOST, NULL);
                 return r;
         }
 
-        r = record_load(m->state_dir, vc->name, &rec);
+        r = record_load(e->state_dir, vc->name, &rec);
         if (r == -EBADMSG)
-                log_warning("%s: state file in %s is not one scratchd wrote; wiping", vc->name, m->state_dir);
+                log_warning("%s: state file in %s is not one scratchd wrote; wiping", vc->name, e->state_dir);
         bool have_record = r >= 0;
         if (!have_record)
                 rec = (Record) {};
@@ -213,41 +213,41 @@ int engine_run_volume(Engine *m, const ScratchConfig *vc, bool force_wipe, Recor
                 log_info("%s: found an active mapping on %s that cannot be proven clean (state %s); wiping",
                          vc->name, t.facts.path, have_record ? lifecycle_state_to_string(rec.state) : "unknown");
 
-        r = wipe_target(m, &t, &rec);
+        r = wipe_target(e, &t, &rec);
         *ret_rec = rec;
         return r;
 }
 
-static int for_each_volume(Engine *m, bool force_wipe) {
+static int for_each_volume(Engine *e, bool force_wipe) {
         int ret = 0;
-        for (size_t i = 0; i < m->config->n_scratch; i++) {
-                const ScratchConfig *vc = &m->config->scratch[i];
-                _cleanup_close_ int lock = engine_lock_volume(m, vc->name);
+        for (size_t i = 0; i < e->config->n_scratch; i++) {
+                const ScratchConfig *vc = &e->config->scratch[i];
+                _cleanup_close_ int lock = engine_lock_volume(e, vc->name);
                 Record rec;
-                int r = lock < 0 ? lock : engine_run_volume(m, vc, force_wipe, &rec);
+                int r = lock < 0 ? lock : engine_run_volume(e, vc, force_wipe, &rec);
                 if (r < 0 && ret == 0)
                         ret = r;
         }
         return ret;
 }
 
-int engine_setup(Engine *m) {
-        return for_each_volume(m, false);
+int engine_setup(Engine *e) {
+        return for_each_volume(e, false);
 }
 
-int engine_wipe(Engine *m) {
-        return for_each_volume(m, true);
+int engine_wipe(Engine *e) {
+        return for_each_volume(e, true);
 }
 
-int engine_status(Engine *m, FILE *out) {
-        for (size_t i = 0; i < m->config->n_scratch; i++) {
-                const ScratchConfig *vc = &m->config->scratch[i];
+int engine_status(Engine *e, FILE *out) {
+        for (size_t i = 0; i < e->config->n_scratch; i++) {
+                const ScratchConfig *vc = &e->config->scratch[i];
                 Record rec;
                 char a[32];
 
                 if (i > 0)
                         fputc('\n', out);
-                int r = record_load(m->state_dir, vc->name, &rec);
+                int r = record_load(e->state_dir, vc->name, &rec);
                 if (r < 0) {
                         _cleanup_free_ char *devs = strv_join(vc->devices, " ");
                         fprintf(out, "%s: %s\n", vc->name, r == -ENOENT ? "ABSENT (not set up since boot)" : "UNKNOWN (unreadable state file)");
