@@ -23,7 +23,9 @@ struct Operation {
         unsigned n_pending;       /* volumes still working for it */
         Volume *volume;           /* the last volume that finished */
         Volume *failed;           /* the first volume that failed, or NULL */
-        char job[65];
+        /* A Release that came while its job's Prepare was in the worker:
+         * once the Prepare is done, the volume is released for it. */
+        bool release_after_prepare;
 };
 
 Operation *operation_new(Call *call, OperationDoneFn done, void *userdata);

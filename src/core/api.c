@@ -274,7 +274,8 @@ void api_dispatch(const ApiBackend *b, Call *call, const Caller *c, const Varlin
                 b->wipe(b->userdata, call, c, v[0], ret);
                 break;
         case M_SUBSCRIBE:
-                if (!message->more)
+                /* A oneway subscription could never be answered nor end. */
+                if (!message->more || message->oneway)
                         api_result_error(ret, API_ERROR_EXPECTED_MORE, NULL);
                 else
                         b->subscribe(b->userdata, call, ret);

@@ -238,7 +238,11 @@ void backend_notify(Manager *m, const Volume *v) {
 /* Starts `op` on `v`: the call is answered when the work is done. */
 static void defer_on(ApiResult *r, Operation *op, int k) {
         if (k < 0) {
-                api_result_error(r, API_ERROR_INTERNAL, NULL);
+                json_object *p = json_object_new_object();
+                char why[128];
+                snprintf(why, sizeof(why), "cannot start the work: %s; the journal says more", strerror(-k));
+                json_object_object_add(p, "reason", json_object_new_string(why));
+                api_result_error(r, API_ERROR_INTERNAL, p);
                 return;
         }
         r->deferred = true;
@@ -310,6 +314,15 @@ static void backend_release(void *userdata, Call *call, const Caller *c, const c
 
         for (size_t i = 0; i < m->n_volumes; i++) {
                 Volume *v = &m->volumes[i];
+                /* Its Prepare is still in the worker (the prolog gave up on
+                 * it, the job ended): released as soon as it is done. */
+                if (v->work == WORK_PREPARE && streq(v->order.job, job)) {
+                        _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_release, m);
+                        if (op)
+                                op->release_after_prepare = true;
+                        defer_on(r, op, op ? volume_add_waiter(v, op) : -ENOMEM);
+                        return;
+                }
                 bool again = v->work == WORK_RELEASE && streq(v->order.job, job);
                 if (!again && (!volume_idle(v) || v->rec.state != STATE_IN_USE || !streq(v->rec.job, job)))
                         continue;

@@ -34,12 +34,13 @@ Call *call_unref(Call *c) {
 /* The final answer. The transport may drop its reference in `send`: callers
  * that answer later hold their own, and the handler runs under an extra one. */
 static void call_final(Call *c, const char *error, json_object *parameters) {
-        if (c->answered || !c->sink || c->oneway) {
+        if (c->answered || !c->sink) {
                 c->answered = true;
                 json_object_put(parameters);
                 return;
         }
         c->answered = true;
+        /* Oneway too: nothing is sent, but the transport learns it is over. */
         c->send(c, c->sink, error, parameters, false);
 }
 
@@ -219,10 +220,14 @@ static void connection_send_error(Connection *c, const char *error, json_object 
 /* CallSendFn of the real transport. */
 static void connection_call_send(Call *call, void *sink, const char *error, json_object *parameters, bool continues) {
         Connection *c = sink;
-        size_t len;
-        char *m = error ? varlink_encode_error(error, parameters, &len)
-                        : varlink_encode_reply(parameters, continues, &len);
-        connection_send(c, m, len);
+        if (call->oneway)
+                json_object_put(parameters);
+        else {
+                size_t len;
+                char *m = error ? varlink_encode_error(error, parameters, &len)
+                                : varlink_encode_reply(parameters, continues, &len);
+                connection_send(c, m, len);
+        }
         if (!continues)
                 for (size_t i = 0; i < c->n_streams; i++)
                         if (c->streams[i] == call) {
@@ -280,11 +285,18 @@ static void connection_handle(Connection *c, const char *msg, size_t len) {
         t->handler(t->userdata, call, &vc);
         varlink_call_done(&vc);
         if (!c->dead && c->current == call) {
-                if (call->answered || call->oneway) {
+                if (call->answered) {
                         c->current = NULL;
                         call_unref(call);
                 } else if (call->streaming) {
-                        Call **n = realloc(c->streams, sizeof(Call *) * (c->n_streams + 1));
+                        /* One stream a connection: a new one replaces the old,
+                         * so that repeated calls cannot pile them up. */
+                        for (size_t i = 0; i < c->n_streams; i++) {
+                                call_disconnect(c->streams[i]);
+                                call_unref(c->streams[i]);
+                        }
+                        c->n_streams = 0;
+                        Call **n = realloc(c->streams, sizeof(Call *));
                         if (n) {
                                 c->streams = n;
                                 c->streams[c->n_streams++] = call;
@@ -292,7 +304,8 @@ static void connection_handle(Connection *c, const char *msg, size_t len) {
                         } else
                                 connection_kill(c);
                 }
-                /* Otherwise it is answered later; no further call is read until then. */
+                /* Otherwise it is answered later (oneway calls too); no
+                 * further call is read until then. */
         }
         call_unref(call);
 }

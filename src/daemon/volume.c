@@ -160,10 +160,13 @@ int volume_start(Volume *v, WorkKind kind, const Caller *c, const char *job, Ope
                 int r = lifecycle_apply(&next, EVENT_RELEASE, &(LifecycleArgs) { .job = job });
                 if (r < 0)
                         return r;
-                /* The worker starts from what is on file: save before it starts. */
+                /* The worker starts from what is on file: save before it
+                 * starts. If that fails the wipe goes on all the same: its
+                 * first step records WIPING, or fences the volume. */
                 r = record_save(v->manager->state_dir, v->sc->name, &next);
                 if (r < 0)
-                        return log_error_errno(r, "%s: cannot record the release of job %s: %m", v->sc->name, job);
+                        log_warning_errno(r, "%s: cannot record the release of job %s: %m; wiping all the same",
+                                          v->sc->name, job);
                 fault_point("release-saved");
                 volume_audit(v, "release", c, job, v->rec.state, next.state, 0, "ok", NULL);
                 v->rec = next;
@@ -245,6 +248,25 @@ static bool prepare_done(Volume *v) {
         return false;
 }
 
+/* The job's epilog came while its prolog's Prepare was in the worker: the
+ * job is over, so its volume is released now, for those calls. They keep the
+ * reference and the count they hold on this volume. */
+static void release_after_prepare(Volume *v, Operation **ops, size_t n) {
+        int r = volume_start(v, WORK_RELEASE, &ops[0]->call->caller, v->rec.job, NULL);
+        Operation **w = r < 0 ? NULL : realloc(v->waiters, sizeof(Operation *) * (v->n_waiters + n));
+        if (!w) {
+                /* Not started: answer as a failure, the volume stays the job's. */
+                for (size_t i = 0; i < n; i++) {
+                        operation_volume_done(ops[i], v, true);
+                        operation_unref(ops[i]);
+                }
+                return;
+        }
+        v->waiters = w;
+        for (size_t i = 0; i < n; i++)
+                v->waiters[v->n_waiters++] = ops[i];
+}
+
 void volume_work_done(Volume *v) {
         pthread_join(v->thread, NULL);
 
@@ -289,13 +311,22 @@ void volume_work_done(Volume *v) {
         /* Answers go out from the loop (the transport defers), so that no
          * waiter's next call runs in the middle of this. */
         Operation **waiters = v->waiters;
-        size_t n = v->n_waiters;
+        size_t n = v->n_waiters, n_release = 0;
         v->waiters = NULL;
         v->n_waiters = 0;
         for (size_t i = 0; i < n; i++) {
-                operation_volume_done(waiters[i], v, failed);
+                /* Releases of a job whose Prepare just succeeded wait on. */
+                if (w == WORK_PREPARE && !failed && waiters[i]->release_after_prepare) {
+                        waiters[n_release++] = waiters[i];
+                        continue;
+                }
+                /* A Release whose job's Prepare failed: the job never had
+                 * the volume, nothing to erase; a success. */
+                operation_volume_done(waiters[i], v, failed && !waiters[i]->release_after_prepare);
                 operation_unref(waiters[i]);
         }
+        if (n_release > 0)
+                release_after_prepare(v, waiters, n_release);
         free(waiters);
 
         manager_volume_changed(v->manager, v);

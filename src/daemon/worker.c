@@ -15,13 +15,14 @@ static int make_job_dir(const char *mount_point, const char *job, uid_t uid, gid
         if (dfd < 0)
                 return -errno;
         if (mkdirat(dfd, job, 0700) < 0) {
+                int e = -errno;
                 /* Made by a Prepare whose state could not be recorded: the
                  * same job's, if it is that user's and private. */
                 struct stat st;
-                if (errno == EEXIST && fstatat(dfd, job, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+                if (e == -EEXIST && fstatat(dfd, job, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
                     st.st_uid == uid && (st.st_mode & 07777) == 0700)
                         return 0;
-                return -EEXIST;
+                return e;
         }
         _cleanup_close_ int fd = openat(dfd, job, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         /* Mode first: once the directory is the user's, changing it would

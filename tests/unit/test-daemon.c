@@ -439,6 +439,59 @@ static void test_client_gone_before_answer(void **state) {
         answer_done(&a);
 }
 
+/* The epilog comes while the prolog's Prepare is still in the worker (the
+ * prolog gave up on it): the volume is released once the Prepare is done. */
+static void test_release_during_prepare(void **state) {
+        Fixture *f = fixture_new(state, 1, NULL);
+        Answer p = {}, r = {};
+        uint64_t gen = f->m->volumes[0].rec.generation;
+
+        nss_delay_ms = 300;
+        Call *cp = prepare(f, &p, "77");
+        Call *cr = invoke(f->m, &r, "io.scratchd.Release", "{\"job\":\"77\"}");
+        assert_int_equal(r.n, 0);   /* waits: no NoSuchJob */
+        assert_true(run_until(f->m, answered, &r));
+        assert_true(run_until(f->m, all_idle, NULL));
+        assert_int_equal(p.n, 1);
+        assert_string_equal(p.error, "");
+        assert_string_equal(r.error, "");
+        assert_int_equal(num(r.parameters, "key_generation"), gen + 1);
+        assert_int_equal(state_of(f, 0), STATE_CLEAN);
+        assert_string_equal(f->m->volumes[0].rec.job, "");
+        assert_string_equal(f->m->volumes[0].rec.last_job, "77");
+        assert_int_equal(f->m->volumes[0].counters.releases, 1);
+
+        call_unref(cp);
+        call_unref(cr);
+        answer_done(&p);
+        answer_done(&r);
+}
+
+/* The same, but the Prepare fails: the job never had scratch, and its
+ * Release is a success that erases nothing. */
+static void test_release_during_failed_prepare(void **state) {
+        Fixture *f = fixture_new(state, 1, NULL);
+        Answer p = {}, r = {};
+        uint64_t gen = f->m->volumes[0].rec.generation;
+
+        nss_delay_ms = 300;
+        Call *cp = invoke(f->m, &p, "io.scratchd.Prepare", "{\"job\":\"78\",\"user\":\"no-such-user-scratchd\"}");
+        Call *cr = invoke(f->m, &r, "io.scratchd.Release", "{\"job\":\"78\"}");
+        assert_true(run_until(f->m, answered, &r));
+        assert_true(run_until(f->m, answered, &p));
+        assert_string_equal(p.error, API_ERROR_NO_SUCH_USER);
+        assert_string_equal(str(p.parameters, "user"), "no-such-user-scratchd");
+        assert_string_equal(r.error, "");
+        assert_int_equal(num(r.parameters, "key_generation"), gen);
+        assert_int_equal(state_of(f, 0), STATE_CLEAN);
+        assert_int_equal(f->m->volumes[0].counters.wipes, 1);   /* the adoption's only */
+
+        call_unref(cp);
+        call_unref(cr);
+        answer_done(&p);
+        answer_done(&r);
+}
+
 /* Subscribe: the status, then each change; nothing once the client is gone. */
 static void test_subscribe(void **state) {
         Fixture *f = fixture_new(state, 1, NULL);
@@ -523,6 +576,8 @@ int main(void) {
                 cmocka_unit_test_teardown(test_wipe_two_volumes_one_fails, fixture_free),
                 cmocka_unit_test_teardown(test_client_gone_before_answer, fixture_free),
                 cmocka_unit_test_teardown(test_subscribe, fixture_free),
+                cmocka_unit_test_teardown(test_release_during_prepare, fixture_free),
+                cmocka_unit_test_teardown(test_release_during_failed_prepare, fixture_free),
                 cmocka_unit_test_teardown(test_slow_nss_does_not_delay_status, fixture_free),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
