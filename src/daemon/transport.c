@@ -102,6 +102,7 @@ struct Connection {
         bool closing;             /* close once the output is flushed */
         bool dead;                /* to be freed from the loop */
         bool resume;              /* an answer came: look at the buffered input again */
+        bool handling;            /* in the handler of its current call */
 };
 
 static void transport_schedule(Transport *t) {
@@ -236,11 +237,15 @@ static void connection_call_send(Call *call, void *sink, const char *error, json
                                 break;
                         }
         if (!continues && call == c->current) {
-                /* The answer is out: the next call may be handled, from the loop. */
                 c->current = NULL;
                 call_unref(call);
-                c->resume = true;
-                transport_schedule(c->transport);
+                /* Answered later than its handler: the next call is handled
+                 * from the loop. (Within the handler, connection_process()
+                 * goes on by itself.) */
+                if (!c->handling) {
+                        c->resume = true;
+                        transport_schedule(c->transport);
+                }
         }
 }
 
@@ -282,7 +287,9 @@ static void connection_handle(Connection *c, const char *msg, size_t len) {
         }
         c->current = call;   /* the connection's reference */
         call_ref(call);      /* ours, while the handler runs */
+        c->handling = true;
         t->handler(t->userdata, call, &vc);
+        c->handling = false;
         varlink_call_done(&vc);
         if (!c->dead && c->current == call) {
                 if (call->answered) {
