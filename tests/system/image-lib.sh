@@ -17,6 +17,45 @@ image_require() {
         UML_MODULES=${UML_MODULES%/}
 }
 
+# The mirror for the image: the first Debian mirror of bookworm main in this
+# machine's own apt sources, in apt's order (sources.list, then
+# sources.list.d by name; one-line .list entries and deb822 .sources
+# paragraphs). A site with a local mirror, or no way out but through it,
+# builds the image from where its apt already goes.
+image_mirror() {
+        local files=() f
+        [ -f /etc/apt/sources.list ] && files+=(/etc/apt/sources.list)
+        for f in /etc/apt/sources.list.d/*; do
+                case $f in *.list|*.sources) [ -f "$f" ] && files+=("$f") ;; esac
+        done
+        [ ${#files[@]} -gt 0 ] || return 1
+        awk '
+        function has(list, word) { return (" " list " ") ~ (" " word " ") }
+        function flush() {   # one deb822 paragraph
+                if (has(f["types"], "deb") && tolower(f["enabled"]) != "no" && has(f["suites"], "bookworm") \
+                    && has(f["components"], "main") && f["uris"] != "") { split(f["uris"], u, " "); print u[1]; done = 1; exit }
+                delete f; key = ""
+        }
+        FNR == 1 { flush() }
+        FILENAME ~ /\.sources$/ {
+                if ($0 ~ /^#/) next
+                if ($0 ~ /^[ \t]*$/) { flush(); next }
+                if ($0 ~ /^[ \t]/ && key != "") { f[key] = f[key] " " $0; next }   # a continuation line
+                key = tolower($0); sub(/:.*/, "", key)
+                val = $0; sub(/^[^:]*:[ \t]*/, "", val); f[key] = val
+                next
+        }
+        {       # one-line format: deb [OPTIONS] URI SUITE COMPONENT...
+                sub(/#.*/, "")
+                if ($1 != "deb") next
+                line = $0; sub(/^[ \t]*deb[ \t]+/, "", line); sub(/^\[[^]]*\][ \t]*/, "", line)
+                n = split(line, w, /[ \t]+/)
+                if (w[2] != "bookworm") next
+                for (i = 3; i <= n; i++) if (w[i] == "main") { print w[1]; done = 1; exit }
+        }
+        END { if (!done) flush() }' "${files[@]}" | head -n1 | grep .
+}
+
 # The base image: debootstrap of bookworm with systemd, udev, Slurm and munge,
 # cached between runs (about 50 s and 390 MB to make).
 IMAGE_PACKAGES=systemd,systemd-sysv,udev,kmod,dbus,util-linux,procps,e2fsprogs,xfsprogs,dmsetup,cryptsetup-bin,libcryptsetup12,libinih1,libjson-c5,slurm-wlm,munge,python3,initramfs-tools,busybox
@@ -26,11 +65,13 @@ image_base() {
         key=$(echo "$IMAGE_PACKAGES" | sha256sum | cut -c1-12)
         IMAGE_BASE=$cache/rootfs-bookworm-$key
         [ -f "$IMAGE_BASE/.complete" ] && return 0
+        local mirror
+        mirror=$(image_mirror) || { echo "not ok - no Debian mirror of bookworm main in /etc/apt/sources.list or sources.list.d (add one: deb URI bookworm main)"; exit 1; }
         mkdir -p "$cache"
         rm -rf "$IMAGE_BASE.tmp"
-        echo "# making the base image (debootstrap, about a minute; cached in $cache)"
+        echo "# making the base image (debootstrap from $mirror, about a minute; cached in $cache)"
         debootstrap --variant=minbase --include="$IMAGE_PACKAGES" bookworm "$IMAGE_BASE.tmp" \
-                http://deb.debian.org/debian > "$cache/debootstrap.log" 2>&1 \
+                "$mirror" > "$cache/debootstrap.log" 2>&1 \
                 || { tail -n 20 "$cache/debootstrap.log"; echo "not ok - debootstrap failed"; exit 1; }
         touch "$IMAGE_BASE.tmp/.complete"
         mv "$IMAGE_BASE.tmp" "$IMAGE_BASE"
