@@ -1,19 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Host-side helpers for tests that boot a Debian 12 node image in User-Mode
-# Linux with systemd as PID 1 (TESTING.md, tier 3). Sourced by tests/system/*.sh.
-
-image_skip() {
-        if [ -n "${CI:-}" ]; then echo "not ok - CI lacks what this test needs: $*"; exit 1; fi
-        echo "SKIP: $*"; exit 77
-}
+# Linux with systemd as PID 1 (docs/testing.md, "System, a booted node
+# image"). Sourced by tests/system/test-*.sh.
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"   # skip; the image gets a copy
 
 image_require() {
-        [ "$(id -u)" = 0 ] || image_skip "needs root (debootstrap, chroot)"
+        [ "$(id -u)" = 0 ] || skip "needs root (debootstrap, chroot)"
         for t in linux.uml debootstrap dpkg-buildpackage chroot; do
-                command -v "$t" >/dev/null || image_skip "$t not found (tools/install-deps)"
+                command -v "$t" >/dev/null || skip "$t not found (tools/install-deps)"
         done
         UML_MODULES=$(ls -d /usr/lib/uml/modules/*/ 2>/dev/null | head -n1)
-        [ -n "$UML_MODULES" ] || image_skip "no UML modules (apt-get install user-mode-linux)"
+        [ -n "$UML_MODULES" ] || skip "no UML modules (apt-get install user-mode-linux)"
         UML_MODULES=${UML_MODULES%/}
 }
 
@@ -132,6 +129,7 @@ UNIT
 # writes TAP to /results/result and powers the node off.
 image_add_test_unit() {  # image_add_test_unit GUEST-SCRIPT
         install -m 0755 "$1" "$ROOTFS/usr/local/sbin/node-test"
+        install -D -m 0644 "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" "$ROOTFS/usr/local/lib/scratchd-tests/lib.sh"
         cat > "$ROOTFS/etc/systemd/system/node-test.service" <<'UNIT'
 [Unit]
 Description=scratchd node image test
