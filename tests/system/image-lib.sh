@@ -74,14 +74,24 @@ image_base() {
         mv "$IMAGE_BASE.tmp" "$IMAGE_BASE"
 }
 
-# Builds scratchd's .deb from the working tree (uncommitted changes included).
+# Builds scratchd's .deb from the working tree (uncommitted changes included),
+# once per tree: the node-image tests of a run share it (each build is a
+# compile and the unit tests), keyed by a hash of the tree as tar packs it
+# (contents, names and times), so that any change builds anew.
 image_build_deb() {  # image_build_deb SOURCE-ROOT WORKDIR -> $DEB
-        local src=$1 work=$2
-        mkdir -p "$work/src"
-        tar -C "$src" --exclude=./.git --exclude='./build*' --exclude='./obj-*' -cf - . | tar -C "$work/src" -xf -
+        local src=$1 work=$2 cache=${SCRATCHD_IMAGE_CACHE:-/var/cache/scratchd-tests} key
+        mkdir -p "$work/src" "$cache"
+        tar -C "$src" --exclude=./.git --exclude='./build*' --exclude='./obj-*' -cf "$work/src.tar" .
+        key=$(sha256sum < "$work/src.tar" | cut -c1-16)
+        DEB=$(ls "$cache/deb-$key"/scratchd_*.deb 2>/dev/null | head -n1)
+        if [ -n "$DEB" ]; then echo "# the .deb of this tree, built by an earlier test: $DEB"; return 0; fi
+        tar -C "$work/src" -xf "$work/src.tar"
         (cd "$work/src" && dpkg-buildpackage -us -uc -b) > "$work/deb.log" 2>&1 \
                 || { tail -n 20 "$work/deb.log"; echo "not ok - dpkg-buildpackage failed"; exit 1; }
-        DEB=$(ls "$work"/scratchd_*.deb)
+        rm -rf "$cache"/deb-*   # only the latest tree's is worth keeping
+        mkdir -p "$cache/deb-$key.tmp"
+        cp "$work"/scratchd_*.deb "$cache/deb-$key.tmp/" && mv "$cache/deb-$key.tmp" "$cache/deb-$key"
+        DEB=$(ls "$cache/deb-$key"/scratchd_*.deb)
 }
 
 # A private copy of the base image with the .deb installed and the test's
