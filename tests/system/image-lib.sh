@@ -88,10 +88,13 @@ image_build_deb() {  # image_build_deb SOURCE-ROOT WORKDIR -> $DEB
         tar -C "$work/src" -xf "$work/src.tar"
         (cd "$work/src" && dpkg-buildpackage -us -uc -b) > "$work/deb.log" 2>&1 \
                 || { tail -n 20 "$work/deb.log"; echo "not ok - dpkg-buildpackage failed"; exit 1; }
-        rm -rf "$cache"/deb-*   # only the latest tree's is worth keeping
-        mkdir -p "$cache/deb-$key.tmp"
-        cp "$work"/scratchd_*.deb "$cache/deb-$key.tmp/" && mv "$cache/deb-$key.tmp" "$cache/deb-$key"
-        DEB=$(ls "$cache/deb-$key"/scratchd_*.deb)
+        # Old trees' packages go after a day (not at once: other worktrees on
+        # this machine may be using theirs); this one lands whole or not at all.
+        find "$cache" -maxdepth 1 -name 'deb-*' -mmin +1440 -exec rm -rf {} + 2>/dev/null
+        mkdir -p "$cache/deb-$key.$$"
+        cp "$work"/scratchd_*.deb "$cache/deb-$key.$$/" && mv -T "$cache/deb-$key.$$" "$cache/deb-$key" 2>/dev/null \
+                || rm -rf "$cache/deb-$key.$$"
+        DEB=$(ls "$work"/scratchd_*.deb)
 }
 
 # A private copy of the base image with the .deb installed and the test's
