@@ -24,8 +24,8 @@ typedef enum LifecycleState {
 const char *lifecycle_state_to_string(LifecycleState s);
 LifecycleState lifecycle_state_from_string(const char *s);
 
-/* The lifecycle (docs/design.md) as a table: which event may happen in which
- * state, and where it leads.
+/* The lifecycle (docs/design.md, "The lifecycle") as a table: which event
+ * may happen in which state, and where it leads.
  *
  *   ABSENT --disk found--> WIPING --ok--> CLEAN --prepare(job)--> IN_USE(job)
  *                             ^                                      |

@@ -9,7 +9,7 @@
 #include "scratchd/record.h"
 #include "scratchd/tuning.h"
 
-/* The crypto-erase, step by step (DESIGN.md, "Wipe"). */
+/* The crypto-erase, step by step (docs/design.md, "The wipe, step by step"). */
 typedef enum WipeStep {
         WIPE_STEP_CHECK_USERS,
         WIPE_STEP_UNMOUNT,

@@ -1,15 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Helpers for guest scripts run by uml.sh. Results go to $RESULT as TAP lines.
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*" >> "$RESULT"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*" >> "$RESULT"; }
-note() { echo "# $*" >> "$RESULT"; }
-check() {  # check DESCRIPTION COMMAND...: ok if COMMAND succeeds
-        local what=$1; shift
-        if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-bail() { echo "Bail out! $*" >> "$RESULT"; exit 1; }
+# Helpers for guest scripts run by uml.sh. Results go to $RESULT as TAP lines
+# through the shared helpers (ok, not_ok, note, check, bail, field).
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 # Write a config for one volume: conf FILE DEVICE MOUNTPOINT [Key=Value]...
 conf() {
@@ -66,14 +58,11 @@ wait_state() {
         return 1
 }
 
-# A field of the first volume in `scratchctl status --json`.
-vol() { ctl status --json | python3 -c "import json,sys; print(json.load(sys.stdin)['volumes'][0].get('$1', ''))"; }
-
 # Every scalar field of the first volume, from one `scratchctl status --json`,
 # into the associative array VOL (VOL[state], VOL[key_generation], ...:
 # strings without their quotes, escapes kept; true/false as JSON writes them;
 # a field the volume lacks is unset). Bash only: where a guest loops, starting
-# python for each field (`vol`) costs a third of a second. Returns 1, VOL
+# python for each field (`field`) costs a third of a second. Returns 1, VOL
 # empty, where status fails. Only keys match: inside a string every quote is
 # escaped, and each match takes its whole value.
 declare -A VOL

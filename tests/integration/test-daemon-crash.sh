@@ -21,11 +21,11 @@ wait_state CLEAN || bail "no CLEAN volume to start from"
 dir=$(ctl prepare --job 201 --user daemon)
 marker="SCRATCHD-CRASH-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 as_user daemon bash -c "yes '$marker' | head -c 1M > '$dir/out'; sync"
-gen=$(vol key_generation) key=$(live_key $map) sum=$(sha256sum < "$dir/out")
+gen=$(field key_generation) key=$(live_key $map) sum=$(sha256sum < "$dir/out")
 kill -9 "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
 start_daemon "$WORK/scratchd.conf" || bail "the daemon did not restart"
 check "after kill -9 mid-job, the job keeps its volume (IN_USE by 201)" wait_state IN_USE
-check "... under the same key generation" test "$(vol key_generation)" = "$gen"
+check "... under the same key generation" test "$(field key_generation)" = "$gen"
 check "... and the same key" test "$(live_key $map)" = "$key"
 check "... with its data intact" test "$(sha256sum < "$dir/out")" = "$sum"
 check "... and its directory still owned by daemon, 0700" test "$(stat -c '%U %a' "$dir")" = "daemon 700"
@@ -36,19 +36,19 @@ crash_wipe() {  # crash_wipe POINT JOB
         kill -9 "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
         start_daemon "$WORK/scratchd.conf" SCRATCHD_FAULT=pause:$point || bail "restart with a fault failed"
         wait_state IN_USE || bail "job $job lost its volume before the test"
-        before=$(vol key_generation)
+        before=$(field key_generation)
         ctl release --job "$job" > /dev/null 2> "$WORK/release.err" &
         local client=$!
         for _ in $(seq 1 100); do grep -q "fault point $point" "$WORK/daemon.log" && break; sleep 0.1; done
         check "$point: the wipe is paused at $point" grep -q "fault point $point" "$WORK/daemon.log"
-        check "$point: status answers while the wipe runs, saying WIPING" test "$(vol state)" = WIPING
+        check "$point: status answers while the wipe runs, saying WIPING" test "$(field state)" = WIPING
         kill -9 "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
         wait $client; local rc=$?
         check "$point: the release in flight fails (exit 4) when the daemon dies" test $rc -eq 4
         sed -i "s/fault point $point/(seen) fault point/" "$WORK/daemon.log"
         start_daemon "$WORK/scratchd.conf" || bail "the daemon did not restart"
         check "$point: after the restart the volume ends CLEAN" wait_state CLEAN
-        check "$point: under a new key generation ($before -> $(vol key_generation))" test "$(vol key_generation)" -gt "$before"
+        check "$point: under a new key generation ($before -> $(field key_generation))" test "$(field key_generation)" -gt "$before"
         sync; echo 3 > /proc/sys/vm/drop_caches
         check "$point: the marker is nowhere on the new volume" test "$(count_marker /dev/mapper/$map "$marker")" -eq 0
         check "$point: the marker is nowhere on the raw disk" test "$(count_marker /dev/ubda "$marker")" -eq 0

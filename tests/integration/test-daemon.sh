@@ -30,12 +30,12 @@ ctl status | sed 's/^/# /' >> "$RESULT"
 dir1=$(ctl prepare --job 101 --user daemon)
 check "prepare prints the job's directory" test "$dir1" = "$mnt/101"
 check "job 1's directory is owned by daemon, mode 0700" test "$(stat -c '%U %a' "$dir1")" = "daemon 700"
-check "status shows IN_USE by job 101" test "$(vol state) $(vol job) $(vol user)" = "IN_USE 101 daemon"
+check "status shows IN_USE by job 101" test "$(field state) $(field job) $(field user)" = "IN_USE 101 daemon"
 check "a second prepare of the same job returns the same directory" test "$(ctl prepare --job 101 --user daemon)" = "$dir1"
 ctl prepare --job 999 --user nobody 2> "$WORK/err"; rc=$?
 check "prepare of another job while IN_USE fails with exit 1" test $rc -eq 1
 check "... saying the volume is busy with job 101" grep -q "busy (IN_USE by job 101)" "$WORK/err"
-gen1=$(vol key_generation)
+gen1=$(field key_generation)
 key1=$(live_key $map)
 marker="SCRATCHD-JOB1-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 as_user daemon bash -c "yes '$marker' | head -c 1M > '$dir1/out'; sync"
@@ -44,16 +44,16 @@ echo 3 > /proc/sys/vm/drop_caches
 check "the marker is readable through the mapping" test "$(count_marker /dev/mapper/$map "$marker")" -gt 0
 
 check "release of job 1 exits 0" ctl release --job 101
-check "release returned with the volume CLEAN" test "$(vol state)" = CLEAN
+check "release returned with the volume CLEAN" test "$(field state)" = CLEAN
 check "a repeated release of job 1 succeeds (retried epilog)" ctl release --job 101
-gen2=$(vol key_generation)
+gen2=$(field key_generation)
 check "the key generation went up ($gen1 -> $gen2)" test "$gen2" -eq $((gen1 + 1))
 check "the live key changed" test "$(live_key $map)" != "$key1"
 
 # Job 2, user nobody.
 dir2=$(ctl prepare --job 102 --user nobody)
 check "job 2's directory is owned by nobody, mode 0700" test "$(stat -c '%U %a' "$dir2")" = "nobody 700"
-check "job 2 runs under the new key generation" test "$(vol key_generation)" -eq "$gen2"
+check "job 2 runs under the new key generation" test "$(field key_generation)" -eq "$gen2"
 check "job 1's directory is gone" test ! -e "$dir1"
 check "job 2 (as nobody) cannot reach the volume root" bash -c "! as_user nobody touch '$mnt/x' 2>/dev/null"
 sync; echo 3 > /proc/sys/vm/drop_caches
@@ -88,7 +88,7 @@ check "the daemon survived the bad clients" kill -0 "$DAEMON_PID"
 ctl metrics > "$WORK/metrics.txt"
 check "metrics: state gauge" grep -q '^scratchd_volume_state{volume="scratch",state="CLEAN"} 1$' "$WORK/metrics.txt"
 check "metrics: two releases counted" grep -q '^scratchd_releases_total{volume="scratch"} 2$' "$WORK/metrics.txt"
-check "metrics: key generation" grep -q "^scratchd_key_generation{volume=\"scratch\"} $(vol key_generation)\$" "$WORK/metrics.txt"
+check "metrics: key generation" grep -q "^scratchd_key_generation{volume=\"scratch\"} $(field key_generation)\$" "$WORK/metrics.txt"
 if command -v promtool > /dev/null; then
         check "promtool check metrics accepts the output" promtool check metrics < "$WORK/metrics.txt"
         check "promtool accepts the textfile too" promtool check metrics < "$WORK/scratchd.prom"

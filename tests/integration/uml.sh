@@ -29,11 +29,7 @@ done
 [ $# -ge 1 ] || { echo "usage: uml.sh [--mem SIZE] [--disk FILE]... GUEST-SCRIPT [ARGS...]" >&2; exit 2; }
 guest=$(realpath "$1"); shift
 
-# In CI nothing may skip: what is missing there is a broken install step.
-skip() {
-        if [ -n "${CI:-}" ]; then echo "not ok - CI lacks what this test needs: $*"; exit 1; fi
-        echo "SKIP: $*"; exit 77
-}
+. "$(dirname "$(realpath "$0")")/../lib.sh"   # skip
 command -v linux.uml >/dev/null || skip "linux.uml not found (apt-get install user-mode-linux)"
 moddir=$(ls -d /usr/lib/uml/modules/*/ 2>/dev/null | head -n1)
 [ -n "$moddir" ] || skip "no UML modules under /usr/lib/uml/modules (apt-get install user-mode-linux)"

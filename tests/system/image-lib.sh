@@ -1,20 +1,56 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Host-side helpers for tests that boot a Debian 12 node image in User-Mode
-# Linux with systemd as PID 1 (TESTING.md, tier 3). Sourced by tests/system/*.sh.
-
-image_skip() {
-        if [ -n "${CI:-}" ]; then echo "not ok - CI lacks what this test needs: $*"; exit 1; fi
-        echo "SKIP: $*"; exit 77
-}
+# Linux with systemd as PID 1 (docs/testing.md, "System, a booted node
+# image"). Sourced by tests/system/test-*.sh.
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"   # skip; the image gets a copy
 
 image_require() {
-        [ "$(id -u)" = 0 ] || image_skip "needs root (debootstrap, chroot)"
+        [ "$(id -u)" = 0 ] || skip "needs root (debootstrap, chroot)"
         for t in linux.uml debootstrap dpkg-buildpackage chroot; do
-                command -v "$t" >/dev/null || image_skip "$t not found (tools/install-deps)"
+                command -v "$t" >/dev/null || skip "$t not found (tools/install-deps)"
         done
         UML_MODULES=$(ls -d /usr/lib/uml/modules/*/ 2>/dev/null | head -n1)
-        [ -n "$UML_MODULES" ] || image_skip "no UML modules (apt-get install user-mode-linux)"
+        [ -n "$UML_MODULES" ] || skip "no UML modules (apt-get install user-mode-linux)"
         UML_MODULES=${UML_MODULES%/}
+}
+
+# The mirror for the image: the first Debian mirror of bookworm main in this
+# machine's own apt sources, in apt's order (sources.list, then
+# sources.list.d by name; one-line .list entries and deb822 .sources
+# paragraphs). A site with a local mirror, or no way out but through it,
+# builds the image from where its apt already goes.
+image_mirror() {
+        local files=() f
+        [ -f /etc/apt/sources.list ] && files+=(/etc/apt/sources.list)
+        for f in /etc/apt/sources.list.d/*; do
+                case $f in *.list|*.sources) [ -f "$f" ] && files+=("$f") ;; esac
+        done
+        [ ${#files[@]} -gt 0 ] || return 1
+        awk '
+        function has(list, word) { return (" " list " ") ~ (" " word " ") }
+        function flush() {   # one deb822 paragraph
+                if (has(f["types"], "deb") && tolower(f["enabled"]) != "no" && has(f["suites"], "bookworm") \
+                    && has(f["components"], "main") && f["uris"] != "") { split(f["uris"], u, " "); print u[1]; done = 1; exit }
+                delete f; key = ""
+        }
+        FNR == 1 { flush() }
+        FILENAME ~ /\.sources$/ {
+                if ($0 ~ /^#/) next
+                if ($0 ~ /^[ \t]*$/) { flush(); next }
+                if ($0 ~ /^[ \t]/ && key != "") { f[key] = f[key] " " $0; next }   # a continuation line
+                key = tolower($0); sub(/:.*/, "", key)
+                val = $0; sub(/^[^:]*:[ \t]*/, "", val); f[key] = val
+                next
+        }
+        {       # one-line format: deb [OPTIONS] URI SUITE COMPONENT...
+                sub(/#.*/, "")
+                if ($1 != "deb") next
+                line = $0; sub(/^[ \t]*deb[ \t]+/, "", line); sub(/^\[[^]]*\][ \t]*/, "", line)
+                n = split(line, w, /[ \t]+/)
+                if (w[2] != "bookworm") next
+                for (i = 3; i <= n; i++) if (w[i] == "main") { print w[1]; done = 1; exit }
+        }
+        END { if (!done) flush() }' "${files[@]}" | head -n1 | grep .
 }
 
 # The base image: debootstrap of bookworm with systemd, udev, Slurm and munge,
@@ -26,23 +62,38 @@ image_base() {
         key=$(echo "$IMAGE_PACKAGES" | sha256sum | cut -c1-12)
         IMAGE_BASE=$cache/rootfs-bookworm-$key
         [ -f "$IMAGE_BASE/.complete" ] && return 0
+        local mirror
+        mirror=$(image_mirror) || { echo "not ok - no Debian mirror of bookworm main in /etc/apt/sources.list or sources.list.d (add one: deb URI bookworm main)"; exit 1; }
         mkdir -p "$cache"
         rm -rf "$IMAGE_BASE.tmp"
-        echo "# making the base image (debootstrap, about a minute; cached in $cache)"
+        echo "# making the base image (debootstrap from $mirror, about a minute; cached in $cache)"
         debootstrap --variant=minbase --include="$IMAGE_PACKAGES" bookworm "$IMAGE_BASE.tmp" \
-                http://deb.debian.org/debian > "$cache/debootstrap.log" 2>&1 \
+                "$mirror" > "$cache/debootstrap.log" 2>&1 \
                 || { tail -n 20 "$cache/debootstrap.log"; echo "not ok - debootstrap failed"; exit 1; }
         touch "$IMAGE_BASE.tmp/.complete"
         mv "$IMAGE_BASE.tmp" "$IMAGE_BASE"
 }
 
-# Builds scratchd's .deb from the working tree (uncommitted changes included).
+# Builds scratchd's .deb from the working tree (uncommitted changes included),
+# once per tree: the node-image tests of a run share it (each build is a
+# compile and the unit tests), keyed by a hash of the tree as tar packs it
+# (contents, names and times), so that any change builds anew.
 image_build_deb() {  # image_build_deb SOURCE-ROOT WORKDIR -> $DEB
-        local src=$1 work=$2
-        mkdir -p "$work/src"
-        tar -C "$src" --exclude=./.git --exclude='./build*' --exclude='./obj-*' -cf - . | tar -C "$work/src" -xf -
+        local src=$1 work=$2 cache=${SCRATCHD_IMAGE_CACHE:-/var/cache/scratchd-tests} key
+        mkdir -p "$work/src" "$cache"
+        tar -C "$src" --exclude=./.git --exclude='./build*' --exclude='./obj-*' -cf "$work/src.tar" .
+        key=$(sha256sum < "$work/src.tar" | cut -c1-16)
+        DEB=$(ls "$cache/deb-$key"/scratchd_*.deb 2>/dev/null | head -n1)
+        if [ -n "$DEB" ]; then echo "# the .deb of this tree, built by an earlier test: $DEB"; return 0; fi
+        tar -C "$work/src" -xf "$work/src.tar"
         (cd "$work/src" && dpkg-buildpackage -us -uc -b) > "$work/deb.log" 2>&1 \
                 || { tail -n 20 "$work/deb.log"; echo "not ok - dpkg-buildpackage failed"; exit 1; }
+        # Old trees' packages go after a day (not at once: other worktrees on
+        # this machine may be using theirs); this one lands whole or not at all.
+        find "$cache" -maxdepth 1 -name 'deb-*' -mmin +1440 -exec rm -rf {} + 2>/dev/null
+        mkdir -p "$cache/deb-$key.$$"
+        cp "$work"/scratchd_*.deb "$cache/deb-$key.$$/" && mv -T "$cache/deb-$key.$$" "$cache/deb-$key" 2>/dev/null \
+                || rm -rf "$cache/deb-$key.$$"
         DEB=$(ls "$work"/scratchd_*.deb)
 }
 
@@ -91,6 +142,7 @@ UNIT
 # writes TAP to /results/result and powers the node off.
 image_add_test_unit() {  # image_add_test_unit GUEST-SCRIPT
         install -m 0755 "$1" "$ROOTFS/usr/local/sbin/node-test"
+        install -D -m 0644 "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" "$ROOTFS/usr/local/lib/scratchd-tests/lib.sh"
         cat > "$ROOTFS/etc/systemd/system/node-test.service" <<'UNIT'
 [Unit]
 Description=scratchd node image test

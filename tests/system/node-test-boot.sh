@@ -3,14 +3,8 @@
 # scratchd came up through systemd, the volume is CLEAN and mounted where
 # jobs see it, the decoy is untouched.
 R=/results/result
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*" >> $R; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*" >> $R; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-note() { echo "# $*" >> $R; }
-
-# A field of the first volume in `scratchctl status --json` ("" if absent).
-field() { scratchctl status --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0].get(sys.argv[1], ""))' "$1" 2>/dev/null; }
+RESULT=$R
+. /usr/local/lib/scratchd-tests/lib.sh   # ok, not_ok, check, note, field (tests/lib.sh)
 state() { field state; }
 for _ in $(seq 1 120); do [ "$(state)" = CLEAN ] && break; sleep 0.5; done
 

@@ -3,11 +3,8 @@
 # hook (see test-initramfs.sh): the volume the initramfs made is adopted, not
 # wiped again, and was CLEAN and mounted before sysinit (see early-check).
 R=/results/result
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*" >> $R; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*" >> $R; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-field() { scratchctl status --json 2>/dev/null | python3 -c "import json,sys; print(json.load(sys.stdin)['volumes'][0].get('$1', ''))" 2>/dev/null; }
+RESULT=$R
+. /usr/local/lib/scratchd-tests/lib.sh   # ok, not_ok, check, note, field (tests/lib.sh)
 
 sed 's/^/# early: /' /results/early >> $R
 check "before sysinit, /scratch was mounted from the dm-crypt mapping" grep -q '^mount: /dev/mapper/scratchd-scratch' /results/early

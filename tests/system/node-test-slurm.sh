@@ -3,12 +3,8 @@
 # real Slurm (slurmctld, slurmd, munge) runs jobs of two users through
 # scratchd's contrib hooks; then a wipe is made to fail and the node drains.
 R=/results/result
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*" >> $R; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*" >> $R; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-note() { echo "# $*" >> $R; }
-field() { scratchctl status --json 2>/dev/null | python3 -c "import json,sys; print(json.load(sys.stdin)['volumes'][0].get('$1', ''))" 2>/dev/null; }
+RESULT=$R
+. /usr/local/lib/scratchd-tests/lib.sh   # ok, not_ok, check, note, field (tests/lib.sh)
 # Whether STRING is nowhere on DEVICE: grep exits 1. It exits 2 when the scan
 # fails, which proves nothing. -z: records end at NUL, so that a stretch of
 # zeros (a discarded disk) is not one line of gigabytes to hold in memory.

@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The test helpers every shell test shares, written once (docs/testing.md,
+# "Shared helpers"): sourced on the host by uml.sh and image-lib.sh, in UML
+# guests through guest-lib.sh, and inside the node image, which carries a
+# copy at /usr/local/lib/scratchd-tests/lib.sh. TAP lines go to $RESULT where
+# it is set (a guest's result file, read by the host), to stdout otherwise.
+
+n=0
+_tap() { if [ -n "${RESULT:-}" ]; then echo "$*" >> "$RESULT"; else echo "$*"; fi; }
+ok() { n=$((n + 1)); _tap "ok $n - $*"; }
+not_ok() { n=$((n + 1)); _tap "not ok $n - $*"; }
+note() { _tap "# $*"; }
+check() {  # check DESCRIPTION COMMAND...: ok if COMMAND succeeds
+        local what=$1; shift
+        if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+bail() { _tap "Bail out! $*"; exit 1; }
+
+# skip REASON: this machine lacks what the test needs (exit 77, which meson
+# counts as skipped). In CI nothing may skip: what is missing there is a
+# broken install step, so it fails.
+skip() {
+        if [ -n "${CI:-}" ]; then echo "not ok - CI lacks what this test needs: $*"; exit 1; fi
+        echo "SKIP: $*"; exit 77
+}
+
+# field NAME: a field of the first volume in `scratchctl status --json` ("" if
+# absent or if status fails). Through $SCRATCHCTL and $SOCK where they are set
+# (UML guests), the installed scratchctl and its default socket otherwise.
+field() {
+        "${SCRATCHCTL:-scratchctl}" ${SOCK:+--socket "$SOCK"} status --json 2>/dev/null \
+                | python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0].get(sys.argv[1], ""))' "$1" 2>/dev/null
+}
