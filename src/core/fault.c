@@ -1,12 +1,35 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
 #include <signal.h>
 
 #include "scratchd/fault.h"
 #include "scratchd/log.h"
 #include "scratchd/util.h"
 
-void fault_point(const char *point) {
+/* SCRATCHD_FAULT as the process started, else the first line of the file
+ * SCRATCHD_FAULT_FILE names, read at each point: a test arms the next fault
+ * in a running daemon instead of starting one anew for it. */
+static const char *fault_armed(char *buf, size_t size) {
         const char *f = getenv("SCRATCHD_FAULT");
+        if (f)
+                return f;
+        const char *path = getenv("SCRATCHD_FAULT_FILE");
+        if (!path)
+                return NULL;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return NULL;
+        ssize_t n = read(fd, buf, size - 1);
+        if (n <= 0)
+                return NULL;
+        buf[n] = 0;
+        buf[strcspn(buf, "\n")] = 0;
+        return buf;
+}
+
+void fault_point(const char *point) {
+        char buf[128];
+        const char *f = fault_armed(buf, sizeof(buf));
         if (!f)
                 return;
         const char *colon = strchr(f, ':');

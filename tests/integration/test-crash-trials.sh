@@ -82,9 +82,13 @@ fail() { not_ok "trial $trial ($point): $*"; failures=$((failures + 1)); }
 
 # restart [VAR=VALUE]: (re)start the daemon, wait until it settles; returns 0
 # with the settled status in VOL. The daemon takes some 0.1 s to answer.
+# Each daemon reads its fault from $faults at each point: a trial arms it in
+# the daemon that runs, and one restart (the recovery) a trial is enough.
+faults=/run/crash-trials.fault
+: > "$faults"
 restart() {
         kill -9 "$DAEMON_PID" 2>/dev/null; wait "$DAEMON_PID" 2>/dev/null
-        start_daemon "$WORK/scratchd.conf" "$@" || bail "the daemon did not start"
+        start_daemon "$WORK/scratchd.conf" SCRATCHD_FAULT_FILE="$faults" "$@" || bail "the daemon did not start"
         local until=$((SECONDS + 120))
         nap 0.1
         while [ $SECONDS -lt $until ]; do
@@ -169,14 +173,15 @@ for trial in $(seq "$first" "$last"); do
                 [ $? -eq 137 ] && died=1
                 restart; settled=$?
         else
-                restart SCRATCHD_FAULT=crash:$point
                 logged_kill "$point"   # skips what the log said before
+                echo "crash:$point" > "$faults"
                 dir=$(ctl prepare --job "$job" --user daemon 2>/dev/null)
                 if [ -n "$dir" ]; then
                         write_marker "$dir" || fail "the job could not write the marker"
                         ctl release --job "$job" > /dev/null 2>&1
                 fi
                 logged_kill "$point" && died=1
+                : > "$faults"   # the recovery runs unarmed
                 restart; settled=$?
         fi
         [ $died = 1 ] && crashed[$point]=$((${crashed[$point]:-0} + 1))
