@@ -7,10 +7,11 @@
  * which is the order every list of them is written in: the config error,
  * scratchd.conf(5). */
 typedef enum CipherChoice {
+        /* In the order the config error and the man page list them. */
         CIPHER_AES_XTS,
+        CIPHER_AUTO,                 /* not a cipher: tuning.c picks one by `Cipher.for_auto` */
         CIPHER_ADIANTUM_XCHACHA12,
         CIPHER_ADIANTUM_XCHACHA20,
-        CIPHER_AUTO,                 /* not a cipher: tuning.c picks one by `Cipher.for_auto` */
         _CIPHER_MAX,
         _CIPHER_INVALID = -EINVAL,
 } CipherChoice;

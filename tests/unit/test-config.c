@@ -231,8 +231,8 @@ static void test_tuning_keys(void **state) {
         }
 
         free(load_bad("[Scratch]\nDevices=/dev/sdb\nCipher=aes-cbc-essiv:sha256\n", "bad.conf:3: Cipher: ",
-                      "'aes-cbc-essiv:sha256' is not supported; use 'aes-xts-plain64', "
-                      "'xchacha12,aes-adiantum-plain64', 'xchacha20,aes-adiantum-plain64' or 'auto'", NULL));
+                      "'aes-cbc-essiv:sha256' is not supported; use 'aes-xts-plain64', 'auto', "
+                      "'xchacha12,aes-adiantum-plain64' or 'xchacha20,aes-adiantum-plain64'", NULL));
         /* Cipher names are exact: no case folding, no blanks inside. */
         free(load_bad("[Scratch]\nDevices=/dev/sdb\nCipher=AES-XTS-PLAIN64\n", "bad.conf:3: Cipher: ", NULL));
         free(load_bad("[Scratch]\nDevices=/dev/sdb\nCipher=\n", "bad.conf:3: Cipher: ", NULL));
