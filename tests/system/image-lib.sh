@@ -196,10 +196,16 @@ image_result() {
 # The run's directory goes at exit (kept with SCRATCHD_KEEP=1).
 image_setup() {
         image_require
-        image_base
         WORK=$(mktemp -d /var/tmp/scratchd-image.XXXXXX)
         trap '[ -n "${SCRATCHD_KEEP:-}" ] || rm -rf "$WORK"' EXIT
+        # The node-image tests run side by side: one makes the base image and
+        # the .deb while the others wait, then find them made.
+        local cache=${SCRATCHD_IMAGE_CACHE:-/var/cache/scratchd-tests} lock
+        mkdir -p "$cache"
+        exec {lock}> "$cache/.lock" && flock "$lock"
+        image_base
         image_build_deb "$(dirname "${BASH_SOURCE[0]}")/../.." "$WORK"
+        exec {lock}>&-
         image_make "$WORK"
         image_add_test_unit "$1"
 }
