@@ -14,17 +14,18 @@ static void ok(ApiResult *r) {
 static void get_status(void *u, ApiResult *r) {
         ok(r);
 }
-static void prepare(void *u, void *c, const Caller *k, const char *job, const char *user, const char *vol, ApiResult *r) {
+static void prepare(void *u, Call *c, const Caller *k, const char *job, const char *user, int64_t uid, const char *vol,
+                    ApiResult *r) {
         ok(r);
         json_object_object_add(r->parameters, "directory", json_object_new_string(job));
 }
-static void release(void *u, void *c, const Caller *k, const char *job, ApiResult *r) {
+static void release(void *u, Call *c, const Caller *k, const char *job, ApiResult *r) {
         r->deferred = true;
 }
-static void wipe(void *u, void *c, const Caller *k, const char *vol, ApiResult *r) {
+static void wipe(void *u, Call *c, const Caller *k, const char *vol, ApiResult *r) {
         api_result_error(r, API_ERROR_VOLUME_BUSY, NULL);
 }
-static void subscribe(void *u, void *c, ApiResult *r) {
+static void subscribe(void *u, Call *c, ApiResult *r) {
         ok(r);
         r->subscribe = true;
 }
