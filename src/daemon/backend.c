@@ -235,8 +235,9 @@ void backend_notify(Manager *m, const Volume *v) {
         }
 }
 
-/* Starts `op` on `v`: the call is answered when the work is done. */
-static void defer_on(ApiResult *r, Operation *op, int k) {
+/* The call waits for the work that `k` says was started (0), or gets
+ * InternalError saying why it could not be. */
+static void defer_on(ApiResult *r, int k) {
         if (k < 0) {
                 json_object *p = json_object_new_object();
                 char why[128];
@@ -265,7 +266,7 @@ static void backend_prepare(void *userdata, Call *call, const Caller *c, const c
                 /* ...or waits for the same Prepare. */
                 if (x->work == WORK_PREPARE && streq(x->order.job, job)) {
                         _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_prepare, m);
-                        defer_on(r, op, op ? volume_add_waiter(x, op) : -ENOMEM);
+                        defer_on(r, op ? volume_add_waiter(x, op) : -ENOMEM);
                         return;
                 }
         }
@@ -306,7 +307,7 @@ static void backend_prepare(void *userdata, Call *call, const Caller *c, const c
                 volume_audit(v, "prepare", c, job, v->rec.state, v->rec.state, 0, r->error, NULL);
                 return;
         }
-        defer_on(r, op, k);
+        defer_on(r, k);
 }
 
 static void backend_release(void *userdata, Call *call, const Caller *c, const char *job, ApiResult *r) {
@@ -320,7 +321,7 @@ static void backend_release(void *userdata, Call *call, const Caller *c, const c
                         _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_release, m);
                         if (op)
                                 op->release_after_prepare = true;
-                        defer_on(r, op, op ? volume_add_waiter(v, op) : -ENOMEM);
+                        defer_on(r, op ? volume_add_waiter(v, op) : -ENOMEM);
                         return;
                 }
                 bool again = v->work == WORK_RELEASE && streq(v->order.job, job);
@@ -332,7 +333,7 @@ static void backend_release(void *userdata, Call *call, const Caller *c, const c
                 int k = !op ? -ENOMEM : again ? volume_add_waiter(v, op) : volume_start(v, WORK_RELEASE, c, job, op);
                 if (k < 0 && !again)
                         v->counters.release_failures++;
-                defer_on(r, op, k);
+                defer_on(r, k);
                 return;
         }
 
