@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
-#include <limits.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -33,7 +32,6 @@ typedef struct WorkOrder {
         char job[65];
         char user[65];           /* by name, or */
         uid_t uid;               /* by uid when user is "" */
-        char mount_point[PATH_MAX];
 } WorkOrder;
 
 /* What the worker writes; the loop reads it after joining the thread. */

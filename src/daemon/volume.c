@@ -190,7 +190,6 @@ int volume_start_prepare(Volume *v, const Caller *c, const char *job, const char
         v->order = (WorkOrder) { .kind = WORK_PREPARE, .sc = v->sc, .uid = uid };
         snprintf(v->order.job, sizeof(v->order.job), "%s", job);
         snprintf(v->order.user, sizeof(v->order.user), "%s", user ?: "");
-        snprintf(v->order.mount_point, sizeof(v->order.mount_point), "%s", v->sc->mount_point);
         return volume_launch(v, c, op);
 }
 

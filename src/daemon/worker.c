@@ -58,12 +58,12 @@ void worker_prepare(const WorkOrder *o, WorkResult *ret) {
         ret->uid = found->pw_uid;
         ret->gid = found->pw_gid;
 
-        e = make_job_dir(o->mount_point, o->job, ret->uid, ret->gid);
+        e = make_job_dir(o->sc->mount_point, o->job, ret->uid, ret->gid);
         fault_point("prepare-dir-made");
         if (e < 0) {
                 ret->r = e;
                 ret->error = API_ERROR_INTERNAL;
-                snprintf(ret->reason, sizeof(ret->reason), "cannot make %s/%s: %s", o->mount_point, o->job,
+                snprintf(ret->reason, sizeof(ret->reason), "cannot make %s/%s: %s", o->sc->mount_point, o->job,
                          strerror(-e));
                 return;
         }
