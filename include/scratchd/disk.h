@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "scratchd/label.h"
+
 /* What the kernel (sysfs, mountinfo, /proc/swaps) and libblkid say about one
  * disk and everything stacked on it. Gathered without writing a byte; the
  * decisions made from it are pure functions (safety.c, tuning.c). */
@@ -25,7 +27,16 @@ typedef struct DiskFacts {
         char **holders;              /* foreign holders: "md0", "dm-3 (vg0-home)" */
         char **signatures;           /* what libblkid found: "ext4", "gpt", "LVM2_member" */
 
-        char *our_mapping;           /* our dm-crypt mapping is active on it */
+        char *identity;              /* "wwn:...", "serial:...", or NULL: the disk reports neither */
+        LabelStatus label_status;    /* scratchd's header at its start (label.h) */
+        DiskLabel label;             /* when label_status is LABEL_VALID */
+        bool head_zero;              /* the first LABEL_AREA bytes read as zeros */
+        bool tail_zero;              /* and the last LABEL_AREA bytes */
+
+        char *our_data;              /* our data device (stripe.h) is active on it */
+        dev_t our_data_devnum;
+        char *our_mapping;           /* our dm-crypt mapping is active on it (on our data device,
+                                      * or, as scratchd before labels made it, on the disk itself) */
         dev_t our_mapping_devnum;
         char **our_mounts;           /* where our mapping is mounted */
 } DiskFacts;
@@ -41,5 +52,11 @@ int disk_resolve(char *const *patterns, char ***ret_paths, char **ret_error);
 int disk_discover_auto(char ***ret_paths);
 
 /* Gathers the facts about `path`. `mapping` is the name our dm-crypt mapping of
- * it would have, so that our own mapping is told apart from foreign holders. */
+ * it would have (and `mapping`-data our data device's), so that our own
+ * devices are told apart from foreign holders. A disk that cannot be read
+ * fails the probe: a check that cannot see is not a pass. */
 int disk_probe(const char *path, const char *mapping, DiskFacts *ret);
+
+/* The disk's identity from the kernel: "wwn:<WWN or NVMe EUI/NGUID>" if it
+ * has one, else "serial:<serial>"; NULL (and 0) when it reports neither. */
+int disk_identity(const char *sysname, char **ret);
