@@ -7,6 +7,7 @@
 #include "scratchd/config.h"
 #include "scratchd/key.h"
 #include "scratchd/record.h"
+#include "scratchd/stripe.h"
 #include "scratchd/tuning.h"
 
 /* The crypto-erase, step by step (docs/design.md, "The wipe, step by step"). */
@@ -15,6 +16,7 @@ typedef enum WipeStep {
         WIPE_STEP_UNMOUNT,
         WIPE_STEP_DEACTIVATE,
         WIPE_STEP_ERASE_SIGNATURES,
+        WIPE_STEP_ASSEMBLE,
         WIPE_STEP_DISCARD,
         WIPE_STEP_REKEY,
         WIPE_STEP_ZERO_HEAD,
@@ -30,11 +32,18 @@ const char *wipe_step_to_string(WipeStep s);
  * sequence and its failure handling are tested with fakes (tests/unit) and
  * run for real with kernel_ops (kernel-ops.c). Each returns 0 or a negative
  * errno; `detail` (where given) receives a one-line explanation on failure. */
+typedef struct WipeRequest WipeRequest;
+
 typedef struct WipeOps {
         int (*find_users)(void *userdata, const char *mount_point, char **ret_users);
         int (*unmount)(void *userdata, const char *mount_point, bool detach);
         int (*deactivate)(void *userdata, const char *mapping, bool deferred);
+        /* Removes the data device (stripe.h); not there is success. */
+        int (*disassemble)(void *userdata, const char *volume);
         int (*erase_signatures)(void *userdata, const char *device);
+        /* Writes each disk's label where it is not already right, then makes
+         * the data device over the disks' data areas, at req->device. */
+        int (*assemble)(void *userdata, const WipeRequest *req);
         int (*discard)(void *userdata, const char *device);
         int (*new_key)(void *userdata, size_t size, Secret **ret);
         int (*activate)(void *userdata, const char *device, const char *mapping, const CryptTuning *t,
@@ -46,11 +55,21 @@ typedef struct WipeOps {
         void *userdata;
 } WipeOps;
 
-typedef struct WipeRequest {
+/* One of the disks under a volume. */
+typedef struct WipeDisk {
+        const char *path;          /* the raw disk, "/dev/nvme1n1" */
+        dev_t devnum;
+        const char *identity;      /* for its label; NULL: the disk reports none */
+} WipeDisk;
+
+struct WipeRequest {
         const char *name;          /* volume name, for logs and state */
         const char *mapping;       /* "scratchd-<name>" */
-        const char *device;        /* the raw disk */
-        uint64_t size;             /* of the raw disk, bytes */
+        const char *device;        /* the data device: "/dev/mapper/scratchd-<name>-data" */
+        uint64_t size;             /* of the data device, bytes */
+        const WipeDisk *disks;     /* in stripe order */
+        size_t n_disks;
+        StripeGeometry geometry;
         const char *mount_point;
         const char *record_mount_point;  /* as the record names it (MountPoint=); NULL: mount_point */
         FileSystem file_system;
@@ -58,7 +77,10 @@ typedef struct WipeRequest {
         bool erase_signatures;     /* Expendable=yes and foreign signatures found */
         Tristate discard;       /* as configured, for the log */
         uint64_t discard_max_bytes;  /* as the device says, for the log */
-} WipeRequest;
+};
+
+/* The request's disks, space-separated, as the record names them. */
+void wipe_disk_list(const WipeRequest *req, char *buf, size_t size);
 
 /* Crypto-erases and re-keys the volume: from whatever state it is in to CLEAN
  * under generation rec->generation + 1, recording progress in `rec` through

@@ -8,6 +8,7 @@
 #include <sys/sysmacros.h>
 
 #include "scratchd/disk.h"
+#include "scratchd/stripe.h"
 #include "scratchd/util.h"
 
 static inline void udev_unrefp(struct udev **u) {
@@ -34,6 +35,7 @@ void disk_facts_done(DiskFacts *f) {
         strv_free(f->mounts);
         strv_free(f->holders);
         strv_free(f->signatures);
+        free(f->our_data);
         free(f->our_mapping);
         strv_free(f->our_mounts);
         *f = (DiskFacts) {};
@@ -154,9 +156,20 @@ static int collect_holders(DiskFacts *f, Related *rel, const char *sysname, cons
                 snprintf(p, sizeof(p), "/sys/class/block/%s/dm/uuid", de->d_name);
                 (void) read_one_line(p, &dm_uuid);
 
-                bool ours = depth == 0 && dm_name && mapping && streq(dm_name, mapping) && dm_uuid &&
-                            startswith(dm_uuid, "CRYPT-PLAIN-");
-                if (ours) {
+                /* Ours: the data device right on the disk, our dm-crypt
+                 * mapping on that (or, as scratchd made it before labels,
+                 * right on the disk), each known by its name and its uuid. */
+                char data_name[160];
+                snprintf(data_name, sizeof(data_name), "%s-data", mapping ?: "");
+                bool our_data = depth == 0 && mapping && dm_name && streq(dm_name, data_name) && dm_uuid &&
+                                startswith(dm_uuid, STRIPE_UUID_PREFIX);
+                bool our_crypt = (depth == 0 || (depth == 1 && f->our_data)) && mapping && dm_name &&
+                                 streq(dm_name, mapping) && dm_uuid && startswith(dm_uuid, "CRYPT-PLAIN-");
+                if (our_data) {
+                        free(f->our_data);
+                        f->our_data = strdup(dm_name);
+                        f->our_data_devnum = dev;
+                } else if (our_crypt) {
                         free(f->our_mapping);
                         f->our_mapping = strdup(dm_name);
                         f->our_mapping_devnum = dev;

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <sys/file.h>
+#include <sys/param.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -14,6 +15,7 @@
 #include "scratchd/log.h"
 #include "scratchd/engine.h"
 #include "scratchd/safety.h"
+#include "scratchd/stripe.h"
 #include "scratchd/util.h"
 #include "scratchd/dmcrypt.h"
 
@@ -46,14 +48,23 @@ int engine_lock_volume(const Engine *e, const char *name) {
 typedef struct Target {
         const ScratchConfig *vc;
         char mapping[128];
+        char data_path[160];      /* the data device: /dev/mapper/scratchd-<name>-data */
         char mount_point[4096];   /* where it is mounted now: Engine.root + MountPoint= */
-        DiskFacts facts;
-        SafetyVerdict verdict;
+        DiskFacts facts[STRIPE_DISKS_MAX];   /* each disk, in stripe order */
+        size_t n_disks;
+        char disk_list[256];      /* their paths, space-separated, as the record names them */
+        DiskFacts data;           /* the disks as one device, for tuning and sizes */
+        StripeGeometry geometry;
+        bool expendable;          /* some disk carries what Expendable=yes destroys */
+        bool ours;                /* our mapping is live on every disk */
         CryptTuning tuning;
 } Target;
 
 static void target_done(Target *t) {
-        disk_facts_done(&t->facts);
+        for (size_t i = 0; i < t->n_disks; i++)
+                disk_facts_done(&t->facts[i]);
+        free(t->data.path);
+        t->data.path = NULL;
 }
 
 /* With Devices=auto, only disks that are blank or already ours qualify; a disk
@@ -71,13 +82,33 @@ static int resolve_auto(const Target *t, char ***ret) {
                         continue;
                 SafetyVerdict v = safety_check(&f, false, reason, sizeof(reason));
                 disk_facts_done(&f);
-                if (v == SAFETY_BLANK || v == SAFETY_OURS) {
+                if (v == SAFETY_BLANK || v == SAFETY_OURS || v == SAFETY_LABELLED) {
                         if (strv_extend(&out, *p) < 0)
                                 return -ENOMEM;
                 } else
                         log_info("%s: Devices=auto: skipping %s", t->vc->name, reason);
         }
         *ret = TAKE_PTR(out);
+        return 0;
+}
+
+/* The disks as one device, as tuning and the size checks see it: the data
+ * device's size, and the most demanding of each disk's limits. */
+static int combine_facts(Target *t) {
+        DiskFacts *d = &t->data;
+        /* One disk keeps its own name in messages; a stripe is named by its device. */
+        d->path = strdup(t->n_disks == 1 ? t->facts[0].path : t->data_path);
+        if (!d->path)
+                return -ENOMEM;
+        d->size = t->geometry.size;
+        d->discard_max_bytes = UINT64_MAX;
+        for (size_t i = 0; i < t->n_disks; i++) {
+                const DiskFacts *f = &t->facts[i];
+                d->rotational = d->rotational || f->rotational;
+                d->logical_sector_size = MAX(d->logical_sector_size, f->logical_sector_size);
+                d->physical_sector_size = MAX(d->physical_sector_size, f->physical_sector_size);
+                d->discard_max_bytes = MIN(d->discard_max_bytes, f->discard_max_bytes);
+        }
         return 0;
 }
 
@@ -89,6 +120,8 @@ static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
 
         *t = (Target) { .vc = vc };
         snprintf(t->mapping, sizeof(t->mapping), MAPPING_PREFIX "%s", vc->name);
+        char data_name[160];
+        dmcrypt_path(stripe_name(vc->name, data_name, sizeof(data_name)), t->data_path, sizeof(t->data_path));
         snprintf(t->mount_point, sizeof(t->mount_point), "%s%s", e->root ?: "", vc->mount_point);
 
         if (strv_contains(vc->devices, "auto"))
@@ -105,34 +138,52 @@ static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
         if (n == 0)
                 return log_error_errno(ENODEV, "%s: Devices= names no usable disk; check the config and the "
                                        "disks in /dev/disk/by-id", vc->name);
-        if (n > 1) {
-                _cleanup_free_ char *list = strv_join(paths, ", ");
-                return log_error_errno(EOPNOTSUPP, "%s: Devices= matches %zu disks (%s); one volume on several "
-                                       "disks is not supported yet, so name exactly one", vc->name, n, list ?: "?");
+        if (n > STRIPE_DISKS_MAX)
+                return log_error_errno(E2BIG, "%s: Devices= matches %zu disks; a volume stripes %d at most, so "
+                                       "name fewer", vc->name, n, STRIPE_DISKS_MAX);
+
+        /* Every disk is checked before anything is written to any of them. */
+        t->ours = true;
+        for (size_t i = 0; i < n; i++) {
+                r = disk_probe(paths[i], t->mapping, &t->facts[i]);
+                if (r < 0)
+                        return log_error_errno(r, "%s: cannot examine %s: %m; nothing was written", vc->name, paths[i]);
+                t->n_disks = i + 1;
+                SafetyVerdict v = safety_check(&t->facts[i], vc->expendable, reason, sizeof(reason));
+                if (v == SAFETY_REFUSED)
+                        return log_error_errno(EPERM, "%s: %s", vc->name, reason);
+                t->expendable = t->expendable || v == SAFETY_EXPENDABLE;
+                t->ours = t->ours && v == SAFETY_OURS;
+                size_t used = strlen(t->disk_list);
+                snprintf(t->disk_list + used, sizeof(t->disk_list) - used, "%s%s", i > 0 ? " " : "", paths[i]);
         }
 
-        r = disk_probe(paths[0], t->mapping, &t->facts);
+        uint64_t sizes[STRIPE_DISKS_MAX];
+        for (size_t i = 0; i < n; i++)
+                sizes[i] = t->facts[i].size;
+        r = stripe_plan(sizes, n, STRIPE_CHUNK_DEFAULT, &t->geometry, reason, sizeof(reason));
         if (r < 0)
-                return log_error_errno(r, "%s: cannot examine %s: %m", vc->name, paths[0]);
+                return log_error_errno(r, "%s: Devices=%s: %s; name larger disks", vc->name, t->disk_list, reason);
+        r = combine_facts(t);
+        if (r < 0)
+                return log_error_errno(ENOMEM, "%s: out of memory", vc->name);
 
-        t->verdict = safety_check(&t->facts, vc->expendable, reason, sizeof(reason));
-        if (t->verdict == SAFETY_REFUSED)
-                return log_error_errno(EPERM, "%s: %s", vc->name, reason);
         /* Found now, not by mkfs after the disk was keyed and its head zeroed;
          * before the Expendable= warning, which would be a second line. */
         char too_small[512];
-        r = fs_check_size(vc->file_system, t->facts.path, t->facts.size, too_small, sizeof(too_small));
+        r = fs_check_size(vc->file_system, t->data.path, t->data.size, too_small, sizeof(too_small));
         if (r < 0)
                 return log_error_errno(r, "%s: %s", vc->name, too_small);
-        if (t->verdict == SAFETY_EXPENDABLE)
-                log_warning("%s: %s", vc->name, reason);
+        for (size_t i = 0; i < n; i++)
+                if (safety_check(&t->facts[i], vc->expendable, reason, sizeof(reason)) == SAFETY_EXPENDABLE)
+                        log_warning("%s: %s", vc->name, reason);
 
         /* The default cipher needs no facts; asking would load the Adiantum
          * modules on every node at every wipe. */
         CryptoFacts crypto = {};
         if (vc->cipher != CIPHER_AES_XTS)
                 crypto_probe(&crypto);
-        r = tuning_decide(&t->facts, &crypto, vc, &t->tuning, reason, sizeof(reason));
+        r = tuning_decide(&t->data, &crypto, vc, &t->tuning, reason, sizeof(reason));
         if (r < 0)
                 return log_error_errno(r, "%s: %s", vc->name, reason);
 
@@ -142,7 +193,7 @@ static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
         r = fs_mounted_device(t->mount_point, &mounted);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot read the mount table: %m", vc->name);
-        if (r > 0 && !(t->facts.our_mapping && mounted == t->facts.our_mapping_devnum))
+        if (r > 0 && !(t->facts[0].our_mapping && mounted == t->facts[0].our_mapping_devnum))
                 return log_error_errno(EADDRINUSE, "%s: MountPoint=%s already has another filesystem (device %u:%u) "
                                        "mounted; unmount it or choose another MountPoint=", vc->name,
                                        t->mount_point, major(mounted), minor(mounted));
@@ -150,27 +201,46 @@ static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
 }
 
 /* Our record is proven only for this very mapping (same device number: not
- * one torn down and made again by someone else), on the recorded disk, still
- * mounted where it should be. */
+ * one torn down and made again by someone else), on the recorded disks in the
+ * recorded order, still mounted where it should be. */
 static bool record_live(const Target *t, const Record *rec) {
-        return t->verdict == SAFETY_OURS && rec->mapping_devnum == t->facts.our_mapping_devnum &&
-               streq(rec->device, t->facts.path) && streq(rec->mount_point, t->vc->mount_point) &&
-               strv_contains(t->facts.our_mounts, t->mount_point);
+        if (!t->ours || !streq(rec->device, t->disk_list) || !streq(rec->mount_point, t->vc->mount_point) ||
+            !strv_contains(t->facts[0].our_mounts, t->mount_point))
+                return false;
+        for (size_t i = 0; i < t->n_disks; i++)
+                if (rec->mapping_devnum != t->facts[i].our_mapping_devnum)
+                        return false;
+        /* scratchd before labels mapped the disk itself: a job's volume stays
+         * the job's; a clean one is made again, with labels, so that the disk
+         * is still known as ours after the next boot. */
+        if (!t->facts[0].our_data && rec->state != STATE_IN_USE)
+                return false;
+        return true;
 }
 
 static int wipe_target(Engine *e, Target *t, Record *rec) {
+        WipeDisk disks[STRIPE_DISKS_MAX];
+        for (size_t i = 0; i < t->n_disks; i++)
+                disks[i] = (WipeDisk) {
+                        .path = t->facts[i].path,
+                        .devnum = t->facts[i].devnum,
+                        .identity = t->facts[i].identity,
+                };
         WipeRequest req = {
                 .name = t->vc->name,
                 .mapping = t->mapping,
-                .device = t->facts.path,
-                .size = t->facts.size,
+                .device = t->data_path,
+                .size = t->geometry.size,
+                .disks = disks,
+                .n_disks = t->n_disks,
+                .geometry = t->geometry,
                 .mount_point = t->mount_point,
                 .record_mount_point = t->vc->mount_point,
                 .file_system = t->vc->file_system,
                 .tuning = t->tuning,
-                .erase_signatures = t->verdict == SAFETY_EXPENDABLE,
+                .erase_signatures = t->expendable,
                 .discard = t->vc->discard,
-                .discard_max_bytes = t->facts.discard_max_bytes,
+                .discard_max_bytes = t->data.discard_max_bytes,
         };
         WipeStep failed;
         return wipe_volume(&e->ops, &req, rec, &failed);
@@ -201,17 +271,17 @@ int engine_run_volume(Engine *e, const ScratchConfig *vc, bool force_wipe, Recor
         if (!force_wipe && lifecycle_adopt(have_record, &rec, record_live(&t, &rec)) == ADOPT_KEEP) {
                 if (rec.state == STATE_IN_USE)
                         log_info("%s: in use by job %s (user %s) on %s at %s, key generation %" PRIu64
-                                 "; left alone", vc->name, rec.job, rec.user, t.facts.path, vc->mount_point,
+                                 "; left alone", vc->name, rec.job, rec.user, t.disk_list, vc->mount_point,
                                  rec.generation);
                 else
                         log_info("%s: already CLEAN on %s at %s, key generation %" PRIu64 "; nothing to do",
-                                 vc->name, t.facts.path, vc->mount_point, rec.generation);
+                                 vc->name, t.disk_list, vc->mount_point, rec.generation);
                 *ret_rec = rec;
                 return 0;
         }
-        if (!force_wipe && t.verdict == SAFETY_OURS)
+        if (!force_wipe && t.facts[0].our_mapping)
                 log_info("%s: found an active mapping on %s that cannot be proven clean (state %s); wiping",
-                         vc->name, t.facts.path, have_record ? lifecycle_state_to_string(rec.state) : "unknown");
+                         vc->name, t.disk_list, have_record ? lifecycle_state_to_string(rec.state) : "unknown");
 
         r = wipe_target(e, &t, &rec);
         *ret_rec = rec;
@@ -243,7 +313,7 @@ int engine_status(Engine *e, FILE *out) {
         for (size_t i = 0; i < e->config->n_scratch; i++) {
                 const ScratchConfig *vc = &e->config->scratch[i];
                 Record rec;
-                char a[32];
+                char a[32], b0[32];
 
                 if (i > 0)
                         fputc('\n', out);
@@ -258,7 +328,11 @@ int engine_status(Engine *e, FILE *out) {
                 fprintf(out, "%s: %s\n", vc->name, lifecycle_state_to_string(rec.state));
                 if (rec.state == STATE_FAILED)
                         fprintf(out, "  reason:          %s\n", rec.reason);
-                fprintf(out, "  device:          %s\n", rec.device);
+                if (rec.chunk_size > 0)
+                        fprintf(out, "  devices:         %s, striped in %s chunks, %s\n", rec.device,
+                                format_bytes(a, sizeof(a), rec.chunk_size), format_bytes(b0, sizeof(b0), rec.data_size));
+                else
+                        fprintf(out, "  device:          %s\n", rec.device);
                 fprintf(out, "  key generation:  %" PRIu64 "\n", rec.generation);
                 /* A record from before the data-path settings were kept has
                  * only the cipher and sector: show no guesses for the rest. */

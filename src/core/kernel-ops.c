@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <limits.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "scratchd/block.h"
 #include "scratchd/fs.h"
 #include "scratchd/kernel-ops.h"
+#include "scratchd/label.h"
+#include "scratchd/log.h"
+#include "scratchd/stripe.h"
+#include "scratchd/util.h"
 #include "scratchd/dmcrypt.h"
 
 static int k_find_users(void *userdata, const char *mount_point, char **ret_users) {
@@ -23,6 +29,76 @@ static int k_unmount(void *userdata, const char *mount_point, bool detach) {
 
 static int k_deactivate(void *userdata, const char *mapping, bool deferred) {
         return dmcrypt_deactivate(mapping, deferred);
+}
+
+static int k_disassemble(void *userdata, const char *volume) {
+        return stripe_deactivate(volume);
+}
+
+/* The label disk `i` of `req` should carry, but for the pool id. */
+static void wanted_label(const WipeRequest *req, size_t i, DiskLabel *ret) {
+        *ret = (DiskLabel) {
+                .version = LABEL_VERSION,
+                .index = (uint32_t) i,
+                .count = (uint32_t) req->n_disks,
+                .data_offset = req->geometry.data_offset,
+                .chunk_size = req->geometry.chunk,
+                .created = (uint64_t) time(NULL),
+        };
+        snprintf(ret->identity, sizeof(ret->identity), "%s", req->disks[i].identity ?: "");
+}
+
+/* Whether every disk already carries the label this layout wants, all of one
+ * pool: then nothing is written. */
+static int labels_current(const WipeRequest *req) {
+        uint8_t pool[16];
+        for (size_t i = 0; i < req->n_disks; i++) {
+                DiskLabel have, want;
+                int r = label_read(req->disks[i].path, &have);
+                if (r < 0)
+                        return r;
+                wanted_label(req, i, &want);
+                if (r != LABEL_VALID || have.index != want.index || have.count != want.count ||
+                    have.data_offset != want.data_offset || have.chunk_size != want.chunk_size ||
+                    !streq(have.identity, want.identity))
+                        return 0;
+                if (i == 0)
+                        memcpy(pool, have.pool_id, sizeof(pool));
+                else if (memcmp(pool, have.pool_id, sizeof(pool)) != 0)
+                        return 0;
+        }
+        return 1;
+}
+
+static int k_assemble(void *userdata, const WipeRequest *req) {
+        dev_t devs[STRIPE_DISKS_MAX];
+        int r;
+
+        if (req->n_disks == 0 || req->n_disks > STRIPE_DISKS_MAX)
+                return -EINVAL;
+        r = labels_current(req);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                /* A new layout is a new pool: its id says which disks were
+                 * striped together, nothing more. */
+                uint8_t pool[16];
+                if (getrandom(pool, sizeof(pool), 0) != (ssize_t) sizeof(pool))
+                        return -EIO;
+                for (size_t i = 0; i < req->n_disks; i++) {
+                        DiskLabel l;
+                        wanted_label(req, i, &l);
+                        memcpy(l.pool_id, pool, sizeof(pool));
+                        r = label_write(req->disks[i].path, &l);
+                        if (r < 0)
+                                return log_error_errno(r, "%s: cannot write scratchd's header on %s: %m", req->name,
+                                                       req->disks[i].path);
+                }
+        }
+        for (size_t i = 0; i < req->n_disks; i++)
+                devs[i] = req->disks[i].devnum;
+        dev_t data;
+        return stripe_activate(req->name, &req->geometry, devs, &data);
 }
 
 static int k_erase_signatures(void *userdata, const char *device) {
@@ -74,6 +150,8 @@ void kernel_ops_init(WipeOps *ops, const char *state_dir) {
                 .find_users = k_find_users,
                 .unmount = k_unmount,
                 .deactivate = k_deactivate,
+                .disassemble = k_disassemble,
+                .assemble = k_assemble,
                 .erase_signatures = k_erase_signatures,
                 .discard = k_discard,
                 .new_key = k_new_key,

@@ -29,6 +29,8 @@ int record_format(const Record *rec, char *buf, size_t size) {
                          "generation=%" PRIu64 "\n"
                          "mapping_dev=%u:%u\n"
                          "device=%s\n"
+                         "data_size=%" PRIu64 "\n"
+                         "chunk_size=%" PRIu64 "\n"
                          "mount_point=%s\n"
                          "cipher=%s\n"
                          "key_bits=%u\n"
@@ -45,6 +47,7 @@ int record_format(const Record *rec, char *buf, size_t size) {
                          "last_job=%s\n",
                          lifecycle_state_to_string(rec->state), rec->generation, major(rec->mapping_devnum),
                          minor(rec->mapping_devnum), one_line(rec->device, device, sizeof(device)),
+                         rec->data_size, rec->chunk_size,
                          one_line(rec->mount_point, mount_point, sizeof(mount_point)), rec->cipher,
                          rec->key_bits, rec->sector_size, rec->bypass_workqueues, rec->allow_discards,
                          one_line(rec->tuning, tuning, sizeof(tuning)), (long long) rec->last_wipe, rec->last_wipe_usec,
@@ -104,6 +107,10 @@ int record_parse(const char *text, Record *ret) {
                         r = parse_dev(v, &rec.mapping_devnum) < 0 ? -EBADMSG : 0;
                 else if (streq(k, "device"))
                         r = copy_field(rec.device, sizeof(rec.device), v);
+                else if (streq(k, "data_size"))
+                        r = parse_u64(v, &rec.data_size);
+                else if (streq(k, "chunk_size"))
+                        r = parse_u64(v, &rec.chunk_size);
                 else if (streq(k, "mount_point"))
                         r = copy_field(rec.mount_point, sizeof(rec.mount_point), v);
                 else if (streq(k, "cipher"))

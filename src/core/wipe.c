@@ -12,6 +12,7 @@ static const char *const wipe_step_table[_WIPE_STEP_MAX] = {
         [WIPE_STEP_UNMOUNT] = "unmount",
         [WIPE_STEP_DEACTIVATE] = "deactivate",
         [WIPE_STEP_ERASE_SIGNATURES] = "erase-signatures",
+        [WIPE_STEP_ASSEMBLE] = "assemble",
         [WIPE_STEP_DISCARD] = "discard",
         [WIPE_STEP_REKEY] = "rekey",
         [WIPE_STEP_ZERO_HEAD] = "zero-head",
@@ -64,11 +65,25 @@ static int run_step(Wipe *w, WipeStep step) {
                         snprintf(w->detail, sizeof(w->detail), "/dev/mapper/%s is still open (a process holds "
                                  "files on the old volume: 'fuser -vm /dev/mapper/%s' names it)", q->mapping,
                                  q->mapping);
+                /* With the key gone, the data device under it goes too: the
+                 * disks' labels are rewritten, and their layout may change. */
+                if (r >= 0) {
+                        r = o->disassemble(o->userdata, q->name);
+                        if (r == -EBUSY)
+                                snprintf(w->detail, sizeof(w->detail), "%s is still open; 'dmsetup info -c' shows "
+                                         "who holds it", q->device);
+                }
                 break;
         case WIPE_STEP_ERASE_SIGNATURES:
                 if (!q->erase_signatures)
                         return 0;
-                r = o->erase_signatures(o->userdata, q->device);
+                for (size_t i = 0; r >= 0 && i < q->n_disks; i++) {
+                        target = q->disks[i].path;
+                        r = o->erase_signatures(o->userdata, q->disks[i].path);
+                }
+                break;
+        case WIPE_STEP_ASSEMBLE:
+                r = o->assemble(o->userdata, q);
                 break;
         case WIPE_STEP_DISCARD:
                 if (!q->tuning.discard_on_wipe) {
@@ -117,6 +132,17 @@ static int run_step(Wipe *w, WipeStep step) {
         return r;
 }
 
+void wipe_disk_list(const WipeRequest *req, char *buf, size_t size) {
+        size_t used = 0;
+        buf[0] = 0;
+        for (size_t i = 0; i < req->n_disks && used < size; i++) {
+                int k = snprintf(buf + used, size - used, "%s%s", i > 0 ? " " : "", req->disks[i].path);
+                if (k < 0)
+                        break;
+                used += (size_t) k;
+        }
+}
+
 static int save(Wipe *w) {
         return w->ops->save_state(w->ops->userdata, w->req->name, w->rec);
 }
@@ -150,7 +176,7 @@ int wipe_volume(const WipeOps *ops, const WipeRequest *req, Record *rec, WipeSte
         /* Record WIPING before touching anything: a crash from here on leaves a
          * record that no one can mistake for CLEAN. */
         (void) lifecycle_apply(rec, EVENT_WIPE_START, NULL);
-        snprintf(rec->device, sizeof(rec->device), "%s", req->device);
+        wipe_disk_list(req, rec->device, sizeof(rec->device));
         snprintf(rec->mount_point, sizeof(rec->mount_point), "%s", req->record_mount_point ?: req->mount_point);
         r = save(&w);
         if (r < 0) {
@@ -190,6 +216,8 @@ int wipe_volume(const WipeOps *ops, const WipeRequest *req, Record *rec, WipeSte
         clean.sector_size = req->tuning.sector_size;
         clean.bypass_workqueues = req->tuning.bypass_workqueues;
         clean.allow_discards = req->tuning.allow_discards;
+        clean.data_size = req->geometry.size;
+        clean.chunk_size = req->geometry.chunk;
         snprintf(clean.tuning, sizeof(clean.tuning), "%s", req->tuning.why);
         clean.last_wipe = time(NULL);
         clean.last_wipe_usec = now_usec() - start;

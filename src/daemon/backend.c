@@ -35,6 +35,18 @@ static json_object *volume_json(const Volume *v) {
         json_object_object_add(o, "devices", devs);
         if (r->device[0])
                 json_object_object_add(o, "device", json_object_new_string(r->device));
+        /* The layout under dm-crypt: one disk (dm-linear) or a stripe. */
+        if (r->data_size > 0) {
+                json_object *g = json_object_new_object(), *disks = json_object_new_array();
+                _cleanup_free_ char *copy = strdup(r->device);
+                char *save = NULL;
+                for (char *d = copy ? strtok_r(copy, " ", &save) : NULL; d; d = strtok_r(NULL, " ", &save))
+                        json_object_array_add(disks, json_object_new_string(d));
+                json_object_object_add(g, "disks", disks);
+                json_object_object_add(g, "chunk_bytes", json_object_new_uint64(r->chunk_size));
+                json_object_object_add(g, "data_bytes", json_object_new_uint64(r->data_size));
+                json_object_object_add(o, "layout", g);
+        }
         json_object_object_add(o, "state", json_object_new_string(lifecycle_state_to_string(state)));
         /* Being adopted: shown in its recorded state, but not to be had yet. */
         if (v->work == WORK_ADOPT)

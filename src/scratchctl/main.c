@@ -266,7 +266,16 @@ static void print_table(json_object *volumes) {
                 char (*row)[96] = cells[i + 1];
                 char a[32];
                 snprintf(row[0], 96, "%s", param_string(v, "name") ?: "?");
-                snprintf(row[1], 96, "%s", param_string(v, "device") ?: "-");
+                json_object *layout, *disks;
+                size_t n_disks = json_object_object_get_ex(v, "layout", &layout) &&
+                                                 json_object_object_get_ex(layout, "disks", &disks) &&
+                                                 json_object_is_type(disks, json_type_array)
+                                         ? json_object_array_length(disks)
+                                         : 0;
+                if (n_disks > 1)
+                        snprintf(row[1], 96, "%zu disks", n_disks);
+                else
+                        snprintf(row[1], 96, "%s", param_string(v, "device") ?: "-");
                 snprintf(row[2], 96, "%s", param_string(v, "state") ?: "?");
                 snprintf(row[3], 96, "%s", param_string(v, "job") ?: "-");
                 snprintf(row[4], 96, "%s", param_string(v, "user") ?: "-");
@@ -305,6 +314,16 @@ static void print_table(json_object *volumes) {
                 const char *reason = param_string(v, "reason"), *tuning = param_string(v, "tuning");
                 if (reason)
                         printf("%s: %s\n", param_string(v, "name") ?: "?", reason);
+                json_object *layout, *disks;
+                if (json_object_object_get_ex(v, "layout", &layout) &&
+                    json_object_object_get_ex(layout, "disks", &disks) && json_object_is_type(disks, json_type_array) &&
+                    json_object_array_length(disks) > 1) {
+                        char a[32], b[32];
+                        printf("%s: striped over %zu disks (%s) in %s chunks, %s\n", param_string(v, "name") ?: "?",
+                               json_object_array_length(disks), param_string(v, "device") ?: "?",
+                               format_bytes(a, sizeof(a), (uint64_t) get_int(layout, "chunk_bytes", 0)),
+                               format_bytes(b, sizeof(b), (uint64_t) get_int(layout, "data_bytes", 0)));
+                }
                 if (tuning)
                         printf("%s: %" PRId64 "-bit key, workqueues %s, discards %s (%s)\n",
                                param_string(v, "name") ?: "?", get_int(v, "key_bits", 0),

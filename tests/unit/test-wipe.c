@@ -36,6 +36,8 @@ typedef enum Op {
         OP_ZERO_HEAD,
         OP_MKFS,
         OP_MOUNT,
+        OP_DISASSEMBLE,
+        OP_ASSEMBLE,
         OP_SAVE_STATE,
         _OP_MAX,
         OP_NONE = -1,
@@ -52,6 +54,8 @@ static const char *const op_names[_OP_MAX] = {
         [OP_ZERO_HEAD] = "zero_head",
         [OP_MKFS] = "mkfs",
         [OP_MOUNT] = "mount",
+        [OP_DISASSEMBLE] = "disassemble",
+        [OP_ASSEMBLE] = "assemble",
         [OP_SAVE_STATE] = "save_state",
 };
 
@@ -67,11 +71,14 @@ static const WipeStep op_step[] = {
         [OP_ZERO_HEAD] = WIPE_STEP_ZERO_HEAD,
         [OP_MKFS] = WIPE_STEP_MKFS,
         [OP_MOUNT] = WIPE_STEP_MOUNT,
+        [OP_DISASSEMBLE] = WIPE_STEP_DEACTIVATE,
+        [OP_ASSEMBLE] = WIPE_STEP_ASSEMBLE,
 };
 
 typedef struct Call {
         Op op;
         bool flag;                   /* unmount: detach; deactivate: deferred */
+        char device[64];             /* erase_signatures: the disk */
         Record saved;          /* save_state: the record as saved */
 } Call;
 
@@ -178,11 +185,27 @@ static int fake_deactivate(void *userdata, const char *mapping, bool deferred) {
         return should_fail(f, OP_DEACTIVATE) ? f->fail_error : 0;
 }
 
+static int fake_disassemble(void *userdata, const char *volume) {
+        Fake *f = userdata;
+        record(f, OP_DISASSEMBLE, false);
+        assert_string_equal(volume, NAME);
+        return should_fail(f, OP_DISASSEMBLE) ? f->fail_error : 0;
+}
+
 static int fake_erase_signatures(void *userdata, const char *device) {
         Fake *f = userdata;
-        record(f, OP_ERASE_SIGNATURES, false);
-        assert_string_equal(device, DEVICE);
+        Call *c = record(f, OP_ERASE_SIGNATURES, false);
+        snprintf(c->device, sizeof(c->device), "%s", device);
         return should_fail(f, OP_ERASE_SIGNATURES) ? f->fail_error : 0;
+}
+
+static int fake_assemble(void *userdata, const WipeRequest *req) {
+        Fake *f = userdata;
+        record(f, OP_ASSEMBLE, false);
+        assert_string_equal(req->name, NAME);
+        assert_true(req->n_disks >= 1);
+        assert_int_equal(req->geometry.n_disks, req->n_disks);
+        return should_fail(f, OP_ASSEMBLE) ? f->fail_error : 0;
 }
 
 static int fake_discard(void *userdata, const char *device) {
@@ -281,6 +304,8 @@ typedef struct Fixture {
         Record rec;
 } Fixture;
 
+static const WipeDisk one_disk[] = { { .path = DEVICE, .devnum = 0x10301, .identity = "serial:S1" } };
+
 static void fixture_init(Fixture *x, bool erase_signatures, bool discard) {
         *x = (Fixture) {
                 .fake = {
@@ -291,7 +316,9 @@ static void fixture_init(Fixture *x, bool erase_signatures, bool discard) {
                         .find_users = fake_find_users,
                         .unmount = fake_unmount,
                         .deactivate = fake_deactivate,
+                        .disassemble = fake_disassemble,
                         .erase_signatures = fake_erase_signatures,
+                        .assemble = fake_assemble,
                         .discard = fake_discard,
                         .new_key = fake_new_key,
                         .activate = fake_activate,
@@ -305,6 +332,10 @@ static void fixture_init(Fixture *x, bool erase_signatures, bool discard) {
                         .mapping = MAPPING,
                         .device = DEVICE,
                         .size = DISK_SIZE,
+                        .disks = one_disk,
+                        .n_disks = 1,
+                        .geometry = { .n_disks = 1, .data_offset = 1 << 20, .leg_size = DISK_SIZE,
+                                      .size = DISK_SIZE },
                         .mount_point = MOUNT_POINT,
                         .file_system = FILE_SYSTEM_EXT4,
                         .tuning = {
@@ -348,8 +379,10 @@ static size_t success_sequence(bool erase_signatures, bool discard, Op out[stati
         out[n++] = OP_FIND_USERS;
         out[n++] = OP_UNMOUNT;
         out[n++] = OP_DEACTIVATE;
+        out[n++] = OP_DISASSEMBLE;
         if (erase_signatures)
                 out[n++] = OP_ERASE_SIGNATURES;
+        out[n++] = OP_ASSEMBLE;
         if (discard)
                 out[n++] = OP_DISCARD;
         out[n++] = OP_NEW_KEY;
@@ -626,6 +659,69 @@ static void test_mkfs_output_in_reason(void **state) {
         assert_int_equal(count_calls(&x.fake, OP_MOUNT, false), 0);
 }
 
+/* A volume over three disks: each disk's signatures erased (Expendable=yes),
+ * in stripe order, before the data device is made; the record names every
+ * disk and keeps the layout. */
+static void test_stripe(void **state) {
+        static const WipeDisk three[] = {
+                { .path = "/dev/nvme1n1", .devnum = 0x10301, .identity = "serial:A" },
+                { .path = "/dev/nvme2n1", .devnum = 0x10302, .identity = "serial:B" },
+                { .path = "/dev/nvme3n1", .devnum = 0x10303, .identity = NULL },
+        };
+        Fixture x;
+        WipeStep failed;
+
+        fixture_init(&x, true, false);
+        x.req.disks = three;
+        x.req.n_disks = 3;
+        x.req.geometry = (StripeGeometry) { .n_disks = 3, .data_offset = 1 << 20, .chunk = 256 << 10,
+                                            .leg_size = DISK_SIZE / 4, .size = DISK_SIZE / 4 * 3 };
+        x.req.size = x.req.geometry.size;
+        assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, &failed), 0);
+
+        size_t erased = 0, assembled_at = 0;
+        for (size_t i = 0; i < x.fake.n_calls; i++) {
+                if (x.fake.calls[i].op == OP_ERASE_SIGNATURES) {
+                        assert_true(erased < 3);
+                        assert_string_equal(x.fake.calls[i].device, three[erased].path);
+                        assert_int_equal(assembled_at, 0);   /* before the data device is made */
+                        erased++;
+                } else if (x.fake.calls[i].op == OP_ASSEMBLE)
+                        assembled_at = i;
+        }
+        assert_int_equal(erased, 3);
+        assert_true(assembled_at > 0);
+        assert_int_equal(x.rec.state, STATE_CLEAN);
+        assert_string_equal(x.rec.device, "/dev/nvme1n1 /dev/nvme2n1 /dev/nvme3n1");
+        assert_int_equal(x.rec.data_size, DISK_SIZE / 4 * 3);
+        assert_int_equal(x.rec.chunk_size, 256 << 10);
+}
+
+/* A disk that cannot be erased fences the volume before anything is made. */
+static void test_stripe_erase_fails(void **state) {
+        static const WipeDisk two[] = {
+                { .path = "/dev/nvme1n1", .devnum = 0x10301 },
+                { .path = "/dev/nvme2n1", .devnum = 0x10302 },
+        };
+        Fixture x;
+        WipeStep failed;
+
+        fixture_init(&x, true, false);
+        x.req.disks = two;
+        x.req.n_disks = 2;
+        x.req.geometry = (StripeGeometry) { .n_disks = 2, .data_offset = 1 << 20, .chunk = 256 << 10,
+                                            .leg_size = DISK_SIZE / 2, .size = DISK_SIZE };
+        x.fake.fail_op = OP_ERASE_SIGNATURES;
+        x.fake.fail_error = -EIO;
+        assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, &failed), -EIO);
+        assert_int_equal(failed, WIPE_STEP_ERASE_SIGNATURES);
+        assert_int_equal(count_calls(&x.fake, OP_ERASE_SIGNATURES, false), 1);
+        assert_int_equal(count_calls(&x.fake, OP_ASSEMBLE, false), 0);
+        assert_int_equal(count_calls(&x.fake, OP_NEW_KEY, false), 0);
+        assert_int_equal(x.rec.state, STATE_FAILED);
+        assert_true(startswith(x.rec.reason, "erase-signatures failed: "));
+}
+
 static void test_busy(void **state) {
         Fixture x;
         WipeStep failed = (WipeStep) 12345;
@@ -817,6 +913,8 @@ int main(void) {
                 cmocka_unit_test(test_every_step_has_a_name),
                 cmocka_unit_test(test_mkfs_output_in_reason),
                 cmocka_unit_test(test_busy),
+                cmocka_unit_test(test_stripe),
+                cmocka_unit_test(test_stripe_erase_fails),
                 cmocka_unit_test(test_first_save_fails),
                 cmocka_unit_test(test_last_save_fails),
                 cmocka_unit_test(test_rekey_save_fails),
