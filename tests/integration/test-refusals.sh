@@ -79,7 +79,7 @@ refuse() {
                 bash -c "grep -q -F '$dev' '$WORK/stderr' && grep -q -F '$words' '$WORK/stderr'"
         check "$name: the error is one line" test "$(wc -l < "$WORK/stderr")" -eq 1
         check "$name: not one byte changed (sha256)" test "$before" = "$after"
-        check "$name: no mapping was made" bash -c "! dmsetup info scratchd-scratch >/dev/null 2>&1"
+        check "$name: no mapping was made" bash -c "! dmsetup info scratchd-scratch >/dev/null 2>&1 && ! dmsetup info scratchd-scratch-data >/dev/null 2>&1"
 }
 
 # accept NAME DEVICE: with Expendable=yes, setup takes it and the old
@@ -90,7 +90,7 @@ accept() {
         conf "$cf" "$dev" "$WORK/mnt-$name" FileSystem=ext4 Expendable=yes
         check "$name, Expendable=yes: setup exits 0" scratchd --config "$cf" setup
         check "$name, Expendable=yes: the warning says what is destroyed" grep -q "Expendable=yes, so it will be destroyed" "$WORK/stderr"
-        umount "$WORK/mnt-$name" 2>/dev/null; dmsetup remove scratchd-scratch 2>/dev/null
+        umount "$WORK/mnt-$name" 2>/dev/null; dmsetup remove scratchd-scratch scratchd-scratch-data 2>/dev/null
         check "$name, Expendable=yes: no foreign signature left on the raw disk" bash -c "! blkid -p $dev >/dev/null 2>&1"
 }
 
@@ -139,10 +139,10 @@ check "root: not one byte of the root disk changed (sha256 before mount, after u
 conf "$WORK/blank.conf" "$(dev blank)" "$WORK/mnt-blank" FileSystem=ext4
 check "blank: setup exits 0" scratchd --config "$WORK/blank.conf" setup
 check "blank: mounted" grep -q " $WORK/mnt-blank " /proc/self/mountinfo
-umount "$WORK/mnt-blank"; dmsetup remove scratchd-scratch
+umount "$WORK/mnt-blank"; dmsetup remove scratchd-scratch scratchd-scratch-data
 conf "$WORK/small-ext4.conf" "$(dev small)" "$WORK/mnt-small" FileSystem=ext4
 check "small, FileSystem=ext4 (as the refusal proposes): setup exits 0" scratchd --config "$WORK/small-ext4.conf" setup
 check "small, FileSystem=ext4: mounted" grep -q " $WORK/mnt-small " /proc/self/mountinfo
-umount "$WORK/mnt-small"; dmsetup remove scratchd-scratch
+umount "$WORK/mnt-small"; dmsetup remove scratchd-scratch scratchd-scratch-data
 for k in expendable gpt mbr xfs btrfs swap lvm luks md; do accept "$k" "$(dev $k)"; done
 exit 0

@@ -2,16 +2,22 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Guest: setup on a blank disk, the live dm-crypt settings, a marker written,
 # setup again keeps it, wipe destroys it everywhere and changes the key.
+# With "stripe": the same promises over two disks of unequal size, striped
+# (dm-striped under dm-crypt), and the stripe's geometry.
 set -u
-if [ -z "${RESULT:-}" ]; then   # on the host: boot a guest with a blank disk
+if [ -z "${RESULT:-}" ]; then   # on the host: boot a guest with blank disks
+        if [ "${1:-}" = stripe ]; then
+                exec "$(dirname "$(realpath "$0")")/uml.sh" --new-disk 512M --new-disk 600M "$0" stripe
+        fi
         exec "$(dirname "$(realpath "$0")")/uml.sh" --new-disk 512M "$0"
 fi
 . "$GUEST_LIB"
 
-dev=/dev/ubda
+disks=(/dev/ubda)
+[ "${1:-}" = stripe ] && disks=(/dev/ubda /dev/ubdb)
 mnt=$WORK/mnt
 map=scratchd-scratch
-conf "$WORK/scratchd.conf" "$dev" "$mnt"
+conf "$WORK/scratchd.conf" "${disks[*]}" "$mnt"
 C=(--config "$WORK/scratchd.conf")
 
 check "setup exits 0" scratchd "${C[@]}" setup
@@ -38,7 +44,29 @@ yes "$marker" | head -c 1M > "$mnt/marker"
 sync
 echo 3 > /proc/sys/vm/drop_caches
 check "the marker reads back through the mapping" test "$(count_marker /dev/mapper/$map "$marker")" -gt 1000
-check "the raw disk holds only ciphertext (marker not found)" test "$(count_marker $dev "$marker")" -eq 0
+for dev in "${disks[@]}"; do
+        check "$dev holds only ciphertext (marker not found)" test "$(count_marker $dev "$marker")" -eq 0
+done
+if [ ${#disks[@]} -gt 1 ]; then
+        # The positive control for the scans of the raw disks: the data
+        # device under dm-crypt (the two disks, striped) holds the
+        # ciphertext, which the disks hold too.
+        data=$(dmsetup table $map-data)
+        note "data device: $data"
+        check "the data device stripes both disks in 256 KiB chunks (512 sectors)" \
+                grep -q "^0 [0-9]* striped 2 512 " <<<"$data"
+        # 512 MiB less the 1 MiB header area, in whole 256 KiB chunks, twice:
+        # the larger disk gives only what the smaller has.
+        check "the stripe uses the smaller disk's size on both" \
+                test "$(blockdev --getsize64 /dev/mapper/$map-data)" = $(((512 - 1) * 1048576 * 2))
+        ct=$(head -c 65536 /dev/mapper/$map-data | od -An -tx1 | tr -d ' \n' | head -c 64)
+        check "ciphertext from the data device is on the first disk past its header" \
+                bash -c "dd if=/dev/ubda bs=1M skip=1 count=1 status=none | od -An -tx1 | tr -d ' \n' | grep -q $ct"
+        check "each disk carries scratchd's header" \
+                bash -c "test \"\$(head -c 14 /dev/ubda)\" = SCRATCHD-LABEL && test \"\$(head -c 14 /dev/ubdb)\" = SCRATCHD-LABEL"
+        "$SCRATCHD" --config "$WORK/scratchd.conf" status > "$WORK/status" 2>&1
+        check "status shows the stripe" grep -q "devices: *${disks[*]}, striped in 256.0 KiB chunks" "$WORK/status"
+fi
 
 check "setup on a proven-CLEAN volume exits 0" scratchd "${C[@]}" setup
 check "setup said it had nothing to do" grep -q "already CLEAN" "$WORK/stderr"
@@ -67,7 +95,9 @@ check "the new volume is mounted" test "$(stat -f -c %T "$mnt")" = xfs
 check "the new filesystem has no marker file" test ! -e "$mnt/marker"
 sync; echo 3 > /proc/sys/vm/drop_caches
 check "marker nowhere on the new volume (whole device scanned)" test "$(count_marker /dev/mapper/$map "$marker")" -eq 0
-check "marker nowhere on the raw disk (whole device scanned)" test "$(count_marker $dev "$marker")" -eq 0
+for dev in "${disks[@]}"; do
+        check "marker nowhere on $dev (whole device scanned)" test "$(count_marker $dev "$marker")" -eq 0
+done
 
 # A mapping and mount with no trustworthy record: setup must wipe, not adopt.
 echo "a hand-written record" > /run/scratchd/scratch.state

@@ -108,12 +108,12 @@ conf "$WORK/odd.conf" /dev/ubdb "$WORK/odd" Name=odd FileSystem=ext4
 scratchd --config "$WORK/odd.conf" setup || bail "setup of the odd-sized disk failed: $(cat "$WORK/stderr")"
 check "odd size: a mapping" test -n "$(dmsetup table scratchd-odd)"
 check "odd size: 512-byte sectors (no sector_size argument)" bash -c "! dmsetup table scratchd-odd | grep -q sector_size"
-check "odd size: the whole disk mapped (131073 sectors of 512 bytes)" \
-        test "$(dmsetup table scratchd-odd | awk '{ print $2 }')" = 131073
+check "odd size: the disk's data area mapped (131073 sectors of 512 bytes, less 2048 for scratchd's header)" \
+        test "$(dmsetup table scratchd-odd | awk '{ print $2 }')" = 129025
 check "odd size: the record says why" grep -qF "sectors: physical block (size not a multiple of 4096);" \
         /run/scratchd/odd.state
 check "odd size: mounted" findmnt -n "$WORK/odd"
-umount "$WORK/odd" && dmsetup remove scratchd-odd
+umount "$WORK/odd" && dmsetup remove scratchd-odd scratchd-odd-data
 
 # A Cipher= name typed wrong is a config error.
 conf "$WORK/bad.conf" /dev/ubda "$mnt" Cipher=aes-cbc-essiv:sha256
