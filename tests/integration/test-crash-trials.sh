@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Crash injection. CRASH_TRIALS (default 102, six per fault point) job
+# Crash injection. CRASH_TRIALS (default 108, six per fault point) job
 # cycles, each with the daemon (or `scratchd setup`) killed dead (SIGKILL) at
 # one fault point, spread over every step of setup, prepare, release and
 # wipe; then a restart. The trials are shared out over CRASH_GUESTS guests
@@ -23,7 +23,7 @@ set -u
 # filefrag, dmsetup and a dd per extent cost more than grep reading 8 MiB
 # (tried: 17 trials took 430 s against 389 s, side by side).
 if [ -z "${RESULT:-}" ]; then
-        total=${CRASH_TRIALS:-102}
+        total=${CRASH_TRIALS:-108}
         guests=${CRASH_GUESTS:-$(nproc)}
         [ "$guests" -gt 4 ] && guests=4
         [ "$guests" -ge 1 ] || guests=1
@@ -63,7 +63,7 @@ if [ -z "${RESULT:-}" ]; then
         exit $rc
 fi
 . "$GUEST_LIB"
-first=${CRASH_FIRST:-1} last=${CRASH_LAST:-102}
+first=${CRASH_FIRST:-1} last=${CRASH_LAST:-108}
 trials=$((last - first + 1))
 map=scratchd-scratch
 mnt=$WORK/scratch
@@ -73,7 +73,7 @@ printf '[Daemon]\nAuditLog=\n' >> "$WORK/scratchd.conf"
 # Where each operation can be stopped dead: the wipe's steps (a release's
 # wipe, and `scratchd setup` run by hand with the daemon down), prepare's and
 # release's own.
-points=(check-users unmount deactivate discard rekey key-made zero-head mkfs mount
+points=(check-users unmount deactivate assemble discard rekey key-made zero-head mkfs mount
         prepare-dir-made prepare-saved release-saved setup:deactivate setup:rekey setup:key-made setup:mkfs setup:mount)
 declare -A crashed ended seen_gen seen_key
 dir=
