@@ -56,8 +56,9 @@ static void target_done(Target *t) {
         disk_facts_done(&t->facts);
 }
 
-/* With Devices=auto, only disks that are blank or already ours qualify; a disk
- * holding anything is someone else's, and skipped rather than refused. */
+/* With Devices=auto, only disks that are blank or already ours (mapped, or
+ * carrying our header) qualify; a disk holding anything else is someone
+ * else's, and skipped rather than refused. */
 static int resolve_auto(const Target *t, char ***ret) {
         _cleanup_strv_free_ char **all = NULL, **out = NULL;
         int r = disk_discover_auto(&all);
@@ -71,7 +72,7 @@ static int resolve_auto(const Target *t, char ***ret) {
                         continue;
                 SafetyVerdict v = safety_check(&f, false, reason, sizeof(reason));
                 disk_facts_done(&f);
-                if (v == SAFETY_BLANK || v == SAFETY_OURS) {
+                if (v == SAFETY_BLANK || v == SAFETY_OURS || v == SAFETY_LABELLED) {
                         if (strv_extend(&out, *p) < 0)
                                 return -ENOMEM;
                 } else
