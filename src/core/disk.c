@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <blkid/blkid.h>
+#include <ctype.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <libudev.h>
 #include <limits.h>
@@ -36,6 +38,7 @@ void disk_facts_done(DiskFacts *f) {
         strv_free(f->holders);
         strv_free(f->signatures);
         free(f->our_data);
+        free(f->identity);
         free(f->our_mapping);
         strv_free(f->our_mounts);
         *f = (DiskFacts) {};
@@ -318,6 +321,143 @@ static uint64_t queue_attr(struct udev_device *d, const char *attr) {
         return v ? strtoull(v, NULL, 10) : 0;
 }
 
+/* "wwn:" or "serial:" and the value with surrounding blanks trimmed, cut to
+ * fit a label's identity field; NULL (and 0) for a value that is empty, or
+ * that a driver printed from a NULL pointer (a ubd disk given no serial
+ * shows "(null)"). */
+static int identity_make(const char *prefix, const char *value, char **ret) {
+        *ret = NULL;
+        if (!value)
+                return 0;
+        while (isspace((unsigned char) *value))
+                value++;
+        size_t n = strlen(value);
+        while (n > 0 && isspace((unsigned char) value[n - 1]))
+                n--;
+        if (n == 0 || (n == 6 && strncmp(value, "(null)", n) == 0))
+                return 0;
+
+        char buf[LABEL_IDENTITY_MAX];
+        snprintf(buf, sizeof(buf), "%s%.*s", prefix, (int) n, value);
+        *ret = strdup(buf);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int disk_identity(const char *sysname, char **ret) {
+        /* Most specific first: a WWN (SCSI/SATA VPD page 0x83, NVMe EUI-64 or
+         * NGUID) names the namespace; a serial may be the controller's. The
+         * serial lives on the device for NVMe and SCSI, on the block device
+         * itself for virtio-blk and User-Mode Linux's ubd. */
+        static const struct {
+                const char *attr, *prefix;
+        } sources[] = {
+                { "wwid", "wwn:" },
+                { "device/wwid", "wwn:" },
+                { "device/serial", "serial:" },
+                { "serial", "serial:" },
+        };
+        char p[PATH_MAX];
+        int r;
+
+        *ret = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(sources); i++) {
+                _cleanup_free_ char *v = NULL;
+                snprintf(p, sizeof(p), "/sys/class/block/%s/%s", sysname, sources[i].attr);
+                /* Absent, or present but unreadable (a SCSI disk without VPD
+                 * page 0x83 fails the read of its wwid): not this source. */
+                r = read_one_line(p, &v);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        continue;
+                r = identity_make(sources[i].prefix, v, ret);
+                if (r < 0 || *ret)
+                        return r;
+        }
+
+        /* What udev found (ID_WWN, ID_SERIAL), when its database is there. */
+        _cleanup_(udev_unrefp) struct udev *udev = udev_new();
+        if (!udev)
+                return 0;
+        _cleanup_(udev_device_unrefp) struct udev_device *d =
+                udev_device_new_from_subsystem_sysname(udev, "block", sysname);
+        if (!d)
+                return 0;
+        r = identity_make("wwn:", udev_device_get_property_value(d, "ID_WWN"), ret);
+        if (r < 0 || *ret)
+                return r;
+        return identity_make("serial:", udev_device_get_property_value(d, "ID_SERIAL"), ret);
+}
+
+static bool all_zero(const uint8_t *p, size_t n) {
+        return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* pread() of exactly `n` bytes: a device that ends early is an error here,
+ * since `offset` and `n` come from its own size. */
+static int pread_full(int fd, uint8_t *buf, size_t n, uint64_t offset) {
+        for (size_t done = 0; done < n;) {
+                ssize_t k = pread(fd, buf + done, n - done, (off_t) (offset + done));
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        return -EIO;
+                done += (size_t) k;
+        }
+        return 0;
+}
+
+/* Whether the first and the last LABEL_AREA bytes read as zeros, where
+ * partition tables and superblocks live (GPT keeps its backup at the end;
+ * md 0.90 and 1.0 put theirs there). A disk under 2 * LABEL_AREA is read
+ * whole, and both ends are what the whole says. */
+static int collect_zeros(DiskFacts *f) {
+        _cleanup_close_ int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+        _cleanup_free_ uint8_t *buf = NULL;
+        int r;
+
+        if (fd < 0)
+                return -errno;
+        if (f->size < 2 * LABEL_AREA) {
+                buf = malloc(f->size ?: 1);
+                if (!buf)
+                        return -ENOMEM;
+                r = pread_full(fd, buf, (size_t) f->size, 0);
+                if (r < 0)
+                        return r;
+                f->head_zero = f->tail_zero = all_zero(buf, (size_t) f->size);
+                return 0;
+        }
+
+        buf = malloc(LABEL_AREA);
+        if (!buf)
+                return -ENOMEM;
+        r = pread_full(fd, buf, LABEL_AREA, 0);
+        if (r < 0)
+                return r;
+        f->head_zero = all_zero(buf, LABEL_AREA);
+        r = pread_full(fd, buf, LABEL_AREA, f->size - LABEL_AREA);
+        if (r < 0)
+                return r;
+        f->tail_zero = all_zero(buf, LABEL_AREA);
+        return 0;
+}
+
+/* Who the disk says it is, and what scratchd's header at its start says. */
+static int collect_label(DiskFacts *f) {
+        int r = disk_identity(f->sysname, &f->identity);
+        if (r < 0)
+                return r;
+        r = label_read(f->path, &f->label);
+        if (r < 0)
+                return r;
+        f->label_status = (LabelStatus) r;
+        return collect_zeros(f);
+}
+
 int disk_probe(const char *path, const char *mapping, DiskFacts *ret) {
         _cleanup_(udev_unrefp) struct udev *udev = udev_new();
         _cleanup_(udev_device_unrefp) struct udev_device *d = NULL;
@@ -363,6 +503,8 @@ int disk_probe(const char *path, const char *mapping, DiskFacts *ret) {
         free(rel);
         if (r >= 0)
                 r = collect_signatures(&f);
+        if (r >= 0)
+                r = collect_label(&f);
         if (r < 0) {
                 disk_facts_done(&f);
                 return r;

@@ -67,8 +67,9 @@ static void target_done(Target *t) {
         t->data.path = NULL;
 }
 
-/* With Devices=auto, only disks that are blank or already ours qualify; a disk
- * holding anything is someone else's, and skipped rather than refused. */
+/* With Devices=auto, only disks that are blank or already ours (mapped, or
+ * carrying our header) qualify; a disk holding anything else is someone
+ * else's, and skipped rather than refused. */
 static int resolve_auto(const Target *t, char ***ret) {
         _cleanup_strv_free_ char **all = NULL, **out = NULL;
         int r = disk_discover_auto(&all);

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
+
 #include "scratchd/safety.h"
 #include "scratchd/util.h"
 
@@ -55,9 +57,11 @@ static void join_described(char *const *types, char *buf, size_t size) {
         }
 }
 
-SafetyVerdict safety_check(const DiskFacts *f, bool expendable, char *reason, size_t reason_size) {
-        char list[1024];
+static bool isempty(const char *s) {
+        return !s || !*s;
+}
 
+SafetyVerdict safety_check(const DiskFacts *f, bool expendable, char *reason, size_t reason_size) {
         /* In use by the running system: never ours, whatever the config says. */
         if (f->holds_root) {
                 snprintf(reason, reason_size, "%s holds the root filesystem; refusing to touch it, even with "
@@ -86,16 +90,59 @@ SafetyVerdict safety_check(const DiskFacts *f, bool expendable, char *reason, si
         if (f->our_mapping)
                 return SAFETY_OURS;
 
-        if (strv_length(f->signatures) == 0)
+        /* A foreign signature wins over our header: someone made a file
+         * system or partition table on the disk after scratchd did. */
+        if (strv_length(f->signatures) > 0) {
+                char list[1024];
+                join_described(f->signatures, list, sizeof(list));
+                if (expendable) {
+                        snprintf(reason, reason_size, "%s carries %s; Expendable=yes, so it will be destroyed",
+                                 f->path, list);
+                        return SAFETY_EXPENDABLE;
+                }
+                snprintf(reason, reason_size, "%s carries %s that scratchd did not write; refusing to touch it; "
+                         "set Expendable=yes in [Scratch] if its data may be destroyed", f->path, list);
+                return SAFETY_REFUSED;
+        }
+
+        /* Ours, but not a format this scratchd can read: a newer one's, whose
+         * layout (a stripe's other disks, say) only it knows. */
+        if (f->label_status == LABEL_UNKNOWN_VERSION) {
+                snprintf(reason, reason_size, "%s carries a scratchd header of version %" PRIu32 ", written by a "
+                         "newer scratchd; refusing to touch it, even with Expendable=yes; upgrade scratchd on this "
+                         "node", f->path, f->label.version);
+                return SAFETY_REFUSED;
+        }
+
+        if (f->label_status == LABEL_VALID) {
+                if (label_names_disk(&f->label, f->identity))
+                        return SAFETY_LABELLED;
+                /* A byte-for-byte copy of another disk's start: taking it
+                 * would make two disks claim one place in one pool. */
+                snprintf(reason, reason_size, "%s carries a scratchd header written for another disk (this disk "
+                         "is %s, the header names %s): it was copied from another disk (a clone, or a disk "
+                         "image); refusing to touch it, even with Expendable=yes; if it is yours to reuse, zero "
+                         "its first MiB (blkdiscard -z -l 1MiB %s)", f->path,
+                         isempty(f->identity) ? "none" : f->identity,
+                         isempty(f->label.identity) ? "none" : f->label.identity, f->path);
+                return SAFETY_REFUSED;
+        }
+
+        if (f->head_zero && f->tail_zero)
                 return SAFETY_BLANK;
 
-        join_described(f->signatures, list, sizeof(list));
+        /* Not zeros, and nothing anyone recognises: a headerless encrypted
+         * volume or a raw-device application's data looks just like this. */
+        const char *what = f->label_status == LABEL_CORRUPT
+                ? "no signature, a damaged scratchd header, and not zeros"
+                : "no signature, no scratchd header, and not zeros: perhaps a headerless encrypted volume or a "
+                  "raw-device application's data";
         if (expendable) {
-                snprintf(reason, reason_size, "%s carries %s; Expendable=yes, so it will be destroyed", f->path,
-                         list);
+                snprintf(reason, reason_size, "%s holds data scratchd cannot identify (%s); Expendable=yes, so it "
+                         "will be destroyed", f->path, what);
                 return SAFETY_EXPENDABLE;
         }
-        snprintf(reason, reason_size, "%s carries %s that scratchd did not write; refusing to touch it; "
-                 "set Expendable=yes in [Scratch] if its data may be destroyed", f->path, list);
+        snprintf(reason, reason_size, "%s holds data scratchd cannot identify (%s); refusing to touch it; set "
+                 "Expendable=yes in [Scratch] if its data may be destroyed", f->path, what);
         return SAFETY_REFUSED;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* safety_check() on hand-built DiskFacts, and signature_describe(). */
+/* safety_check() on hand-built DiskFacts (a blank disk unless a test says
+ * otherwise), and signature_describe(). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +13,8 @@
 #include "scratchd/util.h"
 
 #define DISK "/dev/nvme1n1"
+#define IDENTITY "wwn:eui.0025388b91c2d1a7"
+#define OTHER_IDENTITY "wwn:eui.0025388b91c2d1ff"
 
 
 static void facts_init(DiskFacts *f) {
@@ -23,6 +26,9 @@ static void facts_init(DiskFacts *f) {
                 .logical_sector_size = 512,
                 .physical_sector_size = 4096,
                 .discard_max_bytes = UINT64_C(2) << 30,
+                /* Zeros at both ends, no header: a new disk, unless a test says otherwise. */
+                .head_zero = true,
+                .tail_zero = true,
         };
         assert_non_null(f->path);
         assert_non_null(f->sysname);
@@ -248,6 +254,185 @@ static void test_in_use_beats_expendable_signatures(void **state) {
         disk_facts_done(&f);
 }
 
+/* Our header, for the disk whose identity is `identity`. */
+static void set_label(DiskFacts *f, const char *identity) {
+        f->label_status = LABEL_VALID;
+        f->label = (DiskLabel) {
+                .version = LABEL_VERSION,
+                .index = 0,
+                .count = 1,
+                .data_offset = LABEL_AREA,
+                .created = 1700000000,
+        };
+        snprintf(f->label.identity, sizeof(f->label.identity), "%s", identity);
+        /* Our header is not zeros; the tail of a used disk is ciphertext. */
+        f->head_zero = false;
+        f->tail_zero = false;
+}
+
+static void test_blank_with_identity(void **state) {
+        DiskFacts f;
+        char reason[512];
+
+        facts_init(&f);
+        f.identity = strdup(IDENTITY);
+        assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_BLANK);
+        assert_int_equal(check(&f, true, reason, sizeof(reason)), SAFETY_BLANK);
+        disk_facts_done(&f);
+}
+
+static void test_random_data(void **state) {
+        DiskFacts f;
+        char reason[512];
+
+        /* No signature, no header, no zeros: perhaps a headerless encrypted volume. */
+        facts_init(&f);
+        f.head_zero = f.tail_zero = false;
+        assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_REFUSED);
+        assert_reason(reason, "cannot identify", "no scratchd header", "headerless encrypted volume",
+                      "Expendable=yes", NULL);
+        assert_int_equal(check(&f, true, reason, sizeof(reason)), SAFETY_EXPENDABLE);
+        assert_reason(reason, "cannot identify", "destroyed", NULL);
+        disk_facts_done(&f);
+}
+
+static void test_both_ends_matter(void **state) {
+        DiskFacts f;
+        char reason[512];
+
+        /* A zeroed head with data at the end (a backup GPT, an md 1.0 superblock). */
+        facts_init(&f);
+        f.tail_zero = false;
+        assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_REFUSED);
+        assert_reason(reason, "cannot identify", "not zeros", NULL);
+        disk_facts_done(&f);
+
+        facts_init(&f);
+        f.head_zero = false;
+        assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_REFUSED);
+        assert_reason(reason, "cannot identify", "not zeros", NULL);
+        disk_facts_done(&f);
+}
+
+static void test_labelled(void **state) {
+        DiskFacts f;
+        char reason[512];
+
+        facts_init(&f);
+        f.identity = strdup(IDENTITY);
+        set_label(&f, IDENTITY);
+        assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_LABELLED);
+        assert_int_equal(check(&f, true, reason, sizeof(reason)), SAFETY_LABELLED);
+        disk_facts_done(&f);
+}
+
+static void test_labelled_without_identity(void **state) {
+        DiskFacts f;
+        char reason[512];
+
+        /* A disk that reports no identity, and a header written for it. */
+        facts_init(&f);
+        set_label(&f, "");
+        assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_LABELLED);
+        f.identity = strdup("");
+        assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_LABELLED);
+        disk_facts_done(&f);
+}
+
+static void test_label_of_another_disk(void **state) {
+        for (int e = 0; e <= 1; e++) {
+                DiskFacts f;
+                char reason[512];
+
+                facts_init(&f);
+                f.identity = strdup(IDENTITY);
+                set_label(&f, OTHER_IDENTITY);
+                assert_int_equal(check(&f, e, reason, sizeof(reason)), SAFETY_REFUSED);
+                assert_reason(reason, IDENTITY, OTHER_IDENTITY, "another disk", "clone", "blkdiscard -z",
+                              NULL);
+                disk_facts_done(&f);
+
+                /* The copy on a disk that reports no identity. */
+                facts_init(&f);
+                set_label(&f, OTHER_IDENTITY);
+                assert_int_equal(check(&f, e, reason, sizeof(reason)), SAFETY_REFUSED);
+                assert_reason(reason, "is none", OTHER_IDENTITY, "another disk", NULL);
+                disk_facts_done(&f);
+
+                /* A header without identity on a disk that has one. */
+                facts_init(&f);
+                f.identity = strdup(IDENTITY);
+                set_label(&f, "");
+                assert_int_equal(check(&f, e, reason, sizeof(reason)), SAFETY_REFUSED);
+                assert_reason(reason, IDENTITY, "names none", "another disk", NULL);
+                disk_facts_done(&f);
+        }
+}
+
+static void test_unknown_version(void **state) {
+        for (int e = 0; e <= 1; e++) {
+                DiskFacts f;
+                char reason[512];
+
+                facts_init(&f);
+                f.identity = strdup(IDENTITY);
+                f.label_status = LABEL_UNKNOWN_VERSION;
+                f.label = (DiskLabel) { .version = 2 };
+                f.head_zero = f.tail_zero = false;
+                assert_int_equal(check(&f, e, reason, sizeof(reason)), SAFETY_REFUSED);
+                assert_reason(reason, "version 2", "newer scratchd", "upgrade scratchd", NULL);
+                disk_facts_done(&f);
+        }
+}
+
+static void test_corrupt_label(void **state) {
+        DiskFacts f;
+        char reason[512];
+
+        facts_init(&f);
+        f.identity = strdup(IDENTITY);
+        f.label_status = LABEL_CORRUPT;
+        f.head_zero = f.tail_zero = false;
+        assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_REFUSED);
+        assert_reason(reason, "cannot identify", "a damaged scratchd header", "Expendable=yes", NULL);
+        assert_int_equal(check(&f, true, reason, sizeof(reason)), SAFETY_EXPENDABLE);
+        assert_reason(reason, "a damaged scratchd header", "destroyed", NULL);
+        disk_facts_done(&f);
+}
+
+static void test_signature_beats_label(void **state) {
+        DiskFacts f;
+        char reason[512];
+
+        /* Someone made a file system on our disk after us. */
+        facts_init(&f);
+        f.identity = strdup(IDENTITY);
+        set_label(&f, IDENTITY);
+        add(&f.signatures, "ext4");
+        assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_REFUSED);
+        assert_reason(reason, "an ext4 filesystem", "did not write", NULL);
+        assert_int_equal(check(&f, true, reason, sizeof(reason)), SAFETY_EXPENDABLE);
+        assert_reason(reason, "an ext4 filesystem", "destroyed", NULL);
+        disk_facts_done(&f);
+}
+
+static void test_ours_beats_label_and_data(void **state) {
+        DiskFacts f;
+        char reason[512];
+
+        /* Our mapping is active: whatever its ends read as. */
+        facts_init(&f);
+        f.our_mapping = strdup("scratchd-scratch");
+        f.head_zero = f.tail_zero = false;
+        assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_OURS);
+        f.identity = strdup(IDENTITY);
+        set_label(&f, OTHER_IDENTITY);
+        assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_OURS);
+        f.label_status = LABEL_UNKNOWN_VERSION;
+        assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_OURS);
+        disk_facts_done(&f);
+}
+
 static void test_describe(void **state) {
         char buf[128];
 
@@ -293,6 +478,16 @@ int main(void) {
                 cmocka_unit_test(test_ours),
                 cmocka_unit_test(test_ours_with_foreign_use),
                 cmocka_unit_test(test_in_use_beats_expendable_signatures),
+                cmocka_unit_test(test_blank_with_identity),
+                cmocka_unit_test(test_random_data),
+                cmocka_unit_test(test_both_ends_matter),
+                cmocka_unit_test(test_labelled),
+                cmocka_unit_test(test_labelled_without_identity),
+                cmocka_unit_test(test_label_of_another_disk),
+                cmocka_unit_test(test_unknown_version),
+                cmocka_unit_test(test_corrupt_label),
+                cmocka_unit_test(test_signature_beats_label),
+                cmocka_unit_test(test_ours_beats_label_and_data),
                 cmocka_unit_test(test_describe),
                 cmocka_unit_test(test_describe_xfs_article),
         };
