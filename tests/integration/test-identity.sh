@@ -35,7 +35,7 @@ down() { umount "$mnt" 2>/dev/null; dmsetup remove scratchd-scratch scratchd-scr
 for k in $kinds; do
         check "$k: libblkid finds no signature" bash -c "! blkid -p $(dev $k) >/dev/null 2>&1"
 done
-check "the disks report their serials" grep -qx SCRATCH-SERIAL-0 /sys/class/block/ubda/device/serial
+check "the disks report their serials" grep -qx SCRATCH-SERIAL-0 /sys/class/block/ubda/serial
 
 # Zeros: taken, and scratchd's header written at the start, naming the disk.
 conf "$WORK/zeros.conf" "$(dev zeros)" "$mnt" FileSystem=ext4
