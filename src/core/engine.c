@@ -314,7 +314,7 @@ int engine_status(Engine *e, FILE *out) {
         for (size_t i = 0; i < e->config->n_scratch; i++) {
                 const ScratchConfig *vc = &e->config->scratch[i];
                 Record rec;
-                char a[32], b0[32];
+                char a[32];
 
                 if (i > 0)
                         fputc('\n', out);
@@ -329,10 +329,11 @@ int engine_status(Engine *e, FILE *out) {
                 fprintf(out, "%s: %s\n", vc->name, lifecycle_state_to_string(rec.state));
                 if (rec.state == STATE_FAILED)
                         fprintf(out, "  reason:          %s\n", rec.reason);
-                if (rec.chunk_size > 0)
+                if (rec.chunk_size > 0) {
+                        char b[32];
                         fprintf(out, "  devices:         %s, striped in %s chunks, %s\n", rec.device,
-                                format_bytes(a, sizeof(a), rec.chunk_size), format_bytes(b0, sizeof(b0), rec.data_size));
-                else
+                                format_bytes(a, sizeof(a), rec.chunk_size), format_bytes(b, sizeof(b), rec.data_size));
+                } else
                         fprintf(out, "  device:          %s\n", rec.device);
                 fprintf(out, "  key generation:  %" PRIu64 "\n", rec.generation);
                 /* A record from before the data-path settings were kept has

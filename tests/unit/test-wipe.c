@@ -93,6 +93,7 @@ typedef struct Fake {
         int discard_error;           /* discard returns this (0: success) */
         unsigned fail_save_nth;      /* 1-based; 0: saves succeed */
         dev_t devnum;                /* what activate returns */
+        uint64_t expect_size;        /* what mkfs is told */
 
         unsigned n_saves;
         const CryptTuning *expect_tuning;
@@ -267,7 +268,7 @@ static int fake_mkfs(void *userdata, FileSystem fs, const char *mapping, uint64_
         record(f, OP_MKFS, false);
         assert_int_equal(fs, FILE_SYSTEM_EXT4);
         assert_string_equal(mapping, MAPPING);
-        assert_int_equal(size, DISK_SIZE);
+        assert_int_equal(size, f->expect_size);   /* the data device's, not a disk's */
         if (!should_fail(f, OP_MKFS))
                 return 0;
         if (f->mkfs_output) {
@@ -311,6 +312,7 @@ static void fixture_init(Fixture *x, bool erase_signatures, bool discard) {
                 .fake = {
                         .fail_op = OP_NONE,
                         .devnum = makedev(253, 7),
+                        .expect_size = DISK_SIZE,
                 },
                 .ops = {
                         .find_users = fake_find_users,
@@ -677,6 +679,7 @@ static void test_stripe(void **state) {
         x.req.geometry = (StripeGeometry) { .n_disks = 3, .data_offset = 1 << 20, .chunk = 256 << 10,
                                             .leg_size = DISK_SIZE / 4, .size = DISK_SIZE / 4 * 3 };
         x.req.size = x.req.geometry.size;
+        x.fake.expect_size = x.req.geometry.size;
         assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, &failed), 0);
 
         size_t erased = 0, assembled_at = 0;
