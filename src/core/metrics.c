@@ -67,6 +67,21 @@ char *metrics_format(const MetricsVolume *v, size_t n) {
         for (size_t i = 0; i < n; i++)
                 fprintf(f, "scratchd_volume_used_bytes{volume=\"%s\"} %" PRIu64 "\n", v[i].name, v[i].used_bytes);
 
+        /* The layout, from the record: how many disks stand under the
+         * volume, and the size of the data device they make. */
+        header(f, "scratchd_volume_disks", "gauge", "Disks under the volume (striped when more than one).");
+        for (size_t i = 0; i < n; i++) {
+                unsigned disks = 0;
+                for (const char *p = v[i].rec->device; *p; p++)
+                        if (*p != ' ' && (p == v[i].rec->device || p[-1] == ' '))
+                                disks++;
+                fprintf(f, "scratchd_volume_disks{volume=\"%s\"} %u\n", v[i].name, disks);
+        }
+
+        header(f, "scratchd_volume_data_bytes", "gauge", "Size of the data device under dm-crypt (the disks, less headers).");
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "scratchd_volume_data_bytes{volume=\"%s\"} %" PRIu64 "\n", v[i].name, v[i].rec->data_size);
+
         if (fclose(f) != 0) {
                 free(buf);
                 return NULL;

@@ -34,6 +34,8 @@ static void sample_init(Sample *s) {
                 .rec_a = {
                         .state = STATE_CLEAN,
                         .generation = 3,
+                        .device = "/dev/nvme1n1 /dev/nvme2n1 /dev/nvme3n1",
+                        .data_size = 3840755982336,
                         .last_wipe = 1718000000,
                         .last_wipe_usec = 1234567,
                 },
@@ -158,6 +160,8 @@ static const struct {
         { "scratchd_last_wipe_timestamp_seconds", "gauge" },
         { "scratchd_volume_size_bytes", "gauge" },
         { "scratchd_volume_used_bytes", "gauge" },
+        { "scratchd_volume_disks", "gauge" },
+        { "scratchd_volume_data_bytes", "gauge" },
 };
 
 static void test_format_state_lines(void **state) {
@@ -234,6 +238,11 @@ static void test_format_values(void **state) {
         assert_line(text, "scratchd_volume_used_bytes{volume=\"a\"} 27262976");
         assert_line(text, "scratchd_volume_size_bytes{volume=\"fast-scratch_2\"} 0");
         assert_line(text, "scratchd_volume_used_bytes{volume=\"fast-scratch_2\"} 0");
+
+        assert_line(text, "scratchd_volume_disks{volume=\"a\"} 3");
+        assert_line(text, "scratchd_volume_data_bytes{volume=\"a\"} 3840755982336");
+        assert_line(text, "scratchd_volume_disks{volume=\"fast-scratch_2\"} 0");
+        assert_line(text, "scratchd_volume_data_bytes{volume=\"fast-scratch_2\"} 0");
 }
 
 static void test_format_durations(void **state) {
