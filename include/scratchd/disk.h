@@ -27,7 +27,7 @@ typedef struct DiskFacts {
         char **holders;              /* foreign holders: "md0", "dm-3 (vg0-home)" */
         char **signatures;           /* what libblkid found: "ext4", "gpt", "LVM2_member" */
 
-        char *identity;              /* "wwn:...", "serial:...", or NULL: the disk reports neither */
+        char *identity;              /* "wwn:... serial:...", or NULL: the disk reports neither */
         LabelStatus label_status;    /* scratchd's header at its start (label.h) */
         DiskLabel label;             /* when label_status is LABEL_VALID */
         bool head_zero;              /* the first LABEL_AREA bytes read as zeros */
@@ -57,6 +57,7 @@ int disk_discover_auto(char ***ret_paths);
  * fails the probe: a check that cannot see is not a pass. */
 int disk_probe(const char *path, const char *mapping, DiskFacts *ret);
 
-/* The disk's identity from the kernel: "wwn:<WWN or NVMe EUI/NGUID>" if it
- * has one, else "serial:<serial>"; NULL (and 0) when it reports neither. */
+/* The disk's identity from the kernel: "wwn:<WWN or NVMe EUI/NGUID>" and
+ * "serial:<serial>[/n<NVMe namespace id>]", blank-separated, whichever it
+ * has; NULL (and 0) when it reports neither. */
 int disk_identity(const char *sysname, char **ret);

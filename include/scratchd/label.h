@@ -22,7 +22,8 @@
  *    56  created, realtime seconds (u64)
  *    64  pool id (16 random bytes, the same on every disk of one stripe)
  *    80  the disk's identity, NUL-padded (LABEL_IDENTITY_MAX bytes):
- *        "wwn:..." or "serial:...", or empty when the disk reports neither
+ *        blank-separated tokens "wwn:..." and "serial:...[/nNSID]", or
+ *        empty when the disk reports neither
  * A version other than LABEL_VERSION is never parsed past the version field. */
 
 #define LABEL_MAGIC "SCRATCHD-LABEL\0\0"
@@ -40,7 +41,7 @@ typedef struct DiskLabel {
         uint64_t chunk_size;                   /* bytes; 0 for a single disk */
         uint64_t created;                      /* realtime seconds */
         uint8_t pool_id[16];
-        char identity[LABEL_IDENTITY_MAX];     /* "wwn:...", "serial:...", or "" */
+        char identity[LABEL_IDENTITY_MAX];     /* "wwn:... serial:...", either, or "" */
 } DiskLabel;
 
 typedef enum LabelStatus {
@@ -59,7 +60,8 @@ void label_encode(const DiskLabel *l, uint8_t buf[static LABEL_SIZE]);
 LabelStatus label_decode(const uint8_t *buf, size_t size, DiskLabel *ret);
 
 /* Whether the label of a disk whose identity is `identity` (NULL or "": it
- * reports none) names this very disk. */
+ * reports none) names this very disk: one token in common (a WWN, or a
+ * serial), or neither has any. */
 bool label_names_disk(const DiskLabel *l, const char *identity);
 
 /* Reads the label of `device` (opened read-only). Returns the status, or a
@@ -70,3 +72,5 @@ int label_read(const char *device, DiskLabel *ret);
 /* Writes `l` at the start of `device` (O_EXCL) followed by zeros to
  * LABEL_AREA, and syncs. */
 int label_write(const char *device, const DiskLabel *l);
+/* The same, through `fd` (open for writing). */
+int label_write_fd(int fd, const DiskLabel *l);

@@ -15,7 +15,7 @@ struct Record {
         LifecycleState state;
         uint64_t generation;         /* bumped at each re-key */
         dev_t mapping_devnum;        /* of /dev/mapper/scratchd-<name> when CLEAN or IN_USE */
-        char device[256];            /* the raw disks, space-separated, in stripe order */
+        char device[1024];           /* the raw disks, space-separated, in stripe order */
         uint64_t data_size;          /* of the data device under dm-crypt, bytes (0: not known) */
         uint64_t chunk_size;         /* the stripe's chunk, bytes; 0: one disk */
         char mount_point[256];

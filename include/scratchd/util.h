@@ -24,6 +24,10 @@ static inline bool streq_ptr(const char *a, const char *b) {
         return streq(a, b);
 }
 
+static inline bool isempty(const char *s) {
+        return !s || !*s;
+}
+
 static inline bool startswith(const char *s, const char *prefix) {
         return strncmp(s, prefix, strlen(prefix)) == 0;
 }

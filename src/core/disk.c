@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "scratchd/config.h"
 #include "scratchd/disk.h"
 #include "scratchd/stripe.h"
 #include "scratchd/util.h"
@@ -164,8 +165,11 @@ static int collect_holders(DiskFacts *f, Related *rel, const char *sysname, cons
                  * right on the disk), each known by its name and its uuid. */
                 char data_name[160];
                 snprintf(data_name, sizeof(data_name), "%s-data", mapping ?: "");
+                char data_uuid[192];
+                snprintf(data_uuid, sizeof(data_uuid), STRIPE_UUID_PREFIX "%s",
+                         mapping && startswith(mapping, MAPPING_PREFIX) ? mapping + strlen(MAPPING_PREFIX) : "");
                 bool our_data = depth == 0 && mapping && dm_name && streq(dm_name, data_name) && dm_uuid &&
-                                startswith(dm_uuid, STRIPE_UUID_PREFIX);
+                                streq(dm_uuid, data_uuid);
                 bool our_crypt = (depth == 0 || (depth == 1 && f->our_data)) && mapping && dm_name &&
                                  streq(dm_name, mapping) && dm_uuid && startswith(dm_uuid, "CRYPT-PLAIN-");
                 if (our_data) {
@@ -325,7 +329,9 @@ static uint64_t queue_attr(struct udev_device *d, const char *attr) {
  * fit a label's identity field; NULL (and 0) for a value that is empty, or
  * that a driver printed from a NULL pointer (a ubd disk given no serial
  * shows "(null)"). */
-static int identity_make(const char *prefix, const char *value, char **ret) {
+/* One token of an identity: PREFIX + the value, trimmed, inner blanks made
+ * '_' (tokens are blank-separated), NULL for no value. */
+static int identity_token(const char *prefix, const char *value, const char *suffix, char **ret) {
         *ret = NULL;
         if (!value)
                 return 0;
@@ -334,59 +340,91 @@ static int identity_make(const char *prefix, const char *value, char **ret) {
         size_t n = strlen(value);
         while (n > 0 && isspace((unsigned char) value[n - 1]))
                 n--;
+        /* ubd prints "(null)" for a disk given no serial. */
         if (n == 0 || (n == 6 && strncmp(value, "(null)", n) == 0))
                 return 0;
 
         char buf[LABEL_IDENTITY_MAX];
-        snprintf(buf, sizeof(buf), "%s%.*s", prefix, (int) n, value);
+        snprintf(buf, sizeof(buf), "%s%.*s%s", prefix, (int) n, value, suffix ?: "");
+        for (char *c = buf; *c; c++)
+                if (isspace((unsigned char) *c))
+                        *c = '_';
         *ret = strdup(buf);
         return *ret ? 0 : -ENOMEM;
 }
 
-int disk_identity(const char *sysname, char **ret) {
-        /* Most specific first: a WWN (SCSI/SATA VPD page 0x83, NVMe EUI-64 or
-         * NGUID) names the namespace; a serial may be the controller's. The
-         * serial lives on the device for NVMe and SCSI, on the block device
-         * itself for virtio-blk and User-Mode Linux's ubd. */
-        static const struct {
-                const char *attr, *prefix;
-        } sources[] = {
-                { "wwid", "wwn:" },
-                { "device/wwid", "wwn:" },
-                { "device/serial", "serial:" },
-                { "serial", "serial:" },
-        };
-        char p[PATH_MAX];
-        int r;
-
+/* The first value of these sysfs attributes of the disk, as a token. */
+static int identity_from_sysfs(const char *sysname, const char *const *attrs, const char *prefix, const char *suffix,
+                               char **ret) {
         *ret = NULL;
-        for (size_t i = 0; i < ELEMENTSOF(sources); i++) {
+        for (const char *const *a = attrs; *a; a++) {
                 _cleanup_free_ char *v = NULL;
-                snprintf(p, sizeof(p), "/sys/class/block/%s/%s", sysname, sources[i].attr);
+                char p[PATH_MAX];
+                snprintf(p, sizeof(p), "/sys/class/block/%s/%s", sysname, *a);
                 /* Absent, or present but unreadable (a SCSI disk without VPD
                  * page 0x83 fails the read of its wwid): not this source. */
-                r = read_one_line(p, &v);
+                int r = read_one_line(p, &v);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
                         continue;
-                r = identity_make(sources[i].prefix, v, ret);
+                r = identity_token(prefix, v, suffix, ret);
                 if (r < 0 || *ret)
                         return r;
         }
+        return 0;
+}
 
-        /* What udev found (ID_WWN, ID_SERIAL), when its database is there. */
-        _cleanup_(udev_unrefp) struct udev *udev = udev_new();
-        if (!udev)
-                return 0;
-        _cleanup_(udev_device_unrefp) struct udev_device *d =
-                udev_device_new_from_subsystem_sysname(udev, "block", sysname);
-        if (!d)
-                return 0;
-        r = identity_make("wwn:", udev_device_get_property_value(d, "ID_WWN"), ret);
-        if (r < 0 || *ret)
+int disk_identity(const char *sysname, char **ret) {
+        /* Two tokens where the disk has both, and a label matches a disk when
+         * any token agrees: a kernel update has changed how NVMe WWNs are
+         * spelled before (quirks for bogus namespace ids), and a disk must
+         * not turn foreign over that. A WWN (SCSI/SATA VPD page 0x83, NVMe
+         * EUI-64 or NGUID) names the namespace. A serial is the controller's
+         * for NVMe, so the namespace id goes with it; it lives on the device
+         * for NVMe and SCSI, on the block device itself for virtio-blk and
+         * User-Mode Linux's ubd. */
+        static const char *const wwn_attrs[] = { "wwid", "device/wwid", NULL };
+        static const char *const serial_attrs[] = { "device/serial", "serial", NULL };
+        _cleanup_free_ char *wwn = NULL, *serial = NULL, *nsid = NULL;
+        char p[PATH_MAX], suffix[32] = "";
+        int r;
+
+        *ret = NULL;
+        snprintf(p, sizeof(p), "/sys/class/block/%s/nsid", sysname);
+        if (read_one_line(p, &nsid) >= 0 && nsid[0])
+                snprintf(suffix, sizeof(suffix), "/n%s", nsid);
+        r = identity_from_sysfs(sysname, wwn_attrs, "wwn:", NULL, &wwn);
+        if (r >= 0)
+                r = identity_from_sysfs(sysname, serial_attrs, "serial:", suffix, &serial);
+        if (r < 0)
                 return r;
-        return identity_make("serial:", udev_device_get_property_value(d, "ID_SERIAL"), ret);
+
+        /* What udev found (ID_WWN, ID_SERIAL), when its database is there and
+         * sysfs said nothing. */
+        if (!wwn && !serial) {
+                _cleanup_(udev_unrefp) struct udev *udev = udev_new();
+                _cleanup_(udev_device_unrefp) struct udev_device *d =
+                        udev ? udev_device_new_from_subsystem_sysname(udev, "block", sysname) : NULL;
+                if (d) {
+                        r = identity_token("wwn:", udev_device_get_property_value(d, "ID_WWN"), NULL, &wwn);
+                        if (r >= 0)
+                                r = identity_token("serial:", udev_device_get_property_value(d, "ID_SERIAL"), NULL,
+                                                   &serial);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        if (!wwn && !serial)
+                return 0;
+
+        /* Both if they fit in a label, else the WWN alone. */
+        char buf[LABEL_IDENTITY_MAX];
+        int k = snprintf(buf, sizeof(buf), "%s%s%s", wwn ?: "", wwn && serial ? " " : "", serial ?: "");
+        if (k < 0 || (size_t) k >= sizeof(buf))
+                snprintf(buf, sizeof(buf), "%s", wwn ?: serial);
+        *ret = strdup(buf);
+        return *ret ? 0 : -ENOMEM;
 }
 
 static bool all_zero(const uint8_t *p, size_t n) {
@@ -536,6 +574,9 @@ int disk_discover_auto(char ***ret_paths) {
                 bool skipped = false;
                 for (size_t k = 0; k < ELEMENTSOF(skip); k++)
                         skipped = skipped || startswith(name, skip[k]);
+                /* Nor a USB disk (a UAS SSD says it is neither removable
+                 * nor rotational): plugged in, not part of the node. */
+                skipped = skipped || strstr(udev_device_get_syspath(d) ?: "", "/usb");
                 if (skipped || queue_attr(d, "removable") != 0 || queue_attr(d, "queue/rotational") != 0 ||
                     queue_attr(d, "size") == 0)
                         continue;

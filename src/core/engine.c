@@ -52,7 +52,7 @@ typedef struct Target {
         char mount_point[4096];   /* where it is mounted now: Engine.root + MountPoint= */
         DiskFacts facts[STRIPE_DISKS_MAX];   /* each disk, in stripe order */
         size_t n_disks;
-        char disk_list[256];      /* their paths, space-separated, as the record names them */
+        char disk_list[1024];     /* their paths, space-separated, as the record names them */
         DiskFacts data;           /* the disks as one device, for tuning and sizes */
         StripeGeometry geometry;
         bool expendable;          /* some disk carries what Expendable=yes destroys */
@@ -91,6 +91,20 @@ static int resolve_auto(const Target *t, char ***ret) {
         }
         *ret = TAKE_PTR(out);
         return 0;
+}
+
+/* The disk a partition belongs to ("nvme1n1" for "nvme1n1p2"), or NULL. */
+static const char *partition_parent(const DiskFacts *f) {
+        static _Thread_local char parent[PATH_MAX];
+        char p[PATH_MAX], real[PATH_MAX];
+        if (!f->is_partition)
+                return NULL;
+        snprintf(p, sizeof(p), "/sys/class/block/%s/..", f->sysname);
+        if (!realpath(p, real))
+                return NULL;
+        const char *slash = strrchr(real, '/');
+        snprintf(parent, sizeof(parent), "%s", slash ? slash + 1 : real);
+        return parent;
 }
 
 /* The disks as one device, as tuning and the size checks see it: the data
@@ -156,7 +170,22 @@ static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
                 t->expendable = t->expendable || v == SAFETY_EXPENDABLE;
                 t->ours = t->ours && v == SAFETY_OURS;
                 size_t used = strlen(t->disk_list);
-                snprintf(t->disk_list + used, sizeof(t->disk_list) - used, "%s%s", i > 0 ? " " : "", paths[i]);
+                int k = snprintf(t->disk_list + used, sizeof(t->disk_list) - used, "%s%s", i > 0 ? " " : "",
+                                 paths[i]);
+                if (k < 0 || (size_t) k >= sizeof(t->disk_list) - used)
+                        return log_error_errno(E2BIG, "%s: Devices= names disks whose paths make a list longer "
+                                               "than %zu characters; name fewer disks", vc->name,
+                                               sizeof(t->disk_list) - 1);
+        }
+        /* A disk and a partition of it, both named: two legs of one stripe
+         * would overlap. */
+        for (size_t i = 0; i < n; i++) {
+                const char *parent = partition_parent(&t->facts[i]);
+                for (size_t j = 0; parent && j < n; j++)
+                        if (streq(parent, t->facts[j].sysname))
+                                return log_error_errno(EINVAL, "%s: Devices= names both %s and its partition %s; "
+                                                       "name one of them", vc->name, t->facts[j].path,
+                                                       t->facts[i].path);
         }
 
         uint64_t sizes[STRIPE_DISKS_MAX];
@@ -164,7 +193,7 @@ static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
                 sizes[i] = t->facts[i].size;
         r = stripe_plan(sizes, n, STRIPE_CHUNK_DEFAULT, &t->geometry, reason, sizeof(reason));
         if (r < 0)
-                return log_error_errno(r, "%s: Devices=%s: %s; name larger disks", vc->name, t->disk_list, reason);
+                return log_error_errno(r, "%s: Devices=%s: %s", vc->name, t->disk_list, reason);
         r = combine_facts(t);
         if (r < 0)
                 return log_error_errno(ENOMEM, "%s: out of memory", vc->name);
@@ -247,36 +276,78 @@ static int wipe_target(Engine *e, Target *t, Record *rec) {
         return wipe_volume(&e->ops, &req, rec, &failed);
 }
 
+/* Whether the disks the record names carry its live mapping, mounted where
+ * configured: a volume that stays as it is, even where Devices= now resolves
+ * to other disks (a blank disk hot-added under Devices=auto or a glob). Only
+ * ever leads to keeping a volume: a wipe always goes by Devices=. */
+static bool recorded_disks_live(const Engine *e, const ScratchConfig *vc, const Record *rec) {
+        char mapping[128], mount_point[4096];
+        size_t n = 0;
+        bool live = true;
+
+        snprintf(mapping, sizeof(mapping), MAPPING_PREFIX "%s", vc->name);
+        snprintf(mount_point, sizeof(mount_point), "%s%s", e->root ?: "", vc->mount_point);
+        if (!streq(rec->mount_point, vc->mount_point))
+                return false;
+        _cleanup_free_ char *copy = strdup(rec->device);
+        char *save = NULL;
+        for (char *p = copy ? strtok_r(copy, " ", &save) : NULL; live && p; p = strtok_r(NULL, " ", &save)) {
+                DiskFacts f;
+                if (disk_probe(p, mapping, &f) < 0)
+                        return false;
+                live = f.our_mapping && f.our_mapping_devnum == rec->mapping_devnum &&
+                       (f.our_data || rec->state == STATE_IN_USE) && strv_contains(f.our_mounts, mount_point);
+                disk_facts_done(&f);
+                n++;
+        }
+        return live && n > 0;
+}
+
+static void log_kept(const ScratchConfig *vc, const Record *rec) {
+        if (rec->state == STATE_IN_USE)
+                log_info("%s: in use by job %s (user %s) on %s at %s, key generation %" PRIu64 "; left alone",
+                         vc->name, rec->job, rec->user, rec->device, vc->mount_point, rec->generation);
+        else
+                log_info("%s: already CLEAN on %s at %s, key generation %" PRIu64 "; nothing to do", vc->name,
+                         rec->device, vc->mount_point, rec->generation);
+}
+
 int engine_run_volume(Engine *e, const ScratchConfig *vc, bool force_wipe, Record *ret_rec) {
         _cleanup_(target_done) Target t = {};
         Record rec = {};
         int r;
 
+        int load = record_load(e->state_dir, vc->name, &rec);
+        bool have_record = load >= 0;
+        if (!have_record)
+                rec = (Record) {};
+
+        /* Kept by what the record names, before Devices= is resolved again:
+         * its next wipe takes the disks Devices= names then. */
+        if (!force_wipe && have_record && rec.device[0] && recorded_disks_live(e, vc, &rec) &&
+            lifecycle_adopt(true, &rec, true) == ADOPT_KEEP) {
+                log_kept(vc, &rec);
+                *ret_rec = rec;
+                return 0;
+        }
+
         r = target_prepare(e, &t, vc);
         if (r < 0) {
                 /* Nothing was touched. What we knew stands, but for the state:
                  * a volume whose disk we cannot take is no one's to use. */
-                if (record_load(e->state_dir, vc->name, ret_rec) < 0)
+                if (!have_record)
                         *ret_rec = (Record) {};
+                else
+                        *ret_rec = rec;
                 (void) lifecycle_apply(ret_rec, EVENT_DISK_LOST, NULL);
                 return r;
         }
 
-        r = record_load(e->state_dir, vc->name, &rec);
-        if (r == -EBADMSG)
+        if (load == -EBADMSG)
                 log_warning("%s: state file in %s is not one scratchd wrote; wiping", vc->name, e->state_dir);
-        bool have_record = r >= 0;
-        if (!have_record)
-                rec = (Record) {};
 
         if (!force_wipe && lifecycle_adopt(have_record, &rec, record_live(&t, &rec)) == ADOPT_KEEP) {
-                if (rec.state == STATE_IN_USE)
-                        log_info("%s: in use by job %s (user %s) on %s at %s, key generation %" PRIu64
-                                 "; left alone", vc->name, rec.job, rec.user, t.disk_list, vc->mount_point,
-                                 rec.generation);
-                else
-                        log_info("%s: already CLEAN on %s at %s, key generation %" PRIu64 "; nothing to do",
-                                 vc->name, t.disk_list, vc->mount_point, rec.generation);
+                log_kept(vc, &rec);
                 *ret_rec = rec;
                 return 0;
         }

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 
 #include "scratchd/block.h"
+#include "scratchd/disk.h"
 #include "scratchd/fs.h"
 #include "scratchd/kernel-ops.h"
 #include "scratchd/label.h"
@@ -70,35 +74,81 @@ static int labels_current(const WipeRequest *req) {
         return 1;
 }
 
+/* Opens disk `d` for writing, exclusively, and checks that it is still the
+ * disk that was probed and checked: its path leads to the same device number,
+ * and the disk there reports the same identity. A controller reset or a hot
+ * swap between the check and now may have given the name, or the number, to
+ * another disk; then nothing is written. Returns the fd. */
+static int open_checked_disk(const char *volume, const WipeDisk *d) {
+        _cleanup_close_ int fd = open(d->path, O_RDWR | O_EXCL | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "%s: cannot open %s exclusively: %m; 'lsblk %s' shows what holds it",
+                                       volume, d->path, d->path);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        char sys[64], real[PATH_MAX];
+        snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u", major(st.st_rdev), minor(st.st_rdev));
+        _cleanup_free_ char *identity = NULL;
+        int r = realpath(sys, real) ? disk_identity(basename(real), &identity) : -errno;
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read the identity of %s: %m", volume, d->path);
+        if (!S_ISBLK(st.st_mode) || st.st_rdev != d->devnum || !streq(identity ?: "", d->identity ?: ""))
+                return log_error_errno(ESTALE, "%s: %s is no longer the disk that was checked (device %u:%u, "
+                                       "identity %s; it was %u:%u, %s); nothing written; run 'scratchd wipe' to "
+                                       "check the disks again", volume, d->path, major(st.st_rdev),
+                                       minor(st.st_rdev), identity ?: "none", major(d->devnum), minor(d->devnum),
+                                       d->identity ?: "none");
+        return TAKE_FD(fd);
+}
+
 static int k_assemble(void *userdata, const WipeRequest *req) {
+        int fds[STRIPE_DISKS_MAX];
         dev_t devs[STRIPE_DISKS_MAX];
-        int r;
+        size_t n_open = 0;
+        int r = 0;
 
         if (req->n_disks == 0 || req->n_disks > STRIPE_DISKS_MAX)
                 return -EINVAL;
-        r = labels_current(req);
-        if (r < 0)
-                return r;
+        /* Held open (O_EXCL) while the labels are checked and written. */
+        for (; n_open < req->n_disks; n_open++) {
+                fds[n_open] = open_checked_disk(req->name, &req->disks[n_open]);
+                if (fds[n_open] < 0) {
+                        r = fds[n_open];
+                        break;
+                }
+        }
+        if (r >= 0)
+                r = labels_current(req);
         if (r == 0) {
                 /* A new layout is a new pool: its id says which disks were
                  * striped together, nothing more. */
                 uint8_t pool[16];
                 if (getrandom(pool, sizeof(pool), 0) != (ssize_t) sizeof(pool))
-                        return -EIO;
-                for (size_t i = 0; i < req->n_disks; i++) {
+                        r = -EIO;
+                for (size_t i = 0; r >= 0 && i < req->n_disks; i++) {
                         DiskLabel l;
                         wanted_label(req, i, &l);
                         memcpy(l.pool_id, pool, sizeof(pool));
-                        r = label_write(req->disks[i].path, &l);
+                        r = label_write_fd(fds[i], &l);
                         if (r < 0)
-                                return log_error_errno(r, "%s: cannot write scratchd's header on %s: %m", req->name,
-                                                       req->disks[i].path);
+                                log_error_errno(r, "%s: cannot write scratchd's header on %s: %m", req->name,
+                                                req->disks[i].path);
                 }
         }
+        for (size_t i = 0; i < n_open; i++)
+                close(fds[i]);
+        if (r < 0)
+                return r;
+
         for (size_t i = 0; i < req->n_disks; i++)
                 devs[i] = req->disks[i].devnum;
         dev_t data;
-        return stripe_activate(req->name, &req->geometry, devs, &data);
+        r = stripe_activate(req->name, &req->geometry, devs, &data);
+        if (r == -EEXIST)
+                log_error("%s: %s exists already, made by someone else since the last step; 'dmsetup info' "
+                          "shows it", req->name, req->device);
+        return r;
 }
 
 static int k_erase_signatures(void *userdata, const char *device) {

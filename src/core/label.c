@@ -123,9 +123,29 @@ LabelStatus label_decode(const uint8_t *buf, size_t size, DiskLabel *ret) {
         return LABEL_VALID;
 }
 
+/* Whether blank-separated token lists `a` and `b` share a token. */
+static bool tokens_meet(const char *a, const char *b) {
+        for (const char *t = a; *t;) {
+                size_t n = strcspn(t, " ");
+                for (const char *u = b; *u;) {
+                        size_t m = strcspn(u, " ");
+                        if (n > 0 && n == m && strncmp(t, u, n) == 0)
+                                return true;
+                        u += m;
+                        u += strspn(u, " ");
+                }
+                t += n;
+                t += strspn(t, " ");
+        }
+        return false;
+}
+
 bool label_names_disk(const DiskLabel *l, const char *identity) {
-        /* A disk that reports no identity matches a label written without one. */
-        return streq(l->identity, identity ?: "");
+        /* A disk that reports no identity matches a label written without
+         * one; otherwise one agreeing token (a WWN, or a serial) is enough. */
+        if (isempty(identity) || isempty(l->identity))
+                return isempty(identity) && isempty(l->identity);
+        return tokens_meet(l->identity, identity);
 }
 
 int label_read(const char *device, DiskLabel *ret) {
@@ -152,16 +172,12 @@ int label_read(const char *device, DiskLabel *ret) {
         return (int) label_decode(buf, got, ret);
 }
 
-int label_write(const char *device, const DiskLabel *l) {
+int label_write_fd(int fd, const DiskLabel *l) {
         _cleanup_free_ uint8_t *area = calloc(1, LABEL_AREA);
 
         if (!area)
                 return -ENOMEM;
         label_encode(l, area);
-
-        _cleanup_close_ int fd = open(device, O_RDWR | O_EXCL | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
         for (size_t done = 0; done < LABEL_AREA;) {
                 ssize_t k = pwrite(fd, area + done, LABEL_AREA - done, (off_t) done);
                 if (k < 0) {
@@ -174,4 +190,11 @@ int label_write(const char *device, const DiskLabel *l) {
                 done += (size_t) k;
         }
         return fdatasync(fd) < 0 ? -errno : 0;
+}
+
+int label_write(const char *device, const DiskLabel *l) {
+        _cleanup_close_ int fd = open(device, O_RDWR | O_EXCL | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return label_write_fd(fd, l);
 }

@@ -57,10 +57,6 @@ static void join_described(char *const *types, char *buf, size_t size) {
         }
 }
 
-static bool isempty(const char *s) {
-        return !s || !*s;
-}
-
 SafetyVerdict safety_check(const DiskFacts *f, bool expendable, char *reason, size_t reason_size) {
         /* In use by the running system: never ours, whatever the config says. */
         if (f->holds_root) {
@@ -110,7 +106,8 @@ SafetyVerdict safety_check(const DiskFacts *f, bool expendable, char *reason, si
         if (f->label_status == LABEL_UNKNOWN_VERSION) {
                 snprintf(reason, reason_size, "%s carries a scratchd header of version %" PRIu32 ", written by a "
                          "newer scratchd; refusing to touch it, even with Expendable=yes; upgrade scratchd on this "
-                         "node", f->path, f->label.version);
+                         "node, or, if the disk is yours to reuse, discard it (blkdiscard %s)", f->path,
+                         f->label.version, f->path);
                 return SAFETY_REFUSED;
         }
 
@@ -121,8 +118,8 @@ SafetyVerdict safety_check(const DiskFacts *f, bool expendable, char *reason, si
                  * would make two disks claim one place in one pool. */
                 snprintf(reason, reason_size, "%s carries a scratchd header written for another disk (this disk "
                          "is %s, the header names %s): it was copied from another disk (a clone, or a disk "
-                         "image); refusing to touch it, even with Expendable=yes; if it is yours to reuse, zero "
-                         "its first MiB (blkdiscard -z -l 1MiB %s)", f->path,
+                         "image, or the disk reports another identity since a kernel or firmware update); refusing to "
+                         "touch it, even with Expendable=yes; if it is yours to reuse, discard it (blkdiscard %s)", f->path,
                          isempty(f->identity) ? "none" : f->identity,
                          isempty(f->label.identity) ? "none" : f->label.identity, f->path);
                 return SAFETY_REFUSED;

@@ -70,8 +70,8 @@ static int run_step(Wipe *w, WipeStep step) {
                 if (r >= 0) {
                         r = o->disassemble(o->userdata, q->name);
                         if (r == -EBUSY)
-                                snprintf(w->detail, sizeof(w->detail), "%s is still open; 'dmsetup info -c' shows "
-                                         "who holds it", q->device);
+                                snprintf(w->detail, sizeof(w->detail), "%s is still open; 'fuser -v %s' names who "
+                                         "holds it", q->device, q->device);
                 }
                 break;
         case WIPE_STEP_ERASE_SIGNATURES:

@@ -222,6 +222,16 @@ static void test_names_disk(void **state) {
         assert_false(label_names_disk(&l, NULL));
         assert_false(label_names_disk(&l, ""));
 
+        /* Several tokens: one agreeing is enough (a kernel update may spell
+         * the WWN anew; the serial still names the disk), none is not. */
+        snprintf(l.identity, sizeof(l.identity), "wwn:eui.0025388b91c2d1a7 serial:S3X9NX0M/n1");
+        assert_true(label_names_disk(&l, "wwn:nvme.144d-5333-01 serial:S3X9NX0M/n1"));
+        assert_true(label_names_disk(&l, "wwn:eui.0025388b91c2d1a7"));
+        assert_true(label_names_disk(&l, "serial:S3X9NX0M/n1"));
+        assert_false(label_names_disk(&l, "wwn:eui.0025388b91c2d1a8 serial:S3X9NX0M/n2"));
+        assert_false(label_names_disk(&l, "serial:S3X9NX0M"));
+        assert_false(label_names_disk(&l, "serial:S3X9NX0M/n"));
+
         /* A disk that reports no identity, and a label written for it. */
         l.identity[0] = 0;
         assert_true(label_names_disk(&l, NULL));

@@ -217,19 +217,19 @@ static void test_parse_rejects_line_without_equals(void **state) {
 
 static void test_parse_rejects_too_long(void **state) {
         char text[2048];
-        char device[300];
+        char device[1100];
 
-        memset(device, 'x', 256);
-        device[256] = 0;
+        memset(device, 'x', 1024);
+        device[1024] = 0;
         snprintf(text, sizeof(text), MAGIC "state=CLEAN\ndevice=/%s\n", device);
         assert_parse_fails(text);
 
-        /* 255 characters is the longest that fits. */
-        device[254] = 0;
+        /* 1023 characters is the longest that fits. */
+        device[1022] = 0;
         snprintf(text, sizeof(text), MAGIC "state=CLEAN\ndevice=/%s\n", device);
         Record out;
         assert_int_equal(record_parse(text, &out), 0);
-        assert_int_equal(strlen(out.device), 255);
+        assert_int_equal(strlen(out.device), 1023);
 
         char cipher[80];
         memset(cipher, 'c', 64);

@@ -348,8 +348,8 @@ static void test_label_of_another_disk(void **state) {
                 f.identity = strdup(IDENTITY);
                 set_label(&f, OTHER_IDENTITY);
                 assert_int_equal(check(&f, e, reason, sizeof(reason)), SAFETY_REFUSED);
-                assert_reason(reason, IDENTITY, OTHER_IDENTITY, "another disk", "clone", "blkdiscard -z",
-                              NULL);
+                assert_reason(reason, IDENTITY, OTHER_IDENTITY, "another disk", "clone", "kernel or firmware update",
+                              "blkdiscard " DISK, NULL);
                 disk_facts_done(&f);
 
                 /* The copy on a disk that reports no identity. */
