@@ -80,26 +80,30 @@ static int labels_current(const WipeRequest *req) {
  * swap between the check and now may have given the name, or the number, to
  * another disk; then nothing is written. Returns the fd. */
 static int open_checked_disk(const char *volume, const WipeDisk *d) {
-        _cleanup_close_ int fd = open(d->path, O_RDWR | O_EXCL | O_CLOEXEC);
+        int fd = open(d->path, O_RDWR | O_EXCL | O_CLOEXEC);
         if (fd < 0)
                 return log_error_errno(errno, "%s: cannot open %s exclusively: %m; 'lsblk %s' shows what holds it",
                                        volume, d->path, d->path);
         struct stat st;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        char sys[64], real[PATH_MAX];
-        snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u", major(st.st_rdev), minor(st.st_rdev));
         _cleanup_free_ char *identity = NULL;
-        int r = realpath(sys, real) ? disk_identity(basename(real), &identity) : -errno;
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot read the identity of %s: %m", volume, d->path);
-        if (!S_ISBLK(st.st_mode) || st.st_rdev != d->devnum || !streq(identity ?: "", d->identity ?: ""))
-                return log_error_errno(ESTALE, "%s: %s is no longer the disk that was checked (device %u:%u, "
-                                       "identity %s; it was %u:%u, %s); nothing written; run 'scratchd wipe' to "
-                                       "check the disks again", volume, d->path, major(st.st_rdev),
-                                       minor(st.st_rdev), identity ?: "none", major(d->devnum), minor(d->devnum),
-                                       d->identity ?: "none");
-        return TAKE_FD(fd);
+        int r = fstat(fd, &st) < 0 ? -errno : 0;
+        if (r >= 0) {
+                char sys[64], real[PATH_MAX];
+                snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u", major(st.st_rdev), minor(st.st_rdev));
+                r = realpath(sys, real) ? disk_identity(basename(real), &identity) : -errno;
+                if (r < 0)
+                        log_error_errno(r, "%s: cannot read the identity of %s: %m", volume, d->path);
+        }
+        if (r >= 0 && (!S_ISBLK(st.st_mode) || st.st_rdev != d->devnum || !streq(identity ?: "", d->identity ?: "")))
+                r = log_error_errno(ESTALE, "%s: %s is no longer the disk that was checked (device %u:%u, identity "
+                                    "%s; it was %u:%u, %s); nothing written; run 'scratchd wipe' to check the "
+                                    "disks again", volume, d->path, major(st.st_rdev), minor(st.st_rdev),
+                                    identity ?: "none", major(d->devnum), minor(d->devnum), d->identity ?: "none");
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        return fd;
 }
 
 static int k_assemble(void *userdata, const WipeRequest *req) {
