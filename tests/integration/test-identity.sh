@@ -5,9 +5,11 @@
 # refuses random bytes without a header (unless Expendable=yes), zeros at the
 # start but data at the end, a header copied from another disk (even with
 # Expendable=yes) and a header from a newer scratchd; each refusal names the
-# disk and what was found, and leaves every byte as it was (sha256).
+# disk and what was found, and leaves every byte as it was (sha256). And the
+# upgrade from scratchd before headers (dm-crypt right on the disk): a
+# volume in use is kept, a CLEAN one is wiped once, which writes the header.
 set -u
-kinds="zeros random copied newer tail"
+kinds="zeros random copied newer tail old"
 if [ -z "${RESULT:-}" ]; then   # on the host: make the disks, boot the guest
         here=$(dirname "$(realpath "$0")")
         dir=$(mktemp -d "${TMPDIR:-/tmp}/scratchd-disks.XXXXXX")
@@ -80,6 +82,35 @@ refuse copied-expendable "$(dev copied)" "SCRATCH-SERIAL-0" Expendable=yes
 dd if="$(dev zeros)" of="$(dev newer)" bs=1M count=1 conv=notrunc,fsync status=none
 printf '\002' | dd of="$(dev newer)" bs=1 seek=16 conv=notrunc,fsync status=none
 refuse newer "$(dev newer)" "version 2" Expendable=yes
+
+# As scratchd before headers left a disk: plain dm-crypt at offset 0 of the
+# disk itself, mounted, and its record.
+old=$(dev old)
+head -c 64 /dev/urandom > "$WORK/old.key"
+cryptsetup open --type plain --cipher aes-xts-plain64 --key-size 512 --key-file "$WORK/old.key" "$old" \
+        scratchd-scratch || bail "cannot map the old-layout disk"
+mkfs.ext4 -q -F /dev/mapper/scratchd-scratch >/dev/null 2>&1 && mkdir -p "$mnt" && mount /dev/mapper/scratchd-scratch "$mnt" \
+        || bail "cannot make the old-layout volume"
+echo old-job-data > "$mnt/file"
+old_record() {  # old_record STATE
+        mkdir -p /run/scratchd
+        printf 'scratchd-state-v1\nstate=%s\ngeneration=1\nmapping_dev=%s\ndevice=%s\nmount_point=%s\njob=%s\nuser=root\nuid=0\n' \
+                "$1" "$(dmsetup info -c --noheadings -o major,minor scratchd-scratch | tr -d ' ')" \
+                "$old" "$mnt" "$([ "$1" = IN_USE ] && echo 42)" > /run/scratchd/scratch.state
+}
+old_record IN_USE
+key=$(live_key scratchd-scratch)
+conf "$WORK/old.conf" "$old" "$mnt" FileSystem=ext4
+check "old layout, in use: setup exits 0" scratchd --config "$WORK/old.conf" setup
+check "... the job's volume is kept" grep -q "in use by job 42" "$WORK/stderr"
+check "... under the same key" test "$(live_key scratchd-scratch)" = "$key"
+check "... with the job's data" grep -qx old-job-data "$mnt/file"
+old_record CLEAN
+check "old layout, CLEAN: setup exits 0" scratchd --config "$WORK/old.conf" setup
+check "... it was wiped" test "$(live_key scratchd-scratch)" != "$key"
+check "... and now carries scratchd's header" test "$(head -c 14 "$old")" = SCRATCHD-LABEL
+check "... under a data device" dmsetup info scratchd-scratch-data
+down
 
 # The control for the random disk's refusal: Expendable=yes takes it.
 conf "$WORK/random-exp.conf" "$(dev random)" "$mnt" FileSystem=ext4 Expendable=yes

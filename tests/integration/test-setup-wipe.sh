@@ -113,6 +113,24 @@ check "setup with no state file exits 0" scratchd "${C[@]}" setup
 check "setup said the active mapping could not be proven clean" grep -q "cannot be proven clean" "$WORK/stderr"
 check "setup with no state file re-keyed" test "$(live_key "$map")" != "$key"
 
+if [ ${#disks[@]} -gt 1 ]; then
+        # Devices= changed under a live volume (a disk taken out of the
+        # config, as a hot-added one would come in): the volume stays on the
+        # disks its record names until its next wipe, which takes the disks
+        # Devices= names then.
+        key=$(live_key "$map")
+        conf "$WORK/one.conf" /dev/ubda "$mnt"
+        check "Devices= now one disk: setup keeps the live volume" scratchd --config "$WORK/one.conf" setup
+        check "... said so" grep -q "already CLEAN on /dev/ubda /dev/ubdb" "$WORK/stderr"
+        check "... under the same key" test "$(live_key "$map")" = "$key"
+        check "... still striped" grep -q " striped 2 " <<<"$(dmsetup table $map-data)"
+        check "the next wipe takes the one disk Devices= names" scratchd --config "$WORK/one.conf" wipe
+        check "... now mapped with dm-linear over /dev/ubda alone" \
+                grep -q "^0 [0-9]* linear 98:0 2048$" <<<"$(dmsetup table $map-data)"
+        check "... under a new key" test "$(live_key "$map")" != "$key"
+        check "... and the record names one disk" grep -qx "device=/dev/ubda" /run/scratchd/scratch.state
+fi
+
 check "status exits 0" scratchd "${C[@]}" status
 "$SCRATCHD" "${C[@]}" status 2>&1 | sed 's/^/# /' >> "$RESULT"
 exit 0
