@@ -200,8 +200,12 @@ static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
 
         /* Found now, not by mkfs after the disk was keyed and its head zeroed;
          * before the Expendable= warning, which would be a second line. */
-        char too_small[512];
-        r = fs_check_size(vc->file_system, t->data.path, t->data.size, too_small, sizeof(too_small));
+        char too_small[1536], what[1100];
+        if (n == 1)
+                snprintf(what, sizeof(what), "%s, less scratchd's 1 MiB header,", t->facts[0].path);
+        else
+                snprintf(what, sizeof(what), "the stripe over %s", t->disk_list);
+        r = fs_check_size(vc->file_system, what, t->data.size, too_small, sizeof(too_small));
         if (r < 0)
                 return log_error_errno(r, "%s: %s", vc->name, too_small);
         for (size_t i = 0; i < n; i++)

@@ -106,7 +106,7 @@ refuse md-active "$(dev md)" "is in use by md0 (md RAID)"
 refuse md-active-expendable "$(dev md)" "is in use by md0 (md RAID)" Expendable=yes
 mdadm --stop /dev/md0 > /dev/null 2>&1
 refuse md "$(dev md)" "an md RAID member superblock"
-refuse small "$(dev small)" "is 256.0 MiB, below the 300.0 MiB that FileSystem=xfs needs; use FileSystem=ext4 or a larger disk" \
+refuse small "$(dev small)" "1 MiB header, is 255.0 MiB, below the 300.0 MiB that FileSystem=xfs needs; use FileSystem=ext4 or a larger disk" \
         FileSystem=xfs
 refuse mounted "$(dev mounted)" "is mounted at $WORK/data"
 refuse mounted-expendable "$(dev mounted)" "is mounted at $WORK/data" Expendable=yes
