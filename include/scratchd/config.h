@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "scratchd/cipher.h"
 
@@ -28,6 +29,26 @@ FileSystem file_system_from_string(const char *s);
 const char *tristate_to_string(Tristate d);
 Tristate tristate_from_string(const char *s);
 
+/* Mode=: one volume for one job at a time, or a pool with a volume per job. */
+typedef enum ScratchMode {
+        SCRATCH_MODE_EXCLUSIVE,
+        SCRATCH_MODE_SHARED,
+        _SCRATCH_MODE_MAX,
+        _SCRATCH_MODE_INVALID = -EINVAL,
+} ScratchMode;
+
+const char *scratch_mode_to_string(ScratchMode m);
+ScratchMode scratch_mode_from_string(const char *s);
+
+/* JobSize=: bytes, or a share of the pool in percent (reserve.h). */
+typedef struct JobSize {
+        uint64_t bytes;          /* 0 with percent, or when not set */
+        unsigned percent;        /* 1..100; 0: bytes, or not set */
+} JobSize;
+
+#define MAX_JOBS_DEFAULT 8
+#define MAX_JOBS_MAX 256
+
 typedef struct ScratchConfig {
         char *name;            /* "scratch": names the mapping, state file and logs */
         char **devices;        /* Devices=: paths, globs or "auto", as written */
@@ -39,6 +60,10 @@ typedef struct ScratchConfig {
         CipherChoice cipher;         /* Cipher=; see cipher.h */
         Tristate bypass_workqueues;  /* BypassWorkqueues=: no_read/no_write_workqueue */
         Tristate allow_discards;     /* AllowDiscards=: the file system's discards reach the disk */
+        ScratchMode mode;            /* Mode=, default exclusive */
+        JobSize job_size;            /* JobSize= (shared): a job's size when its Prepare names none;
+                                      * unset: the pool divided by MaxJobs= */
+        unsigned max_jobs;           /* MaxJobs= (shared): job volumes at once, 1..MAX_JOBS_MAX */
 } ScratchConfig;
 
 typedef struct DaemonConfig {
