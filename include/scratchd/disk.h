@@ -38,7 +38,8 @@ typedef struct DiskFacts {
         char *our_mapping;           /* our dm-crypt mapping is active on it (on our data device,
                                       * or, as scratchd before labels made it, on the disk itself) */
         dev_t our_mapping_devnum;
-        char **our_mounts;           /* where our mapping is mounted */
+        bool our_pool;               /* shared mode's pool (or job volumes) stands on our data device */
+        char **our_mounts;           /* where our mapping, or a job volume of our pool, is mounted */
 } DiskFacts;
 
 void disk_facts_done(DiskFacts *f);

@@ -10,7 +10,10 @@
 #include "scratchd/lifecycle.h"
 
 /* What scratchd knows of a volume, kept in <state dir>/<name>.state on a
- * tmpfs (/run): never the key, only its generation. */
+ * tmpfs (/run): never the key, only its generation. In shared mode the pool
+ * has one under its name, and each job volume one under "<name>.<thin id>"
+ * (jobvol.h), where `device` is its thin volume, `data_size` its size and
+ * `mount_point` MountPoint/JOB. */
 struct Record {
         LifecycleState state;
         uint64_t generation;         /* bumped at each re-key */
@@ -30,6 +33,8 @@ struct Record {
         char user[65];               /* IN_USE: the job's user, and uid */
         uint32_t uid;
         char last_job[65];           /* the job last released, so a repeated Release succeeds */
+        uint32_t thin_id;            /* shared mode: a job volume's thin id; the pool's next one to hand out */
+        time_t created;              /* shared mode: when the job volume was made, realtime seconds */
         time_t last_wipe;            /* realtime, seconds */
         uint64_t last_wipe_usec;     /* how long it took */
 };

@@ -42,6 +42,13 @@ struct Volume {
          * or the disk without restarting us. */
         sd_event_source *retry_source;
         uint64_t retry_usec;
+
+        /* Shared mode (pool.c). A pool's job volumes, each a Volume of its
+         * own (allocated apart, its record "<name>.<thin id>"); a job
+         * volume's pool, NULL for the volumes the config names. */
+        Volume *pool;
+        Volume **jobs;
+        size_t n_jobs;
 };
 
 extern const Caller volume_self_caller;
@@ -63,12 +70,35 @@ bool volume_idle(const Volume *v);
 int volume_start(Volume *v, WorkKind kind, const Caller *c, const char *job, Operation *op);
 /* Prepare: CLEAN and idle, or the lifecycle's error (-EBUSY, -EIO, -ENODEV). */
 int volume_start_prepare(Volume *v, const Caller *c, const char *job, const char *user, uid_t uid, Operation *op);
+/* Starts v->order in a worker thread; `op`, if given, waits for it. */
+int volume_launch(Volume *v, const Caller *c, Operation *op);
 /* `op` waits for the work in flight too (a retried call). */
 int volume_add_waiter(Volume *v, Operation *op);
 
 /* The loop's side of a finished worker: joins it, takes its result through
  * the lifecycle, counts, audits, answers who waited, schedules a retry. */
 void volume_work_done(Volume *v);
+
+/* ---- shared mode (pool.c) ---- */
+
+/* The pool's size for job volumes (its thin pool's data), bytes; 0 if not built. */
+uint64_t pool_bytes(const Volume *pool);
+uint64_t pool_reserved_bytes(const Volume *pool);
+/* The job volume of `job` in any pool, or NULL. */
+Volume *pool_find_job(Manager *m, const char *job);
+/* Starts making job `job`'s volume of `size` bytes (0: JobSize=) in the pool.
+ * 0 if started (`op` waits for it); -EBUSY/-EIO/-ENODEV as Prepare on a
+ * volume; -ENOSPC, -EUSERS, -EINVAL as reserve_check() says, with `why`. */
+int pool_start_job(Volume *pool, const Caller *c, const char *job, const char *user, uid_t uid, uint64_t size,
+                   Operation *op, char *why, size_t why_size);
+/* Starts erasing a job volume (IN_USE, or FAILED by an admin's wipe). */
+int job_start_release(Volume *j, const Caller *c, Operation *op);
+/* The loop's side of a job volume's finished work; may free it. */
+void job_work_done(Volume *j);
+/* The loop's side of a pool's adoption or wipe: its job volumes as the worker found them. */
+void pool_work_done(Volume *pool, WorkKind w);
+/* Frees every job volume of the pool (after a wipe of the pool, at exit). */
+void pool_drop_jobs(Volume *pool);
 
 /* Audits one event of this volume. */
 void volume_audit(const Volume *v, const char *event, const Caller *c, const char *job, LifecycleState from,

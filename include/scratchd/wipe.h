@@ -18,6 +18,7 @@ typedef enum WipeStep {
         WIPE_STEP_ERASE_SIGNATURES,
         WIPE_STEP_ASSEMBLE,
         WIPE_STEP_DISCARD,
+        WIPE_STEP_POOL,
         WIPE_STEP_REKEY,
         WIPE_STEP_ZERO_HEAD,
         WIPE_STEP_MKFS,
@@ -45,6 +46,12 @@ typedef struct WipeOps {
          * the data device over the disks' data areas, at req->device. */
         int (*assemble)(void *userdata, const WipeRequest *req);
         int (*discard)(void *userdata, const char *device);
+        /* Shared mode: removes every job volume and the thin pool (jobvol.h);
+         * not there is success. `force`: fencing, busy mounts go lazily. */
+        int (*teardown_pool)(void *userdata, const char *volume, bool force, char *detail, size_t detail_size);
+        /* Shared mode: makes the thin pool over the data device, with fresh
+         * metadata (thin.h); its device number to *ret_devnum. */
+        int (*build_pool)(void *userdata, const WipeRequest *req, dev_t *ret_devnum);
         int (*new_key)(void *userdata, size_t size, Secret **ret);
         int (*activate)(void *userdata, const char *device, const char *mapping, const CryptTuning *t,
                         const Secret *key, dev_t *ret_devnum);
@@ -75,6 +82,7 @@ struct WipeRequest {
         FileSystem file_system;
         CryptTuning tuning;
         bool erase_signatures;     /* Expendable=yes and foreign signatures found */
+        bool shared;               /* Mode=shared: a thin pool, no key, file system or mount of its own */
         Tristate discard;       /* as configured, for the log */
         uint64_t discard_max_bytes;  /* as the device says, for the log */
 };

@@ -18,6 +18,8 @@ typedef enum WorkKind {
         WORK_PREPARE,   /* look the job's user up, make the job's directory */
         WORK_RELEASE,   /* crypto-erase after a job */
         WORK_WIPE,      /* crypto-erase because an operator asked */
+        WORK_JOB_CREATE,   /* shared mode: make a job's own volume */
+        WORK_JOB_RELEASE,  /* shared mode: crypto-erase a job's own volume */
         _WORK_MAX,
         _WORK_INVALID = -EINVAL,
 } WorkKind;
@@ -32,6 +34,13 @@ typedef struct WorkOrder {
         char job[65];
         char user[65];           /* by name, or */
         uid_t uid;               /* by uid when user is "" */
+        /* WORK_JOB_CREATE */
+        uint64_t size;
+        uint32_t thin_id;
+        uint64_t generation;
+        Record pool;             /* the pool's record: its data path settings */
+        /* WORK_JOB_RELEASE */
+        Record job_rec;
 } WorkOrder;
 
 /* What the worker writes; the loop reads it after joining the thread. */
@@ -44,6 +53,10 @@ typedef struct WorkResult {
         uid_t uid;
         gid_t gid;
         char reason[256];        /* on failure, one line */
+        /* WORK_ADOPT, WORK_WIPE of a pool: its job volumes as they ended up
+         * (kept, or fenced); malloc'd, the loop takes them. */
+        Record *jobs;
+        size_t n_jobs;
 } WorkResult;
 
 /* The worker's body, called in the worker thread: a function pointer, so

@@ -106,6 +106,8 @@ typedef struct Related {
         dev_t devs[256];
         char names[256][64];
         size_t n;
+        dev_t ours[256];          /* shared mode's stack on our data device: pool, thin and job volumes */
+        size_t n_ours;
 } Related;
 
 static bool related_has(const Related *r, dev_t d, size_t *ret_index) {
@@ -172,7 +174,18 @@ static int collect_holders(DiskFacts *f, Related *rel, const char *sysname, cons
                                 streq(dm_uuid, data_uuid);
                 bool our_crypt = (depth == 0 || (depth == 1 && f->our_data)) && mapping && dm_name &&
                                  streq(dm_name, mapping) && dm_uuid && startswith(dm_uuid, "CRYPT-PLAIN-");
-                if (our_data) {
+                /* Shared mode's pool and job volumes (thin.h, jobvol.h), on
+                 * our data device: named after the mapping, with our uuids. */
+                char stack_prefix[160];
+                snprintf(stack_prefix, sizeof(stack_prefix), "%s-", mapping ?: "");
+                bool our_stack = depth >= 1 && f->our_data && mapping && dm_name &&
+                                 startswith(dm_name, stack_prefix) && dm_uuid &&
+                                 (startswith(dm_uuid, "SCRATCHD-") || startswith(dm_uuid, "CRYPT-PLAIN-"));
+                if (our_stack) {
+                        f->our_pool = true;
+                        if (rel->n_ours < ELEMENTSOF(rel->ours))
+                                rel->ours[rel->n_ours++] = dev;
+                } else if (our_data) {
                         free(f->our_data);
                         f->our_data = strdup(dm_name);
                         f->our_data_devnum = dev;
@@ -217,7 +230,10 @@ static int collect_mounts(DiskFacts *f, const Related *rel) {
                 unoctal(where);
                 if (streq(where, "/"))
                         f->holds_root = true;
-                if (f->our_mapping && makedev(ma, mi) == f->our_mapping_devnum) {
+                bool ours = f->our_mapping && makedev(ma, mi) == f->our_mapping_devnum;
+                for (size_t k = 0; !ours && k < rel->n_ours; k++)
+                        ours = rel->ours[k] == makedev(ma, mi);
+                if (ours) {
                         if (strv_extend(&f->our_mounts, where) < 0)
                                 return -ENOMEM;
                         continue;

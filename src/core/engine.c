@@ -15,7 +15,9 @@
 #include "scratchd/log.h"
 #include "scratchd/engine.h"
 #include "scratchd/safety.h"
+#include "scratchd/reserve.h"
 #include "scratchd/stripe.h"
+#include "scratchd/thin.h"
 #include "scratchd/util.h"
 #include "scratchd/dmcrypt.h"
 
@@ -205,9 +207,24 @@ static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
                 snprintf(what, sizeof(what), "%s, less scratchd's 1 MiB header,", t->facts[0].path);
         else
                 snprintf(what, sizeof(what), "the stripe over %s", t->disk_list);
-        r = fs_check_size(vc->file_system, what, t->data.size, too_small, sizeof(too_small));
-        if (r < 0)
-                return log_error_errno(r, "%s: %s", vc->name, too_small);
+        if (vc->mode == SCRATCH_MODE_SHARED) {
+                /* The pool must hold its metadata and one job of the smallest size. */
+                ThinPlan plan;
+                r = thin_plan(t->data.size, 0, &plan, reason, sizeof(reason));
+                if (r >= 0 && plan.data_size < JOB_SIZE_MIN)
+                        r = -ENOSPC;
+                if (r < 0) {
+                        char a[32], b[32];
+                        return log_error_errno(r, "%s: %s is %s, too small for a pool of job volumes of %s at "
+                                               "least; use larger disks, or Mode=exclusive", vc->name, what,
+                                               format_bytes(a, sizeof(a), t->data.size),
+                                               format_bytes(b, sizeof(b), JOB_SIZE_MIN));
+                }
+        } else {
+                r = fs_check_size(vc->file_system, what, t->data.size, too_small, sizeof(too_small));
+                if (r < 0)
+                        return log_error_errno(r, "%s: %s", vc->name, too_small);
+        }
         for (size_t i = 0; i < n; i++)
                 if (safety_check(&t->facts[i], vc->expendable, reason, sizeof(reason)) == SAFETY_EXPENDABLE)
                         log_warning("%s: %s", vc->name, reason);
@@ -273,6 +290,7 @@ static int wipe_target(Engine *e, Target *t, Record *rec) {
                 .file_system = t->vc->file_system,
                 .tuning = t->tuning,
                 .erase_signatures = t->expendable,
+                .shared = t->vc->mode == SCRATCH_MODE_SHARED,
                 .discard = t->vc->discard,
                 .discard_max_bytes = t->data.discard_max_bytes,
         };
@@ -307,8 +325,37 @@ static bool recorded_disks_live(const Engine *e, const ScratchConfig *vc, const 
         return live && n > 0;
 }
 
+/* Shared mode: whether the pool the record names is live (our pool, the
+ * same device, on our data device over the recorded disks), so that a
+ * restarted daemon keeps it and the job volumes on it. */
+static bool recorded_pool_live(const ScratchConfig *vc, const Record *rec) {
+        char mapping[128];
+        dev_t pool;
+        size_t n = 0;
+        bool live = true;
+
+        if (rec->state != STATE_CLEAN || !streq(rec->mount_point, vc->mount_point) ||
+            thin_pool_live(vc->name, &pool) <= 0 || pool != rec->mapping_devnum)
+                return false;
+        snprintf(mapping, sizeof(mapping), MAPPING_PREFIX "%s", vc->name);
+        _cleanup_free_ char *copy = strdup(rec->device);
+        char *save = NULL;
+        for (char *p = copy ? strtok_r(copy, " ", &save) : NULL; live && p; p = strtok_r(NULL, " ", &save)) {
+                DiskFacts f;
+                if (disk_probe(p, mapping, &f) < 0)
+                        return false;
+                live = f.our_data && f.our_pool;
+                disk_facts_done(&f);
+                n++;
+        }
+        return live && n > 0;
+}
+
 static void log_kept(const ScratchConfig *vc, const Record *rec) {
-        if (rec->state == STATE_IN_USE)
+        if (vc->mode == SCRATCH_MODE_SHARED)
+                log_info("%s: pool already built on %s, key generation %" PRIu64 "; kept with its job volumes",
+                         vc->name, rec->device, rec->generation);
+        else if (rec->state == STATE_IN_USE)
                 log_info("%s: in use by job %s (user %s) on %s at %s, key generation %" PRIu64 "; left alone",
                          vc->name, rec->job, rec->user, rec->device, vc->mount_point, rec->generation);
         else
@@ -328,7 +375,9 @@ int engine_run_volume(Engine *e, const ScratchConfig *vc, bool force_wipe, Recor
 
         /* Kept by what the record names, before Devices= is resolved again:
          * its next wipe takes the disks Devices= names then. */
-        if (!force_wipe && have_record && rec.device[0] && recorded_disks_live(e, vc, &rec) &&
+        bool shared = vc->mode == SCRATCH_MODE_SHARED;
+        if (!force_wipe && have_record && rec.device[0] &&
+            (shared ? recorded_pool_live(vc, &rec) : recorded_disks_live(e, vc, &rec)) &&
             lifecycle_adopt(true, &rec, true) == ADOPT_KEEP) {
                 log_kept(vc, &rec);
                 *ret_rec = rec;
@@ -350,12 +399,12 @@ int engine_run_volume(Engine *e, const ScratchConfig *vc, bool force_wipe, Recor
         if (load == -EBADMSG)
                 log_warning("%s: state file in %s is not one scratchd wrote; wiping", vc->name, e->state_dir);
 
-        if (!force_wipe && lifecycle_adopt(have_record, &rec, record_live(&t, &rec)) == ADOPT_KEEP) {
+        if (!force_wipe && lifecycle_adopt(have_record, &rec, !shared && record_live(&t, &rec)) == ADOPT_KEEP) {
                 log_kept(vc, &rec);
                 *ret_rec = rec;
                 return 0;
         }
-        if (!force_wipe && t.facts[0].our_mapping)
+        if (!force_wipe && (t.facts[0].our_mapping || t.facts[0].our_pool))
                 log_info("%s: found an active mapping on %s that cannot be proven clean (state %s); wiping",
                          vc->name, t.disk_list, have_record ? lifecycle_state_to_string(rec.state) : "unknown");
 

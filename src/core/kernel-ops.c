@@ -10,10 +10,12 @@
 #include "scratchd/block.h"
 #include "scratchd/disk.h"
 #include "scratchd/fs.h"
+#include "scratchd/jobvol.h"
 #include "scratchd/kernel-ops.h"
 #include "scratchd/label.h"
 #include "scratchd/log.h"
 #include "scratchd/stripe.h"
+#include "scratchd/thin.h"
 #include "scratchd/util.h"
 #include "scratchd/dmcrypt.h"
 
@@ -155,6 +157,26 @@ static int k_assemble(void *userdata, const WipeRequest *req) {
         return r;
 }
 
+static int k_teardown_pool(void *userdata, const char *volume, bool force, char *detail, size_t detail_size) {
+        return pool_teardown(userdata, volume, force, detail, detail_size);
+}
+
+static int k_build_pool(void *userdata, const WipeRequest *req, dev_t *ret_devnum) {
+        ThinPlan plan;
+        char why[256];
+        struct stat st;
+        int r = thin_plan(req->geometry.size, 0, &plan, why, sizeof(why));
+        if (r < 0)
+                return log_error_errno(r, "%s: %s", req->name, why);
+        if (stat(req->device, &st) < 0)
+                return log_error_errno(errno, "%s: cannot find %s: %m", req->name, req->device);
+        r = thin_pool_create(req->name, st.st_rdev, &plan, ret_devnum);
+        if (r == -EEXIST)
+                log_error("%s: a thin pool of this name exists already, made by someone else since the last "
+                          "step; 'dmsetup info' shows it", req->name);
+        return r;
+}
+
 static int k_erase_signatures(void *userdata, const char *device) {
         return block_erase_signatures(device);
 }
@@ -208,6 +230,8 @@ void kernel_ops_init(WipeOps *ops, const char *state_dir) {
                 .assemble = k_assemble,
                 .erase_signatures = k_erase_signatures,
                 .discard = k_discard,
+                .teardown_pool = k_teardown_pool,
+                .build_pool = k_build_pool,
                 .new_key = k_new_key,
                 .activate = k_activate,
                 .zero_head = k_zero_head,

@@ -44,7 +44,9 @@ int record_format(const Record *rec, char *buf, size_t size) {
                          "job=%s\n"
                          "user=%s\n"
                          "uid=%" PRIu32 "\n"
-                         "last_job=%s\n",
+                         "last_job=%s\n"
+                         "thin_id=%" PRIu32 "\n"
+                         "created=%lld\n",
                          lifecycle_state_to_string(rec->state), rec->generation, major(rec->mapping_devnum),
                          minor(rec->mapping_devnum), one_line(rec->device, device, sizeof(device)),
                          rec->data_size, rec->chunk_size,
@@ -52,7 +54,7 @@ int record_format(const Record *rec, char *buf, size_t size) {
                          rec->key_bits, rec->sector_size, rec->bypass_workqueues, rec->allow_discards,
                          one_line(rec->tuning, tuning, sizeof(tuning)), (long long) rec->last_wipe, rec->last_wipe_usec,
                          one_line(rec->reason, reason, sizeof(reason)), rec->job, rec->user, rec->uid,
-                         rec->last_job);
+                         rec->last_job, rec->thin_id, (long long) rec->created);
         if (k < 0 || (size_t) k >= size)
                 return -ENOBUFS;
         return k;
@@ -137,6 +139,16 @@ int record_parse(const char *text, Record *ret) {
                         if (r >= 0 && u > INT64_MAX)
                                 r = -EBADMSG;
                         rec.last_wipe = (time_t) u;
+                } else if (streq(k, "created")) {
+                        r = parse_u64(v, &u);
+                        if (r >= 0 && u > INT64_MAX)
+                                r = -EBADMSG;
+                        rec.created = (time_t) u;
+                } else if (streq(k, "thin_id")) {
+                        r = parse_u64(v, &u);
+                        if (r >= 0 && u > UINT32_MAX)
+                                r = -EBADMSG;
+                        rec.thin_id = (uint32_t) u;
                 } else if (streq(k, "last_wipe_usec"))
                         r = parse_u64(v, &rec.last_wipe_usec);
                 else if (streq(k, "reason"))

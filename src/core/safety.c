@@ -83,7 +83,7 @@ SafetyVerdict safety_check(const DiskFacts *f, bool expendable, char *reason, si
                 return SAFETY_REFUSED;
         }
 
-        if (f->our_mapping)
+        if (f->our_mapping || f->our_pool)
                 return SAFETY_OURS;
 
         /* A foreign signature wins over our header: someone made a file

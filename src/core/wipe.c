@@ -14,6 +14,7 @@ static const char *const wipe_step_table[_WIPE_STEP_MAX] = {
         [WIPE_STEP_ERASE_SIGNATURES] = "erase-signatures",
         [WIPE_STEP_ASSEMBLE] = "assemble",
         [WIPE_STEP_DISCARD] = "discard",
+        [WIPE_STEP_POOL] = "pool",
         [WIPE_STEP_REKEY] = "rekey",
         [WIPE_STEP_ZERO_HEAD] = "zero-head",
         [WIPE_STEP_MKFS] = "mkfs",
@@ -43,6 +44,9 @@ static int run_step(Wipe *w, WipeStep step) {
         int r = 0;
 
         w->detail[0] = 0;
+        /* A pool has no key, file system or mount of its own; a volume no pool. */
+        if (q->shared ? step >= WIPE_STEP_REKEY : step == WIPE_STEP_POOL)
+                return 0;
         fault_point(wipe_step_to_string(step));
         switch (step) {
         case WIPE_STEP_CHECK_USERS:
@@ -65,9 +69,16 @@ static int run_step(Wipe *w, WipeStep step) {
                         snprintf(w->detail, sizeof(w->detail), "/dev/mapper/%s is still open (a process holds "
                                  "files on the old volume: 'fuser -vm /dev/mapper/%s' names it)", q->mapping,
                                  q->mapping);
+                /* Shared mode's job volumes and pool (or what a change of
+                 * Mode= left of them): each job's key goes with its mapping. */
+                if (r >= 0) {
+                        target = q->name;
+                        r = o->teardown_pool(o->userdata, q->name, false, w->detail, sizeof(w->detail));
+                }
                 /* With the key gone, the data device under it goes too: the
                  * disks' labels are rewritten, and their layout may change. */
                 if (r >= 0) {
+                        target = q->device;
                         r = o->disassemble(o->userdata, q->name);
                         if (r == -EBUSY)
                                 snprintf(w->detail, sizeof(w->detail), "%s is still open; 'fuser -v %s' names who "
@@ -98,6 +109,9 @@ static int run_step(Wipe *w, WipeStep step) {
                         log_step(q->name, "discard", q->device, now_usec() - start, 0, w->detail);
                         return 0;
                 }
+                break;
+        case WIPE_STEP_POOL:
+                r = o->build_pool(o->userdata, q, &w->devnum);
                 break;
         case WIPE_STEP_REKEY: {
                 _cleanup_secret_free_ Secret *key = NULL;
@@ -157,6 +171,8 @@ static void fence(Wipe *w, WipeStep failed, int error) {
 
         (void) o->unmount(o->userdata, q->mount_point, true);
         (void) o->deactivate(o->userdata, q->mapping, true);
+        char ignored[256];
+        (void) o->teardown_pool(o->userdata, q->name, true, ignored, sizeof(ignored));
 
         char reason[sizeof(w->rec->reason)];
         snprintf(reason, sizeof(reason), "%s failed: %s", wipe_step_to_string(failed),
@@ -217,6 +233,7 @@ int wipe_volume(const WipeOps *ops, const WipeRequest *req, Record *rec, WipeSte
         clean.bypass_workqueues = req->tuning.bypass_workqueues;
         clean.allow_discards = req->tuning.allow_discards;
         clean.data_size = req->geometry.size;
+        clean.thin_id = req->shared ? 1 : 0;   /* a new pool hands out thin ids from 1 */
         clean.chunk_size = req->geometry.chunk;
         snprintf(clean.tuning, sizeof(clean.tuning), "%s", req->tuning.why);
         clean.last_wipe = time(NULL);

@@ -9,6 +9,8 @@
 #include "scratchd/log.h"
 #include "scratchd/manager.h"
 #include "scratchd/metrics.h"
+#include "scratchd/reserve.h"
+#include "scratchd/thin.h"
 #include "scratchd/util.h"
 
 /* ---- shapes ---- */
@@ -16,11 +18,60 @@
 static bool volume_mounted_size(const Volume *v, uint64_t *ret_size, uint64_t *ret_used) {
         struct statvfs sv;
         LifecycleState st = volume_visible_state(v);
-        if ((st != STATE_CLEAN && st != STATE_IN_USE) || statvfs(v->sc->mount_point, &sv) < 0)
+        if ((st != STATE_CLEAN && st != STATE_IN_USE) || v->sc->mode == SCRATCH_MODE_SHARED ||
+            statvfs(v->sc->mount_point, &sv) < 0)
                 return false;
         *ret_size = (uint64_t) sv.f_blocks * sv.f_frsize;
         *ret_used = *ret_size - (uint64_t) sv.f_bfree * sv.f_frsize;
         return true;
+}
+
+static json_object *job_json(const Volume *j) {
+        json_object *o = json_object_new_object();
+        struct statvfs sv;
+        LifecycleState state = volume_visible_state(j);
+        json_object_object_add(o, "job", json_object_new_string(j->rec.job));
+        json_object_object_add(o, "user", json_object_new_string(j->rec.user));
+        json_object_object_add(o, "uid", json_object_new_int64(j->rec.uid));
+        json_object_object_add(o, "state", json_object_new_string(lifecycle_state_to_string(state)));
+        if (volume_activity(j))
+                json_object_object_add(o, "activity", json_object_new_string(volume_activity(j)));
+        json_object_object_add(o, "directory", json_object_new_string(j->rec.mount_point));
+        json_object_object_add(o, "size_bytes", json_object_new_uint64(j->rec.data_size));
+        if (state == STATE_IN_USE && statvfs(j->rec.mount_point, &sv) == 0)
+                json_object_object_add(o, "used_bytes", json_object_new_uint64(
+                        (uint64_t) (sv.f_blocks - sv.f_bfree) * sv.f_frsize));
+        json_object_object_add(o, "key_generation", json_object_new_uint64(j->rec.generation));
+        json_object_object_add(o, "thin_id", json_object_new_int64(j->rec.thin_id));
+        if (j->rec.created)
+                json_object_object_add(o, "created", json_object_new_int64(j->rec.created));
+        if (state == STATE_FAILED)
+                json_object_object_add(o, "reason", json_object_new_string(j->rec.reason));
+        return o;
+}
+
+/* A pool's numbers: its size for job volumes, what they reserve, what the
+ * thin pool has written, and each job volume. */
+static void pool_json(const Volume *v, json_object *o) {
+        json_object *p = json_object_new_object(), *jobs = json_object_new_array();
+        uint64_t size = pool_bytes(v), reserved = pool_reserved_bytes(v);
+        ThinPoolUsage u;
+        json_object_object_add(p, "size_bytes", json_object_new_uint64(size));
+        json_object_object_add(p, "reserved_bytes", json_object_new_uint64(reserved));
+        json_object_object_add(p, "free_bytes", json_object_new_uint64(size > reserved ? size - reserved : 0));
+        json_object_object_add(p, "jobs", json_object_new_int64((int64_t) v->n_jobs));
+        json_object_object_add(p, "max_jobs", json_object_new_int64(v->sc->max_jobs));
+        json_object_object_add(p, "job_size_bytes", json_object_new_uint64(
+                size ? job_size_resolve(&v->sc->job_size, size, v->sc->max_jobs, THIN_BLOCK_DEFAULT) : 0));
+        if (v->rec.state == STATE_CLEAN && thin_pool_usage(v->sc->name, &u) >= 0) {
+                json_object_object_add(p, "written_bytes", json_object_new_uint64(u.data_used));
+                json_object_object_add(p, "metadata_used_bytes", json_object_new_uint64(u.meta_used));
+                json_object_object_add(p, "metadata_bytes", json_object_new_uint64(u.meta_total));
+        }
+        json_object_object_add(o, "pool", p);
+        for (size_t i = 0; i < v->n_jobs; i++)
+                json_object_array_add(jobs, job_json(v->jobs[i]));
+        json_object_object_add(o, "jobs", jobs);
 }
 
 static json_object *volume_json(const Volume *v) {
@@ -30,6 +81,7 @@ static json_object *volume_json(const Volume *v) {
         uint64_t size, used;
 
         json_object_object_add(o, "name", json_object_new_string(v->sc->name));
+        json_object_object_add(o, "mode", json_object_new_string(scratch_mode_to_string(v->sc->mode)));
         for (char **d = v->sc->devices; d && *d; d++)
                 json_object_array_add(devs, json_object_new_string(*d));
         json_object_object_add(o, "devices", devs);
@@ -81,6 +133,8 @@ static json_object *volume_json(const Volume *v) {
         }
         if (state == STATE_FAILED)
                 json_object_object_add(o, "reason", json_object_new_string(r->reason));
+        if (v->sc->mode == SCRATCH_MODE_SHARED)
+                pool_json(v, o);
         return o;
 }
 
@@ -141,10 +195,16 @@ static void unavailable_error(ApiResult *r, const Volume *v, int k) {
 static json_object *prepare_params(const Volume *v) {
         char dir[PATH_MAX];
         json_object *p = json_object_new_object();
-        snprintf(dir, sizeof(dir), "%s/%s", v->sc->mount_point, v->rec.job);
+        /* A job volume is mounted at the job's directory itself. */
+        if (v->pool)
+                snprintf(dir, sizeof(dir), "%s", v->rec.mount_point);
+        else
+                snprintf(dir, sizeof(dir), "%s/%s", v->sc->mount_point, v->rec.job);
         json_object_object_add(p, "volume", json_object_new_string(v->sc->name));
         json_object_object_add(p, "directory", json_object_new_string(dir));
         json_object_object_add(p, "key_generation", json_object_new_uint64(v->rec.generation));
+        if (v->pool)
+                json_object_object_add(p, "size_bytes", json_object_new_uint64(v->rec.data_size));
         return p;
 }
 
@@ -261,10 +321,67 @@ static void defer_on(ApiResult *r, int k) {
         r->deferred = true;
 }
 
+/* NoSpace, TooManyJobs or InvalidParameter, for a job volume that does not fit. */
+static void no_fit_error(ApiResult *r, const Volume *pool, int k, uint64_t size, const char *why) {
+        json_object *p = json_object_new_object();
+        uint64_t total = pool_bytes(pool), reserved = pool_reserved_bytes(pool);
+        json_object_object_add(p, "volume", json_object_new_string(pool->sc->name));
+        if (k == -EUSERS) {
+                json_object_object_add(p, "max_jobs", json_object_new_int64(pool->sc->max_jobs));
+                json_object_object_add(p, "reason", json_object_new_string(why));
+                api_result_error(r, API_ERROR_TOO_MANY_JOBS, p);
+                return;
+        }
+        if (k == -EINVAL && size > 0 && size < JOB_SIZE_MIN) {
+                json_object_put(p);
+                api_result_invalid_parameter(r, "size");
+                return;
+        }
+        json_object_object_add(p, "requested_bytes", json_object_new_uint64(size));
+        json_object_object_add(p, "free_bytes", json_object_new_uint64(total > reserved ? total - reserved : 0));
+        json_object_object_add(p, "reason", json_object_new_string(why));
+        api_result_error(r, API_ERROR_NO_SPACE, p);
+}
+
+/* Prepare in a shared pool: a job volume of the job's own. */
+static void prepare_in_pool(Manager *m, Call *call, Volume *pool, const Caller *c, const char *job, const char *user,
+                            int64_t uid, uint64_t size, ApiResult *r) {
+        char why[512] = "";
+        _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_prepare, m);
+        int k = op ? pool_start_job(pool, c, job, user, uid == UID_NONE ? 0 : (uid_t) uid, size, op, why,
+                                    sizeof(why))
+                   : -ENOMEM;
+        if (k == -EBUSY || k == -EIO || k == -ENODEV)
+                unavailable_error(r, pool, k);
+        else if (k == -ENOSPC || k == -EUSERS || k == -EINVAL)
+                no_fit_error(r, pool, k, size, why);
+        else {
+                defer_on(r, k);
+                return;
+        }
+        pool->counters.prepare_failures++;
+        volume_audit(pool, "job-prepare", c, job, pool->rec.state, pool->rec.state, 0, r->error, why[0] ? why : NULL);
+}
+
 static void backend_prepare(void *userdata, Call *call, const Caller *c, const char *job, const char *user,
-                            int64_t uid, const char *volume, ApiResult *r) {
+                            int64_t uid, const char *volume, uint64_t size, ApiResult *r) {
         Manager *m = userdata;
         Volume *v = NULL;
+
+        /* The job has a volume of its own already (a retried prolog). */
+        Volume *j = pool_find_job(m, job);
+        if (j && (!volume || streq(volume, j->sc->name))) {
+                if (j->work == WORK_JOB_CREATE) {
+                        _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_prepare, m);
+                        defer_on(r, op ? volume_add_waiter(j, op) : -ENOMEM);
+                } else if (volume_idle(j) && j->rec.state == STATE_IN_USE)
+                        r->parameters = prepare_params(j);
+                else if (j->rec.state == STATE_FAILED)
+                        api_result_error(r, API_ERROR_VOLUME_FAILED, failed_params(j));
+                else
+                        unavailable_error(r, j, -EBUSY);
+                return;
+        }
 
         for (size_t i = 0; i < m->n_volumes; i++) {
                 Volume *x = &m->volumes[i];
@@ -311,6 +428,11 @@ static void backend_prepare(void *userdata, Call *call, const Caller *c, const c
                 }
         }
 
+        if (v->sc->mode == SCRATCH_MODE_SHARED) {
+                prepare_in_pool(m, call, v, c, job, user, uid, size, r);
+                return;
+        }
+        /* Exclusive: the job gets the whole volume, whatever size it asked for. */
         _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_prepare, m);
         int k = op ? volume_start_prepare(v, c, job, user, uid == UID_NONE ? 0 : (uid_t) uid, op) : -ENOMEM;
         if (k == -EBUSY || k == -EIO || k == -ENODEV) {
@@ -322,8 +444,36 @@ static void backend_prepare(void *userdata, Call *call, const Caller *c, const c
         defer_on(r, k);
 }
 
+/* Release of a job that has a volume of its own in a pool. */
+static void release_job_volume(Manager *m, Call *call, Volume *j, const Caller *c, ApiResult *r) {
+        if (j->rec.state == STATE_FAILED && volume_idle(j)) {
+                api_result_error(r, API_ERROR_VOLUME_FAILED, failed_params(j));
+                return;
+        }
+        _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_release, m);
+        if (!op) {
+                defer_on(r, -ENOMEM);
+                return;
+        }
+        /* Its volume is still being made (the prolog gave up, the job
+         * ended): erased as soon as it is made. */
+        if (j->work == WORK_JOB_CREATE)
+                op->release_after_prepare = true;
+        /* Already being erased: the same erase answers. */
+        int k = volume_idle(j) ? job_start_release(j, c, op) : volume_add_waiter(j, op);
+        if (k < 0 && volume_idle(j))
+                j->pool->counters.release_failures++;
+        defer_on(r, k);
+}
+
 static void backend_release(void *userdata, Call *call, const Caller *c, const char *job, ApiResult *r) {
         Manager *m = userdata;
+
+        Volume *j = pool_find_job(m, job);
+        if (j) {
+                release_job_volume(m, call, j, c, r);
+                return;
+        }
 
         for (size_t i = 0; i < m->n_volumes; i++) {
                 Volume *v = &m->volumes[i];
@@ -386,6 +536,19 @@ static void backend_wipe(void *userdata, Call *call, const Caller *c, const char
                 if ((!volume || streq(volume, v->sc->name)) && !volume_idle(v)) {
                         api_result_error(r, API_ERROR_VOLUME_BUSY, volume_brief(v));
                         return;
+                }
+                /* A pool is wiped under no running job: only fenced job
+                 * volumes go with it. */
+                for (size_t k = 0; (!volume || streq(volume, v->sc->name)) && k < v->n_jobs; k++) {
+                        Volume *j = v->jobs[k];
+                        if (!volume_idle(j) || j->rec.state != STATE_FAILED) {
+                                json_object *p = volume_brief(v);
+                                json_object_object_add(p, "job", json_object_new_string(j->rec.job));
+                                json_object_object_add(p, "reason", json_object_new_string(
+                                        "the pool has running jobs; release them first"));
+                                api_result_error(r, API_ERROR_VOLUME_BUSY, p);
+                                return;
+                        }
                 }
         }
 

@@ -22,6 +22,9 @@ Volume *manager_find_volume(Manager *m, const char *name) {
 }
 
 void manager_volume_changed(Manager *m, Volume *v) {
+        /* A job volume's change is its pool's. */
+        if (v->pool)
+                v = v->pool;
         backend_notify(m, v);
 
         char status[256] = "STATUS=";
@@ -56,12 +59,29 @@ void manager_handle_call(void *userdata, Call *call, const VarlinkCall *message)
                 call_reply(call, r.parameters);
 }
 
+/* Whether `v` is one of ours still: a configured volume or a job volume. */
+static bool volume_known(Manager *m, const Volume *v) {
+        for (size_t i = 0; i < m->n_volumes; i++) {
+                if (&m->volumes[i] == v)
+                        return true;
+                for (size_t k = 0; k < m->volumes[i].n_jobs; k++)
+                        if (m->volumes[i].jobs[k] == v)
+                                return true;
+        }
+        return false;
+}
+
 static int on_wake(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
         Manager *m = userdata;
-        size_t index;
-        while (read(fd, &index, sizeof(index)) == sizeof(index))
-                if (index < m->n_volumes && !volume_idle(&m->volumes[index]))
-                        volume_work_done(&m->volumes[index]);
+        Volume *v;
+        while (read(fd, &v, sizeof(v)) == sizeof(v)) {
+                if (!volume_known(m, v) || volume_idle(v))
+                        continue;
+                if (v->pool)
+                        job_work_done(v);
+                else
+                        volume_work_done(v);
+        }
         return 0;
 }
 

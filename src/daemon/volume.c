@@ -26,6 +26,8 @@ static const char *const work_kind_table[_WORK_MAX] = {
         [WORK_PREPARE] = "prepare",
         [WORK_RELEASE] = "release",
         [WORK_WIPE] = "wipe",
+        [WORK_JOB_CREATE] = "job-create",
+        [WORK_JOB_RELEASE] = "job-release",
 };
 
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(work_kind, WorkKind, _WORK_MAX);
@@ -46,6 +48,11 @@ void volume_done(Volume *v) {
         /* A wipe in flight finishes: stopping halfway would leave it FAILED. */
         if (v->work != WORK_NONE)
                 pthread_join(v->thread, NULL);
+        v->work = WORK_NONE;
+        free(v->result.jobs);
+        v->result.jobs = NULL;
+        if (!v->pool)
+                pool_drop_jobs(v);
         for (size_t i = 0; i < v->n_waiters; i++)
                 operation_unref(v->waiters[i]);
         free(v->waiters);
@@ -58,7 +65,8 @@ void volume_done(Volume *v) {
 }
 
 LifecycleState volume_visible_state(const Volume *v) {
-        return v->work == WORK_RELEASE || v->work == WORK_WIPE ? STATE_WIPING : v->rec.state;
+        return v->work == WORK_RELEASE || v->work == WORK_WIPE || v->work == WORK_JOB_RELEASE ? STATE_WIPING
+                                                                                             : v->rec.state;
 }
 
 const char *volume_activity(const Volume *v) {
@@ -66,9 +74,11 @@ const char *volume_activity(const Volume *v) {
         case WORK_ADOPT:
                 return "adopting";
         case WORK_PREPARE:
+        case WORK_JOB_CREATE:
                 return "preparing";
         case WORK_RELEASE:
         case WORK_WIPE:
+        case WORK_JOB_RELEASE:
                 return "wiping";
         default:
                 return NULL;
@@ -108,8 +118,8 @@ static void *work_main(void *userdata) {
         /* The loop has no say in how long this takes: mkfs on a big disk,
          * libcryptsetup, udev, NSS. Only `result` is written. */
         m->worker.run(m->worker.userdata, &v->order, &v->result);
-        size_t index = v->index;
-        while (write(m->wake[1], &index, sizeof(index)) < 0 && errno == EINTR)
+        /* The volume itself: job volumes have no index. */
+        while (write(m->wake[1], &v, sizeof(v)) < 0 && errno == EINTR)
                 ;
         return NULL;
 }
@@ -124,7 +134,7 @@ int volume_add_waiter(Volume *v, Operation *op) {
         return 0;
 }
 
-static int volume_launch(Volume *v, const Caller *c, Operation *op) {
+int volume_launch(Volume *v, const Caller *c, Operation *op) {
         int r;
 
         if (op) {
@@ -305,6 +315,8 @@ void volume_work_done(Volume *v) {
                         schedule_adopt_retry(v);
                 else if (w == WORK_ADOPT)
                         v->retry_usec = 0;
+                if (v->sc->mode == SCRATCH_MODE_SHARED)
+                        pool_work_done(v, w);
         }
 
         /* Answers go out from the loop (the transport defers), so that no

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pwd.h>
 #include <sys/stat.h>
 
 #include "scratchd/api.h"
 #include "scratchd/engine.h"
 #include "scratchd/fault.h"
+#include "scratchd/jobvol.h"
+#include "scratchd/log.h"
 #include "scratchd/util.h"
 #include "scratchd/worker.h"
 
@@ -35,12 +38,13 @@ static int make_job_dir(const char *mount_point, const char *job, uid_t uid, gid
         return 0;
 }
 
-void worker_prepare(const WorkOrder *o, WorkResult *ret) {
+/* The job's user through NSS (which may be LDAP or SSSD, and may take its
+ * time: this is why it runs here). */
+static int lookup_user(const WorkOrder *o, WorkResult *ret) {
         struct passwd pw, *found = NULL;
         char buf[4096];
         int e;
 
-        /* NSS may be LDAP or SSSD, and may take its time: this is why it runs here. */
         if (o->user[0])
                 e = getpwnam_r(o->user, &pw, buf, sizeof(buf), &found);
         else
@@ -52,12 +56,18 @@ void worker_prepare(const WorkOrder *o, WorkResult *ret) {
                         snprintf(ret->reason, sizeof(ret->reason), "%s", o->user);
                 else
                         snprintf(ret->reason, sizeof(ret->reason), "%u", (unsigned) o->uid);
-                return;
+                return ret->r;
         }
         snprintf(ret->user, sizeof(ret->user), "%s", found->pw_name);
         ret->uid = found->pw_uid;
         ret->gid = found->pw_gid;
+        return 0;
+}
 
+void worker_prepare(const WorkOrder *o, WorkResult *ret) {
+        int e = lookup_user(o, ret);
+        if (e < 0)
+                return;
         e = make_job_dir(o->sc->mount_point, o->job, ret->uid, ret->gid);
         fault_point("prepare-dir-made");
         if (e < 0) {
@@ -70,12 +80,82 @@ void worker_prepare(const WorkOrder *o, WorkResult *ret) {
         ret->r = 0;
 }
 
+static void job_create(Engine *engine, const WorkOrder *o, WorkResult *ret) {
+        if (lookup_user(o, ret) < 0) {
+                ret->rec = (Record) { .state = STATE_ABSENT };
+                return;
+        }
+        JobVolSpec s = {
+                .state_dir = engine->state_dir,
+                .sc = o->sc,
+                .pool = &o->pool,
+                .id = o->thin_id,
+                .size = o->size,
+                .generation = o->generation,
+                .job = o->job,
+                .user = ret->user,
+                .uid = ret->uid,
+                .gid = ret->gid,
+        };
+        ret->r = jobvol_create(&s, &ret->rec, ret->reason, sizeof(ret->reason));
+        if (ret->r < 0)
+                ret->error = API_ERROR_INTERNAL;
+}
+
+/* After the pool's own work: its job volumes. A pool kept as it was keeps
+ * the job volumes the kernel proves; any other is erased (fenced if that
+ * fails: its space stays reserved). A pool built anew has none. */
+static void pool_jobs_adopt(Engine *engine, const WorkOrder *o, WorkResult *ret) {
+        Record *list = NULL;
+        size_t n = 0;
+        int r = jobvol_list(engine->state_dir, o->sc->name, &list, &n);
+        if (r < 0) {
+                log_error_errno(r, "%s: cannot list the job volumes' records in %s: %m", o->sc->name,
+                                engine->state_dir);
+                return;
+        }
+        size_t kept = 0;
+        for (size_t i = 0; i < n; i++) {
+                char reason[256];
+                if (ret->r >= 0 && jobvol_live(o->sc, &list[i])) {
+                        log_info("%s: job %s's volume (user %s, thin %" PRIu32 ", key generation %" PRIu64
+                                 ") is live; kept", o->sc->name, list[i].job, list[i].user, list[i].thin_id,
+                                 list[i].generation);
+                        list[kept++] = list[i];
+                        continue;
+                }
+                if (list[i].state == STATE_FAILED) {
+                        list[kept++] = list[i];   /* fenced before: stays so until a wipe of the pool */
+                        continue;
+                }
+                log_info("%s: job %s's volume (thin %" PRIu32 ", state %s) cannot be proven; erasing it",
+                         o->sc->name, list[i].job[0] ? list[i].job : "?", list[i].thin_id,
+                         lifecycle_state_to_string(list[i].state));
+                if (jobvol_erase(engine->state_dir, o->sc, &list[i], reason, sizeof(reason)) < 0)
+                        list[kept++] = list[i];
+        }
+        ret->jobs = list;
+        ret->n_jobs = kept;
+}
+
 void worker_run(void *userdata, const WorkOrder *o, WorkResult *ret) {
         Engine *engine = userdata;
 
-        if (o->kind == WORK_PREPARE) {
+        switch (o->kind) {
+        case WORK_PREPARE:
                 worker_prepare(o, ret);
                 return;
+        case WORK_JOB_CREATE:
+                job_create(engine, o, ret);
+                return;
+        case WORK_JOB_RELEASE:
+                ret->rec = o->job_rec;
+                ret->r = jobvol_erase(engine->state_dir, o->sc, &ret->rec, ret->reason, sizeof(ret->reason));
+                return;
+        default:
+                ret->r = engine_run_volume(engine, o->sc, o->kind != WORK_ADOPT, &ret->rec);
+                if (o->sc->mode == SCRATCH_MODE_SHARED)
+                        pool_jobs_adopt(engine, o, ret);
+                return;
         }
-        ret->r = engine_run_volume(engine, o->sc, o->kind != WORK_ADOPT, &ret->rec);
 }
