@@ -13,11 +13,19 @@ typedef struct VolumeCounters {
         uint64_t wipes, wipe_failures;
 } VolumeCounters;
 
+/* Shared mode: a pool's numbers (labels stay the volume's name alone: no
+ * per-job series that grow without bound). */
+typedef struct MetricsPool {
+        uint64_t size_bytes, reserved_bytes, written_bytes;
+        unsigned jobs, jobs_failed, max_jobs;
+} MetricsPool;
+
 typedef struct MetricsVolume {
         const char *name;
         const Record *rec;
         const VolumeCounters *counters;
         uint64_t size_bytes, used_bytes;   /* 0 when not mounted */
+        const MetricsPool *pool;           /* NULL: exclusive mode */
 } MetricsVolume;
 
 /* The Prometheus text exposition format (version 0.0.4) of these volumes.

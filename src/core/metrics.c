@@ -82,6 +82,37 @@ char *metrics_format(const MetricsVolume *v, size_t n) {
         for (size_t i = 0; i < n; i++)
                 fprintf(f, "scratchd_volume_data_bytes{volume=\"%s\"} %" PRIu64 "\n", v[i].name, v[i].rec->data_size);
 
+        static const struct {
+                const char *name, *help;
+                size_t offset;
+                bool u64;
+        } pool[] = {
+                { "scratchd_pool_size_bytes", "Shared mode: the pool's space for job volumes.",
+                  offsetof(MetricsPool, size_bytes), true },
+                { "scratchd_pool_reserved_bytes", "Shared mode: the sizes of the live job volumes, in all.",
+                  offsetof(MetricsPool, reserved_bytes), true },
+                { "scratchd_pool_written_bytes", "Shared mode: the pool's blocks that job volumes have written.",
+                  offsetof(MetricsPool, written_bytes), true },
+                { "scratchd_pool_jobs", "Shared mode: live job volumes, fenced ones included.",
+                  offsetof(MetricsPool, jobs), false },
+                { "scratchd_pool_jobs_failed", "Shared mode: job volumes fenced (FAILED), their space reserved.",
+                  offsetof(MetricsPool, jobs_failed), false },
+                { "scratchd_pool_max_jobs", "Shared mode: MaxJobs=.", offsetof(MetricsPool, max_jobs), false },
+        };
+        bool any_pool = false;
+        for (size_t i = 0; i < n; i++)
+                any_pool = any_pool || v[i].pool;
+        for (size_t k = 0; any_pool && k < ELEMENTSOF(pool); k++) {
+                header(f, pool[k].name, "gauge", pool[k].help);
+                for (size_t i = 0; i < n; i++) {
+                        if (!v[i].pool)
+                                continue;
+                        const char *p = (const char *) v[i].pool + pool[k].offset;
+                        fprintf(f, "%s{volume=\"%s\"} %" PRIu64 "\n", pool[k].name, v[i].name,
+                                pool[k].u64 ? *(const uint64_t *) p : (uint64_t) *(const unsigned *) p);
+                }
+        }
+
         if (fclose(f) != 0) {
                 free(buf);
                 return NULL;

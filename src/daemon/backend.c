@@ -148,10 +148,21 @@ static json_object *status_json(Manager *m) {
 
 char *backend_metrics_text(Manager *m) {
         MetricsVolume mv[m->n_volumes ?: 1];
+        MetricsPool mp[m->n_volumes ?: 1];
         for (size_t i = 0; i < m->n_volumes; i++) {
                 Volume *v = &m->volumes[i];
                 mv[i] = (MetricsVolume) { .name = v->sc->name, .rec = &v->rec, .counters = &v->counters };
                 (void) volume_mounted_size(v, &mv[i].size_bytes, &mv[i].used_bytes);
+                if (v->sc->mode != SCRATCH_MODE_SHARED)
+                        continue;
+                ThinPoolUsage u = {};
+                mp[i] = (MetricsPool) { .size_bytes = pool_bytes(v), .reserved_bytes = pool_reserved_bytes(v),
+                                        .jobs = (unsigned) v->n_jobs, .max_jobs = v->sc->max_jobs };
+                if (v->rec.state == STATE_CLEAN && thin_pool_usage(v->sc->name, &u) >= 0)
+                        mp[i].written_bytes = u.data_used;
+                for (size_t k = 0; k < v->n_jobs; k++)
+                        mp[i].jobs_failed += v->jobs[k]->rec.state == STATE_FAILED;
+                mv[i].pool = &mp[i];
         }
         return metrics_format(mv, m->n_volumes);
 }
