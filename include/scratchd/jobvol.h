@@ -31,7 +31,7 @@ typedef struct JobVolSpec {
         uint32_t id;               /* thin id, from the pool's record */
         uint64_t size;             /* bytes, whole pool blocks */
         uint64_t generation;       /* the key generation, from the pool's record */
-        const char *job, *user;
+        const char *job, *user;  /* job NULL or "": a spare */
         uid_t uid;
         gid_t gid;
 } JobVolSpec;
@@ -43,6 +43,14 @@ typedef struct JobVolSpec {
  * or a negative errno. A record that ends other than FAILED is removed on
  * failure: then rec->state is ABSENT. */
 int jobvol_create(const JobVolSpec *s, Record *rec, char *reason, size_t reason_size);
+
+/* With no job (s->job NULL or ""), jobvol_create() makes a spare: keyed and
+ * formatted, CLEAN, not mounted, so that a Prepare of the default size only
+ * mounts it. jobvol_assign() gives a spare to a job: mounted at
+ * MountPoint/JOB, its root the user's, IN_USE. On failure the spare is
+ * erased (ABSENT) or fenced. */
+int jobvol_assign(const char *state_dir, const ScratchConfig *sc, Record *rec, const char *job, const char *user,
+                  uid_t uid, gid_t gid, char *reason, size_t reason_size);
 
 /* Crypto-erases a job's volume: unmount, key dropped (mapping removed), the
  * thin volume's blocks discarded where the disks take discards, the thin

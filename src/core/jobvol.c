@@ -148,8 +148,58 @@ static void fence(const char *state_dir, const ScratchConfig *sc, Record *rec, c
                   "'scratchctl wipe' wipes the pool", sc->name, rec->job, rec->thin_id, why);
 }
 
+/* Mounts a made volume (CLEAN: keyed and formatted) at MountPoint/JOB, its
+ * root the job user's, and records it IN_USE. */
+static int assign(const char *state_dir, const ScratchConfig *sc, Record *rec, const char *job, const char *user,
+                  uid_t uid, gid_t gid, const char **step) {
+        char mapping[128], path[PATH_MAX];
+        int r;
+
+        jobvol_mapping(sc->name, rec->thin_id, mapping, sizeof(mapping));
+        dmcrypt_path(mapping, path, sizeof(path));
+        snprintf(rec->job, sizeof(rec->job), "%s", job);
+        snprintf(rec->user, sizeof(rec->user), "%s", user);
+        rec->uid = (uint32_t) uid;
+        snprintf(rec->mount_point, sizeof(rec->mount_point), "%s/%s", sc->mount_point, job);
+
+        *step = "mount";
+        r = fs_mount(path, rec->mount_point, sc->file_system);
+        if (r >= 0) {
+                *step = "owner";
+                r = own_root(rec->mount_point, rec->mapping_devnum, uid, gid);
+                fault_point("job-mounted");
+        }
+        if (r >= 0) {
+                *step = "record";
+                rec->state = STATE_IN_USE;
+                r = save(state_dir, sc->name, rec);
+        }
+        return r;
+}
+
+int jobvol_assign(const char *state_dir, const ScratchConfig *sc, Record *rec, const char *job, const char *user,
+                  uid_t uid, gid_t gid, char *reason, size_t reason_size) {
+        const char *step = "mount";
+        int r = assign(state_dir, sc, rec, job, user, uid, gid, &step);
+        if (r >= 0)
+                return 0;
+        snprintf(reason, reason_size, "job %s's volume (the spare): %s failed: %s", job, step, strerror(-r));
+        log_error("%s: %s", sc->name, reason);
+        /* The spare goes: erased, or fenced. */
+        char why[256];
+        if (take_down(sc, rec, false, why, sizeof(why)) >= 0 && forget(state_dir, sc->name, rec->thin_id) >= 0) {
+                rec->state = STATE_ABSENT;
+                return r;
+        }
+        char fenced[sizeof(rec->reason)];
+        snprintf(fenced, sizeof(fenced), "%s failed: %s", step, strerror(-r));
+        fence(state_dir, sc, rec, fenced);
+        return r;
+}
+
 int jobvol_create(const JobVolSpec *s, Record *rec, char *reason, size_t reason_size) {
         const ScratchConfig *sc = s->sc;
+        bool spare = isempty(s->job);
         char mapping[128], path[PATH_MAX], thin[128], thin_path[PATH_MAX], detail[400] = "";
         CryptTuningBuf tb;
         const char *step = "record";
@@ -164,9 +214,9 @@ int jobvol_create(const JobVolSpec *s, Record *rec, char *reason, size_t reason_
                 .uid = (uint32_t) s->uid,
                 .created = time(NULL),
         };
-        snprintf(rec->job, sizeof(rec->job), "%s", s->job);
-        snprintf(rec->user, sizeof(rec->user), "%s", s->user);
-        snprintf(rec->mount_point, sizeof(rec->mount_point), "%s/%s", sc->mount_point, s->job);
+        /* Named while it is made, so that a fenced one says whose it was. */
+        snprintf(rec->job, sizeof(rec->job), "%s", spare ? "" : s->job);
+        snprintf(rec->user, sizeof(rec->user), "%s", spare ? "" : s->user);
         dmcrypt_path(thin_name(sc->name, s->id, thin, sizeof(thin)), thin_path, sizeof(thin_path));
         snprintf(rec->device, sizeof(rec->device), "%s", thin_path);
         jobvol_mapping(sc->name, s->id, mapping, sizeof(mapping));
@@ -219,27 +269,24 @@ int jobvol_create(const JobVolSpec *s, Record *rec, char *reason, size_t reason_
                         snprintf(detail, sizeof(detail), "mkfs.%s: %s", file_system_to_string(sc->file_system), out);
                 fault_point("job-mkfs");
         }
-        if (r >= 0) {
-                step = "mount";
-                r = fs_mount(path, rec->mount_point, sc->file_system);
-        }
-        if (r >= 0) {
-                step = "owner";
-                r = own_root(rec->mount_point, crypt_dev, s->uid, s->gid);
-                fault_point("job-mounted");
-        }
+        /* Made: a spare waits here, CLEAN (keyed, formatted, unmounted). */
         if (r >= 0) {
                 step = "record";
-                rec->state = STATE_IN_USE;
+                rec->state = STATE_CLEAN;
                 rec->mapping_devnum = crypt_dev;
-                r = save(s->state_dir, sc->name, rec);
+                if (spare)
+                        r = save(s->state_dir, sc->name, rec);
         }
+        if (r >= 0 && spare)
+                return 0;
+        if (r >= 0)
+                r = assign(s->state_dir, sc, rec, s->job, s->user, s->uid, s->gid, &step);
         if (r >= 0)
                 return 0;
 
         if (!detail[0])
                 snprintf(detail, sizeof(detail), "%s", strerror(-r));
-        snprintf(reason, reason_size, "job %s's volume: %s failed: %s", s->job, step, detail);
+        snprintf(reason, reason_size, "%s's volume: %s failed: %s", spare ? "the spare" : s->job, step, detail);
         log_error("%s: %s", sc->name, reason);
 
         /* Undone, nothing stays: as if never asked. Else fenced. */
@@ -284,7 +331,8 @@ int jobvol_erase(const char *state_dir, const ScratchConfig *sc, Record *rec, ch
         }
         if (!detail[0])
                 snprintf(detail, sizeof(detail), "%s", strerror(-r));
-        snprintf(reason, reason_size, "job %s's volume: %s", rec->job, detail);
+        snprintf(reason, reason_size, "%s%s's volume: %s", rec->job[0] ? "job " : "", rec->job[0] ? rec->job : "the spare",
+                 detail);
         fence(state_dir, sc, rec, detail);
         return r;
 }
@@ -295,7 +343,8 @@ bool jobvol_live(const ScratchConfig *sc, const Record *rec) {
         dev_t thin_dev, mounted;
         uint64_t size;
 
-        if (rec->state != STATE_IN_USE || !job_id_valid(rec->job))
+        bool spare = rec->state == STATE_CLEAN && !rec->job[0] && !rec->mount_point[0];
+        if (!spare && (rec->state != STATE_IN_USE || !job_id_valid(rec->job)))
                 return false;
         if (thin_live(sc->name, rec->thin_id, &thin_dev, &size) <= 0 || size != rec->data_size)
                 return false;
@@ -315,6 +364,8 @@ bool jobvol_live(const ScratchConfig *sc, const Record *rec) {
                 if (de->d_name[0] != '.' && read_one_line(p, &s) >= 0 && parse_dev(s, &dev) >= 0 && dev == thin_dev)
                         on_thin = true;
         }
+        if (spare)
+                return on_thin;
         char expected[sizeof(rec->mount_point)];
         snprintf(expected, sizeof(expected), "%s/%s", sc->mount_point, rec->job);
         return on_thin && streq(rec->mount_point, expected) && fs_mounted_device(rec->mount_point, &mounted) > 0 &&
