@@ -17,7 +17,7 @@ typedef struct VolumeCounters {
  * per-job series that grow without bound). */
 typedef struct MetricsPool {
         uint64_t size_bytes, reserved_bytes, written_bytes;
-        unsigned jobs, jobs_failed, max_jobs;
+        unsigned jobs, jobs_failed, max_jobs, spare_ready;
 } MetricsPool;
 
 typedef struct MetricsVolume {

@@ -14,6 +14,19 @@
 
 typedef struct Manager Manager;
 
+/* Shared mode: a Prepare that waits for the spare to give its space up. */
+typedef struct PendingPrepare {
+        Operation *op;
+        Caller caller;
+        char job[65], user[65];
+        uid_t uid;
+        uint64_t size;
+} PendingPrepare;
+
+/* A spare job volume older than this is re-keyed: a key waits in the kernel
+ * no longer than an hour for a job. */
+#define SPARE_MAX_AGE_SEC 3600
+
 /* One of the daemon's volumes at runtime: its record (the lifecycle state on
  * file), counters, the lock it holds for the daemon's life, the work its
  * worker thread does, the operations that wait for that work, and retries of
@@ -47,8 +60,10 @@ struct Volume {
          * own (allocated apart, its record "<name>.<thin id>"); a job
          * volume's pool, NULL for the volumes the config names. */
         Volume *pool;
-        Volume **jobs;
+        Volume **jobs;             /* the spare among them, with no job */
         size_t n_jobs;
+        PendingPrepare *pending;
+        sd_event_source *spare_timer;
 };
 
 extern const Caller volume_self_caller;
@@ -84,6 +99,15 @@ void volume_work_done(Volume *v);
 /* The pool's size for job volumes (its thin pool's data), bytes; 0 if not built. */
 uint64_t pool_bytes(const Volume *pool);
 uint64_t pool_reserved_bytes(const Volume *pool);
+/* Job volumes, the spare not counted; the spare, if any; whether it is ready. */
+unsigned pool_n_jobs(const Volume *pool);
+Volume *pool_spare(const Volume *pool);
+bool pool_spare_ready(const Volume *pool);
+bool job_is_spare(const Volume *j);
+/* Its volume is being made, or the spare mounted for it. */
+bool job_being_made(const Volume *j);
+/* Makes a spare if there is none and it fits; re-keys one that waited too long. */
+void pool_spare_ensure(Volume *pool);
 /* The job volume of `job` in any pool, or NULL. */
 Volume *pool_find_job(Manager *m, const char *job);
 /* Starts making job `job`'s volume of `size` bytes (0: JobSize=) in the pool.

@@ -20,6 +20,7 @@ typedef enum WorkKind {
         WORK_WIPE,      /* crypto-erase because an operator asked */
         WORK_JOB_CREATE,   /* shared mode: make a job's own volume */
         WORK_JOB_RELEASE,  /* shared mode: crypto-erase a job's own volume */
+        WORK_JOB_ASSIGN,   /* shared mode: give the spare to a job */
         _WORK_MAX,
         _WORK_INVALID = -EINVAL,
 } WorkKind;
@@ -39,7 +40,7 @@ typedef struct WorkOrder {
         uint32_t thin_id;
         uint64_t generation;
         Record pool;             /* the pool's record: its data path settings */
-        /* WORK_JOB_RELEASE */
+        /* WORK_JOB_RELEASE, WORK_JOB_ASSIGN */
         Record job_rec;
 } WorkOrder;
 

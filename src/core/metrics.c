@@ -98,6 +98,8 @@ char *metrics_format(const MetricsVolume *v, size_t n) {
                 { "scratchd_pool_jobs_failed", "Shared mode: job volumes fenced (FAILED), their space reserved.",
                   offsetof(MetricsPool, jobs_failed), false },
                 { "scratchd_pool_max_jobs", "Shared mode: MaxJobs=.", offsetof(MetricsPool, max_jobs), false },
+                { "scratchd_pool_spare_ready", "Shared mode: 1 while a spare job volume is ready.",
+                  offsetof(MetricsPool, spare_ready), false },
         };
         bool any_pool = false;
         for (size_t i = 0; i < n; i++)

@@ -59,7 +59,7 @@ static void pool_json(const Volume *v, json_object *o) {
         json_object_object_add(p, "size_bytes", json_object_new_uint64(size));
         json_object_object_add(p, "reserved_bytes", json_object_new_uint64(reserved));
         json_object_object_add(p, "free_bytes", json_object_new_uint64(size > reserved ? size - reserved : 0));
-        json_object_object_add(p, "jobs", json_object_new_int64((int64_t) v->n_jobs));
+        json_object_object_add(p, "jobs", json_object_new_int64(pool_n_jobs(v)));
         json_object_object_add(p, "max_jobs", json_object_new_int64(v->sc->max_jobs));
         json_object_object_add(p, "job_size_bytes", json_object_new_uint64(
                 size ? job_size_resolve(&v->sc->job_size, size, v->sc->max_jobs, THIN_BLOCK_DEFAULT) : 0));
@@ -68,9 +68,17 @@ static void pool_json(const Volume *v, json_object *o) {
                 json_object_object_add(p, "metadata_used_bytes", json_object_new_uint64(u.meta_used));
                 json_object_object_add(p, "metadata_bytes", json_object_new_uint64(u.meta_total));
         }
+        const Volume *spare = pool_spare(v);
+        json_object_object_add(p, "spare_ready", json_object_new_boolean(pool_spare_ready(v)));
+        if (spare) {
+                json_object_object_add(p, "spare_bytes", json_object_new_uint64(spare->rec.data_size));
+                if (spare->rec.created)
+                        json_object_object_add(p, "spare_created", json_object_new_int64(spare->rec.created));
+        }
         json_object_object_add(o, "pool", p);
         for (size_t i = 0; i < v->n_jobs; i++)
-                json_object_array_add(jobs, job_json(v->jobs[i]));
+                if (!job_is_spare(v->jobs[i]))
+                        json_object_array_add(jobs, job_json(v->jobs[i]));
         json_object_object_add(o, "jobs", jobs);
 }
 
@@ -157,7 +165,8 @@ char *backend_metrics_text(Manager *m) {
                         continue;
                 ThinPoolUsage u = {};
                 mp[i] = (MetricsPool) { .size_bytes = pool_bytes(v), .reserved_bytes = pool_reserved_bytes(v),
-                                        .jobs = (unsigned) v->n_jobs, .max_jobs = v->sc->max_jobs };
+                                        .jobs = pool_n_jobs(v), .max_jobs = v->sc->max_jobs,
+                                        .spare_ready = pool_spare_ready(v) };
                 if (v->rec.state == STATE_CLEAN && thin_pool_usage(v->sc->name, &u) >= 0)
                         mp[i].written_bytes = u.data_used;
                 for (size_t k = 0; k < v->n_jobs; k++)
@@ -382,7 +391,7 @@ static void backend_prepare(void *userdata, Call *call, const Caller *c, const c
         /* The job has a volume of its own already (a retried prolog). */
         Volume *j = pool_find_job(m, job);
         if (j && (!volume || streq(volume, j->sc->name))) {
-                if (j->work == WORK_JOB_CREATE) {
+                if (job_being_made(j)) {
                         _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_prepare, m);
                         defer_on(r, op ? volume_add_waiter(j, op) : -ENOMEM);
                 } else if (volume_idle(j) && j->rec.state == STATE_IN_USE)
@@ -468,7 +477,7 @@ static void release_job_volume(Manager *m, Call *call, Volume *j, const Caller *
         }
         /* Its volume is still being made (the prolog gave up, the job
          * ended): erased as soon as it is made. */
-        if (j->work == WORK_JOB_CREATE)
+        if (job_being_made(j))
                 op->release_after_prepare = true;
         /* Already being erased: the same erase answers. */
         int k = volume_idle(j) ? job_start_release(j, c, op) : volume_add_waiter(j, op);
@@ -552,7 +561,7 @@ static void backend_wipe(void *userdata, Call *call, const Caller *c, const char
                  * volumes go with it. */
                 for (size_t k = 0; (!volume || streq(volume, v->sc->name)) && k < v->n_jobs; k++) {
                         Volume *j = v->jobs[k];
-                        if (!volume_idle(j) || j->rec.state != STATE_FAILED) {
+                        if (!volume_idle(j) || (j->rec.state != STATE_FAILED && !job_is_spare(j))) {
                                 json_object *p = volume_brief(v);
                                 json_object_object_add(p, "job", json_object_new_string(j->rec.job));
                                 json_object_object_add(p, "reason", json_object_new_string(

@@ -3,6 +3,7 @@
  * with its own worker, so that one job's release never waits for another's. */
 #include <assert.h>
 #include <inttypes.h>
+#include <time.h>
 
 #include "scratchd/api.h"
 #include "scratchd/fault.h"
@@ -24,11 +25,51 @@ uint64_t pool_bytes(const Volume *pool) {
         return plan.data_size;
 }
 
+/* The spare: no job's yet. A fenced one is no spare: its space stays reserved. */
+bool job_is_spare(const Volume *j) {
+        return j->pool && !j->rec.job[0] && j->rec.state != STATE_FAILED;
+}
+
+bool job_being_made(const Volume *j) {
+        return j->work == WORK_JOB_CREATE || j->work == WORK_JOB_ASSIGN;
+}
+
+Volume *pool_spare(const Volume *pool) {
+        for (size_t i = 0; i < pool->n_jobs; i++)
+                if (job_is_spare(pool->jobs[i]))
+                        return pool->jobs[i];
+        return NULL;
+}
+
+bool pool_spare_ready(const Volume *pool) {
+        const Volume *s = pool_spare(pool);
+        return s && volume_idle(s) && s->rec.state == STATE_CLEAN;
+}
+
+unsigned pool_n_jobs(const Volume *pool) {
+        unsigned n = 0;
+        for (size_t i = 0; i < pool->n_jobs; i++)
+                n += !job_is_spare(pool->jobs[i]);
+        return n;
+}
+
+/* The job volumes' sizes, fenced ones included; not the spare's, which
+ * gives its space up to any job that needs it. */
 uint64_t pool_reserved_bytes(const Volume *pool) {
         uint64_t sum = 0;
         for (size_t i = 0; i < pool->n_jobs; i++)
-                sum += pool->jobs[i]->rec.data_size;
+                if (!job_is_spare(pool->jobs[i]))
+                        sum += pool->jobs[i]->rec.data_size;
         return sum;
+}
+
+static uint64_t spare_bytes(const Volume *pool) {
+        const Volume *s = pool_spare(pool);
+        return s ? s->rec.data_size : 0;
+}
+
+static uint64_t default_size(const Volume *pool, const ThinPlan *plan) {
+        return job_size_resolve(&pool->sc->job_size, plan->data_size, pool->sc->max_jobs, plan->block_size);
 }
 
 Volume *pool_find_job(Manager *m, const char *job) {
@@ -88,6 +129,10 @@ static uint32_t next_thin_id(Volume *pool) {
         }
 }
 
+/* Makes a volume for `job` (NULL: the spare). */
+static int start_create(Volume *pool, const Caller *c, const char *job, const char *user, uid_t uid, uint64_t size,
+                        Operation *op, char *why, size_t why_size);
+
 int pool_start_job(Volume *pool, const Caller *c, const char *job, const char *user, uid_t uid, uint64_t size,
                    Operation *op, char *why, size_t why_size) {
         const ScratchConfig *sc = pool->sc;
@@ -113,12 +158,54 @@ int pool_start_job(Volume *pool, const Caller *c, const char *job, const char *u
         Reservations res = {
                 .pool_bytes = plan.data_size,
                 .reserved_bytes = pool_reserved_bytes(pool),
-                .n_jobs = (unsigned) pool->n_jobs,
+                .n_jobs = pool_n_jobs(pool),
                 .max_jobs = sc->max_jobs,
         };
         r = reserve_check(&res, size, why, why_size);
         if (r < 0)
                 return r;
+
+        /* The spare, if it is of this size: only mounted for the job. */
+        Volume *spare = pool_spare(pool);
+        if (spare && pool_spare_ready(pool) && spare->rec.data_size == size) {
+                spare->order = (WorkOrder) { .kind = WORK_JOB_ASSIGN, .sc = sc, .uid = uid, .job_rec = spare->rec };
+                snprintf(spare->order.job, sizeof(spare->order.job), "%s", job);
+                snprintf(spare->order.user, sizeof(spare->order.user), "%s", user ?: "");
+                /* The job's from now: found by its job id, counted as a job. */
+                snprintf(spare->rec.job, sizeof(spare->rec.job), "%s", job);
+                snprintf(spare->rec.user, sizeof(spare->rec.user), "%s", user ?: "");
+                r = volume_launch(spare, c, op);
+                if (r < 0)
+                        spare->rec.job[0] = spare->rec.user[0] = 0;
+                return r;
+        }
+        /* Room only where the spare stands: it goes first, then this job's
+         * volume is made (answered by pool_pending_start()). */
+        if (spare && res.reserved_bytes + spare_bytes(pool) + size > plan.data_size) {
+                if (pool->pending)
+                        return -EBUSY;
+                PendingPrepare *p = calloc(1, sizeof(PendingPrepare));
+                if (!p)
+                        return -ENOMEM;
+                *p = (PendingPrepare) { .op = operation_ref(op), .caller = *c, .uid = uid, .size = size };
+                snprintf(p->job, sizeof(p->job), "%s", job);
+                snprintf(p->user, sizeof(p->user), "%s", user ?: "");
+                operation_add(op);
+                pool->pending = p;
+                if (volume_idle(spare))
+                        (void) job_start_release(spare, &volume_self_caller, NULL);
+                log_info("%s: the spare gives its space up to job %s's volume of %" PRIu64 " bytes", sc->name, job,
+                         size);
+                return 0;
+        }
+
+        return start_create(pool, c, job, user, uid, size, op, why, why_size);
+}
+
+static int start_create(Volume *pool, const Caller *c, const char *job, const char *user, uid_t uid, uint64_t size,
+                        Operation *op, char *why, size_t why_size) {
+        const ScratchConfig *sc = pool->sc;
+        int r;
 
         /* The thin id and key generation are on file before they are used:
          * a crash never lets either be handed out twice. */
@@ -133,7 +220,7 @@ int pool_start_job(Volume *pool, const Caller *c, const char *job, const char *u
         }
 
         Record rec = { .state = STATE_WIPING, .generation = generation, .data_size = size, .thin_id = id };
-        snprintf(rec.job, sizeof(rec.job), "%s", job);
+        snprintf(rec.job, sizeof(rec.job), "%s", job ?: "");
         snprintf(rec.user, sizeof(rec.user), "%s", user ?: "");
         rec.uid = (uint32_t) uid;
         Volume *j = job_new(pool, &rec);
@@ -141,12 +228,74 @@ int pool_start_job(Volume *pool, const Caller *c, const char *job, const char *u
                 return -ENOMEM;
         j->order = (WorkOrder) { .kind = WORK_JOB_CREATE, .sc = sc, .uid = uid, .size = size, .thin_id = id,
                                  .generation = generation, .pool = pool->rec };
-        snprintf(j->order.job, sizeof(j->order.job), "%s", job);
+        snprintf(j->order.job, sizeof(j->order.job), "%s", job ?: "");
         snprintf(j->order.user, sizeof(j->order.user), "%s", user ?: "");
         r = volume_launch(j, c, op);
         if (r < 0)
                 job_free(j);
         return r;
+}
+
+void pool_spare_ensure(Volume *pool) {
+        ThinPlan plan;
+        char why[256];
+
+        if (pool->sc->mode != SCRATCH_MODE_SHARED || !volume_idle(pool) || pool->rec.state != STATE_CLEAN ||
+            pool->pending || thin_plan(pool->rec.data_size, 0, &plan, why, sizeof(why)) < 0)
+                return;
+        Volume *spare = pool_spare(pool);
+        if (spare) {
+                /* Its key has waited long enough in the kernel: a new one. */
+                if (volume_idle(spare) && spare->rec.state == STATE_CLEAN && spare->rec.created > 0 &&
+                    time(NULL) - spare->rec.created > SPARE_MAX_AGE_SEC) {
+                        log_info("%s: the spare waited more than %d s; re-keying it", pool->sc->name,
+                                 SPARE_MAX_AGE_SEC);
+                        (void) job_start_release(spare, &volume_self_caller, NULL);
+                }
+                return;
+        }
+        uint64_t size = default_size(pool, &plan);
+        Reservations res = {
+                .pool_bytes = plan.data_size,
+                .reserved_bytes = pool_reserved_bytes(pool),
+                .n_jobs = 0,
+                .max_jobs = 1,
+        };
+        /* Only where it fits beside the jobs: it never stands in their way. */
+        if (reserve_check(&res, size, why, sizeof(why)) < 0)
+                return;
+        if (start_create(pool, &volume_self_caller, NULL, NULL, 0, size, NULL, why, sizeof(why)) < 0)
+                log_warning("%s: cannot make a spare job volume: %s", pool->sc->name, why);
+}
+
+/* A Prepare that waited for the spare to give its space up. */
+static void pending_start(Volume *pool) {
+        PendingPrepare *p = pool->pending;
+        char why[512] = "";
+        if (!p)
+                return;
+        pool->pending = NULL;
+        int r = pool_start_job(pool, &p->caller, p->job, p->user, p->uid, p->size, p->op, why, sizeof(why));
+        if (r < 0) {
+                json_object *params = json_object_new_object();
+                json_object_object_add(params, "volume", json_object_new_string(pool->sc->name));
+                json_object_object_add(params, "reason", json_object_new_string(
+                        why[0] ? why : "the spare could not give its space up; the journal says why"));
+                call_error(p->op->call, r == -ENOSPC   ? API_ERROR_NO_SPACE
+                                        : r == -EUSERS ? API_ERROR_TOO_MANY_JOBS
+                                        : r == -EBUSY  ? API_ERROR_VOLUME_BUSY
+                                                       : API_ERROR_INTERNAL,
+                           params);
+                pool->counters.prepare_failures++;
+        }
+        /* Drops the count taken when it began waiting. Started, the job
+         * volume holds a count of its own and answers; not started, it was
+         * answered above, so nothing answers again. */
+        if (r < 0)
+                p->op->done = NULL;
+        operation_volume_done(p->op, pool, r < 0);
+        operation_unref(p->op);
+        free(p);
 }
 
 int job_start_release(Volume *j, const Caller *c, Operation *op) {
@@ -201,7 +350,10 @@ void job_work_done(Volume *j) {
         bool failed = j->result.r < 0;
         j->rec = j->result.rec;
 
-        if (w == WORK_JOB_CREATE) {
+        if (w == WORK_JOB_CREATE && job_is_spare(j)) {
+                if (failed)
+                        log_warning("%s: the spare job volume failed: %s", pool->sc->name, j->result.reason);
+        } else if (w == WORK_JOB_CREATE || w == WORK_JOB_ASSIGN) {
                 if (failed)
                         pool->counters.prepare_failures++;
                 else {
@@ -221,20 +373,34 @@ void job_work_done(Volume *j) {
                         pool->counters.releases++;
                         pool->counters.wipes++;
                         /* A retried epilog of this job is answered from here. */
-                        snprintf(pool->rec.last_job, sizeof(pool->rec.last_job), "%s", j->rec.job);
-                        (void) record_save(m->state_dir, pool->sc->name, &pool->rec);
+                        if (j->rec.job[0]) {
+                                snprintf(pool->rec.last_job, sizeof(pool->rec.last_job), "%s", j->rec.job);
+                                (void) record_save(m->state_dir, pool->sc->name, &pool->rec);
+                        }
                 }
-                volume_audit(j, "job-release", &j->work_caller, j->rec.job, from,
+                volume_audit(j, j->rec.job[0] ? "job-release" : "spare-release", &j->work_caller, j->rec.job, from,
                              failed ? STATE_FAILED : STATE_ABSENT, usec, failed ? API_ERROR_VOLUME_FAILED : "ok",
                              failed ? j->rec.reason : NULL);
         }
 
-        answer_waiters(j, failed, w == WORK_JOB_CREATE);
+        answer_waiters(j, failed, w == WORK_JOB_CREATE || w == WORK_JOB_ASSIGN);
         /* Gone (erased, or undone): its space is free again. Fenced: it
          * stays, reserved, until the pool is wiped. */
         if (j->rec.state == STATE_ABSENT && volume_idle(j))
                 job_free(j);
+        pending_start(pool);
+        pool_spare_ensure(pool);
         manager_volume_changed(m, pool);
+}
+
+#define SPARE_CHECK_USEC (300 * USEC_PER_SEC)
+
+static int on_spare_timer(sd_event_source *es, uint64_t usec, void *userdata) {
+        Volume *pool = userdata;
+        pool_spare_ensure(pool);
+        (void) sd_event_source_set_time_relative(es, SPARE_CHECK_USEC);
+        (void) sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
+        return 0;
 }
 
 void pool_work_done(Volume *pool, WorkKind w) {
@@ -253,4 +419,11 @@ void pool_work_done(Volume *pool, WorkKind w) {
         free(res->jobs);
         res->jobs = NULL;
         res->n_jobs = 0;
+
+        /* The spare is checked now and then: made where it is missing and
+         * fits, re-keyed where it waited too long. */
+        if (!pool->spare_timer)
+                (void) sd_event_add_time_relative(pool->manager->event, &pool->spare_timer, CLOCK_MONOTONIC,
+                                                  SPARE_CHECK_USEC, USEC_PER_SEC, on_spare_timer, pool);
+        pool_spare_ensure(pool);
 }

@@ -28,6 +28,7 @@ static const char *const work_kind_table[_WORK_MAX] = {
         [WORK_WIPE] = "wipe",
         [WORK_JOB_CREATE] = "job-create",
         [WORK_JOB_RELEASE] = "job-release",
+        [WORK_JOB_ASSIGN] = "job-assign",
 };
 
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(work_kind, WorkKind, _WORK_MAX);
@@ -59,6 +60,7 @@ void volume_done(Volume *v) {
         v->waiters = NULL;
         v->n_waiters = 0;
         v->retry_source = sd_event_source_disable_unref(v->retry_source);
+        v->spare_timer = sd_event_source_disable_unref(v->spare_timer);
         if (v->lock_fd >= 0)
                 close(v->lock_fd);
         v->lock_fd = -EBADF;
@@ -75,6 +77,7 @@ const char *volume_activity(const Volume *v) {
                 return "adopting";
         case WORK_PREPARE:
         case WORK_JOB_CREATE:
+        case WORK_JOB_ASSIGN:
                 return "preparing";
         case WORK_RELEASE:
         case WORK_WIPE:

@@ -81,7 +81,8 @@ void worker_prepare(const WorkOrder *o, WorkResult *ret) {
 }
 
 static void job_create(Engine *engine, const WorkOrder *o, WorkResult *ret) {
-        if (lookup_user(o, ret) < 0) {
+        /* A spare (no job) has no user yet. */
+        if (o->job[0] && lookup_user(o, ret) < 0) {
                 ret->rec = (Record) { .state = STATE_ABSENT };
                 return;
         }
@@ -147,6 +148,15 @@ void worker_run(void *userdata, const WorkOrder *o, WorkResult *ret) {
                 return;
         case WORK_JOB_CREATE:
                 job_create(engine, o, ret);
+                return;
+        case WORK_JOB_ASSIGN:
+                ret->rec = o->job_rec;
+                if (lookup_user(o, ret) < 0)
+                        return;   /* the spare stays as it was */
+                ret->r = jobvol_assign(engine->state_dir, o->sc, &ret->rec, o->job, ret->user, ret->uid, ret->gid,
+                                       ret->reason, sizeof(ret->reason));
+                if (ret->r < 0)
+                        ret->error = API_ERROR_INTERNAL;
                 return;
         case WORK_JOB_RELEASE:
                 ret->rec = o->job_rec;
