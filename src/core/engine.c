@@ -10,6 +10,7 @@
 
 #include "scratchd/disk.h"
 #include "scratchd/fs.h"
+#include "scratchd/jobvol.h"
 #include "scratchd/kernel-ops.h"
 #include "scratchd/lifecycle.h"
 #include "scratchd/log.h"
@@ -472,6 +473,19 @@ int engine_status(Engine *e, FILE *out) {
                 } else if (rec.cipher[0])
                         fprintf(out, "  cipher:          %s, %u-byte sectors\n", rec.cipher, rec.sector_size);
 
+                if (vc->mode == SCRATCH_MODE_SHARED) {
+                        _cleanup_free_ Record *jobs = NULL;
+                        size_t n = 0;
+                        (void) jobvol_list(e->state_dir, vc->name, &jobs, &n);
+                        fprintf(out, "  mode:            shared, job volumes under %s\n", vc->mount_point);
+                        for (size_t k = 0; k < n; k++)
+                                fprintf(out, "  %-16s %s, %s, key generation %" PRIu64 "%s%s\n",
+                                        jobs[k].job[0] ? jobs[k].job : "(spare)",
+                                        lifecycle_state_to_string(jobs[k].state),
+                                        format_bytes(a, sizeof(a), jobs[k].data_size), jobs[k].generation,
+                                        jobs[k].user[0] ? ", user " : "", jobs[k].user);
+                        continue;
+                }
                 struct statvfs sv;
                 if ((rec.state == STATE_CLEAN || rec.state == STATE_IN_USE) && statvfs(vc->mount_point, &sv) == 0) {
                         uint64_t total = (uint64_t) sv.f_blocks * sv.f_frsize;
