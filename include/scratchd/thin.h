@@ -34,10 +34,13 @@ typedef struct ThinPlan {
 
 /* Plans a pool over a data device of `device_size` bytes with blocks of
  * `block` bytes (0: THIN_BLOCK_DEFAULT). The metadata gets room for every
- * block mapped twice over (dm-thin needs about 48 bytes a mapping; snapshots
- * never happen here), at least 4 MiB and at most 16 GiB less one block
- * (dm-thin's limit), rounded up to whole blocks. -EINVAL with `why` when the
- * device is too small for metadata and one block, or `block` is not valid. */
+ * block of the device mapped twice over (dm-thin needs about 48 bytes a
+ * mapping; snapshots never happen here), at least 4 MiB, rounded up to whole
+ * blocks, and at most what dm-thin uses of a metadata device, 15.875 GiB
+ * (255 x 16320 blocks of 4 KiB; the kernel leaves the rest of a larger one
+ * unused), rounded down to whole blocks. The data is the rest, rounded down
+ * to whole blocks. -EINVAL with `why` (one line) when the device is too small
+ * for metadata and one block, or `block` is not valid. */
 int thin_plan(uint64_t device_size, uint64_t block, ThinPlan *ret, char *why, size_t why_size);
 
 /* The dm tables, for tests and logs: the metadata and data parts over the
@@ -54,6 +57,11 @@ int thin_pool_table(const ThinPlan *p, dev_t tmeta_dev, dev_t tdata_dev, char *b
 const char *thin_pool_name(const char *volume, char *buf, size_t size);
 const char *thin_name(const char *volume, uint32_t id, char *buf, size_t size);
 
+/* 0 if every name and dm uuid above fits what the kernel takes for
+ * `volume` (with any id), -ENAMETOOLONG if not. Every function below that
+ * makes or finds a device answers -ENAMETOOLONG for such a volume too. */
+int thin_names_check(const char *volume);
+
 /* Makes the pool over `data_dev` with fresh metadata: the metadata and data
  * parts, the metadata's first 4 KiB zeroed (so the kernel formats it anew),
  * then the pool. -EEXIST if any of the three exists already. On failure,
@@ -69,7 +77,9 @@ int thin_pool_remove(const char *volume);
 int thin_pool_live(const char *volume, dev_t *ret_devnum);
 
 /* The pool's use, from its status line: data and metadata blocks used and in
- * all, as bytes. -ENODEV if it is not live. */
+ * all, as bytes. -ENODEV if it is not live. A pool that failed (status
+ * "Fail": a metadata or data device error) says nothing more: read_only,
+ * and all four 0. */
 typedef struct ThinPoolUsage {
         uint64_t data_used, data_total;
         uint64_t meta_used, meta_total;
@@ -77,9 +87,17 @@ typedef struct ThinPoolUsage {
 } ThinPoolUsage;
 int thin_pool_usage(const char *volume, ThinPoolUsage *ret);
 
+/* The parsing behind thin_pool_usage(), for tests: a thin-pool status line
+ * ("<transaction> <meta used>/<meta total> <data used>/<data total>
+ * <held root> rw|ro|out_of_data_space ...", or "Fail"), with data blocks of
+ * `block_size` bytes. -EBADMSG for a line it cannot read, -EIO for "Error"
+ * (the kernel could not read the metadata for it). */
+int thin_pool_status_parse(const char *status, uint64_t block_size, ThinPoolUsage *ret);
+
 /* Makes thin volume `id` in the pool ("create_thin" message), and its device
  * of `size` bytes (a multiple of 512). -EEXIST if the id is taken or the
- * device exists. On failure, deletes what it made. */
+ * device exists (then the pool is not told anything); -ENODEV if our pool is
+ * not live. On failure, deletes what it made. */
 int thin_create(const char *volume, uint32_t id, uint64_t size, dev_t *ret_devnum);
 
 /* 1 and the device number and size (bytes) if thin volume `id`'s device is
@@ -88,5 +106,6 @@ int thin_live(const char *volume, uint32_t id, dev_t *ret_devnum, uint64_t *ret_
 
 /* Removes thin volume `id`'s device (not there: fine; -EBUSY if open) and
  * deletes the id from the pool ("delete" message; an id the pool does not
- * know is fine), so that its blocks go back to the pool. */
+ * know is fine; so is no pool of ours, since the next one starts empty), so
+ * that its blocks go back to the pool. */
 int thin_remove(const char *volume, uint32_t id);

@@ -5,6 +5,9 @@
 #include "scratchd/util.h"
 #include "scratchd/dmcrypt.h"
 
+/* libcryptsetup drives libdevmapper itself, outside dm-util.c's lock: it
+ * sets libdevmapper's log function and calls dm_lib_release() (crypt_free()),
+ * which is why dm-util.c sets its own log function again at each use. */
 static inline void crypt_freep(struct crypt_device **cd) {
         if (*cd)
                 crypt_free(*cd);

@@ -1,14 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <inttypes.h>
-#include <limits.h>
-#include <libdevmapper.h>
 #include <linux/dm-ioctl.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <sys/sysmacros.h>
 
+#include "scratchd/dm-util.h"
 #include "scratchd/label.h"
-#include "scratchd/log.h"
 #include "scratchd/stripe.h"
 #include "scratchd/util.h"
 
@@ -155,82 +152,6 @@ int stripe_table(const StripeGeometry *g, const dev_t *disks, char *buf, size_t 
         return 0;
 }
 
-/* libdevmapper is not thread-safe: the control fd, the queue of /dev/mapper
- * node operations (made by the library itself when udev is off), the udev
- * cookie semaphores' bookkeeping and the log function are process-wide
- * globals, unlocked. Worker threads activate volumes side by side, so every
- * use of libdevmapper here holds this lock, from the first dm_task_create()
- * to dm_lib_release(). libcryptsetup (dmcrypt.c) drives libdevmapper from
- * the same threads without this lock, and sets libdevmapper's log function
- * and calls dm_lib_release() itself (crypt_free()); hence the log function is
- * set again under the lock before each use. */
-static pthread_mutex_t dm_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static inline void dm_task_destroyp(struct dm_task **dmt) {
-        if (*dmt)
-                dm_task_destroy(*dmt);
-}
-
-__attribute__((format(printf, 5, 6)))
-static void dm_log(int level, const char *file, int line, int dm_errno_or_class, const char *fmt, ...) {
-        char msg[LINE_MAX];
-        va_list ap;
-
-        if (log_get_max_level() < LOG_DEBUG)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        /* The library's own call stack, at each failure: noise. */
-        if (startswith(msg, "<backtrace>"))
-                return;
-        size_t n = strlen(msg);
-        while (n > 0 && msg[n - 1] == '\n')
-                n--;
-        log_debug("libdevmapper: %.*s", (int) n, msg);
-}
-
-static void dm_begin(void) {
-        (void) pthread_mutex_lock(&dm_lock);
-        dm_log_with_errno_init(dm_log);
-}
-
-static void dm_end(void) {
-        /* Closes the control fd and makes what node operations are still
-         * queued; the next use opens it again. */
-        dm_lib_release();
-        (void) pthread_mutex_unlock(&dm_lock);
-}
-
-/* What a failed dm_task_run() says, as a negative errno. */
-static int dm_task_error(struct dm_task *dmt) {
-        int e = dm_task_get_errno(dmt);
-        return e > 0 ? -e : -EIO;
-}
-
-/* Looks the device up by name. Returns 1 and fills *ret (and, where given,
- * its dm uuid into uuid) if it exists, 0 if not. Called with the lock held. */
-static int dm_lookup(const char *name, struct dm_info *ret, char *uuid, size_t uuid_size) {
-        _cleanup_(dm_task_destroyp) struct dm_task *dmt = NULL;
-
-        dmt = dm_task_create(DM_DEVICE_INFO);
-        if (!dmt)
-                return -ENOMEM;
-        if (!dm_task_set_name(dmt, name))
-                return -EINVAL;
-        if (!dm_task_run(dmt))
-                return dm_task_error(dmt);
-        if (!dm_task_get_info(dmt, ret))
-                return -EIO;
-        if (!ret->exists)
-                return 0;
-        if (uuid) {
-                const char *u = dm_task_get_uuid(dmt);
-                snprintf(uuid, uuid_size, "%s", u ? u : "");
-        }
-        return 1;
-}
-
 /* "scratchd-<volume>-data" and "SCRATCHD-DATA-<volume>", each within what
  * the kernel takes. */
 static int dm_names(const char *volume, char name[static DM_NAME_LEN], char uuid[static DM_UUID_LEN]) {
@@ -241,45 +162,6 @@ static int dm_names(const char *volume, char name[static DM_NAME_LEN], char uuid
                 return -ENAMETOOLONG;
         stripe_name(volume, name, DM_NAME_LEN);
         snprintf(uuid, DM_UUID_LEN, STRIPE_UUID_PREFIX "%s", volume);
-        return 0;
-}
-
-static int activate_locked(const char *name, const char *uuid, uint64_t sectors, const char *type, const char *params,
-                           dev_t *ret_devnum) {
-        struct dm_info info;
-        uint32_t cookie = 0;
-        int r;
-
-        r = dm_lookup(name, &info, NULL, 0);
-        if (r < 0)
-                return r;
-        if (r > 0)
-                return -EEXIST;
-
-        _cleanup_(dm_task_destroyp) struct dm_task *dmt = dm_task_create(DM_DEVICE_CREATE);
-        if (!dmt)
-                return -ENOMEM;
-        if (!dm_task_set_name(dmt, name) || !dm_task_set_uuid(dmt, uuid))
-                return -EINVAL;
-        if (!dm_task_add_target(dmt, 0, sectors, type, params))
-                return -ENOMEM;
-        /* The /dev/mapper node is there when this returns: udev makes it and
-         * dm_udev_wait() waits for it, or, without udev (DM_DISABLE_UDEV=1),
-         * libdevmapper makes it itself at dm_udev_wait(). */
-        if (!dm_task_set_cookie(dmt, &cookie, 0))
-                return -EIO;
-        if (!dm_task_run(dmt)) {
-                r = dm_task_error(dmt);
-                (void) dm_udev_wait(cookie);
-                /* Made by someone else since the lookup (by name or uuid). */
-                return r == -EBUSY ? -EEXIST : r;
-        }
-        (void) dm_udev_wait(cookie);
-
-        if (!dm_task_get_info(dmt, &info) || !info.exists)
-                return -EIO;
-        if (ret_devnum)
-                *ret_devnum = makedev(info.major, info.minor);
         return 0;
 }
 
@@ -295,46 +177,12 @@ int stripe_activate(const char *volume, const StripeGeometry *g, const dev_t *di
         if (r < 0)
                 return r;
 
-        dm_begin();
-        r = activate_locked(name, uuid, g->size / SECTOR_SIZE, type, params, ret_devnum);
-        dm_end();
-        return r;
-}
-
-static int deactivate_locked(const char *name, const char *uuid) {
-        char found[DM_UUID_LEN];
-        struct dm_info info;
-        uint32_t cookie = 0;
-        int r;
-
-        r = dm_lookup(name, &info, found, sizeof(found));
-        if (r <= 0)
-                return r;
-        /* Never remove a device that took our name but is not ours. */
-        if (!streq(found, uuid))
-                return log_error_errno(-EPERM, "%s has the dm uuid \"%s\", not %s, so it is not scratchd's; remove it by hand (dmsetup remove %s)",
-                                       name, found, uuid, name);
-        if (info.open_count > 0)
-                return -EBUSY;
-
-        _cleanup_(dm_task_destroyp) struct dm_task *dmt = dm_task_create(DM_DEVICE_REMOVE);
-        if (!dmt)
-                return -ENOMEM;
-        if (!dm_task_set_name(dmt, name))
-                return -EINVAL;
-        /* No dm_task_retry_remove() (off unless called): a device in use
-         * answers -EBUSY at once, not after libdevmapper's retries (25 of
-         * them, 0.2 s apart). */
-        if (!dm_task_set_cookie(dmt, &cookie, 0))
-                return -EIO;
-        if (!dm_task_run(dmt)) {
-                r = dm_task_error(dmt);
-                (void) dm_udev_wait(cookie);
-                /* Removed by someone else since the lookup. */
-                return r == -ENXIO ? 0 : r;
-        }
-        (void) dm_udev_wait(cookie);
-        return 0;
+        DmTarget target = {
+                .sectors = g->size / SECTOR_SIZE,
+                .type = type,
+                .params = params,
+        };
+        return dm_device_create(name, uuid, &target, 1, ret_devnum);
 }
 
 int stripe_deactivate(const char *volume) {
@@ -345,8 +193,5 @@ int stripe_deactivate(const char *volume) {
         if (r < 0)
                 return r;
 
-        dm_begin();
-        r = deactivate_locked(name, uuid);
-        dm_end();
-        return r;
+        return dm_device_remove(name, uuid);
 }
