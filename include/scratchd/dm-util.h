@@ -48,3 +48,9 @@ int dm_device_message(const char *name, const char *message);
  * buffer is too small, -ENODATA if the device has no table loaded. */
 int dm_device_status(const char *name, char *type, size_t type_size, char *buf, size_t size);
 int dm_device_table(const char *name, char *type, size_t type_size, char *buf, size_t size);
+
+/* The lock itself, for libcryptsetup's calls (dmcrypt.c): libcryptsetup
+ * drives libdevmapper too, and its crypt_free() calls dm_lib_release(), which
+ * closes the control fd another thread may be using. */
+void dm_lock_acquire(void);
+void dm_lock_release(void);

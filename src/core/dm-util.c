@@ -46,6 +46,14 @@ static void dm_log(int level, const char *file, int line, int dm_errno_or_class,
         log_debug("libdevmapper: %.*s", (int) n, msg);
 }
 
+void dm_lock_acquire(void) {
+        (void) pthread_mutex_lock(&dm_lock);
+}
+
+void dm_lock_release(void) {
+        (void) pthread_mutex_unlock(&dm_lock);
+}
+
 static void dm_begin(void) {
         (void) pthread_mutex_lock(&dm_lock);
         dm_log_with_errno_init(dm_log);

@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <libcryptsetup.h>
 
+#include "scratchd/dm-util.h"
 #include "scratchd/log.h"
 #include "scratchd/util.h"
 #include "scratchd/dmcrypt.h"
 
-/* libcryptsetup drives libdevmapper itself, outside dm-util.c's lock: it
- * sets libdevmapper's log function and calls dm_lib_release() (crypt_free()),
- * which is why dm-util.c sets its own log function again at each use. */
+/* libcryptsetup drives libdevmapper itself: it sets libdevmapper's log
+ * function and calls dm_lib_release() (crypt_free()), so each call here holds
+ * dm-util.c's lock, and dm-util.c sets its own log function again at each use. */
+static inline void dm_lock_releasep(bool *held) {
+        if (*held)
+                dm_lock_release();
+}
+#define DM_LOCKED _cleanup_(dm_lock_releasep) bool _dm_held = (dm_lock_acquire(), true)
 static inline void crypt_freep(struct crypt_device **cd) {
         if (*cd)
                 crypt_free(*cd);
@@ -27,6 +33,7 @@ const char *dmcrypt_path(const char *name, char *buf, size_t size) {
 }
 
 int dmcrypt_activate(const char *device, const char *name, const CryptTuning *t, const Secret *key) {
+        DM_LOCKED;   /* declared first: released after crypt_free() */
         _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
         int r;
 
@@ -52,6 +59,7 @@ int dmcrypt_activate(const char *device, const char *name, const CryptTuning *t,
 }
 
 int dmcrypt_is_active(const char *name) {
+        DM_LOCKED;
         crypt_status_info s = crypt_status(NULL, name);
         if (s == CRYPT_INVALID)
                 return -EIO;
@@ -60,6 +68,7 @@ int dmcrypt_is_active(const char *name) {
 
 int dmcrypt_deactivate(const char *name, bool deferred) {
         int r = dmcrypt_is_active(name);
+        DM_LOCKED;
         if (r <= 0)
                 return r;
         r = crypt_deactivate_by_name(NULL, name, 0);
