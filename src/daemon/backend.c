@@ -262,9 +262,10 @@ static void defer_on(ApiResult *r, int k) {
 }
 
 static void backend_prepare(void *userdata, Call *call, const Caller *c, const char *job, const char *user,
-                            int64_t uid, const char *volume, ApiResult *r) {
+                            int64_t uid, const char *volume, uint64_t size, ApiResult *r) {
         Manager *m = userdata;
         Volume *v = NULL;
+        (void) size;
 
         for (size_t i = 0; i < m->n_volumes; i++) {
                 Volume *x = &m->volumes[i];
