@@ -15,9 +15,20 @@ static void get_status(void *u, ApiResult *r) {
         ok(r);
 }
 static void prepare(void *u, Call *c, const Caller *k, const char *job, const char *user, int64_t uid, const char *vol,
-                    ApiResult *r) {
+                    uint64_t size, ApiResult *r) {
+        if (size > (UINT64_C(1) << 40)) {   /* the shared-mode errors' encoding too */
+                json_object *p = json_object_new_object();
+                json_object_object_add(p, "volume", json_object_new_string(vol ?: "scratch"));
+                json_object_object_add(p, "requested_bytes", json_object_new_int64((int64_t) size));
+                json_object_object_add(p, "free_bytes", json_object_new_int64(0));
+                json_object_object_add(p, "reason", json_object_new_string("0 B free of 1.0 TiB"));
+                api_result_error(r, API_ERROR_NO_SPACE, p);
+                return;
+        }
         ok(r);
         json_object_object_add(r->parameters, "directory", json_object_new_string(job));
+        if (size > 0)
+                json_object_object_add(r->parameters, "size_bytes", json_object_new_int64((int64_t) size));
 }
 static void release(void *u, Call *c, const Caller *k, const char *job, ApiResult *r) {
         r->deferred = true;

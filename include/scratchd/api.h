@@ -23,6 +23,11 @@
 #define API_ERROR_NO_SUCH_USER "io.scratchd.NoSuchUser"
 #define API_ERROR_NO_SUCH_VOLUME "io.scratchd.NoSuchVolume"
 #define API_ERROR_NO_CLEAN_VOLUME "io.scratchd.NoCleanVolume"
+/* Shared mode (reserve.h): NoSpace (volume, requested_bytes, free_bytes,
+ * reason), the reason reserve_check()'s line; TooManyJobs (volume, max_jobs,
+ * reason). Neither says the node is broken: wait, or ask for less. */
+#define API_ERROR_NO_SPACE "io.scratchd.NoSpace"
+#define API_ERROR_TOO_MANY_JOBS "io.scratchd.TooManyJobs"
 #define API_ERROR_INVALID_MESSAGE "io.scratchd.InvalidMessage"
 #define API_ERROR_TOO_MANY_CONNECTIONS "io.scratchd.TooManyConnections"
 #define API_ERROR_INTERNAL "io.scratchd.InternalError"
@@ -50,10 +55,15 @@ typedef struct Call Call;
 /* Prepare's user: by name, or by uid (UID_NONE: by name). */
 #define UID_NONE ((int64_t) -1)
 
+/* Prepare's size: bytes, > 0 (a JSON integer, checked here: anything else is
+ * InvalidParameter naming "size"); 0: not given. Whether it fits is the
+ * backend's (reserve_check()). */
+#define SIZE_NONE UINT64_C(0)
+
 typedef struct ApiBackend {
         void (*get_status)(void *userdata, ApiResult *r);
         void (*prepare)(void *userdata, Call *call, const Caller *c, const char *job, const char *user, int64_t uid,
-                        const char *volume, ApiResult *r);
+                        const char *volume, uint64_t size, ApiResult *r);
         void (*release)(void *userdata, Call *call, const Caller *c, const char *job, ApiResult *r);
         void (*wipe)(void *userdata, Call *call, const Caller *c, const char *volume, ApiResult *r);
         void (*subscribe)(void *userdata, Call *call, ApiResult *r);

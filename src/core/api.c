@@ -46,7 +46,8 @@ const char api_interface_description[] =
         "method GetStatus() -> (volumes: []Volume)\n"
         "\n"
         "# Hands a CLEAN volume to a job: makes the job's directory, 0700, owned by the user (by name or uid).\n"
-        "method Prepare(job: string, user: ?string, uid: ?int, volume: ?string) -> (volume: string, directory: string, key_generation: int)\n"
+        "# size: in shared mode, the job volume's size in bytes (> 0; default JobSize=), given back in size_bytes.\n"
+        "method Prepare(job: string, user: ?string, uid: ?int, volume: ?string, size: ?int) -> (volume: string, directory: string, key_generation: int, size_bytes: ?int)\n"
         "\n"
         "# Takes the job's volume back, crypto-erases and re-keys it; returns once it is CLEAN again.\n"
         "method Release(job: string) -> (volume: string, key_generation: int)\n"
@@ -67,6 +68,10 @@ const char api_interface_description[] =
         "error NoSuchUser (user: string)\n"
         "error NoSuchVolume (volume: string)\n"
         "error NoCleanVolume (volumes: []VolumeBrief)\n"
+        "# Shared mode: the pool has too little unreserved space for the job volume; wait, or ask for less.\n"
+        "error NoSpace (volume: string, requested_bytes: int, free_bytes: int, reason: string)\n"
+        "# Shared mode: MaxJobs= job volumes exist already; wait for a job to end.\n"
+        "error TooManyJobs (volume: string, max_jobs: int, reason: string)\n"
         "error InvalidMessage (reason: string)\n"
         "error TooManyConnections ()\n"
         "error InternalError (reason: string)\n";
@@ -106,6 +111,7 @@ typedef enum MethodId {
 typedef enum ParamType {
         PARAM_STRING,   /* 1-256 bytes, no NUL */
         PARAM_UID,      /* an integer uid, 0 to 4294967294 */
+        PARAM_SIZE,     /* an integer number of bytes, > 0 */
 } ParamType;
 
 typedef struct Param {
@@ -114,7 +120,7 @@ typedef struct Param {
         ParamType type;
 } Param;
 
-#define PARAMS_MAX 4
+#define PARAMS_MAX 5
 
 typedef struct Method {
         const char *name;
@@ -126,7 +132,11 @@ typedef struct Method {
 static const Method methods[] = {
         { "io.scratchd.GetStatus", M_GET_STATUS, ACCESS_READ, {} },
         { "io.scratchd.Prepare", M_PREPARE, ACCESS_OPERATE,
-          { { "job", true }, { "user", false }, { "uid", false, PARAM_UID }, { "volume", false } } },
+          { { "job", true },
+            { "user", false },
+            { "uid", false, PARAM_UID },
+            { "volume", false },
+            { "size", false, PARAM_SIZE } } },
         { "io.scratchd.Release", M_RELEASE, ACCESS_OPERATE, { { "job", true } } },
         { "io.scratchd.Wipe", M_WIPE, ACCESS_OPERATE, { { "volume", false } } },
         { "io.scratchd.Subscribe", M_SUBSCRIBE, ACCESS_READ, {} },
@@ -150,11 +160,25 @@ static const Param *find_param(const Method *m, const char *name) {
         return NULL;
 }
 
+/* An integer parameter: json-c says a JSON integer beyond int64 is
+ * INT64_MAX (or INT64_MIN) without an error, so neither is taken. */
+static bool get_int_param(json_object *val, int64_t min, int64_t max, int64_t *ret) {
+        if (!json_object_is_type(val, json_type_int))
+                return false;
+        errno = 0;
+        int64_t i = json_object_get_int64(val);
+        if (errno != 0 || i == INT64_MAX || i == INT64_MIN || i < min || i > max)
+                return false;
+        *ret = i;
+        return true;
+}
+
 /* Checks the call's parameters against the table: no unknown ones, each of
  * its type (or null for an optional one), no string longer than 256 bytes,
- * every required one there. Fills `values` (strings) and `uid` in table order. */
+ * every required one there. Fills `values` (strings), `uid` and `size` in
+ * table order; an integer's entry in `values` is its name, for "present". */
 static bool check_params(const Method *m, json_object *params, const char *values[PARAMS_MAX], int64_t *uid,
-                         ApiResult *r) {
+                         uint64_t *size, ApiResult *r) {
         json_object_object_foreach(params, key, val) {
                 const Param *p = find_param(m, key);
                 if (!p) {
@@ -163,15 +187,17 @@ static bool check_params(const Method *m, json_object *params, const char *value
                 }
                 if (json_object_is_type(val, json_type_null) && !p->required)
                         continue;
-                if (p->type == PARAM_UID) {
-                        errno = 0;
-                        int64_t u = json_object_get_int64(val);
-                        if (!json_object_is_type(val, json_type_int) || errno != 0 || u < 0 ||
-                            u >= (int64_t) UINT32_MAX) {
+                if (p->type == PARAM_UID || p->type == PARAM_SIZE) {
+                        int64_t i;
+                        if (!get_int_param(val, p->type == PARAM_UID ? 0 : 1,
+                                           p->type == PARAM_UID ? (int64_t) UINT32_MAX - 1 : INT64_MAX, &i)) {
                                 api_result_invalid_parameter(r, key);
                                 return false;
                         }
-                        *uid = u;
+                        if (p->type == PARAM_UID)
+                                *uid = i;
+                        else
+                                *size = (uint64_t) i;
                         values[p - m->params] = key;   /* present */
                         continue;
                 }
@@ -231,6 +257,7 @@ static void get_interface_description(const char *iface, ApiResult *r) {
 void api_dispatch(const ApiBackend *b, Call *call, const Caller *c, const VarlinkCall *message, ApiResult *ret) {
         const char *v[PARAMS_MAX] = {};
         int64_t uid = UID_NONE;
+        uint64_t size = SIZE_NONE;
         *ret = (ApiResult) {};
 
         const Method *m = find_method(message->method);
@@ -246,7 +273,7 @@ void api_dispatch(const ApiBackend *b, Call *call, const Caller *c, const Varlin
                 api_result_error(ret, API_ERROR_NOT_AUTHORIZED, NULL);
                 return;
         }
-        if (!check_params(m, message->parameters, v, &uid, ret))
+        if (!check_params(m, message->parameters, v, &uid, &size, ret))
                 return;
 
         switch (m->id) {
@@ -262,7 +289,7 @@ void api_dispatch(const ApiBackend *b, Call *call, const Caller *c, const Varlin
                 else if (v[1] ? !user_name_valid(v[1]) : !v[2])
                         api_result_invalid_parameter(ret, "user");   /* not a name, or neither given */
                 else
-                        b->prepare(b->userdata, call, c, v[0], v[1], uid, v[3], ret);
+                        b->prepare(b->userdata, call, c, v[0], v[1], uid, v[3], size, ret);
                 break;
         case M_RELEASE:
                 if (!job_id_valid(v[0]))

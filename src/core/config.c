@@ -2,10 +2,12 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <ini.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <stdarg.h>
 
 #include "scratchd/config.h"
+#include "scratchd/reserve.h"
 #include "scratchd/util.h"
 
 static const char *const file_system_table[_FILE_SYSTEM_MAX] = {
@@ -14,6 +16,13 @@ static const char *const file_system_table[_FILE_SYSTEM_MAX] = {
 };
 
 DEFINE_STRING_TABLE_LOOKUP(file_system, FileSystem, _FILE_SYSTEM_MAX);
+
+static const char *const scratch_mode_table[_SCRATCH_MODE_MAX] = {
+        [SCRATCH_MODE_EXCLUSIVE] = "exclusive",
+        [SCRATCH_MODE_SHARED] = "shared",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(scratch_mode, ScratchMode, _SCRATCH_MODE_MAX);
 
 static const char *const tristate_table[_TRISTATE_MAX] = {
         [TRISTATE_AUTO] = "auto",
@@ -37,6 +46,13 @@ Tristate tristate_from_string(const char *s) {
 /* The longest line we accept; longer lists go on several Devices= lines. */
 #define LINE_MAX_LEN 1024
 
+/* Where a key was last set, for the checks across keys made once every file
+ * is read (validate()); file NULL: not set, or set to empty (its default). */
+typedef struct KeyOrigin {
+        char *file;
+        unsigned line;
+} KeyOrigin;
+
 typedef struct Parser {
         const char *file;       /* for messages */
         FILE *stream;
@@ -45,6 +61,7 @@ typedef struct Parser {
         char *long_value;       /* see reader() */
         char *error;            /* first error, one line */
         Config *config;
+        KeyOrigin *origins;     /* one for each of config_keys[], across files */
 } Parser;
 
 /* Appends to the string in buf; what does not fit is cut off (the lists in
@@ -214,6 +231,8 @@ static ScratchConfig *current_volume(Parser *p) {
                         .cipher = CIPHER_DEFAULT,
                         .bypass_workqueues = TRISTATE_AUTO,
                         .allow_discards = TRISTATE_AUTO,
+                        .mode = SCRATCH_MODE_EXCLUSIVE,
+                        .max_jobs = MAX_JOBS_DEFAULT,
                 };
         }
         return &c->scratch[0];
@@ -397,6 +416,42 @@ static int parse_connections(Parser *p, const char *key, const char *value, void
         return 1;
 }
 
+static int parse_scratch_mode(Parser *p, const char *key, const char *value, void *field) {
+        ScratchMode m = scratch_mode_from_string(value);
+        if (m < 0)
+                return fail(p, key, "'%s' is not valid; use exclusive (one job at a time) or shared (a volume for "
+                            "each job)", value);
+        *(ScratchMode *) field = m;
+        return 1;
+}
+
+static int parse_job_size(Parser *p, const char *key, const char *value, void *field) {
+        JobSize *js = field, parsed;
+        char why[256];
+
+        if (!*value) {   /* not set: the pool divided by MaxJobs= */
+                *js = (JobSize) {};
+                return 1;
+        }
+        if (job_size_parse(value, true, &parsed, why, sizeof(why)) < 0)
+                return fail(p, key, "%s", why);
+        if (parsed.bytes > 0 && parsed.bytes < JOB_SIZE_MIN)
+                return fail(p, key, "'%s' is below the smallest job volume; use %" PRIu64 "M or more, or a share "
+                            "of the pool such as 25%%", value, JOB_SIZE_MIN >> 20);
+        *js = parsed;
+        return 1;
+}
+
+static int parse_max_jobs(Parser *p, const char *key, const char *value, void *field) {
+        if (!*value) {
+                *(unsigned *) field = MAX_JOBS_DEFAULT;
+                return 1;
+        }
+        if (parse_uint(value, 1, MAX_JOBS_MAX, 10, field) < 0)
+                return fail(p, key, "'%s' is not a number from 1 to %u", value, MAX_JOBS_MAX);
+        return 1;
+}
+
 static int set_path_or_empty(Parser *p, const char *key, char **field, const char *value, const char *example) {
         if (!*value) {
                 free(*field);
@@ -437,6 +492,9 @@ static const struct ConfigKey {
         { SECTION_SCRATCH, "Cipher", parse_cipher, offsetof(ScratchConfig, cipher) },
         { SECTION_SCRATCH, "BypassWorkqueues", parse_tristate, offsetof(ScratchConfig, bypass_workqueues) },
         { SECTION_SCRATCH, "AllowDiscards", parse_tristate, offsetof(ScratchConfig, allow_discards) },
+        { SECTION_SCRATCH, "Mode", parse_scratch_mode, offsetof(ScratchConfig, mode) },
+        { SECTION_SCRATCH, "JobSize", parse_job_size, offsetof(ScratchConfig, job_size) },
+        { SECTION_SCRATCH, "MaxJobs", parse_max_jobs, offsetof(ScratchConfig, max_jobs) },
         { SECTION_ACCESS, "ReadGroup", parse_group, offsetof(Config, read_group) },
         { SECTION_ACCESS, "OperatorGroup", parse_group, offsetof(Config, operator_group) },
         { SECTION_DAEMON, "SocketMode", parse_mode, offsetof(Config, daemon.socket_mode) },
@@ -447,6 +505,20 @@ static const struct ConfigKey {
         { SECTION_DAEMON, "AuditLog", parse_log_file, offsetof(Config, daemon.audit_log) },
         { SECTION_DAEMON, "MetricsDirectory", parse_directory, offsetof(Config, daemon.metrics_directory) },
 };
+
+#define N_CONFIG_KEYS ELEMENTSOF(config_keys)
+
+static void origins_done(KeyOrigin (*origins)[N_CONFIG_KEYS]) {
+        for (size_t i = 0; i < N_CONFIG_KEYS; i++)
+                free((*origins)[i].file);
+}
+
+static const KeyOrigin *origin_of(const KeyOrigin *origins, Section section, const char *key) {
+        for (size_t i = 0; i < N_CONFIG_KEYS; i++)
+                if (config_keys[i].section == section && streq(config_keys[i].key, key))
+                        return &origins[i];
+        return NULL;
+}
 
 static int unknown_key(Parser *p, Section section, const char *key) {
         char keys[512] = "";
@@ -465,7 +537,21 @@ static int parse_key(Parser *p, Section section, const char *key, const char *va
                 void *base = section == SECTION_SCRATCH ? (void *) current_volume(p) : (void *) p->config;
                 if (!base)
                         return -ENOMEM;
-                return k->parse(p, key, value, (uint8_t *) base + k->offset);
+                int r = k->parse(p, key, value, (uint8_t *) base + k->offset);
+                if (r <= 0)
+                        return r;
+
+                /* An empty value is the default again: as if never set. */
+                KeyOrigin *o = &p->origins[i];
+                free(o->file);
+                *o = (KeyOrigin) {};
+                if (*value) {
+                        o->file = strdup(p->file);
+                        if (!o->file)
+                                return -ENOMEM;
+                        o->line = p->line;
+                }
+                return 1;
         }
         return unknown_key(p, section, key);
 }
@@ -512,7 +598,7 @@ static int parse_stream(Parser *p) {
         return r < 0 ? -ENOMEM : 0;
 }
 
-static int validate(Config *c, const char *file, char **ret_error) {
+static int validate(Config *c, const char *file, const KeyOrigin *origins, char **ret_error) {
         if (c->n_scratch == 0)
                 return errorf(ret_error, -EINVAL, "%s: no [Scratch] section; add one with Devices= and MountPoint=", file);
 
@@ -525,6 +611,16 @@ static int validate(Config *c, const char *file, char **ret_error) {
                 return -ENOMEM;
         if (!v->name && set_string(&v->name, "scratch") < 0)
                 return -ENOMEM;
+
+        /* Here, not as the keys are read: a drop-in may set Mode= after the
+         * main file set JobSize=. The error names the line to remove. */
+        static const char *const shared_only[] = { "JobSize", "MaxJobs" };
+        for (size_t i = 0; v->mode != SCRATCH_MODE_SHARED && i < ELEMENTSOF(shared_only); i++) {
+                const KeyOrigin *o = origin_of(origins, SECTION_SCRATCH, shared_only[i]);
+                if (o && o->file)
+                        return errorf(ret_error, -EINVAL, "%s:%u: %s= applies to Mode=shared only; remove it or set "
+                                      "Mode=shared", o->file, o->line, shared_only[i]);
+        }
         return 0;
 }
 
@@ -546,13 +642,13 @@ static Config *config_new(void) {
         return c;
 }
 
-static int parse_file(Config *c, const char *path, char **ret_error) {
+static int parse_file(Config *c, const char *path, KeyOrigin *origins, char **ret_error) {
         _cleanup_fclose_ FILE *f = fopen(path, "re");
         if (!f)
                 return errorf(ret_error, -errno, "%s: cannot open: %s; create it or pass --config FILE", path,
                                 strerror(errno));
 
-        Parser p = { .file = path, .stream = f, .config = c };
+        Parser p = { .file = path, .stream = f, .config = c, .origins = origins };
         int r = parse_stream(&p);
         if (r < 0)
                 *ret_error = p.error;
@@ -566,11 +662,12 @@ static int filter_conf(const struct dirent *d) {
 
 int config_load(const char *path, Config **ret, char **ret_error) {
         _cleanup_config_free_ Config *c = config_new();
+        _cleanup_(origins_done) KeyOrigin origins[N_CONFIG_KEYS] = {};
         int r;
 
         if (!c)
                 return -ENOMEM;
-        r = parse_file(c, path, ret_error);
+        r = parse_file(c, path, origins, ret_error);
         if (r < 0)
                 return r;
 
@@ -586,7 +683,7 @@ int config_load(const char *path, Config **ret, char **ret_error) {
                         if (asprintf(&file, "%s/%s", dropins, list[i]->d_name) < 0)
                                 r = -ENOMEM;
                         else
-                                r = parse_file(c, file, ret_error);
+                                r = parse_file(c, file, origins, ret_error);
                 }
                 free(list[i]);
         }
@@ -594,7 +691,7 @@ int config_load(const char *path, Config **ret, char **ret_error) {
         if (r < 0)
                 return r;
 
-        r = validate(c, path, ret_error);
+        r = validate(c, path, origins, ret_error);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(c);
@@ -603,6 +700,7 @@ int config_load(const char *path, Config **ret, char **ret_error) {
 
 int config_load_string(const char *name, const char *text, Config **ret, char **ret_error) {
         _cleanup_config_free_ Config *c = config_new();
+        _cleanup_(origins_done) KeyOrigin origins[N_CONFIG_KEYS] = {};
         if (!c)
                 return -ENOMEM;
 
@@ -610,13 +708,13 @@ int config_load_string(const char *name, const char *text, Config **ret, char **
         _cleanup_fclose_ FILE *f = *text ? fmemopen((void *) text, strlen(text), "r") : fmemopen("\n", 1, "r");
         if (!f)
                 return -errno;
-        Parser p = { .file = name, .stream = f, .config = c };
+        Parser p = { .file = name, .stream = f, .config = c, .origins = origins };
         int r = parse_stream(&p);
         if (r < 0) {
                 *ret_error = p.error;
                 return r;
         }
-        r = validate(c, name, ret_error);
+        r = validate(c, name, origins, ret_error);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(c);

@@ -387,6 +387,7 @@ static void backend_prepare(void *userdata, Call *call, const Caller *c, const c
                             int64_t uid, const char *volume, uint64_t size, ApiResult *r) {
         Manager *m = userdata;
         Volume *v = NULL;
+        (void) size;
 
         /* The job has a volume of its own already (a retried prolog). */
         Volume *j = pool_find_job(m, job);

@@ -51,6 +51,7 @@ typedef struct Fake {
         bool has_job, has_user, has_volume;
         char job[512], user[512], volume[512];
         int64_t uid;
+        uint64_t size;
 } Fake;
 
 static Fake fake;
@@ -83,9 +84,10 @@ static void fake_get_status(void *userdata, ApiResult *r) {
 }
 
 static void fake_prepare(void *userdata, Call *conn, const Caller *c, const char *job, const char *user,
-                         int64_t uid, const char *volume, ApiResult *r) {
+                         int64_t uid, const char *volume, uint64_t size, ApiResult *r) {
         record(userdata, FN_PREPARE, conn, c, r);
         fake.uid = uid;
+        fake.size = size;
         copy_arg(&fake.has_job, fake.job, sizeof(fake.job), job);
         copy_arg(&fake.has_user, fake.user, sizeof(fake.user), user);
         copy_arg(&fake.has_volume, fake.volume, sizeof(fake.volume), volume);
@@ -257,6 +259,8 @@ static void test_route_prepare(void **state) {
         assert_true(fake.has_user);
         assert_string_equal(fake.user, "alice");
         assert_false(fake.has_volume);   /* not given: NULL */
+        assert_true(fake.size == SIZE_NONE);   /* not given: 0 */
+        assert_true(fake.size == 0);
         result_done(&r);
 
         dispatch(&c, "io.scratchd.Prepare", "{\"volume\":\"fast\",\"user\":\"bob\",\"job\":\"99.server\"}", false,
@@ -283,6 +287,84 @@ static void test_route_prepare(void **state) {
         dispatch(&c, "io.scratchd.Prepare", "{\"job\":\"7\",\"uid\":0}", false, &r);
         assert_routed(&r, FN_PREPARE, &c);
         assert_int_equal(fake.uid, 0);
+        result_done(&r);
+}
+
+/* size: an integer number of bytes, passed through as it came. */
+static void test_prepare_size(void **state) {
+        static const struct {
+                const char *json;
+                uint64_t size;
+        } good[] = {
+                { "1", 1 },
+                { "314572800", UINT64_C(300) << 20 },
+                { "107374182400", UINT64_C(100) << 30 },
+                { "1099511627776", UINT64_C(1) << 40 },
+                { "4611686018427387904", UINT64_C(1) << 62 },
+                { "9223372036854775806", (uint64_t) INT64_MAX - 1 },
+                { "null", SIZE_NONE },
+        };
+        Caller c = root();
+        ApiResult r;
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                char params[256];
+                print_message("size %s\n", good[i].json);
+                snprintf(params, sizeof(params), "{\"job\":\"7\",\"user\":\"alice\",\"size\":%s}", good[i].json);
+                dispatch(&c, "io.scratchd.Prepare", params, false, &r);
+                assert_routed(&r, FN_PREPARE, &c);
+                assert_true(fake.size == good[i].size);
+                assert_string_equal(fake.job, "7");
+                assert_string_equal(fake.user, "alice");
+                result_done(&r);
+        }
+
+        /* With a uid and a volume, in any order: each where it belongs. */
+        dispatch(&c, "io.scratchd.Prepare",
+                 "{\"size\":107374182400,\"volume\":\"fast\",\"uid\":1001,\"job\":\"8\"}", false, &r);
+        assert_routed(&r, FN_PREPARE, &c);
+        assert_true(fake.size == UINT64_C(100) << 30);
+        assert_int_equal(fake.uid, 1001);
+        assert_false(fake.has_user);
+        assert_string_equal(fake.volume, "fast");
+        assert_string_equal(fake.job, "8");
+        result_done(&r);
+
+        /* Not given again: 0, not what the last call had. */
+        dispatch(&c, "io.scratchd.Prepare", "{\"job\":\"7\",\"user\":\"alice\"}", false, &r);
+        assert_routed(&r, FN_PREPARE, &c);
+        assert_true(fake.size == SIZE_NONE);
+        result_done(&r);
+}
+
+/* A size is a JSON integer from 1 to what int64 holds: no strings (scratchctl
+ * reads "100G"), no fractions, nothing json-c would clamp. */
+static void test_prepare_size_checked(void **state) {
+        static const char *const bad[] = {
+                "0", "-1", "-107374182400", "\"100G\"", "\"107374182400\"", "\"\"", "1.5", "1e12", "1.0",
+                "true", "false", "[]", "[1]", "{}", "{\"bytes\":1}",
+                /* json-c reads these as INT64_MAX or INT64_MIN, saying nothing */
+                "9223372036854775807", "9223372036854775808", "18446744073709551615", "99999999999999999999",
+                "-9223372036854775808", "-9223372036854775809",
+        };
+        Caller c = root();
+        ApiResult r;
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                _cleanup_free_ char *params = NULL;
+                assert_true(asprintf(&params, "{\"job\":\"7\",\"user\":\"alice\",\"size\":%s}", bad[i]) > 0);
+                print_message("%s\n", params);
+                dispatch(&c, "io.scratchd.Prepare", params, false, &r);
+                assert_invalid_parameter(&r, "size");
+        }
+        /* size is Prepare's only. */
+        dispatch(&c, "io.scratchd.Release", "{\"job\":\"7\",\"size\":1}", false, &r);
+        assert_invalid_parameter(&r, "size");
+        dispatch(&c, "io.scratchd.Wipe", "{\"size\":1}", false, &r);
+        assert_invalid_parameter(&r, "size");
+        /* Authorization first: an outsider learns nothing of its size. */
+        Caller o = outsider();
+        dispatch(&o, "io.scratchd.Prepare", "{\"job\":\"7\",\"user\":\"alice\",\"size\":\"x\"}", false, &r);
+        assert_error(&r, API_ERROR_NOT_AUTHORIZED);
+        assert_int_equal(fake.n_calls, 0);
         result_done(&r);
 }
 
@@ -403,6 +485,11 @@ static void test_get_interface_description(void **state) {
         assert_non_null(strstr(d, "method Subscribe("));
         assert_non_null(strstr(d, "method GetMetrics("));
         assert_non_null(strstr(d, "error NotAuthorized"));
+        assert_non_null(strstr(d, "size: ?int) -> ("));
+        assert_non_null(strstr(d, "size_bytes: ?int)\n"));
+        assert_non_null(strstr(d, "error NoSpace (volume: string, requested_bytes: int, free_bytes: int, "
+                                  "reason: string)\n"));
+        assert_non_null(strstr(d, "error TooManyJobs (volume: string, max_jobs: int, reason: string)\n"));
         assert_string_equal(d, api_interface_description);
         result_done(&r);
 
@@ -444,7 +531,7 @@ static void test_interface_description_text(void **state) {
                 API_ERROR_NOT_AUTHORIZED, API_ERROR_VOLUME_BUSY,     API_ERROR_VOLUME_FAILED,
                 API_ERROR_NO_SUCH_JOB,    API_ERROR_NO_SUCH_USER,    API_ERROR_NO_SUCH_VOLUME,
                 API_ERROR_NO_CLEAN_VOLUME, API_ERROR_INVALID_MESSAGE, API_ERROR_TOO_MANY_CONNECTIONS,
-                API_ERROR_INTERNAL,
+                API_ERROR_INTERNAL,       API_ERROR_NO_SPACE,        API_ERROR_TOO_MANY_JOBS,
         };
         for (size_t i = 0; i < ELEMENTSOF(errors); i++) {
                 char line[128];
@@ -913,6 +1000,12 @@ static void test_params_null(void **state) {
         assert_routed(&r, FN_PREPARE, &c);
         assert_false(fake.has_volume);
         result_done(&r);
+        dispatch(&c, "io.scratchd.Prepare", "{\"job\":\"1\",\"user\":\"alice\",\"size\":null,\"uid\":null}",
+                 false, &r);
+        assert_routed(&r, FN_PREPARE, &c);
+        assert_true(fake.size == SIZE_NONE);
+        assert_int_equal(fake.uid, UID_NONE);
+        result_done(&r);
         dispatch(&c, "io.scratchd.Wipe", "{\"volume\":null}", false, &r);
         assert_routed(&r, FN_WIPE, &c);
         assert_false(fake.has_volume);
@@ -1049,7 +1142,8 @@ int main(void) {
                 cmocka_unit_test_setup(test_route_get_status, setup),
                 cmocka_unit_test_setup(test_route_prepare, setup),
                 cmocka_unit_test_setup(test_prepare_uid_checked, setup),
-        cmocka_unit_test_setup(test_prepare_uid_checked, setup),
+                cmocka_unit_test_setup(test_prepare_size, setup),
+                cmocka_unit_test_setup(test_prepare_size_checked, setup),
                 cmocka_unit_test_setup(test_route_release, setup),
                 cmocka_unit_test_setup(test_route_wipe, setup),
                 cmocka_unit_test_setup(test_route_subscribe, setup),

@@ -110,6 +110,11 @@ static void test_defaults(void **state) {
         assert_int_equal(v->cipher, CIPHER_AES_XTS);
         assert_int_equal(v->bypass_workqueues, TRISTATE_AUTO);
         assert_int_equal(v->allow_discards, TRISTATE_AUTO);
+        assert_int_equal(v->mode, SCRATCH_MODE_EXCLUSIVE);
+        assert_true(v->job_size.bytes == 0);
+        assert_int_equal(v->job_size.percent, 0);
+        assert_int_equal(v->max_jobs, MAX_JOBS_DEFAULT);
+        assert_int_equal(v->max_jobs, 8);
         assert_devices(v, "/dev/sdb", NULL);
         assert_null(c->read_group);
         assert_null(c->operator_group);
@@ -242,6 +247,8 @@ static void test_tuning_keys(void **state) {
                       "use auto, yes or no", NULL));
         free(load_bad("[Scratch]\nDevices=/dev/sdb\nWorkqueues=no\n", "bad.conf:3: Workqueues: ",
                       "unknown key in [Scratch]", "Cipher", "BypassWorkqueues", "AllowDiscards", NULL));
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nJobs=4\n", "bad.conf:3: Jobs: ", "unknown key in [Scratch]",
+                      "AllowDiscards, Mode, JobSize, MaxJobs", NULL));
 }
 
 static void test_cipher_table(void **state) {
@@ -794,6 +801,148 @@ static void test_bug_metrics_directory_hint(void **state) {
         free(error);
 }
 
+/* ---- shared mode: Mode=, JobSize=, MaxJobs= ---- */
+
+#define GiB (UINT64_C(1) << 30)
+
+static void test_shared_keys(void **state) {
+        static const struct {
+                const char *lines;
+                ScratchMode mode;
+                uint64_t bytes;
+                unsigned percent, max_jobs;
+        } table[] = {
+                { "Mode=exclusive", SCRATCH_MODE_EXCLUSIVE, 0, 0, MAX_JOBS_DEFAULT },
+                { "Mode=shared", SCRATCH_MODE_SHARED, 0, 0, MAX_JOBS_DEFAULT },
+                { "Mode=shared\nJobSize=100G", SCRATCH_MODE_SHARED, 100 * GiB, 0, MAX_JOBS_DEFAULT },
+                { "Mode=shared\nJobSize=2T", SCRATCH_MODE_SHARED, 2048 * GiB, 0, MAX_JOBS_DEFAULT },
+                { "Mode=shared\nJobSize=300M", SCRATCH_MODE_SHARED, UINT64_C(300) << 20, 0, MAX_JOBS_DEFAULT },
+                { "Mode=shared\nJobSize=314572800", SCRATCH_MODE_SHARED, UINT64_C(300) << 20, 0, MAX_JOBS_DEFAULT },
+                { "Mode=shared\nJobSize=25%", SCRATCH_MODE_SHARED, 0, 25, MAX_JOBS_DEFAULT },
+                { "Mode=shared\nJobSize=1%", SCRATCH_MODE_SHARED, 0, 1, MAX_JOBS_DEFAULT },
+                { "Mode=shared\nJobSize=100%", SCRATCH_MODE_SHARED, 0, 100, MAX_JOBS_DEFAULT },
+                { "Mode=shared\nMaxJobs=1", SCRATCH_MODE_SHARED, 0, 0, 1 },
+                { "Mode=shared\nMaxJobs=16", SCRATCH_MODE_SHARED, 0, 0, 16 },
+                { "Mode=shared\nMaxJobs=256", SCRATCH_MODE_SHARED, 0, 0, MAX_JOBS_MAX },
+                { "Mode=shared\nJobSize=50G\nMaxJobs=4", SCRATCH_MODE_SHARED, 50 * GiB, 0, 4 },
+                /* Order does not matter: Mode= may come last. */
+                { "JobSize=50G\nMaxJobs=4\nMode=shared", SCRATCH_MODE_SHARED, 50 * GiB, 0, 4 },
+                /* The last line wins; a share replaces bytes and bytes a share. */
+                { "Mode=shared\nJobSize=100G\nJobSize=10%", SCRATCH_MODE_SHARED, 0, 10, MAX_JOBS_DEFAULT },
+                { "Mode=shared\nJobSize=10%\nJobSize=100G", SCRATCH_MODE_SHARED, 100 * GiB, 0, MAX_JOBS_DEFAULT },
+                { "Mode=shared\nMaxJobs=2\nMaxJobs=3", SCRATCH_MODE_SHARED, 0, 0, 3 },
+                /* Empty: not set again (JobSize=: the pool over MaxJobs=; MaxJobs=: the default). */
+                { "Mode=shared\nJobSize=", SCRATCH_MODE_SHARED, 0, 0, MAX_JOBS_DEFAULT },
+                { "Mode=shared\nJobSize=100G\nJobSize=", SCRATCH_MODE_SHARED, 0, 0, MAX_JOBS_DEFAULT },
+                { "Mode=shared\nMaxJobs=3\nMaxJobs=", SCRATCH_MODE_SHARED, 0, 0, MAX_JOBS_DEFAULT },
+                /* Set, then emptied: exclusive mode has nothing to refuse. */
+                { "JobSize=100G\nJobSize=\nMaxJobs=3\nMaxJobs=", SCRATCH_MODE_EXCLUSIVE, 0, 0, MAX_JOBS_DEFAULT },
+                { "Mode=shared\nMode=exclusive", SCRATCH_MODE_EXCLUSIVE, 0, 0, MAX_JOBS_DEFAULT },
+                /* With a comment and blanks. */
+                { "Mode = shared   # a volume per job\nJobSize = 25%  ; a quarter", SCRATCH_MODE_SHARED, 0, 25,
+                  MAX_JOBS_DEFAULT },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                char text[256];
+                snprintf(text, sizeof(text), "[Scratch]\nDevices=/dev/sdb\n%s\n", table[i].lines);
+                print_message("%s\n", table[i].lines);
+                Config *c = load_ok(text);
+                const ScratchConfig *v = &c->scratch[0];
+                assert_int_equal(v->mode, table[i].mode);
+                assert_true(v->job_size.bytes == table[i].bytes);
+                assert_int_equal(v->job_size.percent, table[i].percent);
+                assert_int_equal(v->max_jobs, table[i].max_jobs);
+                config_free(c);
+        }
+}
+
+static void test_bad_mode(void **state) {
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nMode=both\n", "bad.conf:3: Mode: ",
+                      "'both' is not valid; use exclusive (one job at a time) or shared (a volume for each job)",
+                      NULL));
+        /* Exact names: no case folding, no booleans, no empty. */
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nMode=Shared\n", "bad.conf:3: Mode: ", "'Shared'", NULL));
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nMode=yes\n", "bad.conf:3: Mode: ", NULL));
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nMode=\n", "bad.conf:3: Mode: ", "'' is not valid", NULL));
+        assert_string_equal(scratch_mode_to_string(SCRATCH_MODE_EXCLUSIVE), "exclusive");
+        assert_string_equal(scratch_mode_to_string(SCRATCH_MODE_SHARED), "shared");
+        assert_null(scratch_mode_to_string(_SCRATCH_MODE_MAX));
+        assert_null(scratch_mode_to_string(_SCRATCH_MODE_INVALID));
+        for (ScratchMode m = 0; m < _SCRATCH_MODE_MAX; m++)
+                assert_int_equal(scratch_mode_from_string(scratch_mode_to_string(m)), m);
+        assert_int_equal(scratch_mode_from_string("Shared"), _SCRATCH_MODE_INVALID);
+        assert_int_equal(scratch_mode_from_string(""), _SCRATCH_MODE_INVALID);
+        assert_int_equal(scratch_mode_from_string(NULL), _SCRATCH_MODE_INVALID);
+}
+
+static void test_bad_job_size(void **state) {
+        static const struct {
+                const char *value;
+                const char *why;
+        } table[] = {
+                { "12X", "'12X' is not a size; write bytes, a whole number with K, M, G, T or P (such as 100G), or "
+                         "a share of the pool from 1% to 100%" },
+                { "1.5T", "'1.5T' is not a whole number; write 1536G" },
+                { "0", "'0' is zero" },
+                { "0G", "'0G' is zero" },
+                { "-1G", "'-1G' is negative" },
+                { "101%", "'101%' is not a share from 1% to 100%" },
+                { "0%", "'0%' is not a share from 1% to 100%" },
+                { "99999999999999999999", "is too large" },
+                { "16384P", "is too large" },
+                { "100 G", "is not a size" },
+                { "100g", "is not a size" },
+                { "auto", "'auto' is not a size" },
+                /* Below the smallest job volume. */
+                { "100M", "'100M' is below the smallest job volume; use 300M or more, or a share of the pool such "
+                          "as 25%" },
+                { "299M", "below the smallest job volume" },
+                { "314572799", "below the smallest job volume" },
+                { "1", "below the smallest job volume" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                char text[256];
+                snprintf(text, sizeof(text), "[Scratch]\nDevices=/dev/sdb\nMode=shared\nJobSize=%s\n", table[i].value);
+                free(load_bad(text, "bad.conf:4: JobSize: ", table[i].why, NULL));
+        }
+}
+
+static void test_bad_max_jobs(void **state) {
+        static const char *const bad[] = { "0", "257", "1000", "-1", "+4", "abc", "1.5", "4k", "0x10", "8 jobs",
+                                           "99999999999999999999" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char text[256], why[64];
+                snprintf(text, sizeof(text), "[Scratch]\nDevices=/dev/sdb\nMode=shared\nMaxJobs=%s\n", bad[i]);
+                snprintf(why, sizeof(why), "'%s' is not a number from 1 to 256", bad[i]);
+                free(load_bad(text, "bad.conf:4: MaxJobs: ", why, NULL));
+        }
+}
+
+static void test_shared_only_keys(void **state) {
+        /* Not in shared mode (the default, or said): each is refused, naming its line. */
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nJobSize=100G\n", "bad.conf:3: ",
+                      "JobSize= applies to Mode=shared only; remove it or set Mode=shared", NULL));
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nMode=exclusive\n\nMaxJobs=4\n", "bad.conf:5: ",
+                      "MaxJobs= applies to Mode=shared only; remove it or set Mode=shared", NULL));
+        /* The value matters not: the default MaxJobs= said is still said. */
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nMaxJobs=8\n", "bad.conf:3: ", "MaxJobs= applies", NULL));
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nJobSize=25%\n", "bad.conf:3: ", "JobSize= applies", NULL));
+        /* The last line that set it. */
+        free(load_bad("[Scratch]\nJobSize=10G\nDevices=/dev/sdb\nJobSize=20G\n", "bad.conf:4: ",
+                      "JobSize= applies", NULL));
+        /* Shared, then exclusive again. */
+        free(load_bad("[Scratch]\nMode=shared\nJobSize=10G\nDevices=/dev/sdb\nMode=exclusive\n", "bad.conf:3: ",
+                      "JobSize= applies", NULL));
+        /* Both: JobSize= first. */
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nMaxJobs=2\nJobSize=10G\n", "bad.conf:4: ", "JobSize= applies",
+                      NULL));
+        /* A bad value is reported as such, before any cross-check. */
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\nJobSize=10G\nMaxJobs=0\n", "bad.conf:4: MaxJobs: ", NULL));
+        /* The cross-check comes after the others of the end. */
+        free(load_bad("[Scratch]\nJobSize=10G\n", "bad.conf: ", "Devices= is not set", NULL));
+}
+
 /* ---- config_load() ---- */
 
 static void test_load_file_and_dropins(void **state) {
@@ -948,6 +1097,79 @@ static void test_load_error_in_dropin(void **state) {
         free(error);
 }
 
+/* Mode= and the shared-only keys across files: the check comes once all
+ * are read, and names the file and line that set the key. */
+static void test_load_shared_mode_dropins(void **state) {
+        TempDir *t = *state;
+        char main_path[256], confd[256], prefix[512];
+        Config *c = NULL;
+        char *error = NULL;
+
+        snprintf(main_path, sizeof(main_path), "%s/scratchd.conf", t->path);
+        snprintf(confd, sizeof(confd), "%s/conf.d", t->path);
+        assert_int_equal(mkdir(confd, 0755), 0);
+
+        /* JobSize= in the main file, Mode=shared in a drop-in: fine. */
+        write_file(t->path, "scratchd.conf", "[Scratch]\nDevices=/dev/sdb\nJobSize=100G\nMaxJobs=4\n");
+        write_file(confd, "10-shared.conf", "[Scratch]\nMode=shared\n");
+        assert_int_equal(config_load(main_path, &c, &error), 0);
+        assert_null(error);
+        assert_int_equal(c->scratch[0].mode, SCRATCH_MODE_SHARED);
+        assert_true(c->scratch[0].job_size.bytes == 100 * GiB);
+        assert_int_equal(c->scratch[0].max_jobs, 4);
+        config_free(c);
+
+        /* A later drop-in sets Mode=exclusive: the main file's JobSize= line is named. */
+        write_file(confd, "20-exclusive.conf", "[Scratch]\nMode=exclusive\n");
+        c = NULL;
+        assert_int_equal(config_load(main_path, &c, &error), -EINVAL);
+        assert_null(c);
+        assert_non_null(error);
+        snprintf(prefix, sizeof(prefix), "%s:3: JobSize= applies to Mode=shared only; remove it or set Mode=shared",
+                 main_path);
+        if (!streq(error, prefix))
+                print_error("%s\n", error);
+        assert_string_equal(error, prefix);
+        free(error);
+        error = NULL;
+
+        /* ...and once a drop-in empties JobSize=, MaxJobs= is next, named in the main file. */
+        write_file(confd, "30-nosize.conf", "[Scratch]\nJobSize=\n");
+        assert_int_equal(config_load(main_path, &c, &error), -EINVAL);
+        snprintf(prefix, sizeof(prefix), "%s:4: MaxJobs= applies", main_path);
+        assert_true(startswith(error, prefix));
+        free(error);
+        error = NULL;
+
+        /* A drop-in that sets MaxJobs= again is the line named. */
+        write_file(confd, "40-jobs.conf", "[Scratch]\n\nMaxJobs=2\n");
+        assert_int_equal(config_load(main_path, &c, &error), -EINVAL);
+        snprintf(prefix, sizeof(prefix), "%s/40-jobs.conf:3: MaxJobs= applies to Mode=shared only", confd);
+        if (!startswith(error, prefix))
+                print_error("%s\n", error);
+        assert_true(startswith(error, prefix));
+        assert_null(strchr(error, '\n'));
+        free(error);
+        error = NULL;
+
+        /* Mode=shared at the last: all is well again. */
+        write_file(confd, "50-shared.conf", "[Scratch]\nMode=shared\n");
+        assert_int_equal(config_load(main_path, &c, &error), 0);
+        assert_null(error);
+        assert_int_equal(c->scratch[0].mode, SCRATCH_MODE_SHARED);
+        assert_true(c->scratch[0].job_size.bytes == 0);   /* emptied by 30-nosize.conf */
+        assert_int_equal(c->scratch[0].max_jobs, 2);
+        config_free(c);
+
+        /* A bad value in a drop-in names the drop-in. */
+        write_file(confd, "60-bad.conf", "[Scratch]\nJobSize=12X\n");
+        c = NULL;
+        assert_int_equal(config_load(main_path, &c, &error), -EINVAL);
+        snprintf(prefix, sizeof(prefix), "%s/60-bad.conf:2: JobSize: '12X' is not a size", confd);
+        assert_true(startswith(error, prefix));
+        free(error);
+}
+
 static void test_load_missing_file(void **state) {
         TempDir *t = *state;
         char path[256];
@@ -1039,6 +1261,11 @@ int main(void) {
                 cmocka_unit_test(test_long_line_limit_boundary),
                 cmocka_unit_test(test_realistic_devices_line),
                 cmocka_unit_test(test_bad_unknown_key),
+                cmocka_unit_test(test_shared_keys),
+                cmocka_unit_test(test_bad_mode),
+                cmocka_unit_test(test_bad_job_size),
+                cmocka_unit_test(test_bad_max_jobs),
+                cmocka_unit_test(test_shared_only_keys),
                 cmocka_unit_test(test_bad_unknown_section),
                 cmocka_unit_test(test_bad_key_outside_section),
                 cmocka_unit_test(test_bad_file_system),
@@ -1076,6 +1303,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_load_error_in_main_file, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_load_error_in_dropin, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_load_missing_file, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_load_shared_mode_dropins, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test(test_enum_strings),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
