@@ -10,6 +10,8 @@ if [ -z "${RESULT:-}" ]; then   # on the host: boot a guest with three blank dis
         exec "$(dirname "$(realpath "$0")")/uml.sh" --mem 1536M --new-disk 512M --new-disk 512M --new-disk 512M "$0"
 fi
 . "$GUEST_LIB"
+# The guest kernel cannot load modules on demand (a real one loads dm-thin-pool itself).
+modprobe -d "$WORK/modroot" dm-thin-pool || bail "modprobe dm-thin-pool failed"
 
 mnt=$WORK/scratch
 conf "$WORK/scratchd.conf" "/dev/ubda /dev/ubdb /dev/ubdc" "$mnt" Mode=shared JobSize=400M MaxJobs=3
