@@ -306,7 +306,11 @@ int jobvol_erase(const char *state_dir, const ScratchConfig *sc, Record *rec, ch
         char detail[400] = "";
         int r;
 
-        (void) lifecycle_apply(rec, EVENT_WIPE_START, NULL);
+        /* WIPING, and still the job's (not lifecycle's wipe, which makes a
+         * volume no one's): a fenced job volume stays its job's, so that
+         * status names it and a repeated Release is answered for it. */
+        rec->state = STATE_WIPING;
+        rec->reason[0] = 0;
         r = save(state_dir, sc->name, rec);
         fault_point("job-release-saved");
         if (r < 0)

@@ -344,6 +344,9 @@ void job_work_done(Volume *j) {
         WorkKind w = j->work;
         uint64_t usec = now_usec() - j->work_start;
         LifecycleState from = j->rec.state;
+        /* Whose it was: an erase's record keeps the job only as last_job. */
+        char job[sizeof(j->rec.job)];
+        snprintf(job, sizeof(job), "%s", j->rec.job);
 
         pthread_join(j->thread, NULL);
         j->work = WORK_NONE;
@@ -373,12 +376,12 @@ void job_work_done(Volume *j) {
                         pool->counters.releases++;
                         pool->counters.wipes++;
                         /* A retried epilog of this job is answered from here. */
-                        if (j->rec.job[0]) {
-                                snprintf(pool->rec.last_job, sizeof(pool->rec.last_job), "%s", j->rec.job);
+                        if (job[0]) {
+                                snprintf(pool->rec.last_job, sizeof(pool->rec.last_job), "%s", job);
                                 (void) record_save(m->state_dir, pool->sc->name, &pool->rec);
                         }
                 }
-                volume_audit(j, j->rec.job[0] ? "job-release" : "spare-release", &j->work_caller, j->rec.job, from,
+                volume_audit(j, job[0] ? "job-release" : "spare-release", &j->work_caller, job, from,
                              failed ? STATE_FAILED : STATE_ABSENT, usec, failed ? API_ERROR_VOLUME_FAILED : "ok",
                              failed ? j->rec.reason : NULL);
         }
