@@ -20,7 +20,7 @@
  * "100G"; "1.5T" is refused: whole numbers only, and no blanks, signs or
  * lower case), or, where `allow_percent`, "N%" with N from 1 to 100. Sets
  * *ret to bytes or to a percent, never both. Returns 0; -ERANGE for a number
- * out of range (negative, zero, over 16383P, "0%", "101%"); -EINVAL for
+ * out of range (negative, zero, 16 EiB or more, "0%", "101%"); -EINVAL for
  * anything else (junk, a fraction, a percent where not allowed). `why` gets
  * one line quoting `s` and saying what to write ("'12X' is not a size; write
  * bytes, or a whole number with K, M, G, T or P (such as 100G)", "'1.5T' is

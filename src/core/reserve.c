@@ -112,7 +112,7 @@ int job_size_parse(const char *s, bool allow_percent, JobSize *ret, char *why, s
                 return 0;
         }
         if (overflow || v > (UINT64_MAX >> (10 * unit)))
-                return size_fail(why, why_size, -ERANGE, "'%s' is too large; the most is 16383P", s);
+                return size_fail(why, why_size, -ERANGE, "'%s' is too large (16 EiB or more)", s);
         if (v == 0)
                 return size_fail(why, why_size, -ERANGE, "'%s' is zero; %s", s, size_hint(allow_percent));
         *ret = (JobSize) { .bytes = v << (10 * unit) };

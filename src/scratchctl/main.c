@@ -11,12 +11,13 @@
 
 #include "config.h"
 #include "scratchd/api.h"
+#include "scratchd/reserve.h"
 #include "scratchd/util.h"
 #include "scratchd/varlink.h"
 
 enum {
         EXIT_OK = 0,
-        EXIT_FAILED = 1,          /* the operation failed: volume FAILED, busy, no clean volume */
+        EXIT_FAILED = 1,          /* the operation failed: volume FAILED, busy, no clean volume, no space */
         EXIT_USAGE = 2,
         EXIT_NOT_AUTHORIZED = 3,
         EXIT_UNREACHABLE = 4,     /* scratchd not running, not answering, or answering nonsense */
@@ -37,6 +38,8 @@ static void help(void) {
                "  status [--json]                      every volume's state (a table, or JSON)\n"
                "  prepare --job ID --user NAME         hand a CLEAN volume to a job; prints the job's\n"
                "          (or --uid UID) [--volume NAME] directory (0700, owned by the user)\n"
+               "          [--size SIZE]                shared mode: the job volume's size, in bytes or\n"
+               "                                       with K, M, G, T or P (100G; default JobSize=)\n"
                "  release --job ID                     take the job's volume back; returns once it is\n"
                "                                       crypto-erased and CLEAN again\n"
                "  wipe [--volume NAME]                 crypto-erase and re-key now\n"
@@ -52,7 +55,8 @@ static void help(void) {
                "\n"
                "Exit status:\n"
                "  0  success\n"
-               "  1  the operation failed: the volume is FAILED (fenced), busy, or not CLEAN\n"
+               "  1  the operation failed: the volume is FAILED (fenced), busy, or not CLEAN;\n"
+               "     or, shared mode, too little space for --size, or MaxJobs= jobs running\n"
                "  2  bad command line\n"
                "  3  not authorized: run as root or as a member of OperatorGroup (ReadGroup\n"
                "     for status, metrics and watch)\n"
@@ -159,6 +163,13 @@ static const char *param_string(json_object *p, const char *key) {
         return NULL;
 }
 
+static int64_t get_int(json_object *o, const char *key, int64_t fallback) {
+        json_object *v;
+        if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int))
+                return json_object_get_int64(v);
+        return fallback;
+}
+
 /* "busy (IN_USE by job 101)", "busy (CLEAN, adopting)", "FAILED (fenced): why". */
 static const char *describe_unavailable(json_object *v, char *buf, size_t size) {
         const char *state = param_string(v, "state") ?: "?", *job = param_string(v, "job");
@@ -200,12 +211,41 @@ static int explain_error(const char *error, json_object *p) {
                 return die(EXIT_FAILED, "scratchd: no CLEAN volume: %s; wait, or release a job first (a FAILED "
                            "volume needs 'scratchctl wipe')", line[0] ? line : "none configured");
         }
+        /* Shared mode: the node is fine, it is full for now. */
+        if (streq(error, API_ERROR_NO_SPACE)) {
+                char want[32], free_bytes[32];
+                int64_t w = get_int(p, "requested_bytes", -1), f = get_int(p, "free_bytes", -1);
+                const char *reason = param_string(p, "reason");
+                if (w >= 0)
+                        format_bytes(want, sizeof(want), (uint64_t) w);
+                else
+                        snprintf(want, sizeof(want), "the job");
+                if (reason)
+                        return die(EXIT_FAILED, "scratchd: no space for %s on %s: %s", want, volume, reason);
+                if (f >= 0)
+                        format_bytes(free_bytes, sizeof(free_bytes), (uint64_t) f);
+                else
+                        snprintf(free_bytes, sizeof(free_bytes), "?");
+                return die(EXIT_FAILED, "scratchd: no space for %s on %s: %s free; ask for less with --size, or wait "
+                           "for a job to end", want, volume, free_bytes);
+        }
+        if (streq(error, API_ERROR_TOO_MANY_JOBS)) {
+                int64_t n = get_int(p, "max_jobs", -1);
+                if (n < 0)
+                        return die(EXIT_FAILED, "scratchd: no room for another job on %s: %s", volume,
+                                   param_string(p, "reason") ?: "too many jobs");
+                return die(EXIT_FAILED, "scratchd: volume %s has MaxJobs=%" PRId64 " job volumes already; wait for a "
+                           "job to end, or raise MaxJobs= in scratchd.conf", volume, n);
+        }
         if (streq(error, API_ERROR_NO_SUCH_JOB))
                 return die(EXIT_NOT_FOUND, "scratchd: no volume is held by job %s", param_string(p, "job") ?: "?");
         if (streq(error, API_ERROR_NO_SUCH_USER))
                 return die(EXIT_NOT_FOUND, "scratchd: no user '%s' on this node", param_string(p, "user") ?: "?");
         if (streq(error, API_ERROR_NO_SUCH_VOLUME))
                 return die(EXIT_NOT_FOUND, "scratchd: no volume named '%s' in scratchd.conf", volume);
+        if (streq(error, API_ERROR_INVALID_PARAMETER) && streq_ptr(param_string(p, "parameter"), "size"))
+                return die(EXIT_USAGE, "scratchd refused parameter 'size'; --size takes bytes, or a whole number "
+                           "with K, M, G, T or P (such as 100G)");
         if (streq(error, API_ERROR_INVALID_PARAMETER))
                 return die(EXIT_USAGE, "scratchd refused parameter '%s'; job ids are 1-64 letters, digits, '.', "
                            "'_' or '-'", param_string(p, "parameter") ?: "?");
@@ -236,13 +276,6 @@ static int call(const char *method, json_object *params, int default_timeout, js
         if (c.fd >= 0)
                 close(c.fd);
         return r;
-}
-
-static int64_t get_int(json_object *o, const char *key, int64_t fallback) {
-        json_object *v;
-        if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int))
-                return json_object_get_int64(v);
-        return fallback;
 }
 
 static bool get_bool(json_object *o, const char *key) {
@@ -348,11 +381,36 @@ static int cmd_status(void) {
         return r;
 }
 
-static int cmd_prepare(const char *job, const char *user, const char *uid, const char *volume) {
+/* --size: bytes as the API takes them (an int64), and at least a job
+ * volume's smallest, so that a typo is told here and now. */
+static int parse_size_arg(const char *s, uint64_t *ret) {
+        JobSize js;
+        char why[256];
+
+        if (job_size_parse(s, false, &js, why, sizeof(why)) < 0)
+                return die(EXIT_USAGE, "--size: %s", why);
+        if (js.bytes >= (uint64_t) INT64_MAX)
+                return die(EXIT_USAGE, "--size: '%s' is too large (8 EiB or more)", s);
+        if (js.bytes < JOB_SIZE_MIN)
+                return die(EXIT_USAGE, "--size: '%s' is below the smallest job volume; use %" PRIu64 "M or more", s,
+                           JOB_SIZE_MIN >> 20);
+        *ret = js.bytes;
+        return 0;
+}
+
+static int cmd_prepare(const char *job, const char *user, const char *uid, const char *volume, const char *size) {
+        uint64_t bytes = 0;
+        int r;
+
         if (!job || (!user && !uid))
                 return die(EXIT_USAGE, "prepare needs --job ID and --user NAME (or --uid UID)");
         if (user && uid)
                 return die(EXIT_USAGE, "prepare takes --user NAME or --uid UID, not both");
+        if (size) {
+                r = parse_size_arg(size, &bytes);
+                if (r != 0)
+                        return r;
+        }
         json_object *params = json_object_new_object(), *p = NULL;
         json_object_object_add(params, "job", json_object_new_string(job));
         if (user)
@@ -369,7 +427,9 @@ static int cmd_prepare(const char *job, const char *user, const char *uid, const
         }
         if (volume)
                 json_object_object_add(params, "volume", json_object_new_string(volume));
-        int r = call("io.scratchd.Prepare", params, 300, &p);
+        if (bytes > 0)
+                json_object_object_add(params, "size", json_object_new_int64((int64_t) bytes));
+        r = call("io.scratchd.Prepare", params, 300, &p);
         if (r != 0)
                 return r;
         const char *dir = param_string(p, "directory");
@@ -456,7 +516,7 @@ static int cmd_watch(void) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_SOCKET = 0x100, ARG_TIMEOUT, ARG_JOB, ARG_USER, ARG_UID, ARG_VOLUME, ARG_JSON, ARG_VERSION };
+        enum { ARG_SOCKET = 0x100, ARG_TIMEOUT, ARG_JOB, ARG_USER, ARG_UID, ARG_VOLUME, ARG_SIZE, ARG_JSON, ARG_VERSION };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, ARG_SOCKET },
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
@@ -464,12 +524,13 @@ int main(int argc, char *argv[]) {
                 { "user", required_argument, NULL, ARG_USER },
                 { "uid", required_argument, NULL, ARG_UID },
                 { "volume", required_argument, NULL, ARG_VOLUME },
+                { "size", required_argument, NULL, ARG_SIZE },
                 { "json", no_argument, NULL, ARG_JSON },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
         };
-        const char *job = NULL, *user = NULL, *uid = NULL, *volume = NULL;
+        const char *job = NULL, *user = NULL, *uid = NULL, *volume = NULL, *size = NULL;
         int c;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
@@ -498,6 +559,9 @@ int main(int argc, char *argv[]) {
                 case ARG_VOLUME:
                         volume = optarg;
                         break;
+                case ARG_SIZE:
+                        size = optarg;
+                        break;
                 case ARG_JSON:
                         arg_json = true;
                         break;
@@ -521,7 +585,7 @@ int main(int argc, char *argv[]) {
         if (streq(verb, "status"))
                 return cmd_status();
         if (streq(verb, "prepare"))
-                return cmd_prepare(job, user, uid, volume);
+                return cmd_prepare(job, user, uid, volume, size);
         if (streq(verb, "release"))
                 return cmd_release(job);
         if (streq(verb, "wipe"))

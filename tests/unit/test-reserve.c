@@ -103,7 +103,7 @@ static void test_parse_refusals(void **state) {
                 { "1.5", false, -EINVAL, "'1.5' is not a whole number; write bytes" },
                 { "12.5%", true, -EINVAL, "'12.5%' is not a whole number" },
                 /* overflow */
-                { "18446744073709551616", false, -ERANGE, "is too large; the most is 16383P" },
+                { "18446744073709551616", false, -ERANGE, "'18446744073709551616' is too large (16 EiB or more)" },
                 { "99999999999999999999999999", false, -ERANGE, "is too large" },
                 { "16384P", false, -ERANGE, "'16384P' is too large" },
                 { "17179869184T", false, -ERANGE, "is too large" },
