@@ -125,7 +125,14 @@ static int take_down(const ScratchConfig *sc, const Record *rec, bool force, cha
                                 log_debug("%s: discard of %s: %s; the key change alone erased it", sc->name,
                                           thin_path, strerror(-r));
                 }
+                /* Just freed by the mapping, the thin volume may still be
+                 * open a moment: udev's blkid looks at every device that
+                 * changed. Two seconds at most. */
                 r = thin_remove(sc->name, rec->thin_id);
+                for (unsigned i = 0; r == -EBUSY && i < 20; i++) {
+                        (void) usleep(100 * 1000);
+                        r = thin_remove(sc->name, rec->thin_id);
+                }
                 if (r < 0) {
                         snprintf(detail, detail_size, "cannot delete thin volume %" PRIu32 ": %s", rec->thin_id,
                                  strerror(-r));
