@@ -284,6 +284,35 @@ static bool get_bool(json_object *o, const char *key) {
                json_object_get_boolean(v);
 }
 
+/* Shared mode: the pool's numbers, then a line for each job volume. */
+static void print_pool(json_object *v) {
+        json_object *pool, *jobs;
+        char a[32], b[32], c[32], d[32];
+        const char *name = param_string(v, "name") ?: "?";
+
+        if (!json_object_object_get_ex(v, "pool", &pool))
+                return;
+        printf("%s: shared pool of %s: %s reserved by %" PRId64 " job%s (MaxJobs=%" PRId64 "), %s free, %s written; "
+               "spare %s\n", name, format_bytes(a, sizeof(a), (uint64_t) get_int(pool, "size_bytes", 0)),
+               format_bytes(b, sizeof(b), (uint64_t) get_int(pool, "reserved_bytes", 0)), get_int(pool, "jobs", 0),
+               get_int(pool, "jobs", 0) == 1 ? "" : "s", get_int(pool, "max_jobs", 0),
+               format_bytes(c, sizeof(c), (uint64_t) get_int(pool, "free_bytes", 0)),
+               format_bytes(d, sizeof(d), (uint64_t) get_int(pool, "written_bytes", 0)),
+               get_bool(pool, "spare_ready") ? "ready" : "not ready");
+        if (!json_object_object_get_ex(v, "jobs", &jobs) || !json_object_is_type(jobs, json_type_array))
+                return;
+        for (size_t i = 0; i < json_object_array_length(jobs); i++) {
+                json_object *j = json_object_array_get_idx(jobs, i);
+                int64_t used = get_int(j, "used_bytes", -1);
+                const char *reason = param_string(j, "reason");
+                printf("%s: job %s, user %s, %s, %s, %s used, key generation %" PRId64 ", %s%s%s\n", name,
+                       param_string(j, "job") ?: "?", param_string(j, "user") ?: "?", param_string(j, "state") ?: "?",
+                       format_bytes(a, sizeof(a), (uint64_t) get_int(j, "size_bytes", 0)),
+                       used >= 0 ? format_bytes(b, sizeof(b), (uint64_t) used) : "-", get_int(j, "key_generation", 0),
+                       param_string(j, "directory") ?: "?", reason ? ": " : "", reason ?: "");
+        }
+}
+
 static void print_table(json_object *volumes) {
         static const char *const head[] = { "VOLUME", "DEVICE", "STATE", "JOB", "USER", "GEN", "CIPHER", "SECTOR",
                                             "SIZE", "USED", "LAST WIPE" };
@@ -362,6 +391,7 @@ static void print_table(json_object *volumes) {
                                param_string(v, "name") ?: "?", get_int(v, "key_bits", 0),
                                get_bool(v, "bypass_workqueues") ? "bypassed" : "used",
                                get_bool(v, "allow_discards") ? "passed" : "not passed", tuning);
+                print_pool(v);
         }
 }
 
