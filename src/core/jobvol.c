@@ -84,6 +84,8 @@ static int own_root(const char *where, dev_t mapping, uid_t uid, gid_t gid) {
         return 0;
 }
 
+static int mounts_of(dev_t dev, char ***ret);
+
 /* Undoes a job volume that failed on its way up, or one being erased: each
  * step whatever the last one did, so that as much goes as can. `force`: a
  * busy mount goes lazily and a busy mapping deferred (fencing). Returns the
@@ -95,12 +97,22 @@ static int take_down(const ScratchConfig *sc, const Record *rec, bool force, cha
         jobvol_mapping(sc->name, rec->thin_id, mapping, sizeof(mapping));
         dmcrypt_path(mapping, path, sizeof(path));
 
-        if (rec->mount_point[0]) {
-                r = fs_unmount(rec->mount_point, force);
+        /* Wherever it is mounted: at the job's directory, and anywhere a
+         * crash left it (a spare mounted for a job whose record said so
+         * not yet). */
+        struct stat st;
+        _cleanup_strv_free_ char **mounts = NULL;
+        if (stat(path, &st) == 0 && S_ISBLK(st.st_mode) && mounts_of(st.st_rdev, &mounts) < 0)
+                mounts = NULL;
+        if (rec->mount_point[0] && !strv_contains(mounts, rec->mount_point))
+                (void) strv_extend(&mounts, rec->mount_point);
+        for (char **m = mounts; ret >= 0 && m && *m; m++) {
+                r = fs_unmount(*m, force);
                 if (r < 0) {
-                        snprintf(detail, detail_size, "cannot unmount %s: %s", rec->mount_point, strerror(-r));
+                        snprintf(detail, detail_size, "cannot unmount %s: %s", *m, strerror(-r));
                         ret = r;
-                }
+                } else if (!streq(*m, rec->mount_point))
+                        (void) rmdir(*m);
         }
         fault_point("job-unmounted");
         if (ret >= 0) {
@@ -375,8 +387,12 @@ bool jobvol_live(const ScratchConfig *sc, const Record *rec) {
                 if (de->d_name[0] != '.' && read_one_line(p, &s) >= 0 && parse_dev(s, &dev) >= 0 && dev == thin_dev)
                         on_thin = true;
         }
-        if (spare)
-                return on_thin;
+        /* A spare is mounted nowhere: one that a crash left mounted for a
+         * job (its record not yet the job's) is no spare. */
+        if (spare) {
+                _cleanup_strv_free_ char **mounts = NULL;
+                return on_thin && mounts_of(st.st_rdev, &mounts) >= 0 && strv_length(mounts) == 0;
+        }
         char expected[sizeof(rec->mount_point)];
         snprintf(expected, sizeof(expected), "%s/%s", sc->mount_point, rec->job);
         return on_thin && streq(rec->mount_point, expected) && fs_mounted_device(rec->mount_point, &mounted) > 0 &&
