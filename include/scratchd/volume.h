@@ -99,6 +99,8 @@ void volume_work_done(Volume *v);
 /* The pool's size for job volumes (its thin pool's data), bytes; 0 if not built. */
 uint64_t pool_bytes(const Volume *pool);
 uint64_t pool_reserved_bytes(const Volume *pool);
+/* A job volume's size when its Prepare names none (JobSize=), bytes. */
+uint64_t pool_default_job_size(const Volume *pool);
 /* Job volumes, the spare not counted; the spare, if any; whether it is ready. */
 unsigned pool_n_jobs(const Volume *pool);
 Volume *pool_spare(const Volume *pool);

@@ -9,11 +9,7 @@
 /* libcryptsetup drives libdevmapper itself: it sets libdevmapper's log
  * function and calls dm_lib_release() (crypt_free()), so each call here holds
  * dm-util.c's lock, and dm-util.c sets its own log function again at each use. */
-static inline void dm_lock_releasep(bool *held) {
-        if (*held)
-                dm_lock_release();
-}
-#define DM_LOCKED _cleanup_(dm_lock_releasep) bool _dm_held = (dm_lock_acquire(), true)
+
 static inline void crypt_freep(struct crypt_device **cd) {
         if (*cd)
                 crypt_free(*cd);
@@ -32,8 +28,7 @@ const char *dmcrypt_path(const char *name, char *buf, size_t size) {
         return buf;
 }
 
-int dmcrypt_activate(const char *device, const char *name, const CryptTuning *t, const Secret *key) {
-        DM_LOCKED;   /* declared first: released after crypt_free() */
+static int activate_locked(const char *device, const char *name, const CryptTuning *t, const Secret *key) {
         _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
         int r;
 
@@ -58,17 +53,29 @@ int dmcrypt_activate(const char *device, const char *name, const CryptTuning *t,
         return crypt_activate_by_volume_key(cd, name, (const char *) key->data, key->size, flags);
 }
 
-int dmcrypt_is_active(const char *name) {
-        DM_LOCKED;
+int dmcrypt_activate(const char *device, const char *name, const CryptTuning *t, const Secret *key) {
+        dm_lock_acquire();
+        int r = activate_locked(device, name, t, key);   /* crypt_free() too, under the lock */
+        dm_lock_release();
+        return r;
+}
+
+static int is_active_locked(const char *name) {
         crypt_status_info s = crypt_status(NULL, name);
         if (s == CRYPT_INVALID)
                 return -EIO;
         return s == CRYPT_ACTIVE || s == CRYPT_BUSY;
 }
 
-int dmcrypt_deactivate(const char *name, bool deferred) {
-        int r = dmcrypt_is_active(name);
-        DM_LOCKED;
+int dmcrypt_is_active(const char *name) {
+        dm_lock_acquire();
+        int r = is_active_locked(name);
+        dm_lock_release();
+        return r;
+}
+
+static int deactivate_locked(const char *name, bool deferred) {
+        int r = is_active_locked(name);
         if (r <= 0)
                 return r;
         r = crypt_deactivate_by_name(NULL, name, 0);
@@ -76,5 +83,12 @@ int dmcrypt_deactivate(const char *name, bool deferred) {
                 r = crypt_deactivate_by_name(NULL, name, CRYPT_DEACTIVATE_DEFERRED);
         if (r == -ENODEV)
                 return 0;
+        return r;
+}
+
+int dmcrypt_deactivate(const char *name, bool deferred) {
+        dm_lock_acquire();
+        int r = deactivate_locked(name, deferred);
+        dm_lock_release();
         return r;
 }

@@ -203,7 +203,7 @@ static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
 
         /* Found now, not by mkfs after the disk was keyed and its head zeroed;
          * before the Expendable= warning, which would be a second line. */
-        char too_small[1536], what[1100];
+        char what[1100];
         if (n == 1)
                 snprintf(what, sizeof(what), "%s, less scratchd's 1 MiB header,", t->facts[0].path);
         else
@@ -222,6 +222,7 @@ static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
                                                format_bytes(b, sizeof(b), JOB_SIZE_MIN));
                 }
         } else {
+                char too_small[1536];
                 r = fs_check_size(vc->file_system, what, t->data.size, too_small, sizeof(too_small));
                 if (r < 0)
                         return log_error_errno(r, "%s: %s", vc->name, too_small);

@@ -46,8 +46,14 @@ static bool block_valid(uint64_t block) {
 }
 
 int thin_plan(uint64_t device_size, uint64_t block, ThinPlan *ret, char *why, size_t why_size) {
-        if (block == 0)
+        /* The default grows with the pool: beyond about 80 TiB, 256 KiB
+         * blocks are more than the largest metadata dm-thin uses can map
+         * once (48 bytes a mapping), so the block doubles until it fits. */
+        if (block == 0) {
                 block = THIN_BLOCK_DEFAULT;
+                while (block < THIN_BLOCK_MAX && device_size / block * THIN_MAPPING_BYTES > THIN_META_MAX)
+                        block *= 2;
+        }
         if (!block_valid(block))
                 return plan_fail(why, why_size, "thin pool block of %" PRIu64 " bytes is not a multiple of 64 KiB from 64 KiB to 1 GiB; use the default of 256 KiB",
                                  block);

@@ -61,8 +61,7 @@ static void pool_json(const Volume *v, json_object *o) {
         json_object_object_add(p, "free_bytes", json_object_new_uint64(size > reserved ? size - reserved : 0));
         json_object_object_add(p, "jobs", json_object_new_int64(pool_n_jobs(v)));
         json_object_object_add(p, "max_jobs", json_object_new_int64(v->sc->max_jobs));
-        json_object_object_add(p, "job_size_bytes", json_object_new_uint64(
-                size ? job_size_resolve(&v->sc->job_size, size, v->sc->max_jobs, THIN_BLOCK_DEFAULT) : 0));
+        json_object_object_add(p, "job_size_bytes", json_object_new_uint64(size ? pool_default_job_size(v) : 0));
         if (v->rec.state == STATE_CLEAN && thin_pool_usage(v->sc->name, &u) >= 0) {
                 json_object_object_add(p, "written_bytes", json_object_new_uint64(u.data_used));
                 json_object_object_add(p, "metadata_used_bytes", json_object_new_uint64(u.meta_used));

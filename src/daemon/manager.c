@@ -73,8 +73,9 @@ static bool volume_known(Manager *m, const Volume *v) {
 
 static int on_wake(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
         Manager *m = userdata;
-        Volume *v;
-        while (read(fd, &v, sizeof(v)) == sizeof(v)) {
+        uintptr_t which;
+        while (read(fd, &which, sizeof(which)) == sizeof(which)) {
+                Volume *v = (Volume *) which;
                 if (!volume_known(m, v) || volume_idle(v))
                         continue;
                 if (v->pool)

@@ -72,6 +72,14 @@ static uint64_t default_size(const Volume *pool, const ThinPlan *plan) {
         return job_size_resolve(&pool->sc->job_size, plan->data_size, pool->sc->max_jobs, plan->block_size);
 }
 
+uint64_t pool_default_job_size(const Volume *pool) {
+        ThinPlan plan;
+        char why[256];
+        if (pool->rec.data_size == 0 || thin_plan(pool->rec.data_size, 0, &plan, why, sizeof(why)) < 0)
+                return 0;
+        return default_size(pool, &plan);
+}
+
 Volume *pool_find_job(Manager *m, const char *job) {
         for (size_t i = 0; i < m->n_volumes; i++) {
                 Volume *p = &m->volumes[i];
@@ -287,12 +295,11 @@ static void pending_start(Volume *pool) {
                                                        : API_ERROR_INTERNAL,
                            params);
                 pool->counters.prepare_failures++;
-        }
-        /* Drops the count taken when it began waiting. Started, the job
-         * volume holds a count of its own and answers; not started, it was
-         * answered above, so nothing answers again. */
-        if (r < 0)
+                /* Answered here: nothing answers again when the count
+                 * taken while it waited is dropped. */
                 p->op->done = NULL;
+        }
+        /* Started, the job volume holds a count of its own and answers. */
         operation_volume_done(p->op, pool, r < 0);
         operation_unref(p->op);
         free(p);

@@ -128,7 +128,8 @@ static void *work_main(void *userdata) {
          * libcryptsetup, udev, NSS. Only `result` is written. */
         m->worker.run(m->worker.userdata, &v->order, &v->result);
         /* The volume itself: job volumes have no index. */
-        while (write(m->wake[1], &v, sizeof(v)) < 0 && errno == EINTR)
+        uintptr_t which = (uintptr_t) v;
+        while (write(m->wake[1], &which, sizeof(which)) < 0 && errno == EINTR)
                 ;
         return NULL;
 }

@@ -102,8 +102,8 @@ for point in pool job-saved job-thin job-key job-mkfs job-mounted job-release-sa
         seen[$gen]=1
         if [ -n "$marker" ]; then
                 echo 3 > /proc/sys/vm/drop_caches
-                n=$(count_marker "/dev/mapper/$map" "$marker")
-                [ "$n" = 0 ] || not_ok "$point: the crashed release's marker is readable by the next job ($n)"
+                hits=$(count_marker "/dev/mapper/$map" "$marker")
+                [ "$hits" = 0 ] || not_ok "$point: the crashed release's marker is readable by the next job ($hits)"
         fi
         ctl release --job $((n_job + 1000)) > /dev/null || not_ok "$point: the new job's release failed"
         # Whatever the crash left of job $n_job is gone (or it was released).
