@@ -328,8 +328,12 @@ static void answer_waiters(Volume *j, bool failed, bool created) {
         if (n_release > 0 && job_start_release(j, &waiters[0]->call->caller, NULL) >= 0 &&
             (moved = realloc(j->waiters, sizeof(Operation *) * (j->n_waiters + n_release)))) {
                 j->waiters = moved;
-                for (size_t i = 0; i < n_release; i++)
+                /* From now on they wait for the erase itself: its failure
+                 * is theirs. */
+                for (size_t i = 0; i < n_release; i++) {
+                        waiters[i]->release_after_prepare = false;
                         j->waiters[j->n_waiters++] = waiters[i];
+                }
         } else
                 for (size_t i = 0; i < n_release; i++) {
                         operation_volume_done(waiters[i], j, true);

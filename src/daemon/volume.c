@@ -281,8 +281,12 @@ static void release_after_prepare(Volume *v, Operation **ops, size_t n) {
                 return;
         }
         v->waiters = w;
-        for (size_t i = 0; i < n; i++)
+        /* From now on they wait for the release itself: a failed Prepare
+         * was nothing to erase, a failed release is a failure of theirs. */
+        for (size_t i = 0; i < n; i++) {
+                ops[i]->release_after_prepare = false;
                 v->waiters[v->n_waiters++] = ops[i];
+        }
 }
 
 void volume_work_done(Volume *v) {
