@@ -357,6 +357,9 @@ static void no_fit_error(ApiResult *r, const Volume *pool, int k, uint64_t size,
                 api_result_invalid_parameter(r, "size");
                 return;
         }
+        /* A Prepare that named no size asked for JobSize=, as pool_start_job() resolves it. */
+        if (size == 0)
+                size = job_size_resolve(&pool->sc->job_size, total, pool->sc->max_jobs, THIN_BLOCK_DEFAULT);
         json_object_object_add(p, "requested_bytes", json_object_new_uint64(size));
         json_object_object_add(p, "free_bytes", json_object_new_uint64(total > reserved ? total - reserved : 0));
         json_object_object_add(p, "reason", json_object_new_string(why));
