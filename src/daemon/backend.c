@@ -406,6 +406,13 @@ static void backend_prepare(void *userdata, Call *call, const Caller *c, const c
                         unavailable_error(r, j, -EBUSY);
                 return;
         }
+        /* ...or waits for the spare to give its space up: so does the retry. */
+        Volume *pool = pool_find_pending(m, job);
+        if (pool && (!volume || streq(volume, pool->sc->name))) {
+                _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_prepare, m);
+                defer_on(r, op ? pool_pending_add_waiter(pool, op) : -ENOMEM);
+                return;
+        }
 
         for (size_t i = 0; i < m->n_volumes; i++) {
                 Volume *x = &m->volumes[i];
@@ -496,6 +503,16 @@ static void backend_release(void *userdata, Call *call, const Caller *c, const c
         Volume *j = pool_find_job(m, job);
         if (j) {
                 release_job_volume(m, call, j, c, r);
+                return;
+        }
+        /* Its Prepare waits for the spare to give its space up (the prolog
+         * gave up on it, the job ended): its volume is erased once made. */
+        Volume *pool = pool_find_pending(m, job);
+        if (pool) {
+                _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_release, m);
+                if (op)
+                        op->release_after_prepare = true;
+                defer_on(r, op ? pool_pending_add_waiter(pool, op) : -ENOMEM);
                 return;
         }
 
