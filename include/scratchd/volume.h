@@ -69,6 +69,7 @@ struct Volume {
         size_t n_jobs;
         PendingPrepare *pending;
         sd_event_source *spare_timer;
+        bool spare_failed;         /* the last spare could not be made: none again before the next check */
 };
 
 extern const Caller volume_self_caller;
@@ -111,8 +112,11 @@ bool pool_spare_ready(const Volume *pool);
 bool job_is_spare(const Volume *j);
 /* Its volume is being made, or the spare mounted for it. */
 bool job_being_made(const Volume *j);
-/* Makes a spare if there is none and it fits; re-keys one that waited too long. */
+/* Makes a spare if there is none and it fits, unless the last one could not
+ * be made; re-keys one that waited too long. */
 void pool_spare_ensure(Volume *pool);
+/* The check every SPARE_CHECK_USEC: tries a spare again after a failed one. */
+void pool_spare_check(Volume *pool);
 /* The job volume of `job` in any pool, or NULL. */
 Volume *pool_find_job(Manager *m, const char *job);
 /* Starts making job `job`'s volume of `size` bytes (0: JobSize=) in the pool.

@@ -16,6 +16,9 @@
 #include "scratchd/util.h"
 #include "scratchd/volume.h"
 
+/* How often the spare is checked: made where it is missing, re-keyed where it waited too long. */
+#define SPARE_CHECK_USEC (300 * USEC_PER_SEC)
+
 uint64_t pool_bytes(const Volume *pool) {
         ThinPlan plan;
         char why[256];
@@ -254,6 +257,10 @@ void pool_spare_ensure(Volume *pool) {
                 }
                 return;
         }
+        /* Not again at once after a failure: each try uses a thin id and a
+         * key generation up, and a fenced one keeps its space. */
+        if (pool->spare_failed)
+                return;
         uint64_t size = default_size(pool, &plan);
         Reservations res = {
                 .pool_bytes = plan.data_size,
@@ -429,9 +436,13 @@ void job_work_done(Volume *j) {
         bool failed = j->result.r < 0;
         j->rec = j->result.rec;
 
-        if (w == WORK_JOB_CREATE && job_is_spare(j)) {
-                if (failed)
-                        log_warning("%s: the spare job volume failed: %s", pool->sc->name, j->result.reason);
+        /* The spare's by its order: a fenced one has no job either, but is no spare. */
+        if (w == WORK_JOB_CREATE && !j->order.job[0]) {
+                if (failed) {
+                        log_warning("%s: the spare job volume failed: %s; trying again in %llu s", pool->sc->name,
+                                    j->result.reason, (unsigned long long) (SPARE_CHECK_USEC / USEC_PER_SEC));
+                        pool->spare_failed = true;
+                }
         } else if (w == WORK_JOB_CREATE || w == WORK_JOB_ASSIGN) {
                 if (failed)
                         pool->counters.prepare_failures++;
@@ -472,11 +483,14 @@ void job_work_done(Volume *j) {
         manager_volume_changed(m, pool);
 }
 
-#define SPARE_CHECK_USEC (300 * USEC_PER_SEC)
+void pool_spare_check(Volume *pool) {
+        pool->spare_failed = false;
+        pool_spare_ensure(pool);
+}
 
 static int on_spare_timer(sd_event_source *es, uint64_t usec, void *userdata) {
         Volume *pool = userdata;
-        pool_spare_ensure(pool);
+        pool_spare_check(pool);
         (void) sd_event_source_set_time_relative(es, SPARE_CHECK_USEC);
         (void) sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
         return 0;
@@ -500,7 +514,9 @@ void pool_work_done(Volume *pool, WorkKind w) {
         res->n_jobs = 0;
 
         /* The spare is checked now and then: made where it is missing and
-         * fits, re-keyed where it waited too long. */
+         * fits, re-keyed where it waited too long. A pool made anew tries
+         * at once. */
+        pool->spare_failed = false;
         if (!pool->spare_timer)
                 (void) sd_event_add_time_relative(pool->manager->event, &pool->spare_timer, CLOCK_MONOTONIC,
                                                   SPARE_CHECK_USEC, USEC_PER_SEC, on_spare_timer, pool);
