@@ -125,10 +125,10 @@ static int take_down(const ScratchConfig *sc, const Record *rec, bool force, cha
         /* The key is gone with the mapping: what follows frees the space. */
         fault_point("job-key-dropped");
         if (ret >= 0) {
-                char thin[128], thin_path[PATH_MAX];
                 dev_t dev;
                 uint64_t size;
                 if (thin_live(sc->name, rec->thin_id, &dev, &size) > 0) {
+                        char thin[128], thin_path[PATH_MAX];
                         /* Its blocks go back to the disks as discarded where
                          * they pass discards down (dm-thin passes them on). */
                         r = block_discard(dmcrypt_path(thin_name(sc->name, rec->thin_id, thin, sizeof(thin)),

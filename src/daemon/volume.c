@@ -124,8 +124,10 @@ static void *work_main(void *userdata) {
         /* The loop has no say in how long this takes: mkfs on a big disk,
          * libcryptsetup, udev, NSS. Only `result` is written. */
         m->worker.run(m->worker.userdata, &v->order, &v->result);
-        /* The volume itself: job volumes have no index. */
-        while (write(m->wake[1], &v, sizeof(v)) < 0 && errno == EINTR)
+        /* The volume itself: job volumes have no index. The pointer's
+         * bytes, as on_wake() reads them. */
+        const void *p = v;
+        while (write(m->wake[1], &p, sizeof(p)) < 0 && errno == EINTR)
                 ;
         return NULL;
 }
