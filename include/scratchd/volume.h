@@ -21,6 +21,11 @@ typedef struct PendingPrepare {
         char job[65], user[65];
         uid_t uid;
         uint64_t size;
+        /* Calls of the same job that came meanwhile, each a reference and a
+         * count: retried Prepares, which get its answer, and Releases
+         * (release_after_prepare), which erase its volume once made. */
+        Operation **waiters;
+        size_t n_waiters;
 } PendingPrepare;
 
 /* A spare job volume older than this is re-keyed: a key waits in the kernel
@@ -64,6 +69,7 @@ struct Volume {
         size_t n_jobs;
         PendingPrepare *pending;
         sd_event_source *spare_timer;
+        bool spare_failed;         /* the last spare could not be made: none again before the next check */
 };
 
 extern const Caller volume_self_caller;
@@ -108,8 +114,11 @@ bool pool_spare_ready(const Volume *pool);
 bool job_is_spare(const Volume *j);
 /* Its volume is being made, or the spare mounted for it. */
 bool job_being_made(const Volume *j);
-/* Makes a spare if there is none and it fits; re-keys one that waited too long. */
+/* Makes a spare if there is none and it fits, unless the last one could not
+ * be made; re-keys one that waited too long. */
 void pool_spare_ensure(Volume *pool);
+/* The check every SPARE_CHECK_USEC: tries a spare again after a failed one. */
+void pool_spare_check(Volume *pool);
 /* The job volume of `job` in any pool, or NULL. */
 Volume *pool_find_job(Manager *m, const char *job);
 /* Starts making job `job`'s volume of `size` bytes (0: JobSize=) in the pool.
@@ -117,6 +126,12 @@ Volume *pool_find_job(Manager *m, const char *job);
  * volume; -ENOSPC, -EUSERS, -EINVAL as reserve_check() says, with `why`. */
 int pool_start_job(Volume *pool, const Caller *c, const char *job, const char *user, uid_t uid, uint64_t size,
                    Operation *op, char *why, size_t why_size);
+/* The pool whose Prepare of `job` waits for the spare, or NULL. */
+Volume *pool_find_pending(Manager *m, const char *job);
+/* `op` (a retried Prepare of the job, or its Release) waits with that Prepare. */
+int pool_pending_add_waiter(Volume *pool, Operation *op);
+/* Drops the waiting Prepare and what waits with it, unanswered (at exit). */
+void pool_pending_free(Volume *pool);
 /* Starts erasing a job volume (IN_USE, or FAILED by an admin's wipe). */
 int job_start_release(Volume *j, const Caller *c, Operation *op);
 /* The loop's side of a job volume's finished work; may free it. */

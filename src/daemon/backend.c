@@ -356,6 +356,9 @@ static void no_fit_error(ApiResult *r, const Volume *pool, int k, uint64_t size,
                 api_result_invalid_parameter(r, "size");
                 return;
         }
+        /* A Prepare that named no size asked for JobSize=, as pool_start_job() resolves it. */
+        if (size == 0)
+                size = job_size_resolve(&pool->sc->job_size, total, pool->sc->max_jobs, THIN_BLOCK_DEFAULT);
         json_object_object_add(p, "requested_bytes", json_object_new_uint64(size));
         json_object_object_add(p, "free_bytes", json_object_new_uint64(total > reserved ? total - reserved : 0));
         json_object_object_add(p, "reason", json_object_new_string(why));
@@ -400,6 +403,13 @@ static void backend_prepare(void *userdata, Call *call, const Caller *c, const c
                         api_result_error(r, API_ERROR_VOLUME_FAILED, failed_params(j));
                 else
                         unavailable_error(r, j, -EBUSY);
+                return;
+        }
+        /* ...or waits for the spare to give its space up: so does the retry. */
+        Volume *pool = pool_find_pending(m, job);
+        if (pool && (!volume || streq(volume, pool->sc->name))) {
+                _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_prepare, m);
+                defer_on(r, op ? pool_pending_add_waiter(pool, op) : -ENOMEM);
                 return;
         }
 
@@ -492,6 +502,16 @@ static void backend_release(void *userdata, Call *call, const Caller *c, const c
         Volume *j = pool_find_job(m, job);
         if (j) {
                 release_job_volume(m, call, j, c, r);
+                return;
+        }
+        /* Its Prepare waits for the spare to give its space up (the prolog
+         * gave up on it, the job ended): its volume is erased once made. */
+        Volume *pool = pool_find_pending(m, job);
+        if (pool) {
+                _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_release, m);
+                if (op)
+                        op->release_after_prepare = true;
+                defer_on(r, op ? pool_pending_add_waiter(pool, op) : -ENOMEM);
                 return;
         }
 

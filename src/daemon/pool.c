@@ -16,6 +16,9 @@
 #include "scratchd/util.h"
 #include "scratchd/volume.h"
 
+/* How often the spare is checked: made where it is missing, re-keyed where it waited too long. */
+#define SPARE_CHECK_USEC (300 * USEC_PER_SEC)
+
 uint64_t pool_bytes(const Volume *pool) {
         ThinPlan plan;
         char why[256];
@@ -262,6 +265,10 @@ void pool_spare_ensure(Volume *pool) {
                 }
                 return;
         }
+        /* Not again at once after a failure: each try uses a thin id and a
+         * key generation up, and a fenced one keeps its space. */
+        if (pool->spare_failed)
+                return;
         uint64_t size = default_size(pool, &plan);
         Reservations res = {
                 .pool_bytes = plan.data_size,
@@ -276,6 +283,75 @@ void pool_spare_ensure(Volume *pool) {
                 log_warning("%s: cannot make a spare job volume: %s", pool->sc->name, why);
 }
 
+Volume *pool_find_pending(Manager *m, const char *job) {
+        for (size_t i = 0; i < m->n_volumes; i++)
+                if (m->volumes[i].pending && streq(m->volumes[i].pending->job, job))
+                        return &m->volumes[i];
+        return NULL;
+}
+
+int pool_pending_add_waiter(Volume *pool, Operation *op) {
+        PendingPrepare *p = pool->pending;
+        Operation **n = realloc(p->waiters, sizeof(Operation *) * (p->n_waiters + 1));
+        if (!n)
+                return -ENOMEM;
+        p->waiters = n;
+        p->waiters[p->n_waiters++] = operation_ref(op);
+        operation_add(op);
+        return 0;
+}
+
+/* Answers a Prepare that waited, and was not started after all. */
+static void pending_error(Volume *pool, Operation *op, int r, const char *why) {
+        json_object *params = json_object_new_object();
+        json_object_object_add(params, "volume", json_object_new_string(pool->sc->name));
+        json_object_object_add(params, "reason", json_object_new_string(
+                why[0] ? why : "the spare could not give its space up; the journal says why"));
+        call_error(op->call, r == -ENOSPC   ? API_ERROR_NO_SPACE
+                             : r == -EUSERS ? API_ERROR_TOO_MANY_JOBS
+                             : r == -EBUSY  ? API_ERROR_VOLUME_BUSY
+                                            : API_ERROR_INTERNAL,
+                   params);
+        /* Answered here: nothing answers again when its count drops. */
+        op->done = NULL;
+}
+
+/* Those that waited with a Prepare go on with it: to its next wait, or to
+ * the job volume now being made for it. Where there is none (it failed),
+ * a retried Prepare gets the same error, and a Release is a success that
+ * erases nothing. Each keeps the reference and the count it holds. */
+static void pending_pass_waiters(Volume *pool, PendingPrepare *p, int r, const char *why) {
+        Operation ***to = NULL;
+        size_t *n_to = NULL;
+
+        if (r >= 0 && pool->pending) {
+                to = &pool->pending->waiters;
+                n_to = &pool->pending->n_waiters;
+        } else if (r >= 0)
+                for (size_t i = 0; i < pool->n_jobs && !to; i++)
+                        if (streq(pool->jobs[i]->rec.job, p->job) && job_being_made(pool->jobs[i])) {
+                                to = &pool->jobs[i]->waiters;
+                                n_to = &pool->jobs[i]->n_waiters;
+                        }
+        Operation **moved = NULL;
+        if (to && p->n_waiters > 0 && (moved = realloc(*to, sizeof(Operation *) * (*n_to + p->n_waiters))))
+                *to = moved;
+        for (size_t i = 0; i < p->n_waiters; i++) {
+                Operation *op = p->waiters[i];
+                if (moved) {
+                        moved[(*n_to)++] = op;
+                        continue;
+                }
+                if (!op->release_after_prepare)
+                        pending_error(pool, op, r < 0 ? r : -ENOMEM, why);
+                operation_volume_done(op, pool, !op->release_after_prepare || r >= 0);
+                operation_unref(op);
+        }
+        free(p->waiters);
+        p->waiters = NULL;
+        p->n_waiters = 0;
+}
+
 /* A Prepare that waited for the spare to give its space up. */
 static void pending_start(Volume *pool) {
         PendingPrepare *p = pool->pending;
@@ -285,22 +361,26 @@ static void pending_start(Volume *pool) {
         pool->pending = NULL;
         int r = pool_start_job(pool, &p->caller, p->job, p->user, p->uid, p->size, p->op, why, sizeof(why));
         if (r < 0) {
-                json_object *params = json_object_new_object();
-                json_object_object_add(params, "volume", json_object_new_string(pool->sc->name));
-                json_object_object_add(params, "reason", json_object_new_string(
-                        why[0] ? why : "the spare could not give its space up; the journal says why"));
-                call_error(p->op->call, r == -ENOSPC   ? API_ERROR_NO_SPACE
-                                        : r == -EUSERS ? API_ERROR_TOO_MANY_JOBS
-                                        : r == -EBUSY  ? API_ERROR_VOLUME_BUSY
-                                                       : API_ERROR_INTERNAL,
-                           params);
+                pending_error(pool, p->op, r, why);
                 pool->counters.prepare_failures++;
-                /* Answered here: nothing answers again when the count
-                 * taken while it waited is dropped. */
-                p->op->done = NULL;
         }
-        /* Started, the job volume holds a count of its own and answers. */
+        pending_pass_waiters(pool, p, r, why);
+        /* Drops the count taken when it began waiting. Started, the job
+         * volume holds a count of its own and answers; not started, it was
+         * answered above, so nothing answers again. */
         operation_volume_done(p->op, pool, r < 0);
+        operation_unref(p->op);
+        free(p);
+}
+
+void pool_pending_free(Volume *pool) {
+        PendingPrepare *p = pool->pending;
+        if (!p)
+                return;
+        pool->pending = NULL;
+        for (size_t i = 0; i < p->n_waiters; i++)
+                operation_unref(p->waiters[i]);
+        free(p->waiters);
         operation_unref(p->op);
         free(p);
 }
@@ -335,8 +415,12 @@ static void answer_waiters(Volume *j, bool failed, bool created) {
         if (n_release > 0 && job_start_release(j, &waiters[0]->call->caller, NULL) >= 0 &&
             (moved = realloc(j->waiters, sizeof(Operation *) * (j->n_waiters + n_release)))) {
                 j->waiters = moved;
-                for (size_t i = 0; i < n_release; i++)
+                /* From now on they wait for the erase itself: its failure
+                 * is theirs. */
+                for (size_t i = 0; i < n_release; i++) {
+                        waiters[i]->release_after_prepare = false;
                         j->waiters[j->n_waiters++] = waiters[i];
+                }
         } else
                 for (size_t i = 0; i < n_release; i++) {
                         operation_volume_done(waiters[i], j, true);
@@ -360,9 +444,13 @@ void job_work_done(Volume *j) {
         bool failed = j->result.r < 0;
         j->rec = j->result.rec;
 
-        if (w == WORK_JOB_CREATE && job_is_spare(j)) {
-                if (failed)
-                        log_warning("%s: the spare job volume failed: %s", pool->sc->name, j->result.reason);
+        /* The spare's by its order: a fenced one has no job either, but is no spare. */
+        if (w == WORK_JOB_CREATE && !j->order.job[0]) {
+                if (failed) {
+                        log_warning("%s: the spare job volume failed: %s; trying again in %llu s", pool->sc->name,
+                                    j->result.reason, (unsigned long long) (SPARE_CHECK_USEC / USEC_PER_SEC));
+                        pool->spare_failed = true;
+                }
         } else if (w == WORK_JOB_CREATE || w == WORK_JOB_ASSIGN) {
                 if (failed)
                         pool->counters.prepare_failures++;
@@ -403,11 +491,14 @@ void job_work_done(Volume *j) {
         manager_volume_changed(m, pool);
 }
 
-#define SPARE_CHECK_USEC (300 * USEC_PER_SEC)
+void pool_spare_check(Volume *pool) {
+        pool->spare_failed = false;
+        pool_spare_ensure(pool);
+}
 
 static int on_spare_timer(sd_event_source *es, uint64_t usec, void *userdata) {
         Volume *pool = userdata;
-        pool_spare_ensure(pool);
+        pool_spare_check(pool);
         (void) sd_event_source_set_time_relative(es, SPARE_CHECK_USEC);
         (void) sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
         return 0;
@@ -431,7 +522,9 @@ void pool_work_done(Volume *pool, WorkKind w) {
         res->n_jobs = 0;
 
         /* The spare is checked now and then: made where it is missing and
-         * fits, re-keyed where it waited too long. */
+         * fits, re-keyed where it waited too long. A pool made anew tries
+         * at once. */
+        pool->spare_failed = false;
         if (!pool->spare_timer)
                 (void) sd_event_add_time_relative(pool->manager->event, &pool->spare_timer, CLOCK_MONOTONIC,
                                                   SPARE_CHECK_USEC, USEC_PER_SEC, on_spare_timer, pool);

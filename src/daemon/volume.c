@@ -52,12 +52,9 @@ void volume_done(Volume *v) {
         v->work = WORK_NONE;
         free(v->result.jobs);
         v->result.jobs = NULL;
-        /* A Prepare that waited for the spare: answered by its call's end. */
-        if (v->pending) {
-                operation_unref(v->pending->op);
-                free(v->pending);
-                v->pending = NULL;
-        }
+        /* A Prepare that waited for the spare, and those that waited with
+         * it: answered by their calls' end. */
+        pool_pending_free(v);
         if (!v->pool)
                 pool_drop_jobs(v);
         for (size_t i = 0; i < v->n_waiters; i++)
@@ -282,8 +279,12 @@ static void release_after_prepare(Volume *v, Operation **ops, size_t n) {
                 return;
         }
         v->waiters = w;
-        for (size_t i = 0; i < n; i++)
+        /* From now on they wait for the release itself: a failed Prepare
+         * was nothing to erase, a failed release is a failure of theirs. */
+        for (size_t i = 0; i < n; i++) {
+                ops[i]->release_after_prepare = false;
                 v->waiters[v->n_waiters++] = ops[i];
+        }
 }
 
 void volume_work_done(Volume *v) {

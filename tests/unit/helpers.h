@@ -68,6 +68,8 @@ static inline void assert_record_equal(const Record *a, const Record *b) {
         assert_int_equal(a->generation, b->generation);
         assert_int_equal(a->mapping_devnum, b->mapping_devnum);
         assert_string_equal(a->device, b->device);
+        assert_int_equal(a->data_size, b->data_size);
+        assert_int_equal(a->chunk_size, b->chunk_size);
         assert_string_equal(a->mount_point, b->mount_point);
         assert_string_equal(a->cipher, b->cipher);
         assert_int_equal(a->sector_size, b->sector_size);
@@ -80,6 +82,8 @@ static inline void assert_record_equal(const Record *a, const Record *b) {
         assert_string_equal(a->user, b->user);
         assert_int_equal(a->uid, b->uid);
         assert_string_equal(a->last_job, b->last_job);
+        assert_int_equal(a->thin_id, b->thin_id);
+        assert_int_equal(a->created, b->created);
         assert_int_equal(a->last_wipe, b->last_wipe);
         assert_int_equal(a->last_wipe_usec, b->last_wipe_usec);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The daemon layer (src/daemon: manager, volumes, operations, backend) on a
- * real sd-event loop, with a fake worker body (records saved, no disks) and
+/* The daemon layer (src/daemon: manager, volumes, operations, backend, and
+ * shared mode's pool) on a real sd-event loop, with a fake worker body
+ * (records saved, job volumes as jobvol.c leaves them, no disks) and
  * a fake transport (calls whose answers are recorded, clients that go away).
  * Prepare's user lookup and job directory run for real, in the worker, with
  * getpwnam_r() wrapped so that NSS can be made slow. */
@@ -22,6 +23,8 @@
 #include "scratchd/lifecycle.h"
 #include "scratchd/manager.h"
 #include "scratchd/record.h"
+#include "scratchd/reserve.h"
+#include "scratchd/thin.h"
 #include "scratchd/util.h"
 
 /* ---- a slow NSS: getpwnam_r() as the worker calls it ---- */
@@ -44,6 +47,11 @@ typedef struct FakeWorker {
         bool gate_closed;          /* wipes wait here until it opens */
         const char *fail;          /* the volume whose wipes fail, or NULL */
         const char *state_dir;
+        /* Shared mode. */
+        const char *fail_job;      /* the job whose volume's release fails, or NULL */
+        bool fail_create;          /* job volumes cannot be made (undone: ABSENT) */
+        unsigned n_creates, n_assigns, n_releases;   /* job volume work done */
+        unsigned n_spare_creates, n_spare_releases;  /* of those, the spare's */
 } FakeWorker;
 
 static FakeWorker fw = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
@@ -53,6 +61,67 @@ static void gate(bool closed) {
         fw.gate_closed = closed;
         pthread_cond_broadcast(&fw.cond);
         pthread_mutex_unlock(&fw.lock);
+}
+
+/* The pool's data device in shared mode: 10 GiB. */
+#define POOL_DEVICE_SIZE (UINT64_C(10) << 30)
+
+/* Shared mode's job volumes as jobvol.c ends them up, without a kernel:
+ * made (a job's, IN_USE at MountPoint/JOB; or the spare, CLEAN), the spare
+ * given to a job, erased (ABSENT) or fenced (FAILED). */
+static void fake_job(const WorkOrder *o, WorkResult *ret, bool fail) {
+        Record rec;
+
+        switch (o->kind) {
+        case WORK_JOB_CREATE:
+                if (fw.fail_create) {
+                        ret->rec = (Record) { .state = STATE_ABSENT, .thin_id = o->thin_id };
+                        snprintf(ret->reason, sizeof(ret->reason), "%s's volume: mkfs failed: fake",
+                                 o->job[0] ? o->job : "the spare");
+                        ret->error = API_ERROR_INTERNAL;
+                        ret->r = -EIO;
+                        return;
+                }
+                rec = (Record) { .state = STATE_CLEAN, .generation = o->generation, .data_size = o->size,
+                                 .thin_id = o->thin_id, .created = time(NULL) };
+                break;
+        case WORK_JOB_ASSIGN:
+                rec = o->job_rec;
+                assert_int_equal(rec.state, STATE_CLEAN);
+                assert_string_equal(rec.job, "");   /* the spare, as it was */
+                break;
+        case WORK_JOB_RELEASE:
+                rec = o->job_rec;
+                assert_string_equal(rec.job, o->job);
+                /* WIPING, and still the job's, as jobvol_erase() has it: a
+                 * fenced one is found by its job. */
+                rec.state = STATE_WIPING;
+                rec.reason[0] = 0;
+                if (fail) {
+                        assert_int_equal(lifecycle_apply(&rec, EVENT_WIPE_FAILED, &(LifecycleArgs) {
+                                                 .reason = "cannot delete thin volume: fake" }),
+                                         0);
+                        snprintf(ret->reason, sizeof(ret->reason), "job %s's volume: fake", rec.job);
+                        ret->r = -EIO;
+                } else {
+                        rec.state = STATE_ABSENT;
+                        ret->r = 0;
+                }
+                ret->rec = rec;
+                return;
+        default:
+                fail_msg("unexpected work %s", work_kind_to_string(o->kind));
+                return;
+        }
+        if (o->job[0]) {
+                rec.state = STATE_IN_USE;
+                snprintf(rec.job, sizeof(rec.job), "%s", o->job);
+                snprintf(rec.user, sizeof(rec.user), "%s", o->user);
+                rec.uid = (uint32_t) o->uid;
+                snprintf(rec.mount_point, sizeof(rec.mount_point), "%s/%s", o->sc->mount_point, o->job);
+        }
+        ret->rec = rec;
+        ret->r = 0;
 }
 
 /* A wipe as the engine records it (through the lifecycle), without a disk. */
@@ -65,13 +134,30 @@ static void fake_run(void *userdata, const WorkOrder *o, WorkResult *ret) {
         while (fw.gate_closed)
                 pthread_cond_wait(&fw.cond, &fw.lock);
         bool fail = fw.fail && streq(fw.fail, o->sc->name);
+        bool fail_job = fw.fail_job && streq(fw.fail_job, o->job);
+        bool spare = !o->job[0];
+        fw.n_creates += o->kind == WORK_JOB_CREATE;
+        fw.n_assigns += o->kind == WORK_JOB_ASSIGN;
+        fw.n_releases += o->kind == WORK_JOB_RELEASE;
+        fw.n_spare_creates += o->kind == WORK_JOB_CREATE && spare;
+        fw.n_spare_releases += o->kind == WORK_JOB_RELEASE && spare;
         pthread_mutex_unlock(&fw.lock);
+
+        if (o->kind == WORK_JOB_CREATE || o->kind == WORK_JOB_ASSIGN || o->kind == WORK_JOB_RELEASE) {
+                fake_job(o, ret, fail_job);
+                return;
+        }
 
         Record rec;
         if (record_load(fw.state_dir, o->sc->name, &rec) < 0)
                 rec = (Record) { .state = STATE_ABSENT };
         assert_int_equal(lifecycle_apply(&rec, EVENT_WIPE_START, NULL), 0);
         rec.generation++;
+        /* A pool built anew: its data device's size, thin ids from 1, no job volumes. */
+        if (o->sc->mode == SCRATCH_MODE_SHARED) {
+                rec.data_size = POOL_DEVICE_SIZE;
+                rec.thin_id = 1;
+        }
         if (fail) {
                 assert_int_equal(lifecycle_apply(&rec, EVENT_WIPE_FAILED, &(LifecycleArgs) { .reason = "mkfs failed: fake" }),
                                  0);
@@ -170,8 +256,9 @@ static bool answered(Manager *m, void *arg) {
 }
 
 /* n_volumes volumes, "scratch" and (second) "other", each on its own mount
- * directory; adopted (wiped by the fake) to CLEAN. */
-static Fixture *fixture_new(void **state, size_t n_volumes, const char *fail) {
+ * directory, with `extra` lines in [Scratch]; adopted (wiped by the fake)
+ * to CLEAN. */
+static Fixture *fixture_new_with(void **state, size_t n_volumes, const char *fail, const char *extra) {
         Fixture *f = calloc(1, sizeof(Fixture));
         _cleanup_free_ char *text = NULL, *error = NULL;
         void *t = NULL;
@@ -189,8 +276,8 @@ static Fixture *fixture_new(void **state, size_t n_volumes, const char *fail) {
         assert_non_null(pw);
         snprintf(f->user, sizeof(f->user), "%s", pw->pw_name);
 
-        assert_true(asprintf(&text, "[Scratch]\nDevices=/dev/null\nMountPoint=%s\n[Daemon]\nAuditLog=\n", f->mounts[0]) >
-                    0);
+        assert_true(asprintf(&text, "[Scratch]\nDevices=/dev/null\nMountPoint=%s\n%s[Daemon]\nAuditLog=\n",
+                             f->mounts[0], extra ?: "") > 0);
         assert_int_equal(config_load_string("test.conf", text, &f->config, &error), 0);
         if (n_volumes == 2) {
                 /* A second volume, as the config will one day allow. */
@@ -206,6 +293,9 @@ static Fixture *fixture_new(void **state, size_t n_volumes, const char *fail) {
         }
 
         fw.fail = fail;
+        fw.fail_job = NULL;
+        fw.fail_create = false;
+        fw.n_creates = fw.n_assigns = fw.n_releases = fw.n_spare_creates = fw.n_spare_releases = 0;
         fw.state_dir = f->state_dir;
         gate(false);
         nss_delay_ms = 0;
@@ -215,6 +305,10 @@ static Fixture *fixture_new(void **state, size_t n_volumes, const char *fail) {
         assert_true(run_until(f->m, all_idle, NULL));
         *state = f;
         return f;
+}
+
+static Fixture *fixture_new(void **state, size_t n_volumes, const char *fail) {
+        return fixture_new_with(state, n_volumes, fail, NULL);
 }
 
 static int fixture_free(void **state) {
@@ -492,6 +586,34 @@ static void test_release_during_failed_prepare(void **state) {
         answer_done(&r);
 }
 
+/* The same, but the wipe after the Prepare fails: the Release says so (the
+ * epilog drains the node), and the volume is fenced. */
+static void test_release_during_prepare_wipe_fails(void **state) {
+        Fixture *f = fixture_new(state, 1, NULL);
+        Answer p = {}, r = {};
+
+        fw.fail = "scratch";
+        nss_delay_ms = 300;
+        Call *cp = prepare(f, &p, "79");
+        Call *cr = invoke(f->m, &r, "io.scratchd.Release", "{\"job\":\"79\"}");
+        assert_int_equal(r.n, 0);
+        assert_true(run_until(f->m, answered, &r));
+        assert_true(run_until(f->m, all_idle, NULL));
+        assert_int_equal(p.n, 1);
+        assert_string_equal(p.error, "");
+        assert_int_equal(r.n, 1);
+        assert_string_equal(r.error, API_ERROR_VOLUME_FAILED);
+        assert_string_equal(str(r.parameters, "volume"), "scratch");
+        assert_string_equal(str(r.parameters, "reason"), "mkfs failed: fake");
+        assert_int_equal(state_of(f, 0), STATE_FAILED);
+        assert_int_equal(f->m->volumes[0].counters.release_failures, 1);
+
+        call_unref(cp);
+        call_unref(cr);
+        answer_done(&p);
+        answer_done(&r);
+}
+
 /* Subscribe: the status, then each change; nothing once the client is gone. */
 static void test_subscribe(void **state) {
         Fixture *f = fixture_new(state, 1, NULL);
@@ -566,6 +688,814 @@ static void test_slow_nss_does_not_delay_status(void **state) {
         answer_done(&p);
 }
 
+/* ---- shared mode ---- */
+
+/* The pool and every job volume of it idle. */
+static bool pool_quiet(Manager *m, void *arg) {
+        for (size_t i = 0; i < m->n_volumes; i++) {
+                if (!volume_idle(&m->volumes[i]))
+                        return false;
+                for (size_t k = 0; k < m->volumes[i].n_jobs; k++)
+                        if (!volume_idle(m->volumes[i].jobs[k]))
+                                return false;
+        }
+        return true;
+}
+
+/* One pool ("scratch", Mode=shared, `extra` lines more), adopted CLEAN over
+ * a data device of POOL_DEVICE_SIZE, its spare made. */
+static Fixture *shared_new(void **state, const char *extra) {
+        char lines[256];
+        snprintf(lines, sizeof(lines), "Mode=shared\n%s", extra ?: "");
+        Fixture *f = fixture_new_with(state, 1, NULL, lines);
+        assert_true(run_until(f->m, pool_quiet, NULL));
+        assert_int_equal(f->m->volumes[0].sc->mode, SCRATCH_MODE_SHARED);
+        assert_int_equal(state_of(f, 0), STATE_CLEAN);
+        return f;
+}
+
+static Volume *pool_of(Fixture *f) {
+        return &f->m->volumes[0];
+}
+
+/* The pool's size for job volumes, as thin_plan() makes it of the data device. */
+static uint64_t expected_pool_bytes(void) {
+        ThinPlan plan;
+        char why[256];
+        assert_int_equal(thin_plan(POOL_DEVICE_SIZE, 0, &plan, why, sizeof(why)), 0);
+        return plan.data_size;
+}
+
+/* A job's size when its Prepare names none, JobSize= unset: the pool over MaxJobs=. */
+static uint64_t default_job_size(unsigned max_jobs) {
+        return job_size_resolve(NULL, expected_pool_bytes(), max_jobs, THIN_BLOCK_DEFAULT);
+}
+
+/* Prepare of `job` by the test's user, of `size` bytes (0: none named). */
+static Call *prepare_sized(Fixture *f, Answer *a, const char *job, uint64_t size) {
+        char params[256];
+        if (size > 0)
+                snprintf(params, sizeof(params), "{\"job\":\"%s\",\"user\":\"%s\",\"size\":%" PRIu64 "}", job,
+                         f->user, size);
+        else
+                snprintf(params, sizeof(params), "{\"job\":\"%s\",\"user\":\"%s\"}", job, f->user);
+        return invoke(f->m, a, "io.scratchd.Prepare", params);
+}
+
+static Call *release(Fixture *f, Answer *a, const char *job) {
+        char params[128];
+        snprintf(params, sizeof(params), "{\"job\":\"%s\"}", job);
+        return invoke(f->m, a, "io.scratchd.Release", params);
+}
+
+static void assert_job_dir(Fixture *f, const Answer *a, const char *job) {
+        char expect[256];
+        snprintf(expect, sizeof(expect), "%s/%s", f->mounts[0], job);
+        assert_string_equal(a->error, "");
+        assert_string_equal(str(a->parameters, "volume"), "scratch");
+        assert_string_equal(str(a->parameters, "directory"), expect);
+}
+
+/* Prepares `job` (default size) and runs the loop until it is answered and
+ * the pool is quiet again. */
+static void prepare_done(Fixture *f, const char *job, uint64_t size) {
+        Answer a = {};
+        Call *c = prepare_sized(f, &a, job, size);
+        assert_true(run_until(f->m, answered, &a));
+        assert_true(run_until(f->m, pool_quiet, NULL));
+        assert_int_equal(a.n, 1);
+        assert_job_dir(f, &a, job);
+        call_unref(c);
+        answer_done(&a);
+}
+
+static void test_shared_adopted(void **state) {
+        Fixture *f = shared_new(state, NULL);
+        Volume *pool = pool_of(f);
+
+        assert_int_equal(pool->rec.data_size, POOL_DEVICE_SIZE);
+        assert_int_equal(pool_bytes(pool), expected_pool_bytes());
+        assert_true(pool_bytes(pool) < POOL_DEVICE_SIZE);
+        /* A spare of the default size, ready; no job volume. */
+        assert_int_equal(pool->n_jobs, 1);
+        assert_non_null(pool_spare(pool));
+        assert_true(pool_spare_ready(pool));
+        assert_int_equal(pool_spare(pool)->rec.data_size, default_job_size(MAX_JOBS_DEFAULT));
+        assert_int_equal(pool_n_jobs(pool), 0);
+        assert_int_equal(pool_reserved_bytes(pool), 0);
+        assert_int_equal(fw.n_spare_creates, 1);
+        assert_int_equal(fw.n_creates, 1);
+}
+
+/* Two jobs at once: each its own volume, directory and key generation. */
+static void test_shared_two_prepares(void **state) {
+        Fixture *f = shared_new(state, NULL);
+        Volume *pool = pool_of(f);
+        Answer a = {}, b = {};
+        uint64_t size = default_job_size(MAX_JOBS_DEFAULT);
+
+        gate(true);
+        Call *ca = prepare_sized(f, &a, "101", 0);
+        Call *cb = prepare_sized(f, &b, "102", 0);
+        /* Both are being made at once; neither answered yet. */
+        assert_int_equal(a.n + b.n, 0);
+        Volume *ja = pool_find_job(f->m, "101"), *jb = pool_find_job(f->m, "102");
+        assert_non_null(ja);
+        assert_non_null(jb);
+        assert_ptr_not_equal(ja, jb);
+        assert_true(job_being_made(ja));
+        assert_true(job_being_made(jb));
+        gate(false);
+        assert_true(run_until(f->m, answered, &a));
+        assert_true(run_until(f->m, answered, &b));
+        assert_true(run_until(f->m, pool_quiet, NULL));
+
+        assert_job_dir(f, &a, "101");
+        assert_job_dir(f, &b, "102");
+        assert_string_not_equal(str(a.parameters, "directory"), str(b.parameters, "directory"));
+        assert_int_not_equal(num(a.parameters, "key_generation"), num(b.parameters, "key_generation"));
+        assert_int_equal(num(a.parameters, "size_bytes"), size);
+        assert_int_equal(num(b.parameters, "size_bytes"), size);
+
+        /* The first got the spare (only mounted), the second a volume made for it. */
+        assert_int_equal(fw.n_assigns, 1);
+        assert_int_equal(fw.n_creates - fw.n_spare_creates, 1);
+        ja = pool_find_job(f->m, "101");
+        jb = pool_find_job(f->m, "102");
+        assert_int_equal(volume_visible_state(ja), STATE_IN_USE);
+        assert_int_equal(volume_visible_state(jb), STATE_IN_USE);
+        assert_int_not_equal(ja->rec.thin_id, jb->rec.thin_id);
+        assert_int_equal(pool_n_jobs(pool), 2);
+        assert_int_equal(pool_reserved_bytes(pool), 2 * size);
+        /* A new spare stands where the first one was. */
+        assert_true(pool_spare_ready(pool));
+        assert_int_equal(fw.n_spare_creates, 2);
+        assert_int_equal(pool->counters.prepares, 2);
+
+        /* Every key generation handed out is on file in the pool's record
+         * before it is used: no restart hands one out twice. */
+        Record on_file;
+        assert_int_equal(record_load(f->state_dir, "scratch", &on_file), 0);
+        assert_int_equal(on_file.generation, pool->rec.generation);
+        assert_true(on_file.generation >= (uint64_t) num(a.parameters, "key_generation"));
+        assert_true(on_file.generation >= (uint64_t) num(b.parameters, "key_generation"));
+        assert_true(on_file.thin_id > ja->rec.thin_id && on_file.thin_id > jb->rec.thin_id);
+
+        call_unref(ca);
+        call_unref(cb);
+        answer_done(&a);
+        answer_done(&b);
+}
+
+/* One job's release erases its volume alone. */
+static void test_shared_release_one(void **state) {
+        Fixture *f = shared_new(state, NULL);
+        Volume *pool = pool_of(f);
+        Answer r = {}, r2 = {}, r3 = {};
+        uint64_t size = default_job_size(MAX_JOBS_DEFAULT);
+
+        prepare_done(f, "101", 0);
+        prepare_done(f, "102", 0);
+        uint64_t gen_a = pool_find_job(f->m, "101")->rec.generation;
+        uint64_t gen_b = pool_find_job(f->m, "102")->rec.generation;
+        unsigned releases = fw.n_releases;
+
+        gate(true);
+        Call *cr = release(f, &r, "101");
+        assert_int_equal(r.n, 0);
+        assert_int_equal(volume_visible_state(pool_find_job(f->m, "101")), STATE_WIPING);
+        assert_int_equal(volume_visible_state(pool_find_job(f->m, "102")), STATE_IN_USE);
+        gate(false);
+        assert_true(run_until(f->m, answered, &r));
+        assert_true(run_until(f->m, pool_quiet, NULL));
+        assert_string_equal(r.error, "");
+        assert_string_equal(str(r.parameters, "volume"), "scratch");
+        assert_int_equal(num(r.parameters, "key_generation"), gen_a);
+        assert_int_equal(fw.n_releases - releases, 1);
+
+        /* 101's volume is gone; 102's is as it was. */
+        assert_null(pool_find_job(f->m, "101"));
+        Volume *jb = pool_find_job(f->m, "102");
+        assert_non_null(jb);
+        assert_int_equal(volume_visible_state(jb), STATE_IN_USE);
+        assert_int_equal(jb->rec.generation, gen_b);
+        assert_int_equal(pool_n_jobs(pool), 1);
+        assert_int_equal(pool_reserved_bytes(pool), size);
+        assert_int_equal(pool->counters.releases, 1);
+        assert_string_equal(pool->rec.last_job, "101");
+        assert_int_equal(state_of(f, 0), STATE_CLEAN);
+
+        /* A retried epilog is answered at once, and erases nothing more. */
+        Call *cr2 = release(f, &r2, "101");
+        assert_int_equal(r2.n, 1);
+        assert_string_equal(r2.error, "");
+        assert_int_equal(fw.n_releases - releases, 1);
+        /* A job that never had a volume here. */
+        Call *cr3 = release(f, &r3, "999");
+        assert_int_equal(r3.n, 1);
+        assert_string_equal(r3.error, API_ERROR_NO_SUCH_JOB);
+        assert_int_equal(volume_visible_state(pool_find_job(f->m, "102")), STATE_IN_USE);
+
+        call_unref(cr);
+        call_unref(cr2);
+        call_unref(cr3);
+        answer_done(&r);
+        answer_done(&r2);
+        answer_done(&r3);
+}
+
+/* A Prepare that does not fit beside the others is refused at once, with
+ * what is free, and changes nothing. */
+static void test_shared_no_space(void **state) {
+        Fixture *f = shared_new(state, NULL);
+        Volume *pool = pool_of(f);
+        Answer a = {}, b = {}, c = {};
+        const uint64_t six = UINT64_C(6) << 30;
+        uint64_t total = expected_pool_bytes();
+
+        prepare_done(f, "201", six);
+        Volume *j = pool_find_job(f->m, "201");
+        assert_int_equal(j->rec.data_size, six);
+        assert_int_equal(pool_reserved_bytes(pool), six);
+        unsigned creates = fw.n_creates;
+        size_t n_jobs = pool->n_jobs;
+
+        Call *ca = prepare_sized(f, &a, "202", six);
+        assert_int_equal(a.n, 1);
+        assert_string_equal(a.error, API_ERROR_NO_SPACE);
+        assert_string_equal(str(a.parameters, "volume"), "scratch");
+        assert_int_equal(num(a.parameters, "requested_bytes"), six);
+        assert_int_equal(num(a.parameters, "free_bytes"), total - six);
+        assert_non_null(str(a.parameters, "reason"));
+        assert_true(strlen(str(a.parameters, "reason")) > 0);
+
+        /* More than the whole pool: NoSpace too, saying so. */
+        Call *cb = prepare_sized(f, &b, "203", UINT64_C(20) << 30);
+        assert_int_equal(b.n, 1);
+        assert_string_equal(b.error, API_ERROR_NO_SPACE);
+        assert_int_equal(num(b.parameters, "requested_bytes"), UINT64_C(20) << 30);
+        assert_int_equal(num(b.parameters, "free_bytes"), total - six);
+        assert_non_null(strstr(str(b.parameters, "reason"), "whole pool"));
+
+        /* Below the smallest job volume (in whole pool blocks): the
+         * parameter is refused. */
+        Call *cc = prepare_sized(f, &c, "204", JOB_SIZE_MIN - THIN_BLOCK_DEFAULT);
+        assert_int_equal(c.n, 1);
+        assert_string_equal(c.error, "org.varlink.service.InvalidParameter");
+        assert_string_equal(str(c.parameters, "parameter"), "size");
+
+        /* Nothing was made or changed. */
+        assert_true(pool_quiet(f->m, NULL));
+        assert_int_equal(fw.n_creates, creates);
+        assert_int_equal(pool->n_jobs, n_jobs);
+        assert_null(pool_find_job(f->m, "202"));
+        assert_null(pool_find_job(f->m, "203"));
+        assert_null(pool_find_job(f->m, "204"));
+        assert_int_equal(pool_reserved_bytes(pool), six);
+        assert_int_equal(pool->counters.prepare_failures, 3);
+
+        /* A size is rounded up to whole pool blocks: one byte short of the
+         * smallest is the smallest. */
+        prepare_done(f, "205", JOB_SIZE_MIN - 1);
+        assert_int_equal(pool_find_job(f->m, "205")->rec.data_size, JOB_SIZE_MIN);
+        assert_int_equal(pool_reserved_bytes(pool), six + JOB_SIZE_MIN);
+
+        call_unref(ca);
+        call_unref(cb);
+        call_unref(cc);
+        answer_done(&a);
+        answer_done(&b);
+        answer_done(&c);
+}
+
+/* The same with JobSize=: the Prepare names no size, and is told the one
+ * it would have got. */
+static void test_shared_no_space_default_size(void **state) {
+        Fixture *f = shared_new(state, "JobSize=6G\n");
+        Volume *pool = pool_of(f);
+        Answer a = {};
+        const uint64_t six = UINT64_C(6) << 30;
+
+        prepare_done(f, "301", 0);
+        assert_int_equal(pool_find_job(f->m, "301")->rec.data_size, six);
+        /* No spare beside it: it would not fit. */
+        assert_null(pool_spare(pool));
+
+        Call *ca = prepare_sized(f, &a, "302", 0);
+        assert_int_equal(a.n, 1);
+        assert_string_equal(a.error, API_ERROR_NO_SPACE);
+        assert_int_equal(num(a.parameters, "free_bytes"), expected_pool_bytes() - six);
+        assert_int_equal(num(a.parameters, "requested_bytes"), six);
+        assert_null(pool_find_job(f->m, "302"));
+
+        call_unref(ca);
+        answer_done(&a);
+}
+
+/* MaxJobs= job volumes live: TooManyJobs, until one is released. */
+static void test_shared_too_many_jobs(void **state) {
+        Fixture *f = shared_new(state, "MaxJobs=2\n");
+        Volume *pool = pool_of(f);
+        Answer a = {}, r = {}, b = {};
+
+        prepare_done(f, "401", 0);
+        prepare_done(f, "402", 0);
+        assert_int_equal(pool_n_jobs(pool), 2);
+        unsigned creates = fw.n_creates, assigns = fw.n_assigns;
+
+        Call *ca = prepare_sized(f, &a, "403", JOB_SIZE_MIN);
+        assert_int_equal(a.n, 1);
+        assert_string_equal(a.error, API_ERROR_TOO_MANY_JOBS);
+        assert_string_equal(str(a.parameters, "volume"), "scratch");
+        assert_int_equal(num(a.parameters, "max_jobs"), 2);
+        assert_non_null(strstr(str(a.parameters, "reason"), "MaxJobs=2"));
+        assert_null(pool_find_job(f->m, "403"));
+        assert_int_equal(fw.n_creates, creates);
+        assert_int_equal(fw.n_assigns, assigns);
+
+        /* Once one job is gone, the next gets its volume. */
+        Call *cr = release(f, &r, "401");
+        assert_true(run_until(f->m, answered, &r));
+        assert_true(run_until(f->m, pool_quiet, NULL));
+        assert_string_equal(r.error, "");
+        Call *cb = prepare_sized(f, &b, "403", JOB_SIZE_MIN);
+        assert_true(run_until(f->m, answered, &b));
+        assert_job_dir(f, &b, "403");
+        assert_int_equal(num(b.parameters, "size_bytes"), JOB_SIZE_MIN);
+
+        call_unref(ca);
+        call_unref(cr);
+        call_unref(cb);
+        answer_done(&a);
+        answer_done(&r);
+        answer_done(&b);
+}
+
+/* A retried prolog gets the same volume: while it is made, and after. */
+static void test_shared_prepare_retried(void **state) {
+        Fixture *f = shared_new(state, NULL);
+        Volume *pool = pool_of(f);
+        Answer a = {}, b = {}, c = {};
+        const uint64_t size = UINT64_C(2) << 30;   /* not the spare's: made for it */
+
+        gate(true);
+        Call *ca = prepare_sized(f, &a, "501", size);
+        Call *cb = prepare_sized(f, &b, "501", size);
+        assert_int_equal(a.n + b.n, 0);   /* the retry waits for the same volume */
+        gate(false);
+        assert_true(run_until(f->m, answered, &a));
+        assert_true(run_until(f->m, answered, &b));
+        assert_true(run_until(f->m, pool_quiet, NULL));
+        assert_job_dir(f, &a, "501");
+        assert_job_dir(f, &b, "501");
+        assert_int_equal(num(a.parameters, "key_generation"), num(b.parameters, "key_generation"));
+        assert_int_equal(num(a.parameters, "size_bytes"), size);
+        assert_int_equal(num(b.parameters, "size_bytes"), size);
+
+        /* Done: answered at once, the same. */
+        Call *cc = prepare_sized(f, &c, "501", size);
+        assert_int_equal(c.n, 1);
+        assert_job_dir(f, &c, "501");
+        assert_int_equal(num(c.parameters, "key_generation"), num(a.parameters, "key_generation"));
+
+        /* One volume was made for it, and only one. */
+        assert_int_equal(fw.n_creates - fw.n_spare_creates, 1);
+        assert_int_equal(pool_n_jobs(pool), 1);
+        assert_int_equal(pool_reserved_bytes(pool), size);
+        assert_int_equal(pool->counters.prepares, 1);
+
+        call_unref(ca);
+        call_unref(cb);
+        call_unref(cc);
+        answer_done(&a);
+        answer_done(&b);
+        answer_done(&c);
+}
+
+/* The epilog comes while the prolog's volume is being made (the prolog gave
+ * up on it): the volume is erased as soon as it is made, and then answered. */
+static void test_shared_release_during_create(void **state) {
+        Fixture *f = shared_new(state, NULL);
+        Volume *pool = pool_of(f);
+        Answer p = {}, r = {};
+
+        gate(true);
+        Call *cp = prepare_sized(f, &p, "601", UINT64_C(2) << 30);
+        Call *cr = release(f, &r, "601");
+        assert_int_equal(p.n + r.n, 0);   /* waits: no NoSuchJob */
+        gate(false);
+        assert_true(run_until(f->m, answered, &r));
+        assert_true(run_until(f->m, pool_quiet, NULL));
+        assert_int_equal(p.n, 1);
+        assert_int_equal(r.n, 1);
+        assert_job_dir(f, &p, "601");
+        assert_string_equal(r.error, "");
+        assert_int_equal(num(r.parameters, "key_generation"), num(p.parameters, "key_generation"));
+
+        /* Made, then erased: gone, its space free. */
+        assert_int_equal(fw.n_releases - fw.n_spare_releases, 1);
+        assert_null(pool_find_job(f->m, "601"));
+        assert_int_equal(pool_n_jobs(pool), 0);
+        assert_int_equal(pool_reserved_bytes(pool), 0);
+        assert_string_equal(pool->rec.last_job, "601");
+
+        /* The same when it is the spare being given to the job. */
+        gate(true);
+        Answer p2 = {}, r2 = {};
+        Call *cp2 = prepare_sized(f, &p2, "602", 0);
+        assert_int_equal(pool_find_job(f->m, "602")->work, WORK_JOB_ASSIGN);
+        Call *cr2 = release(f, &r2, "602");
+        gate(false);
+        assert_true(run_until(f->m, answered, &r2));
+        assert_true(run_until(f->m, pool_quiet, NULL));
+        assert_string_equal(p2.error, "");
+        assert_string_equal(r2.error, "");
+        assert_null(pool_find_job(f->m, "602"));
+        assert_int_equal(pool_reserved_bytes(pool), 0);
+
+        call_unref(cp);
+        call_unref(cr);
+        call_unref(cp2);
+        call_unref(cr2);
+        answer_done(&p);
+        answer_done(&r);
+        answer_done(&p2);
+        answer_done(&r2);
+}
+
+/* The same, but the erase fails: the Release says so. */
+static void test_shared_release_during_create_fails(void **state) {
+        Fixture *f = shared_new(state, NULL);
+        Volume *pool = pool_of(f);
+        Answer p = {}, r = {};
+        const uint64_t size = UINT64_C(2) << 30;
+
+        fw.fail_job = "603";
+        gate(true);
+        Call *cp = prepare_sized(f, &p, "603", size);
+        Call *cr = release(f, &r, "603");
+        gate(false);
+        assert_true(run_until(f->m, answered, &r));
+        assert_true(run_until(f->m, pool_quiet, NULL));
+        assert_job_dir(f, &p, "603");
+        assert_string_equal(r.error, API_ERROR_VOLUME_FAILED);
+        assert_string_equal(str(r.parameters, "volume"), "scratch");
+        assert_string_equal(str(r.parameters, "reason"), "cannot delete thin volume: fake");
+
+        Volume *j = pool_find_job(f->m, "603");
+        assert_non_null(j);
+        assert_int_equal(j->rec.state, STATE_FAILED);
+        assert_int_equal(pool_reserved_bytes(pool), size);
+        assert_int_equal(pool->counters.release_failures, 1);
+
+        call_unref(cp);
+        call_unref(cr);
+        answer_done(&p);
+        answer_done(&r);
+}
+
+/* A release that fails fences that job's volume alone: FAILED, its space
+ * reserved; the other jobs, and new ones, go on. */
+static void test_shared_release_fails(void **state) {
+        Fixture *f = shared_new(state, NULL);
+        Volume *pool = pool_of(f);
+        Answer r = {}, r2 = {}, p = {}, s = {};
+        uint64_t size = default_job_size(MAX_JOBS_DEFAULT);
+
+        prepare_done(f, "701", 0);
+        prepare_done(f, "702", 0);
+        fw.fail_job = "701";
+        Call *cr = release(f, &r, "701");
+        assert_true(run_until(f->m, answered, &r));
+        assert_true(run_until(f->m, pool_quiet, NULL));
+        assert_string_equal(r.error, API_ERROR_VOLUME_FAILED);
+        assert_string_equal(str(r.parameters, "volume"), "scratch");
+        assert_string_equal(str(r.parameters, "reason"), "cannot delete thin volume: fake");
+
+        Volume *ja = pool_find_job(f->m, "701");
+        assert_non_null(ja);
+        assert_int_equal(volume_visible_state(ja), STATE_FAILED);
+        assert_int_equal(volume_visible_state(pool_find_job(f->m, "702")), STATE_IN_USE);
+        /* Still counted, its space still reserved; the pool itself fine. */
+        assert_int_equal(pool_n_jobs(pool), 2);
+        assert_int_equal(pool_reserved_bytes(pool), 2 * size);
+        assert_int_equal(state_of(f, 0), STATE_CLEAN);
+        assert_int_equal(pool->counters.release_failures, 1);
+        assert_string_equal(pool->rec.last_job, "");
+
+        /* A repeated release is told at once; nothing is erased again. */
+        unsigned releases = fw.n_releases;
+        Call *cr2 = release(f, &r2, "701");
+        assert_int_equal(r2.n, 1);
+        assert_string_equal(r2.error, API_ERROR_VOLUME_FAILED);
+        assert_string_equal(str(r2.parameters, "reason"), "cannot delete thin volume: fake");
+        assert_int_equal(fw.n_releases, releases);
+
+        /* Another job gets a volume. */
+        Call *cp = prepare_sized(f, &p, "703", 0);
+        assert_true(run_until(f->m, answered, &p));
+        assert_true(run_until(f->m, pool_quiet, NULL));
+        assert_job_dir(f, &p, "703");
+        assert_int_equal(pool_n_jobs(pool), 3);
+        assert_int_equal(pool_reserved_bytes(pool), 3 * size);
+
+        /* Status shows it FAILED, with why. */
+        Call *cs = invoke(f->m, &s, "io.scratchd.GetStatus", NULL);
+        json_object *vols, *v, *jobs;
+        assert_true(json_object_object_get_ex(s.parameters, "volumes", &vols));
+        v = json_object_array_get_idx(vols, 0);
+        assert_true(json_object_object_get_ex(v, "jobs", &jobs));
+        assert_int_equal(json_object_array_length(jobs), 3);
+        bool seen = false;
+        for (size_t i = 0; i < json_object_array_length(jobs); i++) {
+                json_object *o = json_object_array_get_idx(jobs, i);
+                if (!streq(str(o, "job"), "701"))
+                        continue;
+                seen = true;
+                assert_string_equal(str(o, "state"), "FAILED");
+                assert_string_equal(str(o, "reason"), "cannot delete thin volume: fake");
+        }
+        assert_true(seen);
+
+        call_unref(cr);
+        call_unref(cr2);
+        call_unref(cp);
+        call_unref(cs);
+        answer_done(&r);
+        answer_done(&r2);
+        answer_done(&p);
+        answer_done(&s);
+}
+
+/* A job that needs the spare's space: the spare is erased first, then the
+ * job's volume made; one answer. */
+static void test_shared_spare_gives_way(void **state) {
+        Fixture *f = shared_new(state, NULL);
+        Volume *pool = pool_of(f);
+        Answer p = {};
+        uint64_t spare = default_job_size(MAX_JOBS_DEFAULT);
+        uint64_t size = expected_pool_bytes() - spare / 2;
+        size -= size % THIN_BLOCK_DEFAULT;
+
+        assert_true(pool_spare_ready(pool));
+        gate(true);
+        Call *cp = prepare_sized(f, &p, "801", size);
+        assert_int_equal(p.n, 0);
+        assert_non_null(pool->pending);
+        gate(false);
+        assert_true(run_until(f->m, answered, &p));
+        assert_true(run_until(f->m, pool_quiet, NULL));
+        assert_job_dir(f, &p, "801");
+        assert_int_equal(num(p.parameters, "size_bytes"), size);
+        assert_null(pool->pending);
+        assert_int_equal(fw.n_spare_releases, 1);
+        /* No room for a spare beside it. */
+        assert_null(pool_spare(pool));
+        assert_int_equal(pool->n_jobs, 1);
+        assert_int_equal(pool_reserved_bytes(pool), size);
+
+        call_unref(cp);
+        answer_done(&p);
+}
+
+/* The epilog comes while the job's Prepare waits for the spare to give its
+ * space up: it waits too, for the volume to be made, then erased. */
+static void test_shared_release_while_spare_gives_way(void **state) {
+        Fixture *f = shared_new(state, NULL);
+        Volume *pool = pool_of(f);
+        Answer p = {}, r = {}, r2 = {};
+        uint64_t spare = default_job_size(MAX_JOBS_DEFAULT);
+        uint64_t size = expected_pool_bytes() - spare / 2;
+        size -= size % THIN_BLOCK_DEFAULT;
+
+        gate(true);
+        Call *cp = prepare_sized(f, &p, "802", size);
+        assert_non_null(pool->pending);
+        assert_null(pool_find_job(f->m, "802"));
+        Call *cr = release(f, &r, "802");
+        Call *cr2 = release(f, &r2, "802");   /* and a retry of it */
+        assert_int_equal(p.n + r.n + r2.n, 0);   /* no NoSuchJob: they wait */
+        gate(false);
+        assert_true(run_until(f->m, answered, &r));
+        assert_true(run_until(f->m, answered, &r2));
+        assert_true(run_until(f->m, pool_quiet, NULL));
+        assert_int_equal(p.n, 1);
+        assert_job_dir(f, &p, "802");
+        assert_int_equal(num(p.parameters, "size_bytes"), size);
+        assert_string_equal(r.error, "");
+        assert_string_equal(r2.error, "");
+        assert_int_equal(num(r.parameters, "key_generation"), num(p.parameters, "key_generation"));
+
+        /* Made, then erased: gone, its space free, a spare back. */
+        assert_null(pool->pending);
+        assert_null(pool_find_job(f->m, "802"));
+        assert_int_equal(fw.n_releases - fw.n_spare_releases, 1);
+        assert_int_equal(pool_n_jobs(pool), 0);
+        assert_int_equal(pool_reserved_bytes(pool), 0);
+        assert_true(pool_spare_ready(pool));
+
+        call_unref(cp);
+        call_unref(cr);
+        call_unref(cr2);
+        answer_done(&p);
+        answer_done(&r);
+        answer_done(&r2);
+}
+
+/* The same, but the job's volume cannot be made: the Release is a success
+ * that erases nothing. */
+static void test_shared_release_while_spare_gives_way_no_room(void **state) {
+        Fixture *f = shared_new(state, NULL);
+        Volume *pool = pool_of(f);
+        Answer p = {}, q = {}, r = {};
+        uint64_t spare = default_job_size(MAX_JOBS_DEFAULT);
+        uint64_t size = expected_pool_bytes() - spare / 2;
+        size -= size % THIN_BLOCK_DEFAULT;
+
+        /* The spare's release fails: fenced, its space stays reserved. */
+        fw.fail_job = "";
+        gate(true);
+        Call *cp = prepare_sized(f, &p, "803", size);
+        assert_non_null(pool->pending);
+        Call *cq = prepare_sized(f, &q, "803", size);   /* a retried prolog */
+        Call *cr = release(f, &r, "803");
+        assert_int_equal(p.n + q.n + r.n, 0);
+        gate(false);
+        assert_true(run_until(f->m, answered, &r));
+        assert_true(run_until(f->m, pool_quiet, NULL));
+        assert_int_equal(p.n, 1);
+        assert_int_equal(q.n, 1);
+        assert_int_equal(r.n, 1);
+        assert_string_equal(p.error, API_ERROR_NO_SPACE);
+        assert_string_equal(q.error, API_ERROR_NO_SPACE);
+        assert_string_equal(str(q.parameters, "reason"), str(p.parameters, "reason"));
+        assert_string_equal(r.error, "");
+        assert_null(pool->pending);
+        assert_null(pool_find_job(f->m, "803"));
+        assert_int_equal(fw.n_releases - fw.n_spare_releases, 0);
+
+        call_unref(cp);
+        call_unref(cq);
+        call_unref(cr);
+        answer_done(&p);
+        answer_done(&q);
+        answer_done(&r);
+}
+
+/* A retried prolog while its Prepare waits for the spare waits with it, and
+ * gets the same volume. */
+static void test_shared_prepare_retried_while_spare_gives_way(void **state) {
+        Fixture *f = shared_new(state, NULL);
+        Volume *pool = pool_of(f);
+        Answer p = {}, q = {};
+        uint64_t spare = default_job_size(MAX_JOBS_DEFAULT);
+        uint64_t size = expected_pool_bytes() - spare / 2;
+        size -= size % THIN_BLOCK_DEFAULT;
+
+        gate(true);
+        Call *cp = prepare_sized(f, &p, "804", size);
+        assert_non_null(pool->pending);
+        Call *cq = prepare_sized(f, &q, "804", size);
+        assert_int_equal(p.n + q.n, 0);   /* no VolumeBusy: it waits */
+        gate(false);
+        assert_true(run_until(f->m, answered, &p));
+        assert_true(run_until(f->m, answered, &q));
+        assert_true(run_until(f->m, pool_quiet, NULL));
+        assert_job_dir(f, &p, "804");
+        assert_job_dir(f, &q, "804");
+        assert_int_equal(num(q.parameters, "key_generation"), num(p.parameters, "key_generation"));
+        assert_int_equal(num(q.parameters, "size_bytes"), size);
+        /* One volume, made once. */
+        assert_int_equal(fw.n_creates - fw.n_spare_creates, 1);
+        assert_int_equal(pool_n_jobs(pool), 1);
+        assert_int_equal(pool_reserved_bytes(pool), size);
+
+        call_unref(cp);
+        call_unref(cq);
+        answer_done(&p);
+        answer_done(&q);
+}
+
+/* A spare that cannot be made is not made again at once, over and over
+ * (each try uses a key generation and a thin id up, on file): it is tried
+ * again at the next check. A job's Prepare still tries, and is told. */
+static void test_shared_spare_fails(void **state) {
+        Fixture *f = shared_new(state, NULL);
+        Volume *pool = pool_of(f);
+        Answer a = {};
+
+        /* A job takes the spare; the next one cannot be made. */
+        fw.fail_create = true;
+        prepare_done(f, "1001", 0);
+        assert_true(run_until(f->m, pool_quiet, NULL));
+        unsigned tries = fw.n_spare_creates;
+        uint64_t gen = pool->rec.generation;
+        assert_int_equal(tries, 2);
+
+        /* A while of the loop: nothing more is tried. */
+        uint64_t until = now_usec() + 300 * USEC_PER_MSEC;
+        while (now_usec() < until)
+                assert_true(sd_event_run(f->m->event, 50 * USEC_PER_MSEC) >= 0);
+        assert_true(run_until(f->m, pool_quiet, NULL));
+        print_message("%u spare(s) tried; key generation %" PRIu64 " -> %" PRIu64 "\n", fw.n_spare_creates, gen,
+                      pool->rec.generation);
+        assert_int_equal(fw.n_spare_creates, tries);
+        assert_int_equal(pool->rec.generation, gen);
+        assert_null(pool_spare(pool));
+        assert_int_equal(pool->n_jobs, 1);
+
+        /* A job's own volume is tried, and its failure told. */
+        Call *ca = prepare_sized(f, &a, "1002", 0);
+        assert_true(run_until(f->m, answered, &a));
+        assert_string_equal(a.error, API_ERROR_INTERNAL);
+        assert_null(pool_find_job(f->m, "1002"));
+        assert_true(run_until(f->m, pool_quiet, NULL));
+        assert_int_equal(fw.n_spare_creates, tries);
+
+        /* Made again once the cause is gone, at the next check. */
+        fw.fail_create = false;
+        pool_spare_ensure(pool);
+        assert_true(run_until(f->m, pool_quiet, NULL));
+        assert_int_equal(fw.n_spare_creates, tries);   /* not before the check */
+        pool_spare_check(pool);
+        assert_true(run_until(f->m, pool_quiet, NULL));
+        assert_int_equal(fw.n_spare_creates, tries + 1);
+        assert_true(pool_spare_ready(pool));
+
+        call_unref(ca);
+        answer_done(&a);
+}
+
+static void test_shared_status(void **state) {
+        Fixture *f = shared_new(state, "MaxJobs=4\n");
+        Answer s = {}, s0 = {};
+        uint64_t total = expected_pool_bytes(), size = default_job_size(4);
+        json_object *vols, *v, *pool, *jobs;
+
+        /* No job yet. */
+        Call *cs0 = invoke(f->m, &s0, "io.scratchd.GetStatus", NULL);
+        assert_true(json_object_object_get_ex(s0.parameters, "volumes", &vols));
+        v = json_object_array_get_idx(vols, 0);
+        assert_true(json_object_object_get_ex(v, "jobs", &jobs));
+        assert_int_equal(json_object_array_length(jobs), 0);   /* the spare is no job */
+        assert_true(json_object_object_get_ex(v, "pool", &pool));
+        assert_int_equal(num(pool, "jobs"), 0);
+        assert_int_equal(num(pool, "reserved_bytes"), 0);
+        assert_int_equal(num(pool, "free_bytes"), total);
+
+        prepare_done(f, "901", 0);
+        prepare_done(f, "902", UINT64_C(1) << 30);
+
+        Call *cs = invoke(f->m, &s, "io.scratchd.GetStatus", NULL);
+        assert_int_equal(s.n, 1);
+        assert_string_equal(s.error, "");
+        assert_true(json_object_object_get_ex(s.parameters, "volumes", &vols));
+        assert_int_equal(json_object_array_length(vols), 1);
+        v = json_object_array_get_idx(vols, 0);
+        assert_string_equal(str(v, "name"), "scratch");
+        assert_string_equal(str(v, "mode"), "shared");
+        assert_string_equal(str(v, "state"), "CLEAN");
+        json_object *x;
+        assert_false(json_object_object_get_ex(v, "size_bytes", &x));   /* no file system of its own */
+
+        assert_true(json_object_object_get_ex(v, "pool", &pool));
+        assert_int_equal(num(pool, "size_bytes"), total);
+        assert_int_equal(num(pool, "reserved_bytes"), size + (UINT64_C(1) << 30));
+        assert_int_equal(num(pool, "free_bytes"), total - size - (UINT64_C(1) << 30));
+        assert_int_equal(num(pool, "jobs"), 2);
+        assert_int_equal(num(pool, "max_jobs"), 4);
+        assert_int_equal(num(pool, "job_size_bytes"), size);
+        assert_true(json_object_object_get_ex(pool, "spare_ready", &x));
+        assert_true(json_object_get_boolean(x));
+        assert_int_equal(num(pool, "spare_bytes"), size);
+
+        assert_true(json_object_object_get_ex(v, "jobs", &jobs));
+        assert_int_equal(json_object_array_length(jobs), 2);
+        for (size_t i = 0; i < 2; i++) {
+                json_object *o = json_object_array_get_idx(jobs, i);
+                const char *job = str(o, "job");
+                assert_non_null(job);
+                assert_true(streq(job, "901") || streq(job, "902"));
+                Volume *j = pool_find_job(f->m, job);
+                char dir[256];
+                snprintf(dir, sizeof(dir), "%s/%s", f->mounts[0], job);
+                assert_string_equal(str(o, "user"), f->user);
+                assert_string_equal(str(o, "state"), "IN_USE");
+                assert_string_equal(str(o, "directory"), dir);
+                assert_int_equal(num(o, "size_bytes"), streq(job, "901") ? size : UINT64_C(1) << 30);
+                assert_int_equal(num(o, "key_generation"), j->rec.generation);
+                assert_int_equal(num(o, "thin_id"), j->rec.thin_id);
+                assert_false(json_object_object_get_ex(o, "reason", &x));
+        }
+        assert_string_not_equal(str(json_object_array_get_idx(jobs, 0), "job"),
+                                str(json_object_array_get_idx(jobs, 1), "job"));
+
+        call_unref(cs0);
+        call_unref(cs);
+        answer_done(&s0);
+        answer_done(&s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_adopted_clean, fixture_free),
@@ -578,7 +1508,24 @@ int main(void) {
                 cmocka_unit_test_teardown(test_subscribe, fixture_free),
                 cmocka_unit_test_teardown(test_release_during_prepare, fixture_free),
                 cmocka_unit_test_teardown(test_release_during_failed_prepare, fixture_free),
+                cmocka_unit_test_teardown(test_release_during_prepare_wipe_fails, fixture_free),
                 cmocka_unit_test_teardown(test_slow_nss_does_not_delay_status, fixture_free),
+                cmocka_unit_test_teardown(test_shared_adopted, fixture_free),
+                cmocka_unit_test_teardown(test_shared_two_prepares, fixture_free),
+                cmocka_unit_test_teardown(test_shared_release_one, fixture_free),
+                cmocka_unit_test_teardown(test_shared_no_space, fixture_free),
+                cmocka_unit_test_teardown(test_shared_no_space_default_size, fixture_free),
+                cmocka_unit_test_teardown(test_shared_too_many_jobs, fixture_free),
+                cmocka_unit_test_teardown(test_shared_prepare_retried, fixture_free),
+                cmocka_unit_test_teardown(test_shared_release_during_create, fixture_free),
+                cmocka_unit_test_teardown(test_shared_release_during_create_fails, fixture_free),
+                cmocka_unit_test_teardown(test_shared_release_fails, fixture_free),
+                cmocka_unit_test_teardown(test_shared_spare_gives_way, fixture_free),
+                cmocka_unit_test_teardown(test_shared_release_while_spare_gives_way, fixture_free),
+                cmocka_unit_test_teardown(test_shared_release_while_spare_gives_way_no_room, fixture_free),
+                cmocka_unit_test_teardown(test_shared_prepare_retried_while_spare_gives_way, fixture_free),
+                cmocka_unit_test_teardown(test_shared_spare_fails, fixture_free),
+                cmocka_unit_test_teardown(test_shared_status, fixture_free),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -367,6 +367,123 @@ static void test_format_no_volumes(void **state) {
         free_lines(lines, n);
 }
 
+/* ---- shared mode's pool ---- */
+
+static const char *const pool_families[] = {
+        "scratchd_pool_size_bytes",
+        "scratchd_pool_reserved_bytes",
+        "scratchd_pool_written_bytes",
+        "scratchd_pool_jobs",
+        "scratchd_pool_jobs_failed",
+        "scratchd_pool_max_jobs",
+        "scratchd_pool_spare_ready",
+};
+
+/* The sample's second volume as a pool; the first stays exclusive. */
+static const MetricsPool sample_pool = {
+        .size_bytes = UINT64_C(5497558138880),       /* 5 TiB: past 32 bits */
+        .reserved_bytes = UINT64_C(3298534883329),
+        .written_bytes = UINT64_C(123456789012),
+        .jobs = 3,
+        .jobs_failed = 1,
+        .max_jobs = 256,
+        .spare_ready = 1,
+};
+
+static void test_format_pool(void **state) {
+        Sample s;
+        sample_init(&s);
+        s.v[1].pool = &sample_pool;
+        _cleanup_free_ char *text = metrics_format(s.v, 2);
+        assert_non_null(text);
+
+        assert_line(text, "scratchd_pool_size_bytes{volume=\"fast-scratch_2\"} 5497558138880");
+        assert_line(text, "scratchd_pool_reserved_bytes{volume=\"fast-scratch_2\"} 3298534883329");
+        assert_line(text, "scratchd_pool_written_bytes{volume=\"fast-scratch_2\"} 123456789012");
+        assert_line(text, "scratchd_pool_jobs{volume=\"fast-scratch_2\"} 3");
+        assert_line(text, "scratchd_pool_jobs_failed{volume=\"fast-scratch_2\"} 1");
+        assert_line(text, "scratchd_pool_max_jobs{volume=\"fast-scratch_2\"} 256");
+        assert_line(text, "scratchd_pool_spare_ready{volume=\"fast-scratch_2\"} 1");
+        /* Nothing of the exclusive volume. */
+        assert_null(strstr(text, "scratchd_pool_size_bytes{volume=\"a\"}"));
+        assert_null(strstr(text, "_pool_jobs{volume=\"a\"}"));
+
+        size_t n;
+        char **lines = split_lines(text, &n);
+        for (size_t k = 0; k < ELEMENTSOF(pool_families); k++) {
+                char help[128], type[128], name[128];
+                snprintf(help, sizeof(help), "# HELP %s ", pool_families[k]);
+                snprintf(type, sizeof(type), "# TYPE %s gauge", pool_families[k]);
+                assert_int_equal(count_prefix(lines, n, help), 1);
+                /* HELP, TYPE, then its one sample, the pool volume's. */
+                size_t h = 0;
+                while (h < n && !startswith(lines[h], help))
+                        h++;
+                assert_true(h + 2 < n);
+                assert_string_equal(lines[h + 1], type);
+                assert_string_equal(sample_name(lines[h + 2], name, sizeof(name)), pool_families[k]);
+                assert_true(startswith(lines[h + 2] + strlen(pool_families[k]), "{volume=\"fast-scratch_2\"} "));
+                size_t samples = 0;
+                for (size_t i = 0; i < n; i++)
+                        if (lines[i][0] != '#' && streq(sample_name(lines[i], name, sizeof(name)), pool_families[k]))
+                                samples++;
+                assert_int_equal(samples, 1);
+        }
+        /* The rest as without a pool: the families, and one line per pool family more. */
+        assert_int_equal(count_prefix(lines, n, "scratchd_pool_"), ELEMENTSOF(pool_families));
+        assert_int_equal(count_prefix(lines, n, "# HELP "), ELEMENTSOF(families) + ELEMENTSOF(pool_families));
+        assert_int_equal(n, 2 * (ELEMENTSOF(families) + ELEMENTSOF(pool_families)) + 2 * _STATE_MAX +
+                                    2 * (ELEMENTSOF(families) - 1) + ELEMENTSOF(pool_families));
+        free_lines(lines, n);
+
+        /* Every value the type holds, and zeros. */
+        MetricsPool big = {
+                .size_bytes = UINT64_MAX, .reserved_bytes = UINT64_MAX - 1, .written_bytes = 0,
+                .jobs = UINT_MAX, .jobs_failed = 0, .max_jobs = 1, .spare_ready = 0,
+        };
+        s.v[1].pool = NULL;
+        s.v[0].pool = &big;
+        _cleanup_free_ char *t2 = metrics_format(s.v, 2);
+        assert_non_null(t2);
+        assert_line(t2, "scratchd_pool_size_bytes{volume=\"a\"} 18446744073709551615");
+        assert_line(t2, "scratchd_pool_reserved_bytes{volume=\"a\"} 18446744073709551614");
+        assert_line(t2, "scratchd_pool_written_bytes{volume=\"a\"} 0");
+        assert_line(t2, "scratchd_pool_jobs{volume=\"a\"} 4294967295");
+        assert_line(t2, "scratchd_pool_jobs_failed{volume=\"a\"} 0");
+        assert_line(t2, "scratchd_pool_max_jobs{volume=\"a\"} 1");
+        assert_line(t2, "scratchd_pool_spare_ready{volume=\"a\"} 0");
+        assert_null(strstr(t2, "scratchd_pool_size_bytes{volume=\"fast-scratch_2\"}"));
+}
+
+/* Two pools: one sample each, in the volumes' order, under one HELP. */
+static void test_format_two_pools(void **state) {
+        Sample s;
+        MetricsPool other = { .size_bytes = 1000, .reserved_bytes = 300, .jobs = 1, .max_jobs = 8 };
+        sample_init(&s);
+        s.v[0].pool = &other;
+        s.v[1].pool = &sample_pool;
+        _cleanup_free_ char *text = metrics_format(s.v, 2);
+        assert_non_null(text);
+        assert_line(text, "# TYPE scratchd_pool_reserved_bytes gauge\n"
+                          "scratchd_pool_reserved_bytes{volume=\"a\"} 300\n"
+                          "scratchd_pool_reserved_bytes{volume=\"fast-scratch_2\"} 3298534883329");
+        assert_line(text, "scratchd_pool_max_jobs{volume=\"a\"} 8");
+        size_t n;
+        char **lines = split_lines(text, &n);
+        assert_int_equal(count_prefix(lines, n, "scratchd_pool_"), 2 * ELEMENTSOF(pool_families));
+        assert_int_equal(count_prefix(lines, n, "# HELP scratchd_pool_"), ELEMENTSOF(pool_families));
+        free_lines(lines, n);
+}
+
+/* Exclusive mode only: no pool family at all, not even its HELP. */
+static void test_format_no_pool(void **state) {
+        _cleanup_free_ char *text = format_sample();
+        assert_null(strstr(text, "scratchd_pool_"));
+        _cleanup_free_ char *none = metrics_format(NULL, 0);
+        assert_non_null(none);
+        assert_null(strstr(none, "scratchd_pool_"));
+}
+
 /* ---- promtool ---- */
 
 static bool find_in_path(const char *program, char *buf, size_t size) {
@@ -418,6 +535,13 @@ static void test_promtool(void **state) {
         }
         _cleanup_free_ char *none = metrics_format(NULL, 0);
         assert_int_equal(promtool_check(promtool, none), 0);
+
+        /* With a pool. */
+        Sample s;
+        sample_init(&s);
+        s.v[1].pool = &sample_pool;
+        _cleanup_free_ char *pool = metrics_format(s.v, 2);
+        assert_int_equal(promtool_check(promtool, pool), 0);
 
         /* promtool does find problems: a broken line is refused. */
         assert_int_not_equal(promtool_check(promtool, "# TYPE x counter\nx{volume=\"a\" 1\n"), 0);
@@ -558,6 +682,9 @@ int main(void) {
                 cmocka_unit_test(test_format_help_and_type),
                 cmocka_unit_test(test_format_line_syntax),
                 cmocka_unit_test(test_format_no_volumes),
+                cmocka_unit_test(test_format_pool),
+                cmocka_unit_test(test_format_two_pools),
+                cmocka_unit_test(test_format_no_pool),
                 cmocka_unit_test(test_promtool),
                 cmocka_unit_test_setup_teardown(test_write_textfile, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_write_textfile_stale_temporary, setup_tempdir, teardown_tempdir),

@@ -36,6 +36,8 @@ static void sample_record(Record *r) {
                 .reason = "mkfs failed: mkfs.xfs: a=b c:d, 50% done; \"quoted\" #not-a-comment",
                 .last_wipe = 1718000000,
                 .last_wipe_usec = UINT64_C(1234567),
+                .thin_id = 16777215,
+                .created = 1718000456,
         };
 }
 
@@ -57,6 +59,8 @@ static void test_round_trip(void **state) {
         assert_non_null(strstr(buf, "\nkey_bits=512\n"));
         assert_non_null(strstr(buf, "\nbypass_workqueues=1\n"));
         assert_non_null(strstr(buf, "\nallow_discards=0\n"));
+        assert_non_null(strstr(buf, "\nthin_id=16777215\n"));
+        assert_non_null(strstr(buf, "\ncreated=1718000456\n"));
 
         memset(&out, 0x5A, sizeof(out));
         assert_int_equal(record_parse(buf, &out), 0);
@@ -66,7 +70,7 @@ static void test_round_trip(void **state) {
 static void test_round_trip_each_field(void **state) {
         /* Each field alone differs from an all-default record, so a field that
          * were not written or not read back would show. */
-        for (int field = 0; field < 14; field++) {
+        for (int field = 0; field < 22; field++) {
                 Record in = { .state = STATE_CLEAN }, out;
                 char buf[4096];
 
@@ -85,6 +89,14 @@ static void test_round_trip_each_field(void **state) {
                 case 11: in.bypass_workqueues = true; break;
                 case 12: in.allow_discards = true; break;
                 case 13: snprintf(in.tuning, sizeof(in.tuning), "cipher: default"); break;
+                case 14: in.thin_id = 3; break;
+                case 15: in.created = 1718000000; break;
+                case 16: in.data_size = UINT64_C(10) << 30; break;
+                case 17: in.chunk_size = 256 << 10; break;
+                case 18: snprintf(in.job, sizeof(in.job), "1234"); break;
+                case 19: snprintf(in.user, sizeof(in.user), "alice"); break;
+                case 20: in.uid = 1000; break;
+                case 21: snprintf(in.last_job, sizeof(in.last_job), "1233"); break;
                 }
                 assert_true(record_format(&in, buf, sizeof(buf)) > 0);
                 memset(&out, 0x5A, sizeof(out));
@@ -166,6 +178,9 @@ static void test_parse_minimal(void **state) {
         assert_int_equal(out.mapping_devnum, 0);
         assert_string_equal(out.device, "");
         assert_string_equal(out.reason, "");
+        /* A record from before shared mode: no thin id, no creation time. */
+        assert_int_equal(out.thin_id, 0);
+        assert_int_equal(out.created, 0);
         /* No trailing newline, and blank lines, are fine. */
         assert_int_equal(record_parse(MAGIC "\nstate=CLEAN\n\ngeneration=3", &out), 0);
         assert_int_equal(out.state, STATE_CLEAN);
@@ -203,6 +218,49 @@ static void test_parse_rejects_bad_generation(void **state) {
         assert_parse_fails(MAGIC "state=CLEAN\nlast_wipe_usec=1.5\n");
         assert_parse_fails(MAGIC "state=CLEAN\nmapping_dev=253\n");
         assert_parse_fails(MAGIC "state=CLEAN\nmapping_dev=253:0x\n");
+}
+
+/* Shared mode's fields: a thin id is 32 bits (dm-thin takes 24; the pool's
+ * next one may be one more), a creation time is a time_t, never negative. */
+static void test_thin_id_and_created_range(void **state) {
+        Record in = { .state = STATE_IN_USE, .thin_id = UINT32_MAX, .created = (time_t) INT64_MAX }, out;
+        char buf[4096];
+
+        assert_int_equal(sizeof(time_t), 8);
+        assert_true(record_format(&in, buf, sizeof(buf)) > 0);
+        assert_non_null(strstr(buf, "\nthin_id=4294967295\n"));
+        assert_non_null(strstr(buf, "\ncreated=9223372036854775807\n"));
+        memset(&out, 0x5A, sizeof(out));
+        assert_int_equal(record_parse(buf, &out), 0);
+        assert_record_equal(&out, &in);
+        assert_int_equal(out.thin_id, UINT32_MAX);
+        assert_int_equal(out.created, INT64_MAX);
+
+        /* The smallest too. */
+        assert_int_equal(record_parse(MAGIC "state=CLEAN\nthin_id=0\ncreated=0\n", &out), 0);
+        assert_int_equal(out.thin_id, 0);
+        assert_int_equal(out.created, 0);
+        assert_int_equal(record_parse(MAGIC "state=CLEAN\nthin_id=1\ncreated=1\n", &out), 0);
+        assert_int_equal(out.thin_id, 1);
+        assert_int_equal(out.created, 1);
+
+        /* Out of range, or not a number. */
+        assert_parse_fails(MAGIC "state=CLEAN\nthin_id=4294967296\n");
+        assert_parse_fails(MAGIC "state=CLEAN\nthin_id=18446744073709551615\n");
+        assert_parse_fails(MAGIC "state=CLEAN\nthin_id=18446744073709551616\n");
+        assert_parse_fails(MAGIC "state=CLEAN\nthin_id=-1\n");
+        assert_parse_fails(MAGIC "state=CLEAN\nthin_id= 1\n");
+        assert_parse_fails(MAGIC "state=CLEAN\nthin_id=1x\n");
+        assert_parse_fails(MAGIC "state=CLEAN\nthin_id=0x10\n");
+        assert_parse_fails(MAGIC "state=CLEAN\nthin_id=\n");
+        assert_parse_fails(MAGIC "state=CLEAN\ncreated=9223372036854775808\n");
+        assert_parse_fails(MAGIC "state=CLEAN\ncreated=18446744073709551615\n");
+        assert_parse_fails(MAGIC "state=CLEAN\ncreated=-1\n");
+        assert_parse_fails(MAGIC "state=CLEAN\ncreated=1718000000.5\n");
+        assert_parse_fails(MAGIC "state=CLEAN\ncreated=\n");
+        /* A good value does not hide a bad one after it. */
+        assert_parse_fails(MAGIC "state=CLEAN\nthin_id=3\nthin_id=4294967296\n");
+        assert_parse_fails(MAGIC "state=CLEAN\ncreated=5\ncreated=-5\n");
 }
 
 static void test_parse_rejects_signed_generation_with_blank(void **state) {
@@ -404,6 +462,7 @@ int main(void) {
                 cmocka_unit_test(test_parse_rejects_missing_magic),
                 cmocka_unit_test(test_parse_rejects_unknown_state),
                 cmocka_unit_test(test_parse_rejects_bad_generation),
+                cmocka_unit_test(test_thin_id_and_created_range),
                 cmocka_unit_test(test_parse_rejects_signed_generation_with_blank),
                 cmocka_unit_test(test_parse_rejects_line_without_equals),
                 cmocka_unit_test(test_parse_rejects_too_long),

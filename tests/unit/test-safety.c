@@ -433,6 +433,90 @@ static void test_ours_beats_label_and_data(void **state) {
         disk_facts_done(&f);
 }
 
+/* Shared mode: our data device on the disk, the thin pool on it, job
+ * volumes mounted at MountPoint/JOB; no dm-crypt mapping of the volume's
+ * own (scratchd-<name>). */
+static void pool_facts_init(DiskFacts *f) {
+        facts_init(f);
+        f->our_data = strdup("scratchd-scratch-data");
+        assert_non_null(f->our_data);
+        f->our_data_devnum = makedev(253, 0);
+        f->our_pool = true;
+        add(&f->our_mounts, "/scratch/1001");
+        add(&f->our_mounts, "/scratch/1002");
+        /* Our header, and ciphertext under it. */
+        f->identity = strdup(IDENTITY);
+        set_label(f, IDENTITY);
+}
+
+static void test_ours_pool(void **state) {
+        DiskFacts f;
+        char reason[512];
+
+        pool_facts_init(&f);
+        assert_null(f.our_mapping);
+        assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_OURS);
+        assert_int_equal(check(&f, true, reason, sizeof(reason)), SAFETY_OURS);
+
+        /* The pool alone, no job mounted: ours all the same. */
+        strv_free(f.our_mounts);
+        f.our_mounts = NULL;
+        assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_OURS);
+
+        /* Whatever its ends read as, or its header says. */
+        f.head_zero = f.tail_zero = false;
+        set_label(&f, OTHER_IDENTITY);
+        assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_OURS);
+        f.label_status = LABEL_UNKNOWN_VERSION;
+        assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_OURS);
+        disk_facts_done(&f);
+
+        /* Our data device with nothing of ours on it (a wipe stopped between
+         * the data device and the pool) is not SAFETY_OURS: the disk is
+         * judged by its header, which names it. */
+        pool_facts_init(&f);
+        f.our_pool = false;
+        strv_free(f.our_mounts);
+        f.our_mounts = NULL;
+        assert_int_equal(check(&f, false, reason, sizeof(reason)), SAFETY_LABELLED);
+        disk_facts_done(&f);
+}
+
+/* Anything of anyone else's on the disk, or on the pool, still refuses it. */
+static void test_ours_pool_with_foreign_use(void **state) {
+        for (int e = 0; e <= 1; e++) {
+                DiskFacts f;
+                char reason[512];
+
+                pool_facts_init(&f);
+                add(&f.mounts, "/data (nvme1n1p1)");
+                assert_int_equal(check(&f, e, reason, sizeof(reason)), SAFETY_REFUSED);
+                assert_reason(reason, DISK, "/data (nvme1n1p1)", "mounted", NULL);
+                /* Our job volumes' mounts are not named as foreign ones. */
+                assert_null(strstr(reason, "/scratch/1001"));
+                disk_facts_done(&f);
+
+                /* Someone's LVM on a job volume. */
+                pool_facts_init(&f);
+                add(&f.holders, "dm-9 (device-mapper vg-lv)");
+                assert_int_equal(check(&f, e, reason, sizeof(reason)), SAFETY_REFUSED);
+                assert_reason(reason, DISK, "dm-9 (device-mapper vg-lv)", NULL);
+                disk_facts_done(&f);
+
+                pool_facts_init(&f);
+                add(&f.swaps, "/dev/dm-9");
+                assert_int_equal(check(&f, e, reason, sizeof(reason)), SAFETY_REFUSED);
+                assert_reason(reason, DISK, "swap", NULL);
+                disk_facts_done(&f);
+
+                pool_facts_init(&f);
+                f.holds_root = true;
+                assert_int_equal(check(&f, e, reason, sizeof(reason)), SAFETY_REFUSED);
+                assert_reason(reason, DISK, "root filesystem", NULL);
+                disk_facts_done(&f);
+        }
+}
+
 static void test_describe(void **state) {
         char buf[128];
 
@@ -488,6 +572,8 @@ int main(void) {
                 cmocka_unit_test(test_corrupt_label),
                 cmocka_unit_test(test_signature_beats_label),
                 cmocka_unit_test(test_ours_beats_label_and_data),
+                cmocka_unit_test(test_ours_pool),
+                cmocka_unit_test(test_ours_pool_with_foreign_use),
                 cmocka_unit_test(test_describe),
                 cmocka_unit_test(test_describe_xfs_article),
         };

@@ -38,6 +38,8 @@ typedef enum Op {
         OP_MOUNT,
         OP_DISASSEMBLE,
         OP_ASSEMBLE,
+        OP_TEARDOWN_POOL,
+        OP_BUILD_POOL,
         OP_SAVE_STATE,
         _OP_MAX,
         OP_NONE = -1,
@@ -56,6 +58,8 @@ static const char *const op_names[_OP_MAX] = {
         [OP_MOUNT] = "mount",
         [OP_DISASSEMBLE] = "disassemble",
         [OP_ASSEMBLE] = "assemble",
+        [OP_TEARDOWN_POOL] = "teardown_pool",
+        [OP_BUILD_POOL] = "build_pool",
         [OP_SAVE_STATE] = "save_state",
 };
 
@@ -73,11 +77,13 @@ static const WipeStep op_step[] = {
         [OP_MOUNT] = WIPE_STEP_MOUNT,
         [OP_DISASSEMBLE] = WIPE_STEP_DEACTIVATE,
         [OP_ASSEMBLE] = WIPE_STEP_ASSEMBLE,
+        [OP_TEARDOWN_POOL] = WIPE_STEP_DEACTIVATE,
+        [OP_BUILD_POOL] = WIPE_STEP_POOL,
 };
 
 typedef struct Call {
         Op op;
-        bool flag;                   /* unmount: detach; deactivate: deferred */
+        bool flag;                   /* unmount: detach; deactivate: deferred; teardown_pool: force */
         char device[64];             /* erase_signatures: the disk */
         Record saved;          /* save_state: the record as saved */
 } Call;
@@ -93,6 +99,9 @@ typedef struct Fake {
         int discard_error;           /* discard returns this (0: success) */
         unsigned fail_save_nth;      /* 1-based; 0: saves succeed */
         dev_t devnum;                /* what activate returns */
+        dev_t pool_devnum;           /* what build_pool returns */
+        const char *teardown_detail; /* teardown_pool says this when it fails */
+        bool expect_shared;          /* what build_pool is told */
         uint64_t expect_size;        /* what mkfs is told */
 
         unsigned n_saves;
@@ -216,6 +225,36 @@ static int fake_discard(void *userdata, const char *device) {
         return should_fail(f, OP_DISCARD) ? f->fail_error : f->discard_error;
 }
 
+static int fake_teardown_pool(void *userdata, const char *volume, bool force, char *detail, size_t detail_size) {
+        Fake *f = userdata;
+        record(f, OP_TEARDOWN_POOL, force);
+        assert_string_equal(volume, NAME);
+        assert_non_null(detail);
+        assert_true(detail_size > 0);
+        /* What the fence's teardown says must not become the reason: the
+         * step that failed says why. */
+        if (force)
+                snprintf(detail, detail_size, "FENCE DETAIL");
+        if (!should_fail(f, OP_TEARDOWN_POOL))
+                return 0;
+        if (f->teardown_detail)
+                snprintf(detail, detail_size, "%s", f->teardown_detail);
+        return f->fail_error;
+}
+
+static int fake_build_pool(void *userdata, const WipeRequest *req, dev_t *ret_devnum) {
+        Fake *f = userdata;
+        record(f, OP_BUILD_POOL, false);
+        assert_string_equal(req->name, NAME);
+        assert_string_equal(req->device, DEVICE);
+        assert_true(req->shared);
+        assert_true(f->expect_shared);
+        if (should_fail(f, OP_BUILD_POOL))
+                return f->fail_error;
+        *ret_devnum = f->pool_devnum;
+        return 0;
+}
+
 static int fake_new_key(void *userdata, size_t size, Secret **ret) {
         Fake *f = userdata;
         record(f, OP_NEW_KEY, false);
@@ -312,6 +351,7 @@ static void fixture_init(Fixture *x, bool erase_signatures, bool discard) {
                 .fake = {
                         .fail_op = OP_NONE,
                         .devnum = makedev(253, 7),
+                        .pool_devnum = makedev(253, 11),
                         .expect_size = DISK_SIZE,
                 },
                 .ops = {
@@ -322,6 +362,8 @@ static void fixture_init(Fixture *x, bool erase_signatures, bool discard) {
                         .erase_signatures = fake_erase_signatures,
                         .assemble = fake_assemble,
                         .discard = fake_discard,
+                        .teardown_pool = fake_teardown_pool,
+                        .build_pool = fake_build_pool,
                         .new_key = fake_new_key,
                         .activate = fake_activate,
                         .zero_head = fake_zero_head,
@@ -363,6 +405,7 @@ static void fixture_init(Fixture *x, bool erase_signatures, bool discard) {
                         .cipher = "old-cipher",
                         .sector_size = 512,
                         .reason = "an old reason",
+                        .thin_id = 5,   /* left by a pool, before Mode= changed */
                 },
         };
         x->ops.userdata = &x->fake;
@@ -371,22 +414,32 @@ static void fixture_init(Fixture *x, bool erase_signatures, bool discard) {
         n_keys_freed = 0;
 }
 
-/* The calls expected on success, as "op" or "op!" (flag set). The new key
- * generation is saved (still WIPING) as soon as the key exists, right after
- * activation. */
+/* The calls expected on success, as "op" or "op!" (flag set). Any pool (and
+ * its job volumes) goes right after the mapping, before the data device. The
+ * new key generation is saved (still WIPING) as soon as the key exists,
+ * right after activation. Shared mode builds the pool where exclusive mode
+ * makes a key, a file system and a mount; the new generation is saved all
+ * the same, at the same point. */
 #define MAX_EXPECTED_CALLS 24
-static size_t success_sequence(bool erase_signatures, bool discard, Op out[static MAX_EXPECTED_CALLS]) {
+static size_t mode_sequence(bool shared, bool erase_signatures, bool discard, Op out[static MAX_EXPECTED_CALLS]) {
         size_t n = 0;
         out[n++] = OP_SAVE_STATE;
         out[n++] = OP_FIND_USERS;
         out[n++] = OP_UNMOUNT;
         out[n++] = OP_DEACTIVATE;
+        out[n++] = OP_TEARDOWN_POOL;
         out[n++] = OP_DISASSEMBLE;
         if (erase_signatures)
                 out[n++] = OP_ERASE_SIGNATURES;
         out[n++] = OP_ASSEMBLE;
         if (discard)
                 out[n++] = OP_DISCARD;
+        if (shared) {
+                out[n++] = OP_BUILD_POOL;
+                out[n++] = OP_SAVE_STATE;
+                out[n++] = OP_SAVE_STATE;
+                return n;
+        }
         out[n++] = OP_NEW_KEY;
         out[n++] = OP_ACTIVATE;
         out[n++] = OP_SAVE_STATE;
@@ -394,6 +447,21 @@ static size_t success_sequence(bool erase_signatures, bool discard, Op out[stati
         out[n++] = OP_MKFS;
         out[n++] = OP_MOUNT;
         out[n++] = OP_SAVE_STATE;
+        return n;
+}
+
+static size_t success_sequence(bool erase_signatures, bool discard, Op out[static MAX_EXPECTED_CALLS]) {
+        return mode_sequence(false, erase_signatures, discard, out);
+}
+
+/* The fence after `n` calls: lazy unmount, deferred deactivate, forced
+ * teardown of any pool, then FAILED saved. */
+static size_t append_fence(Op ops[static MAX_EXPECTED_CALLS], bool flags[static MAX_EXPECTED_CALLS], size_t n) {
+        assert_true(n + 4 <= MAX_EXPECTED_CALLS);
+        ops[n] = OP_UNMOUNT, flags[n++] = true;
+        ops[n] = OP_DEACTIVATE, flags[n++] = true;
+        ops[n] = OP_TEARDOWN_POOL, flags[n++] = true;
+        ops[n] = OP_SAVE_STATE, flags[n++] = false;
         return n;
 }
 
@@ -513,6 +581,9 @@ static void run_success(bool erase_signatures, bool discard) {
         assert_string_equal(x.rec.reason, "");
         assert_true(x.rec.last_wipe >= before && x.rec.last_wipe <= after);
         assert_true(x.rec.last_wipe_usec < 60 * USEC_PER_SEC);
+        assert_int_equal(x.rec.thin_id, 0);   /* no pool: no thin ids */
+        assert_int_equal(x.rec.data_size, DISK_SIZE);
+        assert_int_equal(count_calls(&x.fake, OP_BUILD_POOL, false), 0);
 
         /* The key was made once and freed once. */
         assert_int_equal(x.fake.n_keys_made, 1);
@@ -562,15 +633,26 @@ static void test_discard_not_supported(void **state) {
 
 /* ---- failure at each step ---- */
 
-static void run_failure(Op fail_op, int error) {
+/* Whether `op` is called on the way to CLEAN in that mode. */
+static bool op_in_mode(Op op, bool shared) {
+        Op ops[MAX_EXPECTED_CALLS];
+        size_t n = mode_sequence(shared, true, true, ops);
+        for (size_t i = 0; i < n; i++)
+                if (ops[i] == op)
+                        return true;
+        return false;
+}
+
+static void run_failure_mode(Op fail_op, int error, bool shared) {
         Fixture x;
         WipeStep failed = (WipeStep) 12345;
         Op ops[MAX_EXPECTED_CALLS];
         bool flags[MAX_EXPECTED_CALLS] = {};
         const WipeStep step = op_step[fail_op];
 
-        print_message("failing %s with %s\n", op_names[fail_op], strerror(-error));
+        print_message("failing %s with %s%s\n", op_names[fail_op], strerror(-error), shared ? " (shared)" : "");
         fixture_init(&x, true, true);
+        x.req.shared = x.fake.expect_shared = shared;
         x.fake.fail_op = fail_op;
         x.fake.fail_error = error;
 
@@ -581,14 +663,11 @@ static void run_failure(Op fail_op, int error) {
 
         /* Every step up to the failed one, then the fence, then FAILED saved;
          * nothing after the failed step. */
-        size_t n = success_sequence(true, true, ops), k = 0;
+        size_t n = mode_sequence(shared, true, true, ops), k = 0;
         while (k < n && ops[k] != fail_op)
                 k++;
         assert_true(k < n);
-        k++;
-        ops[k] = OP_UNMOUNT, flags[k++] = true;
-        ops[k] = OP_DEACTIVATE, flags[k++] = true;
-        ops[k] = OP_SAVE_STATE, flags[k++] = false;
+        k = append_fence(ops, flags, k + 1);
         assert_calls(&x.fake, ops, flags, k);
         assert_int_equal(count_calls(&x.fake, OP_MOUNT, false), fail_op == OP_MOUNT);
 
@@ -620,11 +699,33 @@ static void run_failure(Op fail_op, int error) {
         /* Any key made was freed. */
         assert_int_equal(n_keys_freed, x.fake.n_keys_made);
         assert_int_equal(x.fake.n_keys_made, step > WIPE_STEP_REKEY || fail_op == OP_ACTIVATE);
+        assert_int_equal(count_calls(&x.fake, OP_BUILD_POOL, false), shared && step >= WIPE_STEP_POOL);
+}
+
+static void run_failure(Op fail_op, int error) {
+        run_failure_mode(fail_op, error, false);
 }
 
 static void test_failure_at_each_step(void **state) {
+        size_t n = 0;
         for (Op op = 0; op < OP_SAVE_STATE; op++)
-                run_failure(op, -EIO);
+                if (op_in_mode(op, false)) {
+                        run_failure(op, -EIO);
+                        n++;
+                }
+        assert_int_equal(n, OP_SAVE_STATE - 1);   /* every op but build_pool */
+}
+
+/* Shared mode fails at each of its steps (none comes after the pool) the
+ * same way: fenced, the pool torn down by force, FAILED, no key made. */
+static void test_shared_failure_at_each_step(void **state) {
+        size_t n = 0;
+        for (Op op = 0; op < OP_SAVE_STATE; op++)
+                if (op_in_mode(op, true)) {
+                        run_failure_mode(op, -EIO, true);
+                        n++;
+                }
+        assert_int_equal(n, 9);   /* up to discard, and build_pool */
 }
 
 static void test_failure_other_errors(void **state) {
@@ -632,6 +733,159 @@ static void test_failure_other_errors(void **state) {
         run_failure(OP_ACTIVATE, -ENOMEM);
         run_failure(OP_DISCARD, -EINVAL);   /* only EOPNOTSUPP is forgiven */
         run_failure(OP_MOUNT, -ENODEV);
+}
+
+/* ---- shared mode ---- */
+
+static void shared_init(Fixture *x, bool erase_signatures, bool discard) {
+        fixture_init(x, erase_signatures, discard);
+        x->req.shared = x->fake.expect_shared = true;
+        x->rec.thin_id = 57;   /* the old pool's next thin id */
+}
+
+/* The pool is built where a volume gets its key, file system and mount: no
+ * key is made, nothing is formatted or mounted; the record is CLEAN at the
+ * next generation, with the pool's device and thin ids from 1. */
+static void run_shared_success(bool erase_signatures, bool discard) {
+        Fixture x;
+        WipeStep failed = (WipeStep) 12345;
+        Op ops[MAX_EXPECTED_CALLS];
+        bool flags[MAX_EXPECTED_CALLS] = {};
+
+        print_message("shared, erase_signatures=%d discard=%d\n", erase_signatures, discard);
+        shared_init(&x, erase_signatures, discard);
+        time_t before = time(NULL);
+        assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, &failed), 0);
+        time_t after = time(NULL);
+        assert_int_equal(failed, 12345);
+
+        assert_calls(&x.fake, ops, flags, mode_sequence(true, erase_signatures, discard, ops));
+        assert_int_equal(count_calls(&x.fake, OP_BUILD_POOL, false), 1);
+        assert_int_equal(count_calls(&x.fake, OP_TEARDOWN_POOL, false), 1);
+        assert_int_equal(count_calls(&x.fake, OP_NEW_KEY, false), 0);
+        assert_int_equal(count_calls(&x.fake, OP_ACTIVATE, false), 0);
+        assert_int_equal(count_calls(&x.fake, OP_ZERO_HEAD, false), 0);
+        assert_int_equal(count_calls(&x.fake, OP_MKFS, false), 0);
+        assert_int_equal(count_calls(&x.fake, OP_MOUNT, false), 0);
+        assert_int_equal(x.fake.n_keys_made, 0);
+        assert_int_equal(n_keys_freed, 0);
+
+        /* WIPING first; the new generation on file (still WIPING, no device
+         * yet) once the pool is built; CLEAN last. */
+        assert_wiping_saved_first(&x.fake);
+        assert_int_equal(x.fake.n_saves, 3);
+        size_t b = 0;
+        while (b < x.fake.n_calls && x.fake.calls[b].op != OP_BUILD_POOL)
+                b++;
+        assert_true(b + 2 < x.fake.n_calls);
+        const Record *k = &x.fake.calls[b + 1].saved;
+        assert_int_equal(x.fake.calls[b + 1].op, OP_SAVE_STATE);
+        assert_int_equal(k->state, STATE_WIPING);
+        assert_int_equal(k->generation, GENERATION + 1);
+        assert_int_equal(k->mapping_devnum, 0);
+
+        const Record *saved = last_saved(&x.fake);
+        assert_record_equal(saved, &x.rec);
+        assert_int_equal(x.rec.state, STATE_CLEAN);
+        assert_int_equal(saved->state, STATE_CLEAN);
+        assert_int_equal(x.rec.generation, GENERATION + 1);
+        assert_int_equal(x.rec.mapping_devnum, makedev(253, 11));   /* the pool's, from build_pool */
+        assert_int_not_equal(x.rec.mapping_devnum, x.fake.devnum);
+        assert_int_equal(x.rec.thin_id, 1);
+        assert_int_equal(saved->thin_id, 1);
+        assert_int_equal(x.rec.data_size, DISK_SIZE);
+        /* The data path's settings, for the job volumes (jobvol_tuning()). */
+        assert_string_equal(x.rec.cipher, "aes-xts-plain64");
+        assert_int_equal(x.rec.key_bits, 512);
+        assert_int_equal(x.rec.sector_size, 4096);
+        assert_true(x.rec.bypass_workqueues);
+        assert_true(x.rec.allow_discards);
+        assert_string_equal(x.rec.device, DEVICE);
+        assert_string_equal(x.rec.mount_point, MOUNT_POINT);
+        assert_string_equal(x.rec.reason, "");
+        assert_true(x.rec.last_wipe >= before && x.rec.last_wipe <= after);
+}
+
+static void test_shared_success(void **state) {
+        run_shared_success(false, false);
+        run_shared_success(true, false);
+        run_shared_success(false, true);
+        run_shared_success(true, true);
+}
+
+/* The pool cannot be built: fenced (the pool torn down by force), FAILED, at
+ * the old generation, no key made. */
+static void test_shared_build_pool_fails(void **state) {
+        Fixture x;
+        WipeStep failed = (WipeStep) 12345;
+        Op ops[MAX_EXPECTED_CALLS];
+        bool flags[MAX_EXPECTED_CALLS] = {};
+
+        shared_init(&x, false, false);
+        x.fake.fail_op = OP_BUILD_POOL;
+        x.fake.fail_error = -ENOSPC;
+        assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, &failed), -ENOSPC);
+        assert_int_equal(failed, WIPE_STEP_POOL);
+
+        size_t n = mode_sequence(true, false, false, ops), k = 0;
+        while (k < n && ops[k] != OP_BUILD_POOL)
+                k++;
+        assert_true(k < n);
+        k = append_fence(ops, flags, k + 1);
+        assert_calls(&x.fake, ops, flags, k);
+        assert_int_equal(count_calls(&x.fake, OP_TEARDOWN_POOL, true), 1);
+
+        assert_int_equal(x.rec.state, STATE_FAILED);
+        assert_record_equal(last_saved(&x.fake), &x.rec);
+        assert_int_equal(x.fake.n_saves, 2);
+        assert_int_equal(x.rec.generation, GENERATION);
+        assert_int_equal(x.rec.mapping_devnum, 0);
+        assert_string_equal(x.rec.cipher, "old-cipher");
+        assert_true(startswith(x.rec.reason, "pool failed: "));
+        assert_non_null(strstr(x.rec.reason, strerror(ENOSPC)));
+        assert_null(strstr(x.rec.reason, "FENCE DETAIL"));
+        assert_int_equal(x.fake.n_keys_made, 0);
+}
+
+/* A job volume still mounted and in use: teardown_pool says so, the
+ * deactivate step fails with its words, and the data device stays. */
+static void run_teardown_busy(bool shared) {
+        static const char detail[] = "/scratch/42 is in use by 123 (sleep); stop them, then wipe again";
+        Fixture x;
+        WipeStep failed = (WipeStep) 12345;
+        Op ops[MAX_EXPECTED_CALLS];
+        bool flags[MAX_EXPECTED_CALLS] = {};
+
+        print_message("shared=%d\n", shared);
+        if (shared)
+                shared_init(&x, true, true);
+        else
+                fixture_init(&x, true, true);
+        x.fake.fail_op = OP_TEARDOWN_POOL;
+        x.fake.fail_error = -EBUSY;
+        x.fake.teardown_detail = detail;
+        assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, &failed), -EBUSY);
+        assert_int_equal(failed, WIPE_STEP_DEACTIVATE);
+
+        const Op expect[] = { OP_SAVE_STATE, OP_FIND_USERS, OP_UNMOUNT, OP_DEACTIVATE, OP_TEARDOWN_POOL };
+        size_t n = ELEMENTSOF(expect);
+        memcpy(ops, expect, sizeof(expect));
+        n = append_fence(ops, flags, n);
+        assert_calls(&x.fake, ops, flags, n);
+        assert_int_equal(count_calls(&x.fake, OP_DISASSEMBLE, false), 0);
+        assert_int_equal(count_calls(&x.fake, OP_ASSEMBLE, false), 0);
+
+        assert_int_equal(x.rec.state, STATE_FAILED);
+        assert_record_equal(last_saved(&x.fake), &x.rec);
+        assert_string_equal(x.rec.reason, "deactivate failed: /scratch/42 is in use by 123 (sleep); stop them, then "
+                            "wipe again");
+        assert_int_equal(x.rec.generation, GENERATION);
+        assert_int_equal(x.fake.n_keys_made, 0);
+}
+
+static void test_teardown_pool_busy(void **state) {
+        run_teardown_busy(true);
+        run_teardown_busy(false);
 }
 
 static void test_every_step_has_a_name(void **state) {
@@ -642,6 +896,8 @@ static void test_every_step_has_a_name(void **state) {
         assert_string_equal(wipe_step_to_string(WIPE_STEP_CHECK_USERS), "check-users");
         assert_string_equal(wipe_step_to_string(WIPE_STEP_REKEY), "rekey");
         assert_string_equal(wipe_step_to_string(WIPE_STEP_MKFS), "mkfs");
+        assert_string_equal(wipe_step_to_string(WIPE_STEP_POOL), "pool");
+        assert_string_equal(wipe_step_to_string(WIPE_STEP_DEACTIVATE), "deactivate");
         assert_null(wipe_step_to_string(_WIPE_STEP_MAX));
         assert_null(wipe_step_to_string(_WIPE_STEP_INVALID));
 }
@@ -736,8 +992,8 @@ static void test_busy(void **state) {
         assert_int_equal(r, -EBUSY);
         assert_int_equal(failed, WIPE_STEP_CHECK_USERS);
 
-        const Op ops[] = { OP_SAVE_STATE, OP_FIND_USERS, OP_UNMOUNT, OP_DEACTIVATE, OP_SAVE_STATE };
-        const bool flags[] = { false, false, true, true, false };
+        const Op ops[] = { OP_SAVE_STATE, OP_FIND_USERS, OP_UNMOUNT, OP_DEACTIVATE, OP_TEARDOWN_POOL, OP_SAVE_STATE };
+        const bool flags[] = { false, false, true, true, true, false };
         assert_calls(&x.fake, ops, flags, ELEMENTSOF(ops));
 
         assert_int_equal(x.rec.state, STATE_FAILED);
@@ -773,8 +1029,10 @@ static void test_first_save_fails(void **state) {
         assert_int_equal(count_calls(&x.fake, OP_ZERO_HEAD, false), 0);
         assert_int_equal(count_calls(&x.fake, OP_MKFS, false), 0);
         assert_int_equal(count_calls(&x.fake, OP_MOUNT, false), 0);
-        const Op ops[] = { OP_SAVE_STATE, OP_UNMOUNT, OP_DEACTIVATE, OP_SAVE_STATE };
-        const bool flags[] = { false, true, true, false };
+        assert_int_equal(count_calls(&x.fake, OP_TEARDOWN_POOL, false), 0);
+        assert_int_equal(count_calls(&x.fake, OP_BUILD_POOL, false), 0);
+        const Op ops[] = { OP_SAVE_STATE, OP_UNMOUNT, OP_DEACTIVATE, OP_TEARDOWN_POOL, OP_SAVE_STATE };
+        const bool flags[] = { false, true, true, true, false };
         assert_calls(&x.fake, ops, flags, ELEMENTSOF(ops));
 
         assert_int_equal(x.rec.state, STATE_FAILED);
@@ -797,10 +1055,7 @@ static void test_last_save_fails(void **state) {
         assert_int_equal(r, -ENOSPC);
         assert_int_equal(failed, WIPE_STEP_MOUNT);
 
-        size_t n = success_sequence(false, false, ops);
-        ops[n] = OP_UNMOUNT, flags[n++] = true;
-        ops[n] = OP_DEACTIVATE, flags[n++] = true;
-        ops[n] = OP_SAVE_STATE, flags[n++] = false;
+        size_t n = append_fence(ops, flags, success_sequence(false, false, ops));
         assert_calls(&x.fake, ops, flags, n);
 
         /* A CLEAN that could not be recorded is not CLEAN. */
@@ -836,9 +1091,7 @@ static void run_rekey_save_fails(bool erase_signatures, bool discard) {
         assert_true(k + 1 < n);
         k += 2;   /* activate, save_state */
         assert_int_equal(ops[k - 1], OP_SAVE_STATE);
-        ops[k] = OP_UNMOUNT, flags[k++] = true;
-        ops[k] = OP_DEACTIVATE, flags[k++] = true;
-        ops[k] = OP_SAVE_STATE, flags[k++] = false;
+        k = append_fence(ops, flags, k);
         assert_calls(&x.fake, ops, flags, k);
         assert_int_equal(count_calls(&x.fake, OP_ZERO_HEAD, false), 0);
         assert_int_equal(count_calls(&x.fake, OP_MKFS, false), 0);
@@ -912,6 +1165,10 @@ int main(void) {
                 cmocka_unit_test(test_success_without_failed_step_pointer),
                 cmocka_unit_test(test_discard_not_supported),
                 cmocka_unit_test(test_failure_at_each_step),
+                cmocka_unit_test(test_shared_failure_at_each_step),
+                cmocka_unit_test(test_shared_success),
+                cmocka_unit_test(test_shared_build_pool_fails),
+                cmocka_unit_test(test_teardown_pool_busy),
                 cmocka_unit_test(test_failure_other_errors),
                 cmocka_unit_test(test_every_step_has_a_name),
                 cmocka_unit_test(test_mkfs_output_in_reason),
