@@ -31,6 +31,7 @@ typedef struct PendingPrepare {
 /* A spare job volume older than this is re-keyed: a key waits in the kernel
  * no longer than an hour for a job. */
 #define SPARE_MAX_AGE_SEC 3600
+#define POOL_RELEASED_MAX 64
 
 /* One of the daemon's volumes at runtime: its record (the lifecycle state on
  * file), counters, the lock it holds for the daemon's life, the work its
@@ -68,6 +69,10 @@ struct Volume {
         Volume **jobs;             /* the spare among them, with no job */
         size_t n_jobs;
         PendingPrepare *pending;
+        /* The jobs whose volumes were released last (a ring), so that a
+         * retried epilog of any of them succeeds. */
+        char released[POOL_RELEASED_MAX][65];
+        size_t n_released;
         sd_event_source *spare_timer;
         bool spare_failed;         /* the last spare could not be made: none again before the next check */
 };
@@ -119,6 +124,8 @@ bool job_being_made(const Volume *j);
 void pool_spare_ensure(Volume *pool);
 /* The check every SPARE_CHECK_USEC: tries a spare again after a failed one. */
 void pool_spare_check(Volume *pool);
+/* Whether the pool released `job`'s volume lately (the last 64 jobs). */
+bool pool_released_recently(const Volume *pool, const char *job);
 /* The job volume of `job` in any pool, or NULL. */
 Volume *pool_find_job(Manager *m, const char *job);
 /* Starts making job `job`'s volume of `size` bytes (0: JobSize=) in the pool.

@@ -36,7 +36,7 @@ int jobvol_tuning(const Record *pool, CryptTuningBuf *ret) {
         /* "aes-xts-plain64", "xchacha12,aes-adiantum-plain64": the cipher
          * up to the first dash, the mode after it. */
         const char *dash = strchr(pool->cipher, '-');
-        if (!dash || dash == pool->cipher || pool->key_bits == 0 || pool->key_bits % 8 || pool->sector_size == 0 ||
+        if (!dash || dash == pool->cipher || !dash[1] || pool->key_bits == 0 || pool->key_bits % 8 || pool->sector_size == 0 ||
             (size_t) (dash - pool->cipher) >= sizeof(ret->cipher))
                 return -EINVAL;
         snprintf(ret->cipher, sizeof(ret->cipher), "%.*s", (int) (dash - pool->cipher), pool->cipher);

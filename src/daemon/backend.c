@@ -542,6 +542,11 @@ static void backend_release(void *userdata, Call *call, const Caller *c, const c
         /* Released before (a retried epilog): done, if the volume is CLEAN since. */
         for (size_t i = 0; i < m->n_volumes; i++) {
                 Volume *v = &m->volumes[i];
+                /* A pool: its job volume was erased, and is gone. */
+                if (v->sc->mode == SCRATCH_MODE_SHARED && pool_released_recently(v, job)) {
+                        r->parameters = release_params(v);
+                        return;
+                }
                 if (!volume_idle(v) || !streq(v->rec.last_job, job))
                         continue;
                 if (v->rec.state == STATE_CLEAN) {

@@ -83,6 +83,15 @@ uint64_t pool_default_job_size(const Volume *pool) {
         return default_size(pool, &plan);
 }
 
+bool pool_released_recently(const Volume *pool, const char *job) {
+        if (streq(pool->rec.last_job, job))
+                return true;
+        for (size_t i = 0; i < POOL_RELEASED_MAX && i < pool->n_released; i++)
+                if (streq(pool->released[i], job))
+                        return true;
+        return false;
+}
+
 Volume *pool_find_job(Manager *m, const char *job) {
         for (size_t i = 0; i < m->n_volumes; i++) {
                 Volume *p = &m->volumes[i];
@@ -474,6 +483,8 @@ void job_work_done(Volume *j) {
                         if (job[0]) {
                                 snprintf(pool->rec.last_job, sizeof(pool->rec.last_job), "%s", job);
                                 (void) record_save(m->state_dir, pool->sc->name, &pool->rec);
+                                snprintf(pool->released[pool->n_released++ % POOL_RELEASED_MAX],
+                                         sizeof(pool->released[0]), "%s", job);
                         }
                 }
                 volume_audit(j, job[0] ? "job-release" : "spare-release", &j->work_caller, job, from,
