@@ -192,6 +192,45 @@ image_result() {
         return 0
 }
 
+# A one-node Slurm on loopback (slurmctld and slurmd on node1, munge), the
+# users alice (2001) and bob (2002), and the lines of
+# contrib/slurm/slurm.conf.snippet as the package ships them, comments left
+# out: image_slurm NODE-LINE [SLURM.CONF-LINE...]. cgroup v1, as the kernel
+# command line in the tests' IMAGE_CMDLINE asks.
+image_slurm() {
+        local node=$1; shift
+        chroot "$ROOTFS" useradd -m -u 2001 -s /bin/bash alice
+        chroot "$ROOTFS" useradd -m -u 2002 -s /bin/bash bob
+        mkdir -p "$ROOTFS/var/spool/slurmd" "$ROOTFS/var/spool/slurmctld"
+        {
+                cat <<'SLURM'
+ClusterName=scratchtest
+SlurmctldHost=node1(127.0.0.1)
+SlurmUser=root
+AuthType=auth/munge
+MpiDefault=none
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+SlurmctldPidFile=/run/slurmctld.pid
+SlurmdPidFile=/run/slurmd.pid
+SlurmdSpoolDir=/var/spool/slurmd
+StateSaveLocation=/var/spool/slurmctld
+ReturnToService=2
+SlurmdTimeout=60
+InactiveLimit=0
+KillWait=5
+SLURM
+                local line
+                for line in "$@"; do echo "$line"; done
+                echo "$node"
+                echo "PartitionName=debug Nodes=node1 Default=YES MaxTime=INFINITE State=UP"
+                # What the package tells admins to add, as shipped.
+                grep -v '^#' "$ROOTFS/usr/share/doc/scratchd/slurm.conf.snippet" | grep .
+        } > "$ROOTFS/etc/slurm/slurm.conf"
+        echo 'CgroupPlugin=cgroup/v1' > "$ROOTFS/etc/slurm/cgroup.conf"
+}
+
 # All of the above for one test: image_setup GUEST-SCRIPT -> $WORK, $ROOTFS.
 # The run's directory goes at exit (kept with SCRATCHD_KEEP=1).
 image_setup() {

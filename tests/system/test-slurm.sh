@@ -17,35 +17,7 @@ cat > "$ROOTFS/etc/scratchd/scratchd.conf" <<'CONF'
 Devices=/dev/disk/by-id/ubd-SCRATCH*
 MountPoint=/scratch
 CONF
-chroot "$ROOTFS" useradd -m -u 2001 -s /bin/bash alice
-chroot "$ROOTFS" useradd -m -u 2002 -s /bin/bash bob
-mkdir -p "$ROOTFS/var/spool/slurmd" "$ROOTFS/var/spool/slurmctld"
-{
-        cat <<'SLURM'
-ClusterName=scratchtest
-SlurmctldHost=node1(127.0.0.1)
-SlurmUser=root
-AuthType=auth/munge
-MpiDefault=none
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-SelectType=select/linear
-SlurmctldPidFile=/run/slurmctld.pid
-SlurmdPidFile=/run/slurmd.pid
-SlurmdSpoolDir=/var/spool/slurmd
-StateSaveLocation=/var/spool/slurmctld
-ReturnToService=2
-SlurmdTimeout=60
-InactiveLimit=0
-KillWait=5
-NodeName=node1 NodeAddr=127.0.0.1 CPUs=1 State=UNKNOWN
-PartitionName=debug Nodes=node1 Default=YES MaxTime=INFINITE State=UP
-SLURM
-        # What the package tells admins to add, as shipped.
-        grep -v '^#' "$ROOTFS/usr/share/doc/scratchd/slurm.conf.snippet" | grep .
-} > "$ROOTFS/etc/slurm/slurm.conf"
-echo 'CgroupPlugin=cgroup/v1' > "$ROOTFS/etc/slurm/cgroup.conf"
+image_slurm "NodeName=node1 NodeAddr=127.0.0.1 CPUs=1 State=UNKNOWN" SelectType=select/linear
 
 # 1 GiB: every job scans the whole raw disk and the whole volume, twice the
 # time on 2 GiB; and half the node's time limit, with room to spare.
