@@ -26,6 +26,11 @@ int fs_mount(const char *device, const char *where, FileSystem fs);
 /* Unmounts `where`; not mounted is success. `detach`: lazily, if busy. */
 int fs_unmount(const char *where, bool detach);
 
+/* Removes the empty directory `where` in PID 1's mount namespace, where
+ * fs_mount() made it (the unit's own namespace sees / read-only); not there
+ * is success. */
+int fs_remove_mount_point(const char *where);
+
 /* What is mounted at `where`: 1 and its device, 0 if nothing. */
 int fs_mounted_device(const char *where, dev_t *ret);
 

@@ -183,6 +183,18 @@ int fs_unmount(const char *where, bool detach) {
         return in_host_mount_namespace(do_unmount, &a);
 }
 
+static int do_rmdir(const void *userdata) {
+        const MountArgs *a = userdata;
+        if (rmdir(a->where) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+int fs_remove_mount_point(const char *where) {
+        MountArgs a = { .where = where };
+        return in_host_mount_namespace(do_rmdir, &a);
+}
+
 int fs_mounted_device(const char *where, dev_t *ret) {
         _cleanup_fclose_ FILE *m = fopen("/proc/self/mountinfo", "re");
         if (!m)

@@ -112,7 +112,7 @@ static int take_down(const ScratchConfig *sc, const Record *rec, bool force, cha
                         snprintf(detail, detail_size, "cannot unmount %s: %s", *m, strerror(-r));
                         ret = r;
                 } else if (!streq(*m, rec->mount_point))
-                        (void) rmdir(*m);
+                        (void) fs_remove_mount_point(*m);
         }
         fault_point("job-unmounted");
         if (ret >= 0) {
@@ -152,7 +152,7 @@ static int take_down(const ScratchConfig *sc, const Record *rec, bool force, cha
                 }
         }
         if (ret >= 0 && rec->mount_point[0])
-                (void) rmdir(rec->mount_point);
+                (void) fs_remove_mount_point(rec->mount_point);
         return ret;
 }
 
@@ -539,7 +539,7 @@ int pool_teardown(const char *state_dir, const char *volume, bool force, char *d
                         if (r < 0)
                                 snprintf(detail, detail_size, "cannot unmount %s: %s", *m, strerror(-r));
                         else
-                                (void) rmdir(*m);
+                                (void) fs_remove_mount_point(*m);
                 }
                 if (r >= 0) {
                         r = dmcrypt_deactivate(vols[i].name, force);
