@@ -39,7 +39,7 @@ static void help(void) {
                "  prepare --job ID --user NAME         hand a CLEAN volume to a job; prints the job's\n"
                "          (or --uid UID) [--volume NAME] directory (0700, owned by the user)\n"
                "          [--size SIZE]                shared mode: the job volume's size, in bytes or\n"
-               "                                       with K, M, G, T or P (100G; default JobSize=)\n"
+               "                                       with K, M, G, T or P (100G; JobSize= when not given)\n"
                "  release --job ID                     take the job's volume back; returns once it is\n"
                "                                       crypto-erased and CLEAN again\n"
                "  wipe [--volume NAME]                 crypto-erase and re-key now\n"
