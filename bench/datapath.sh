@@ -88,10 +88,12 @@ bench_conf() {  # bench_conf FILE DISK [Key=Value]...
         printf '[Daemon]\nAuditLog=\n' >> "$file"
 }
 
-# Tears down whatever a target left: our mapping, the stock one, the mount.
+# Tears down whatever a target left: our mapping and the data device under
+# it (dm-linear over the one disk), the stock one, the mount.
 teardown() {
         umount "$mnt" 2> /dev/null
         dmsetup remove $map 2> /dev/null
+        dmsetup remove $map-data 2> /dev/null
         dmsetup remove $stock 2> /dev/null
         rm -f "$state/$name.state"
 }
