@@ -18,11 +18,37 @@
 #   (b) `cryptsetup open --type plain` with cryptsetup's defaults,
 #   (c) scratchd's volume with its default settings,
 #   (d) scratchd's volume with Cipher=auto.
-# Each load runs RUNTIME seconds (default 5) per target, all four targets in
-# turn, ROUNDS times (default 5: one round varies by up to 10% in UML); the
+# Each load runs RUNTIME seconds (default 5) per target (a round's four loads
+# one after the other in one fio process), all four targets in turn, ROUNDS times (default 5: one round varies by up to 10% in UML); the
 # table shows the median of the rounds.
 # Then wipe-to-ready, step by step, with xfs and with ext4; and the daemon's
 # idle cost: CPU time and wake-ups over 10 s, and private dirty memory.
+#
+# Then, in UML only (the guest gets two more file-backed disks of MODE_DISK
+# each, default 4G), the daemon on those two disks:
+#   A. the four loads on a file (the same size as above, written in full
+#      first) in a job's directory, on (e) Mode=exclusive striped over both
+#      disks and (f) a Mode=shared job volume on a thin pool over the same
+#      stripe; f/e (target: at least 0.9 on each load). Two more rows show
+#      what first writes cost (XFS's unwritten extents in both; thin
+#      provisioning in f): the writing of the new fio file in full
+#      (sequential 1 MiB), and random 4 KiB writes into a second new file.
+#      Each target (e, f and e1 below) runs in two sessions, in the order
+#      e f e1 e1 f e, so that a drift in the machine's speed falls on all
+#      three alike: the daemon started from nothing, a job prepared, the
+#      file written, half the ROUNDS rounds (the first session the odd
+#      one), the new-file load; the new-file figures are the sessions' mean.
+#   B. Prepare latency, wall time of `scratchctl prepare`: PREPARES (default
+#      20) of the default size (the spare is mounted) and as many of another
+#      size (made on demand), in turn, each followed by a release not timed;
+#      the spare is re-made in the background after each default Prepare,
+#      and every Prepare waits until status shows it ready (at most 60 s).
+#   C. release time, wall time of `scratchctl release`, after a job wrote
+#      each of RELEASE_SIZES GiB (default "0.25 1 4"; fio, then sync), each
+#      RELEASE_ROUNDS times (default 1; median); the largest over the smallest
+#      (target: at most 2).
+#   D. exclusive mode over one of the disks (e1) against both (e): figures.
+# With --destroy-data these are skipped (they need two disks of their own).
 set -u
 self=$(realpath "$0")
 root=$(dirname "$self")/..
@@ -34,7 +60,7 @@ if [ -z "${RESULT:-}" ]; then   # not yet inside the run: set it up
                 case "$1" in
                 --build) build=$2; shift 2 ;;
                 --destroy-data) disk=$2; shift 2 ;;
-                -h|--help) sed -n '3,25p' "$self" | sed 's/^# \{0,1\}//'; exit 0 ;;
+                -h|--help) sed -n '3,/^set -u$/p' "$self" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
                 *) echo "datapath.sh: unknown argument '$1'; see --help" >&2; exit 2 ;;
                 esac
         done
@@ -57,15 +83,26 @@ if [ -z "${RESULT:-}" ]; then   # not yet inside the run: set it up
         # The data-path disk is written in full first (below), so reads read
         # data, not holes.
         truncate -s 1G "$dir/data.img"; truncate -s 1G "$dir/1G.img"; truncate -s 4T "$dir/4T.img"
+        # The two disks of the mode tables: allocated on the host, so that
+        # no first write waits for the host's file system; the fio file is
+        # written in full in the guest before any load reads it.
+        fallocate -l "${MODE_DISK:-4G}" "$dir/m1.img" && fallocate -l "${MODE_DISK:-4G}" "$dir/m2.img" \
+                || { echo "datapath.sh: cannot allocate the mode disks in $dir" >&2; exit 2; }
+        load0=$(cut -d' ' -f1-3 /proc/loadavg) start=$(date +%s)
         WHERE="User-Mode Linux $(basename /usr/lib/uml/modules/*/) on $(nproc) host cores, disks on files in $(df --output=fstype "$dir" | tail -n1)" \
-        GUEST_TIMEOUT=1800 UML_TIMEOUT=1900 "$root/tests/integration/uml.sh" --mem 2G \
-                --disk "$dir/data.img" --disk "$dir/1G.img" --disk "$dir/4T.img" "$self" /dev/ubda /dev/ubdb /dev/ubdc
-        exit $?
+        GUEST_TIMEOUT=3600 UML_TIMEOUT=3700 "$root/tests/integration/uml.sh" --mem 2G \
+                --disk "$dir/data.img" --disk "$dir/1G.img" --disk "$dir/4T.img" --disk "$dir/m1.img" --disk "$dir/m2.img" \
+                "$self" --mode-disks /dev/ubdd,/dev/ubde /dev/ubda /dev/ubdb /dev/ubdc
+        rc=$?
+        echo "# the whole run took $(($(date +%s) - start)) s; host load average (1, 5, 15 min) before: $load0, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+        exit $rc
 fi
 
 # ---- the run itself: in the UML guest, or on the host with --destroy-data ----
 . "$GUEST_LIB"
 . "$SOURCE_ROOT/bench/bench-lib.sh"
+mode_disks=
+if [ "$1" = --mode-disks ]; then mode_disks=${2//,/ }; shift 2; fi
 data=$1; shift
 wipe_disks=("$@")
 runtime=${RUNTIME:-5}
@@ -120,27 +157,31 @@ dd if=/dev/urandom of="$data" bs=1M count=$((region / 1048576)) oflag=direct sta
 loads=("seqwrite:write:1M:8" "seqread:read:1M:8" "randwrite:randwrite:4k:32" "randread:randread:4k:32")
 load_label() {
         case "$1" in seqread) echo "seq read 1M MB/s" ;; seqwrite) echo "seq write 1M MB/s" ;;
-        randread) echo "rand read 4k IOPS" ;; randwrite) echo "rand write 4k IOPS" ;; esac
+        randread) echo "rand read 4k IOPS" ;; randwrite) echo "rand write 4k IOPS" ;;
+        randwrite-new) echo "rand write 4k IOPS, new file" ;; fill) echo "seq write 1M MB/s, new file" ;; esac
 }
 
-# fio_load TARGET DEVICE NAME:RW:BS:QD: one load; the figure (MB/s for 1 MiB
+# run_loads TARGET DEVICE [NAME:RW:BS:QD]...: the four loads (or those named)
+# one after the other in one fio process (stonewall: each starts when the
+# last ended; starting fio takes seconds in UML); each figure (MB/s for 1 MiB
 # loads, IOPS for 4 KiB ones) goes to $WORK/fig.TARGET.NAME, one per round.
-fio_load() {
-        local target=$1 dev=$2 name rw bs qd
-        IFS=: read -r name rw bs qd <<<"$3"
-        fio --name="$name" --filename="$dev" --rw="$rw" --bs="$bs" --iodepth="$qd" --ioengine=libaio --direct=1 \
-                --size="$region" --runtime="$runtime" --ramp_time=1 --time_based --randrepeat=0 \
-                --output-format=json > "$WORK/fio.json" 2> "$WORK/fio.err" || bail "fio $name on $dev failed: $(head -c 300 "$WORK/fio.err")"
-        python3 - "$WORK/fio.json" "$bs" >> "$WORK/fig.$target.$name" <<'PY'
-import json, sys
-job = json.load(open(sys.argv[1]))["jobs"][0]
-side = job["read"] if job["read"]["io_bytes"] else job["write"]
-print("%.0f" % (side["bw_bytes"] / 1e6 if sys.argv[2] == "1M" else side["iops"]))
-PY
-}
-
-run_loads() {  # run_loads TARGET DEVICE
-        for l in "${loads[@]}"; do fio_load "$1" "$2" "$l"; done
+run_loads() {
+        local target=$1 dev=$2 l name rw bs qd mb=" " args=()
+        shift 2
+        [ $# -gt 0 ] || set -- "${loads[@]}"
+        for l in "$@"; do
+                IFS=: read -r name rw bs qd <<<"$l"
+                args+=(--name="$name" --rw="$rw" --bs="$bs" --iodepth="$qd" --stonewall)
+                [ "$bs" = 1M ] && mb+="$name "
+        done
+        fio --filename="$dev" --ioengine=libaio --direct=1 --size="$region" --runtime="$runtime" --ramp_time=1 \
+                --time_based --randrepeat=0 "${args[@]}" --output-format=terse > "$WORK/fio.out" 2> "$WORK/fio.err" \
+                || bail "fio on $dev failed: $(head -c 300 "$WORK/fio.err")"
+        # Terse format 3, a line a job: 3 its name; 6, 7, 8 KiB read, KiB/s, IOPS; 47, 48, 49 the same written.
+        awk -F';' -v out="$WORK/fig.$target." -v mb="$mb" 'NF > 49 {
+                if ($6 > 0) { bw = $7; iops = $8 } else { bw = $48; iops = $49 }
+                if (index(mb, " " $3 " ")) printf "%.0f\n", bw * 1024 / 1e6 >> (out $3); else printf "%.0f\n", iops >> (out $3)
+                n++ } END { exit n != '$#' }' "$WORK/fio.out" || bail "fio on $dev: not $# figures: $(head -c 300 "$WORK/fio.out")"
 }
 
 # What the kernel table says, key blanked.
@@ -170,6 +211,13 @@ for r in $(seq 1 "$rounds"); do
 done
 
 fig() { median < "$WORK/fig.$1.$2"; }
+# The new-file figures: one a session, two sessions a target; their mean.
+fig_of() {  # fig_of TARGET LOAD
+        case $2 in
+        randwrite-new|fill) awk '{ s += $1 } END { if (NR) printf "%.0f", s / NR }' "$WORK/fig.$1.$2" ;;
+        *) fig "$1" "$2" ;;
+        esac
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 # What scratchd's Cipher=auto found: "cipher: Cipher=auto, no AES instructions (DRIVER); ...".
 auto_why=$(cat "$WORK/tuning.auto")
@@ -262,4 +310,239 @@ if [ $((t1 - t0)) -eq 0 ] && [ $((w1 - w0)) -eq 0 ]; then ok "target: no CPU tim
 else not_ok "target missed: the idle daemon used CPU or woke up"; fi
 if [ "$dirty" -lt 2048 ]; then ok "target: Private_Dirty under 2 MiB ($dirty KiB)"
 else not_ok "target missed: Private_Dirty $dirty KiB >= 2 MiB"; fi
+
+# ---- shared mode against exclusive, on two disks of their own ----
+if [ -z "$mode_disks" ]; then
+        note ""
+        note "shared mode against exclusive (tables A to D): skipped here; they run in UML, on two disks of their own"
+        exit 0
+fi
+# The guest kernel cannot load modules on demand (a real one loads dm-thin-pool itself).
+modprobe -d "$WORK/modroot" dm-thin-pool || bail "modprobe dm-thin-pool failed"
+prepares=${PREPARES:-20}
+release_sizes=${RELEASE_SIZES:-0.25 1 4}
+release_rounds=${RELEASE_ROUNDS:-1}
+mname=${name}m
+mmnt=$WORK/modes
+mstate=$WORK/mode-state
+SOCK=$WORK/mode.sock   # guest-lib.sh's ctl and wait_state talk to it
+# A job volume holds the fio file, the new file and its file system; a
+# Prepare of another size (table B) is 256 MiB less.
+job_mib=$((2 * region / 1048576 + 256))
+other_mib=$((job_mib - 256))
+job=1000
+
+# Everything of the daemon's on the mode disks goes: mounts, then every
+# device-mapper device of this run's name, top down (job volumes' dm-crypt,
+# thin volumes, the pool, its metadata and data, exclusive mode's dm-crypt,
+# the stripe), in one dmsetup call (each process start is dear in UML).
+mode_teardown() {
+        local m names pass
+        for m in $(awk -v p="$mmnt" '$5 == p || index($5, p "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
+                umount "$m" || umount -l "$m"
+        done
+        for pass in 1 2 3 4 5; do
+                names=$(dmsetup ls 2> /dev/null | awk -v p="scratchd-$mname" '$1 == p || index($1, p "-") == 1 {
+                        n = $1; print (n ~ /-vol-/ ? 1 : n ~ /-thin-/ ? 2 : n ~ /-pool$/ ? 3 : n ~ /-t(meta|data)$/ ? 4 : n == p ? 5 : 6), n
+                        }' | sort -n | cut -d' ' -f2)
+                [ -n "$names" ] || return 0
+                [ $pass = 1 ] || sleep 0.5
+                dmsetup remove $names 2> /dev/null
+        done
+        note "left on the mode disks: $(dmsetup ls 2> /dev/null | grep "scratchd-$mname" | tr '\n' ' ')"
+}
+trap '[ -z "$pid" ] || { kill "$pid"; wait "$pid"; } 2> /dev/null; teardown; mode_teardown' EXIT
+
+spare_ready() { ctl status --json 2> /dev/null | grep -q '"spare_ready": *true'; }
+wait_spare() {  # at most 60 s
+        local i
+        for i in $(seq 1 600); do spare_ready && return 0; sleep 0.1; done
+        return 1
+}
+pool_field() {
+        ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0]["pool"][sys.argv[1]])' "$1"
+}
+
+mode_start() {  # mode_start MODE DISKS [Key=Value]...: the daemon, from nothing, CLEAN (shared: its spare ready)
+        local mode=$1 disks=$2 i; shift 2
+        mode_teardown
+        rm -rf "$mstate" "$SOCK"
+        mkdir -p "$mstate" "$mmnt"
+        conf "$WORK/mode.conf" "$disks" "$mmnt" Name=$mname Expendable=yes Mode=$mode "$@"
+        printf '[Daemon]\nAuditLog=\n' >> "$WORK/mode.conf"
+        "$SCRATCHD" --config "$WORK/mode.conf" --state-dir "$mstate" --socket "$SOCK" >> "$WORK/mode-daemon.log" 2>&1 &
+        pid=$!
+        for i in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
+        wait_state CLEAN || bail "Mode=$mode on $disks: not CLEAN: $(tail -n 5 "$WORK/mode-daemon.log")"
+        if [ "$mode" = shared ]; then wait_spare || bail "Mode=shared: no spare after 60 s: $(tail -n 5 "$WORK/mode-daemon.log")"; fi
+}
+mode_stop() {
+        [ "$(sed -n 's/^Mode=//p' "$WORK/mode.conf")" = shared ] && { wait_spare || note "the spare was not ready at the stop"; }
+        kill "$pid"; wait "$pid" 2> /dev/null
+        pid=
+        mode_teardown
+}
+prepare() {  # prepare [--size SIZE]: a new job's directory
+        job=$((job + 1))
+        ctl prepare --job $job --user daemon "$@" 2> "$WORK/ctl.err" || bail "prepare of job $job $*: $(cat "$WORK/ctl.err")"
+}
+# Writes FILE in full, once (sequential 1 MiB, QD 8, O_DIRECT): fill FILE BYTES.
+fill() {
+        fio --name=fill --filename="$1" --rw=write --bs=1M --iodepth=8 --ioengine=libaio --direct=1 --size="$2" \
+                --output-format=terse > /dev/null 2> "$WORK/fio.err" || bail "fio filling $1 failed: $(head -c 300 "$WORK/fio.err")"
+}
+
+first="randwrite-new:randwrite:4k:32"
+# One session of a target of tables A and D: the daemon started from nothing,
+# a job prepared, the fio file written in full (its first writes, timed),
+# N rounds of the four loads on it, then random writes into a second, new
+# file (first writes again).
+mode_session() {  # mode_session TARGET N MODE DISKS [Key=Value]...
+        local target=$1 nr=$2 dir r
+        shift 2
+        [ "$nr" -gt 0 ] || return 0
+        t0=$(date +%s%N)
+        mode_start "$@"
+        t1=$(date +%s%N)
+        dir=$(prepare) || exit 1
+        t2=$(date +%s%N)
+        fill "$dir/fio.dat" "$region"
+        t3=$(date +%s%N)
+        for r in $(seq 1 "$nr"); do run_loads "$target" "$dir/fio.dat"; done
+        run_loads "$target" "$dir/new.dat" "$first"
+        t4=$(date +%s%N)
+        if [ ! -e "$WORK/stack.$target" ]; then
+                dmsetup table | grep "^scratchd-$mname" | awk '{ if ($4 == "crypt") $6 = "<key>"; print }' > "$WORK/stack.$target"
+        fi
+        mode_stop
+        t5=$(date +%s%N)
+        # The fill is sequential 1 MiB writes into a new file: first writes too.
+        awk -v b="$region" -v s="$t2" -v e="$t3" 'BEGIN { printf "%.0f\n", b / ((e - s) / 1e9) / 1e6 }' >> "$WORK/fig.$target.fill"
+        ok "$target: $nr round(s); $(awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" -v e="$t4" -v f="$t5" 'BEGIN {
+                printf "start to CLEAN %.1f s, prepare %.1f s, fill %.1f s, loads and new-file load %.1f s, stop %.1f s",
+                        (b - a) / 1e9, (c - b) / 1e9, (d - c) / 1e9, (e - d) / 1e9, (f - e) / 1e9 }')"
+}
+
+# Each target in two sessions, in the order e f e1, e1 f e: a drift of the
+# machine's speed over the run falls on all three alike. ROUNDS rounds in
+# all; the new-file figure is one a session (their mean).
+both=$mode_disks one=${mode_disks%% *}
+n1=$(((rounds + 1) / 2)) n2=$((rounds / 2))
+s0=$(date +%s)
+mode_session excl2 $n1 exclusive "$both"
+mode_session shared $n1 shared "$both" JobSize=${job_mib}M MaxJobs=4
+mode_session excl1 $n1 exclusive "$one"
+mode_session excl1 $n2 exclusive "$one"
+mode_session shared $n2 shared "$both" JobSize=${job_mib}M MaxJobs=4
+mode_session excl2 $n2 exclusive "$both"
+s1=$(date +%s)
+
+# ---- B: Prepare latency, C: release time (Mode=shared, the same disks) ----
+mode_start shared "$both" JobSize=${job_mib}M MaxJobs=4
+pool_bytes=$(pool_field size_bytes)
+ms() { awk -v s="$1" -v e="$2" 'BEGIN { printf "%.1f\n", (e - s) / 1e6 }'; }
+: > "$WORK/prep.spare"; : > "$WORK/prep.demand"; : > "$WORK/prep.status"
+# What any scratchctl call costs here: status, answered from the daemon's memory.
+for i in $(seq 1 5); do
+        s=$(date +%s%N); ctl status > /dev/null; e=$(date +%s%N)
+        ms "$s" "$e" >> "$WORK/prep.status"
+done
+for i in $(seq 1 "$prepares"); do
+        for kind in spare demand; do
+                wait_spare || bail "the spare was not made again within 60 s: $(tail -n 5 "$WORK/mode-daemon.log")"
+                size=(); [ $kind = demand ] && size=(--size ${other_mib}M)
+                s=$(date +%s%N)
+                prepare "${size[@]}" > /dev/null || exit 1
+                e=$(date +%s%N)
+                ms "$s" "$e" >> "$WORK/prep.$kind"
+                ctl release --job $job > /dev/null 2> "$WORK/ctl.err" || bail "release of job $job: $(cat "$WORK/ctl.err")"
+        done
+done
+s2=$(date +%s)
+
+# A job's size that holds the largest amount written, with room for XFS's own.
+largest=$(tr ' ' '\n' <<<"$release_sizes" | sort -g | tail -n1)
+rel_mib=$(awk -v g="$largest" 'BEGIN { printf "%d", g * 1024 * 1.04 + 128 }')
+[ $((rel_mib * 1048576)) -le "$pool_bytes" ] \
+        || bail "RELEASE_SIZES: a job of ${rel_mib} MiB for $largest GiB does not fit the pool of $((pool_bytes / 1048576)) MiB; give larger MODE_DISK"
+for r in $(seq 1 "$release_rounds"); do
+        for gib in $release_sizes; do
+                wait_spare || note "the spare was not ready before job $((job + 1))"
+                dir=$(prepare --size ${rel_mib}M) || exit 1
+                fill "$dir/data" "$(awk -v g="$gib" 'BEGIN { printf "%.0f", g * 1073741824 }')"   # (mawk's %d stops at 2^31 - 1)
+                sync
+                echo "$(pool_field written_bytes)" >> "$WORK/written.$gib"
+                wait_spare || note "the spare was not ready before the release of job $job"
+                s=$(date +%s%N)
+                ctl release --job $job > /dev/null 2> "$WORK/ctl.err" || bail "release of job $job: $(cat "$WORK/ctl.err")"
+                e=$(date +%s%N)
+                ms "$s" "$e" >> "$WORK/release.$gib"
+        done
+done
+mode_stop
+s3=$(date +%s)
+
+# nearest-rank percentile of numbers on stdin: pct P
+pct() { sort -g | awk -v p="$1" '{ a[NR] = $1 } END { i = int((p * NR + 99) / 100); if (i < 1) i = 1; print a[i] }'; }
+
+note ""
+note "shared mode against exclusive on two more disks ($(echo $both)), each $(numfmt --to=iec-i --suffix=B "$(blockdev --getsize64 "$one")"), striped in 256 KiB chunks"
+note "fio on a $(numfmt --to=iec-i --suffix=B "$region") file in a job's directory (XFS), written in full first; $runtime s per load, median of $rounds rounds"
+note "(e) Mode=exclusive over both disks; (f) Mode=shared: a job volume of ${job_mib} MiB (JobSize=) on the thin pool over both; (e1) Mode=exclusive over $one alone"
+note "  modes took $((s1 - s0)) s, Prepares $((s2 - s1)) s, releases $((s3 - s2)) s"
+for t in excl2 shared; do sed "s/^/  stack ($t): /" "$WORK/stack.$t" | while IFS= read -r l; do note "$l"; done; done
+note ""
+note "A. shared against exclusive, same disks"
+note "$(printf '%-30s %12s %12s %6s' load '(e) excl' '(f) shared' f/e)"
+a_ok=1
+for l in "${loads[@]}" "$first" fill; do
+        load=${l%%:*}
+        e=$(fig_of excl2 "$load") f=$(fig_of shared "$load")
+        note "$(printf '%-30s %12s %12s %6s' "$(load_label "$load")" "$e" "$f" "$(ratio "$f" "$e")")"
+        case $load in randwrite-new|fill) continue ;; esac
+        awk -v f="$f" -v e="$e" 'BEGIN { exit !(f >= 0.9 * e) }' || a_ok=0
+done
+if [ "$a_ok" = 1 ]; then ok "target: (f) shared at least 0.9x (e) exclusive on all four loads"
+else not_ok "target missed: (f) shared below 0.9x (e) exclusive on some load"; fi
+
+note ""
+note "B. Prepare latency, ms (wall time of scratchctl prepare; $prepares each, in turn; the spare re-made in the background between them, each Prepare waiting until it is ready)"
+note "$(printf '%-44s %8s %8s %8s %8s' '' p50 p99 min max)"
+for kind in spare demand status; do
+        case $kind in spare) label="default size ($job_mib MiB): the spare mounted" ;;
+        demand) label="--size ${other_mib}M: made on demand" ;;
+        status) label="for scale: scratchctl status (5 calls)" ;; esac
+        note "$(printf '%-44s %8s %8s %8s %8s' "$label" "$(pct 50 < "$WORK/prep.$kind")" "$(pct 99 < "$WORK/prep.$kind")" \
+                "$(pct 0 < "$WORK/prep.$kind")" "$(pct 100 < "$WORK/prep.$kind")")"
+done
+rank=$(((99 * prepares + 99) / 100))
+note "  (p99 by nearest rank: of $prepares, the ${rank}th fastest$([ "$rank" = "$prepares" ] && echo ", the slowest"))"
+
+note ""
+note "C. release time after the job wrote N GiB (a job of ${rel_mib} MiB; fio write, sync; median of $release_rounds), s"
+note "$(printf '%-10s %10s %10s %18s' written release '(all)' 'pool written')"
+small= big=
+for gib in $release_sizes; do
+        v=$(median < "$WORK/release.$gib")
+        [ -n "$small" ] || small=$v
+        big=$v
+        note "$(printf '%-10s %10s %10s %18s' "$gib GiB" "$(awk -v v="$v" 'BEGIN { printf "%.2f", v / 1000 }')" \
+                "$(awk '{ printf "%s%.2f", (NR > 1 ? "," : ""), $1 / 1000 }' "$WORK/release.$gib")" \
+                "$(numfmt --to=iec-i --suffix=B "$(median < "$WORK/written.$gib")")")"
+done
+note "  largest over smallest: $(ratio "$big" "$small")"
+if awk -v b="$big" -v s="$small" 'BEGIN { exit !(b <= 2 * s) }'; then ok "target: the release after the most written at most 2x the one after the least"
+else not_ok "target missed: the release after the most written takes more than 2x the one after the least"; fi
+
+note ""
+note "D. exclusive mode, one disk against two (figures only)"
+note "$(printf '%-30s %12s %12s %6s' load '(e1) 1 disk' '(e) 2 disks' e/e1)"
+for l in "${loads[@]}" "$first" fill; do
+        load=${l%%:*}
+        e1=$(fig_of excl1 "$load") e=$(fig_of excl2 "$load")
+        note "$(printf '%-30s %12s %12s %6s' "$(load_label "$load")" "$e1" "$e" "$(ratio "$e" "$e1")")"
+done
+note "  UML runs the guest on one CPU: dm-crypt's encryption and dm-stripe's splitting all run on that one"
+note "  host thread, so a second disk cannot add throughput the way two NVMe queues, each with its own"
+note "  CPUs and interrupts, do on a real node: these figures say what striping costs here, not what it gains."
 exit 0
