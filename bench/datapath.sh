@@ -38,6 +38,9 @@
 #      three alike: the daemon started from nothing, a job prepared, the
 #      file written, half the ROUNDS rounds (the first session the odd
 #      one), the new-file load; the new-file figures are the sessions' mean.
+#   A0. the same without a file system or the daemon: scratchd's dm-crypt
+#      table over a slice of the stripe (g) and over a thin volume of a pool
+#      on it (h), each written in full first; h/g is what dm-thin costs.
 #   B. Prepare latency, wall time of `scratchctl prepare`: PREPARES (default
 #      20) of the default size (the spare is mounted) and as many of another
 #      size (made on demand), in turn, each followed by a release not timed;
@@ -482,6 +485,38 @@ done
 mode_stop
 s3=$(date +%s)
 
+# ---- A0: the same layers without a file system or scratchd ----
+# dm-crypt (scratchd's table) over a slice of the stripe (g), and over a thin
+# volume of a pool on the same stripe (h): what dm-thin itself costs per
+# load, apart from where a file system puts a file. Each written in full
+# first (the thin volume's blocks provisioned); rounds alternate g and h.
+bl=bench-layers
+stripe_sectors=$(($(blockdev --getsz "$one") / 512 * 512 * 2))
+g_sectors=$((region / 512))
+key=$(head -c 64 /dev/urandom | od -An -tx1 | tr -d ' \n')
+crypt_table() { echo "0 $g_sectors crypt aes-xts-plain64 $key 0 $1 0 4 allow_discards no_read_workqueue no_write_workqueue sector_size:4096"; }
+layers_teardown() { dmsetup remove $bl-cthin $bl-cslice $bl-thin $bl-pool $bl-tdata $bl-tmeta $bl-slice $bl-stripe 2> /dev/null; }
+layers_teardown
+read -r d1 d2 <<<"$both"
+dmsetup create $bl-stripe --table "0 $stripe_sectors striped 2 512 $d1 0 $d2 0" \
+        && dmsetup create $bl-tmeta --table "0 8192 linear /dev/mapper/$bl-stripe 0" \
+        && dd if=/dev/zero of=/dev/mapper/$bl-tmeta bs=4096 count=1 oflag=direct status=none \
+        && dmsetup create $bl-tdata --table "0 $g_sectors linear /dev/mapper/$bl-stripe 8192" \
+        && dmsetup create $bl-pool --table "0 $g_sectors thin-pool /dev/mapper/$bl-tmeta /dev/mapper/$bl-tdata 512 0 1 skip_block_zeroing" \
+        && dmsetup message $bl-pool 0 "create_thin 1" \
+        && dmsetup create $bl-thin --table "0 $g_sectors thin /dev/mapper/$bl-pool 1" \
+        && dmsetup create $bl-slice --table "0 $g_sectors linear /dev/mapper/$bl-stripe $((8192 + g_sectors))" \
+        && crypt_table /dev/mapper/$bl-slice | dmsetup create $bl-cslice \
+        && crypt_table /dev/mapper/$bl-thin | dmsetup create $bl-cthin \
+        || bail "cannot build the layers of table A0"
+fill /dev/mapper/$bl-cslice "$region"; fill /dev/mapper/$bl-cthin "$region"
+for r in $(seq 1 "$rounds"); do
+        if [ $((r % 2)) = 1 ]; then run_loads lslice /dev/mapper/$bl-cslice; run_loads lthin /dev/mapper/$bl-cthin
+        else run_loads lthin /dev/mapper/$bl-cthin; run_loads lslice /dev/mapper/$bl-cslice; fi
+done
+layers_teardown
+s4=$(date +%s)
+
 # nearest-rank percentile of numbers on stdin: pct P
 pct() { sort -g | awk -v p="$1" '{ a[NR] = $1 } END { i = int((p * NR + 99) / 100); if (i < 1) i = 1; print a[i] }'; }
 
@@ -504,6 +539,16 @@ for l in "${loads[@]}" "$first" fill; do
 done
 if [ "$a_ok" = 1 ]; then ok "target: (f) shared at least 0.9x (e) exclusive on all four loads"
 else not_ok "target missed: (f) shared below 0.9x (e) exclusive on some load"; fi
+
+note ""
+note "A0. the layers alone: block devices, no file system ($rounds rounds, g and h in turn; took $((s4 - s3)) s)"
+note "(g) dm-crypt over a $(numfmt --to=iec-i --suffix=B "$region") slice of the stripe; (h) dm-crypt over a thin volume of a pool on the stripe; both scratchd's dm-crypt table"
+note "$(printf '%-30s %12s %12s %6s' load '(g) slice' '(h) thin' h/g)"
+for l in "${loads[@]}"; do
+        load=${l%%:*}
+        g=$(fig lslice "$load") h=$(fig lthin "$load")
+        note "$(printf '%-30s %12s %12s %6s' "$(load_label "$load")" "$g" "$h" "$(ratio "$h" "$g")")"
+done
 
 note ""
 note "B. Prepare latency, ms (wall time of scratchctl prepare; $prepares each, in turn; the spare re-made in the background between them, each Prepare waiting until it is ready)"
