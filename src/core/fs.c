@@ -157,6 +157,14 @@ static int do_mount(const void *userdata) {
                 return r;
         if (mount(a->device, a->where, a->type, MS_NODEV | MS_NOSUID, NULL) < 0)
                 return -errno;
+        /* The file system's root (mkfs makes it 0755): others may pass
+         * through to their job's directory, but not list the jobs, nor sit
+         * in it (a shell whose cwd is the root would hold the mount). */
+        if (chmod(a->where, 0711) < 0) {
+                r = -errno;
+                (void) umount2(a->where, UMOUNT_NOFOLLOW);
+                return r;
+        }
         return 0;
 }
 

@@ -55,7 +55,10 @@ dir2=$(ctl prepare --job 102 --user nobody)
 check "job 2's directory is owned by nobody, mode 0700" test "$(stat -c '%U %a' "$dir2")" = "nobody 700"
 check "job 2 runs under the new key generation" test "$(field key_generation)" -eq "$gen2"
 check "job 1's directory is gone" test ! -e "$dir1"
-check "job 2 (as nobody) cannot reach the volume root" bash -c "! as_user nobody touch '$mnt/x' 2>/dev/null"
+check_fails "job 2 (as nobody) cannot write in the volume root" as_user nobody touch "$mnt/x" 2> /dev/null
+check "the volume root is root's, 0711" test "$(stat -c '%U %a' "$mnt")" = "root 711"
+check "... nobody can pass through it to job 2's directory" as_user nobody ls "$dir2"
+check_fails "... but cannot list it" as_user nobody ls "$mnt" 2> /dev/null
 sync; echo 3 > /proc/sys/vm/drop_caches
 check "job 1's marker is nowhere on job 2's volume" test "$(count_marker /dev/mapper/$map "$marker")" -eq 0
 check "job 1's marker is nowhere on the raw disk" test "$(count_marker /dev/ubda "$marker")" -eq 0
@@ -116,4 +119,36 @@ for _ in $(seq 1 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
 check "socket activation: the first call starts scratchd and is answered" wait_state CLEAN
 check "socket activation: scratchd serves the socket it was passed" grep -q "serving io.scratchd on the socket systemd passed" "$WORK/daemon.log"
 kill -TERM $activator; wait $activator 2>/dev/null
+
+# A release whose disk check fails (Devices= names a link that went away, as
+# a by-id link may after a controller reset) fences the volume: the job's
+# mapping, key and mount are removed, the state is FAILED with the reason,
+# never ABSENT with the old key live. No step of the erase runs.
+mkdir -p "$WORK/by-id"; ln -sf /dev/ubda "$WORK/by-id/scratch0"
+conf "$WORK/link.conf" "$WORK/by-id/scratch0" "$mnt"
+printf '[Daemon]\nAuditLog=%s\n' "$WORK/audit/audit.log" >> "$WORK/link.conf"
+start_daemon "$WORK/link.conf" || bail "the daemon did not start on link.conf: $(tail -n 5 "$WORK/daemon.log")"
+check "link.conf: the volume is CLEAN" wait_state CLEAN
+dir3=$(ctl prepare --job 104 --user daemon)
+key3=$(live_key $map)
+check "job 104 has the volume, its key live" test -n "$key3" -a -d "$dir3"
+rm "$WORK/by-id/scratch0"
+gen3=$(field key_generation)
+ctl release --job 104 2> "$WORK/err"; rc=$?
+check "the release with the disk's link gone fails (exit 1)" test $rc -eq 1
+note "release: $(cat "$WORK/err")"
+check "... the volume is FAILED, not ABSENT" test "$(field state)" = FAILED
+field reason > "$WORK/reason"
+check "... its reason names the missing link" grep -q 'by-id/scratch0: no such disk.*mapping and key were removed' "$WORK/reason"
+check "... the error says what to do" grep -q "fix Devices= or the disk; fix the cause, then run 'scratchctl wipe'" "$WORK/err"
+check "... the job's mount is gone" bash -c "! grep -q ' $mnt ' /proc/self/mountinfo"
+check "... the mapping, and its key, are gone" bash -c "! dmsetup info $map > /dev/null 2>&1"
+check "... and no step of the erase ran (same key generation)" test "$(field key_generation)" = "$gen3"
+check "... the record on file says FAILED" grep -q '^state=FAILED' /run/scratchd/scratch.state
+ctl prepare --job 105 --user daemon > /dev/null 2>&1; rc=$?
+check "... and no job gets the volume" test $rc -ne 0
+ln -sf /dev/ubda "$WORK/by-id/scratch0"
+check "with the link back, an admin's wipe makes it CLEAN" ctl wipe
+check "... under a new key" test "$(live_key $map)" != "$key3"
+kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"
 exit 0
