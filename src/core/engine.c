@@ -308,6 +308,8 @@ static int wipe_target(Engine *e, Target *t, Record *rec) {
                 .tuning = t->tuning,
                 .erase_signatures = t->expendable,
                 .shared = t->vc->mode == SCRATCH_MODE_SHARED,
+                /* A released job's (DIRTY: the record still names its user). */
+                .kill_uid = t->vc->busy_policy == BUSY_POLICY_KILL && rec->state == STATE_DIRTY ? rec->uid : 0,
                 .discard = t->vc->discard,
                 .discard_max_bytes = t->data.discard_max_bytes,
         };
