@@ -145,6 +145,15 @@ static int combine_facts(Target *t) {
         return 0;
 }
 
+/* Whether `mounted` is our own mapping, on whichever disks it stands (a
+ * Devices= changed while the volume was live): the wipe removes it. */
+static bool ours_mounted(const char *mapping, dev_t mounted) {
+        char uuid[130];
+        dev_t dev;
+        return dm_device_info(mapping, &dev, uuid, sizeof(uuid), NULL) > 0 && dev == mounted &&
+               startswith(uuid, "CRYPT-PLAIN-");
+}
+
 static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
         _cleanup_strv_free_ char **paths = NULL;
         _cleanup_free_ char *error = NULL;
@@ -261,7 +270,8 @@ static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
         r = fs_mounted_device(t->mount_point, &mounted);
         if (r < 0)
                 return target_fail(t, r, "cannot read the mount table: %m");
-        if (r > 0 && !(t->facts[0].our_mapping && mounted == t->facts[0].our_mapping_devnum))
+        if (r > 0 && !(t->facts[0].our_mapping && mounted == t->facts[0].our_mapping_devnum) &&
+            !ours_mounted(t->mapping, mounted))
                 return target_fail(t, EADDRINUSE, "MountPoint=%s already has another filesystem (device %u:%u) "
                                        "mounted; unmount it or choose another MountPoint=",
                                        t->mount_point, major(mounted), minor(mounted));

@@ -10,6 +10,16 @@ fi
 
 mnt=$WORK/scratch
 map=scratchd-scratch
+# The group database as this guest alone sees it (a bind mount in the
+# guest's kernel; the host's file is untouched): nobody in ReadGroup=users,
+# and in OperatorGroup=operator as given, for the daemon's check at each call.
+cp /etc/group "$WORK/group.orig"
+set_operators() {  # set_operators MEMBERS: rewritten in place (the bind mount holds the inode)
+        sed -e 's/^\(users:[^:]*:[^:]*:\).*/\1nobody/' -e "s/^\(operator:[^:]*:[^:]*:\).*/\1$1/" \
+                "$WORK/group.orig" > "$WORK/group"
+}
+set_operators nobody
+mount --bind "$WORK/group" /etc/group || bail "cannot bind a group database of the guest's own"
 conf "$WORK/scratchd.conf" /dev/ubda "$mnt"
 cat >> "$WORK/scratchd.conf" <<CONF
 [Access]
@@ -102,6 +112,39 @@ check "the release wrote less than half the dirty 200 MiB (the file system was s
 dmesg > "$WORK/dmesg"
 check "the kernel logged the file system's shutdown" grep -q "XFS (dm-[0-9]*): User initiated shutdown received" "$WORK/dmesg"
 check "nobody in OperatorGroup: status is allowed" as_user nobody:operator "$SCRATCHCTL" --socket "$SOCK" status
+
+# Removed from OperatorGroup= in the group database, a client loses access
+# at its next call on the connection it holds (answers kept 5 s).
+as_user nobody:operator python3 - "$SOCK" > "$WORK/revoke.out" 2>&1 <<'PY' &
+import json, socket, subprocess, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+def call():
+    s.sendall(json.dumps({"method": "io.scratchd.GetStatus"}).encode() + b"\0")
+    data = b""
+    while not data.endswith(b"\0"):
+        data += s.recv(65536)
+    return json.loads(data[:-1]).get("error", "ok")
+# A call a second (IdleTimeoutSec=2 here) until one is refused; meanwhile
+# the test removes nobody from the group.
+first = call()
+print(first, flush=True)
+last = first
+for _ in range(15):
+    time.sleep(1)
+    last = call()
+    if last != "ok":
+        break
+print(last, flush=True)
+PY
+client=$!
+sleep 3
+set_operators ""
+wait $client
+read -r before after <<<"$(tr '\n' ' ' < "$WORK/revoke.out")"
+check "a held connection of an operator: GetStatus answered" test "$before" = ok
+check "... and refused once the group database no longer lists it" test "$after" = io.scratchd.NotAuthorized
+set_operators nobody
 
 # Bad clients, each followed by a good one.
 python3 "$SOURCE_ROOT/tests/integration/varlink-abuse.py" "$SOCK" 2 >> "$RESULT" 2>> "$WORK/guest-err.log" \

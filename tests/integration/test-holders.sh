@@ -9,7 +9,9 @@
 # BusyPolicy=refuse the same holders fence the volume, named.
 set -u
 if [ -z "${RESULT:-}" ]; then   # on the host: a guest with room for 2 GiB of dirty pages
-        exec "$(dirname "$(realpath "$0")")/uml.sh" --mem 3G --new-disk 3G "$0"
+        # 512 MiB for the holders (their markers are looked for on the whole
+        # raw disk), 3 GiB for the dirty pages.
+        exec "$(dirname "$(realpath "$0")")/uml.sh" --mem 3G --new-disk 512M --new-disk 3G "$0"
 fi
 . "$GUEST_LIB"
 
@@ -93,12 +95,20 @@ for how in cwd file namespace bind; do
 done
 check "the bind mount below the job's directory is gone" bash -c "! grep -q ' $mnt/$job/sub ' /proc/self/mountinfo"
 
-# Dirty page cache: 2 GiB written, not synced, by a job that then ends.
-start_job
+# Dirty page cache: 2 GiB written, not synced, by a job that then ends, on
+# the larger disk.
+kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"
+sed -i 's|^Devices=.*|Devices=/dev/ubdb|' "$WORK/scratchd.conf"
+start_daemon "$WORK/scratchd.conf" || bail "the daemon did not start on /dev/ubdb"
+wait_state CLEAN || bail "no CLEAN volume on /dev/ubdb"
+ctl wipe > /dev/null || bail "the wipe onto /dev/ubdb failed"   # a live volume is kept where it is until a wipe
+check "the volume moved to /dev/ubdb" test "$(field device)" = /dev/ubdb
+job=$((job + 1))
+dir=$(ctl prepare --job $job --user daemon) || bail "prepare of job $job failed"
 as_user daemon dd if=/dev/zero of="$dir/dirty" bs=1M count=2048 status=none
 dirty_kib=$(awk '$1 == "Dirty:" { print $2 }' /proc/meminfo)
 check "2 GiB are dirty before the release ($dirty_kib KiB)" test "$dirty_kib" -ge $((2000 << 10))
-written() { awk '{ print $7 * 512 }' /sys/block/ubda/stat; }
+written() { awk '{ print $7 * 512 }' /sys/block/ubdb/stat; }
 w0=$(written) s=$(date +%s%N)
 check "dirty: the release succeeds" ctl release --job $job
 note "dirty: the release took $((($(date +%s%N) - s) / 1000000)) ms and wrote $((($(written) - w0) >> 20)) MiB (the new file system included)"
@@ -106,9 +116,10 @@ check "dirty: less than 256 MiB of the 2 GiB reached the disk" test $(($(written
 
 # BusyPolicy=refuse: nothing is killed; the release fences, naming the holder.
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"
-sed -i 's/^MountPoint=.*/&\nBusyPolicy=refuse/' "$WORK/scratchd.conf"
+sed -i 's|^Devices=.*|Devices=/dev/ubda|; s/^MountPoint=.*/&\nBusyPolicy=refuse/' "$WORK/scratchd.conf"
 start_daemon "$WORK/scratchd.conf" || bail "the daemon did not start with BusyPolicy=refuse"
 wait_state CLEAN || bail "no CLEAN volume with BusyPolicy=refuse"
+ctl wipe > /dev/null || bail "the wipe back onto /dev/ubda failed"
 for how in cwd namespace; do
         start_job
         leave $how
