@@ -44,10 +44,16 @@ static void get_metrics(void *u, ApiResult *r) {
         ok(r);
 }
 
+/* The group database: the callers still in the groups they name. */
+static bool group_lists(uid_t uid, gid_t g) {
+        return true;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static const ApiBackend b = {
                 .get_status = get_status, .prepare = prepare, .release = release, .wipe = wipe,
                 .subscribe = subscribe, .get_metrics = get_metrics, .read_gid = 100, .operator_gid = 37,
+                .group_lists = group_lists,
         };
         static const Caller callers[] = { { .uid = 0 }, { .uid = 1000, .gid = 100 }, { .uid = 1001, .gid = 1001 } };
         VarlinkCall call;

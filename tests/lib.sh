@@ -14,6 +14,13 @@ check() {  # check DESCRIPTION COMMAND...: ok if COMMAND succeeds
         local what=$1; shift
         if "$@"; then ok "$what"; else not_ok "$what"; fi
 }
+# check_fails DESCRIPTION COMMAND...: ok if COMMAND fails. In this shell, so
+# that COMMAND may be one of these functions (as_user, ctl, field), which a
+# `bash -c "! ..."` would not find, and so would pass whatever happened.
+check_fails() {
+        local what=$1; shift
+        if "$@"; then not_ok "$what"; else ok "$what"; fi
+}
 bail() { _tap "Bail out! $*"; exit 1; }
 
 # skip REASON: this machine lacks what the test needs (exit 77, which meson

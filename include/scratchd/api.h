@@ -70,6 +70,9 @@ typedef struct ApiBackend {
         void (*get_metrics)(void *userdata, ApiResult *r);
         void *userdata;
         gid_t read_gid, operator_gid;
+        /* Whether the group database still lists a user in a group; NULL:
+         * auth_group_lists_cached(). Tests give their own. */
+        AuthGroupListsFn group_lists;
 } ApiBackend;
 
 /* Looks the method up, checks the caller may call it and that its parameters

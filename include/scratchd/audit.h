@@ -23,6 +23,7 @@ typedef struct AuditEvent {
         uint64_t duration_usec;
         const char *result;       /* "ok" or an error name */
         const char *detail;       /* or NULL */
+        const char *killed;       /* processes killed (BusyPolicy=kill), each "pid (comm, uid N, why)"; or NULL */
 } AuditEvent;
 
 typedef struct Audit Audit;

@@ -40,6 +40,18 @@ typedef enum ScratchMode {
 const char *scratch_mode_to_string(ScratchMode m);
 ScratchMode scratch_mode_from_string(const char *s);
 
+/* BusyPolicy=: what a release does with processes that still hold the
+ * finished job's volume. */
+typedef enum BusyPolicy {
+        BUSY_POLICY_KILL,       /* SIGKILL those of the job's user; others' make it fence */
+        BUSY_POLICY_REFUSE,     /* kill none: the release fences, naming them */
+        _BUSY_POLICY_MAX,
+        _BUSY_POLICY_INVALID = -EINVAL,
+} BusyPolicy;
+
+const char *busy_policy_to_string(BusyPolicy b);
+BusyPolicy busy_policy_from_string(const char *s);
+
 /* JobSize=: bytes, or a share of the pool in percent (reserve.h). */
 typedef struct JobSize {
         uint64_t bytes;          /* 0 with percent, or when not set */
@@ -64,6 +76,7 @@ typedef struct ScratchConfig {
         JobSize job_size;            /* JobSize= (shared): a job's size when its Prepare names none;
                                       * unset: the pool divided by MaxJobs= */
         unsigned max_jobs;           /* MaxJobs= (shared): job volumes at once, 1..MAX_JOBS_MAX */
+        BusyPolicy busy_policy;      /* BusyPolicy=, default kill */
 } ScratchConfig;
 
 typedef struct DaemonConfig {

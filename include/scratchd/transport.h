@@ -31,6 +31,7 @@ struct Call {
         bool more;         /* the client accepts several replies */
         bool answered;     /* the final reply (or error) went out */
         bool streaming;    /* a reply with "continues" went out; more may follow */
+        bool authorized;   /* a call that needs access, and was let in: only these keep a connection alive */
         CallSendFn send;
         void *sink;        /* the connection; NULL once it is gone */
 };
@@ -59,9 +60,16 @@ typedef void (*TransportHandler)(void *userdata, Call *call, const VarlinkCall *
 
 typedef struct TransportLimits {
         unsigned max_connections;           /* in all */
-        unsigned max_connections_per_user;  /* per uid; root is not counted */
-        uint64_t idle_usec;                 /* a client that sends no complete call for this long is dropped */
+        unsigned max_connections_per_user;  /* per uid; root and OperatorGroup= are not counted */
+        unsigned reserved;                  /* of max_connections, for root and OperatorGroup= alone */
+        uint64_t idle_usec;                 /* a client that makes no authorized call for this long is dropped */
+        gid_t read_gid, operator_gid;       /* who may do what (auth.h) */
 } TransportLimits;
+
+/* What one connection may queue for a client that does not read, and all
+ * of them together: past either, the connection is dropped. */
+#define TRANSPORT_OUTPUT_MAX ((size_t) 1024 * 1024)
+#define TRANSPORT_OUTPUT_TOTAL_MAX ((size_t) 32 * 1024 * 1024)
 
 typedef struct Transport Transport;
 

@@ -37,6 +37,9 @@ typedef struct WipeRequest WipeRequest;
 
 typedef struct WipeOps {
         int (*find_users)(void *userdata, const char *mount_point, char **ret_users);
+        /* SIGKILLs the processes of `uid` that hold what is mounted at
+         * `mount_point` (holders.h), naming them in `killed`; how many. */
+        int (*kill_holders)(void *userdata, const char *mount_point, uid_t uid, char *killed, size_t size);
         int (*unmount)(void *userdata, const char *mount_point, bool detach);
         int (*deactivate)(void *userdata, const char *mapping, bool deferred);
         /* Removes the data device (stripe.h); not there is success. */
@@ -83,6 +86,8 @@ struct WipeRequest {
         CryptTuning tuning;
         bool erase_signatures;     /* Expendable=yes and foreign signatures found */
         bool shared;               /* Mode=shared: a thin pool, no key, file system or mount of its own */
+        uid_t kill_uid;            /* BusyPolicy=kill: the finished job's user, whose holders go; 0: none
+                                    * (root's processes are never killed) */
         Tristate discard;       /* as configured, for the log */
         uint64_t discard_max_bytes;  /* as the device says, for the log */
 };

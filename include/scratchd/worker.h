@@ -58,6 +58,9 @@ typedef struct WorkResult {
          * (kept, or fenced); malloc'd, the loop takes them. */
         Record *jobs;
         size_t n_jobs;
+        /* Processes the work killed (BusyPolicy=kill), as holders_format()
+         * names them, for the audit event of its end. */
+        char killed[1024];
 } WorkResult;
 
 /* The worker's body, called in the worker thread: a function pointer, so

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "config.h"
 #include "scratchd/api.h"
+#include "scratchd/transport.h"
 #include "scratchd/lifecycle.h"
 #include "scratchd/util.h"
 
@@ -269,10 +270,12 @@ void api_dispatch(const ApiBackend *b, Call *call, const Caller *c, const Varlin
         }
         /* Authorization comes before any look at the parameters: an outsider
          * learns nothing from what it sent. */
-        if (!auth_allowed(m->access, c, b->read_gid, b->operator_gid)) {
+        if (!auth_allowed_now(m->access, c, b->read_gid, b->operator_gid, b->group_lists ?: auth_group_lists_cached)) {
                 api_result_error(ret, API_ERROR_NOT_AUTHORIZED, NULL);
                 return;
         }
+        if (call && m->access != ACCESS_PUBLIC)
+                call->authorized = true;
         if (!check_params(m, message->parameters, v, &uid, &size, ret))
                 return;
 

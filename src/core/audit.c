@@ -85,6 +85,7 @@ char *audit_format(const AuditEvent *e) {
         json_object_object_add(o, "duration_usec", json_object_new_uint64(e->duration_usec));
         add_string(o, "result", e->result);
         add_string(o, "detail", e->detail);
+        add_string(o, "killed", e->killed);
 
         const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         char *out = s ? strdup(s) : NULL;
@@ -108,7 +109,7 @@ void audit_log(Audit *a, const AuditEvent *e) {
                         "CALLER_UID=%s", uid, "CALLER_PID=%s", pid, "FROM_STATE=%s", e->from ?: "",
                         "TO_STATE=%s", e->to ?: "", "KEY_GENERATION=%" PRIu64, e->generation,
                         "DURATION_USEC=%" PRIu64, e->duration_usec, "RESULT=%s", e->result ?: "ok",
-                        "DETAIL=%s", e->detail ?: "", NULL);
+                        "DETAIL=%s", e->detail ?: "", "KILLED=%s", e->killed ?: "", NULL);
 
         if (!a || a->fd < 0)
                 return;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <grp.h>
+#include <pwd.h>
 #include <sys/socket.h>
 
 #include "scratchd/auth.h"
@@ -26,6 +27,57 @@ bool auth_allowed(Access need, const Caller *c, gid_t read_gid, gid_t operator_g
                 return c->uid == 0 || in_group(c, operator_gid);
         }
         return false;
+}
+
+bool auth_group_lists(uid_t uid, gid_t g) {
+        struct passwd pw, *p = NULL;
+        struct group gr, *q = NULL;
+        char buf[16384];
+
+        if (g == GID_NONE || getpwuid_r(uid, &pw, buf, sizeof(buf), &p) != 0 || !p)
+                return false;
+        if (p->pw_gid == g)
+                return true;
+        _cleanup_free_ char *name = strdup(p->pw_name);
+        if (!name || getgrgid_r(g, &gr, buf, sizeof(buf), &q) != 0 || !q)
+                return false;
+        for (char **m = q->gr_mem; m && *m; m++)
+                if (streq(*m, name))
+                        return true;
+        return false;
+}
+
+typedef struct GroupAnswer {
+        uid_t uid;
+        gid_t gid;
+        bool member;
+        uint64_t when;
+} GroupAnswer;
+
+bool auth_group_lists_cached(uid_t uid, gid_t g) {
+        static GroupAnswer cache[64];
+        static size_t next;
+        uint64_t now = now_usec();
+
+        for (size_t i = 0; i < ELEMENTSOF(cache); i++)
+                if (cache[i].when && cache[i].uid == uid && cache[i].gid == g &&
+                    now - cache[i].when < AUTH_GROUP_CACHE_USEC)
+                        return cache[i].member;
+        bool member = auth_group_lists(uid, g);
+        cache[next] = (GroupAnswer) { .uid = uid, .gid = g, .member = member, .when = now ?: 1 };
+        next = (next + 1) % ELEMENTSOF(cache);
+        return member;
+}
+
+bool auth_allowed_now(Access need, const Caller *c, gid_t read_gid, gid_t operator_gid, AuthGroupListsFn lists) {
+        if (!auth_allowed(need, c, read_gid, operator_gid))
+                return false;
+        if (need == ACCESS_PUBLIC || c->uid == 0)
+                return true;
+        /* Let in by a group the credentials name: that group must still list the user. */
+        if (in_group(c, operator_gid) && lists(c->uid, operator_gid))
+                return true;
+        return need == ACCESS_READ && in_group(c, read_gid) && lists(c->uid, read_gid);
 }
 
 int auth_get_caller(int fd, Caller *ret) {

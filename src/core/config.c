@@ -24,6 +24,13 @@ static const char *const scratch_mode_table[_SCRATCH_MODE_MAX] = {
 
 DEFINE_STRING_TABLE_LOOKUP(scratch_mode, ScratchMode, _SCRATCH_MODE_MAX);
 
+static const char *const busy_policy_table[_BUSY_POLICY_MAX] = {
+        [BUSY_POLICY_KILL] = "kill",
+        [BUSY_POLICY_REFUSE] = "refuse",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(busy_policy, BusyPolicy, _BUSY_POLICY_MAX);
+
 static const char *const tristate_table[_TRISTATE_MAX] = {
         [TRISTATE_AUTO] = "auto",
         [TRISTATE_YES] = "yes",
@@ -233,6 +240,7 @@ static ScratchConfig *current_volume(Parser *p) {
                         .allow_discards = TRISTATE_AUTO,
                         .mode = SCRATCH_MODE_EXCLUSIVE,
                         .max_jobs = MAX_JOBS_DEFAULT,
+                        .busy_policy = BUSY_POLICY_KILL,
                 };
         }
         return &c->scratch[0];
@@ -425,6 +433,15 @@ static int parse_scratch_mode(Parser *p, const char *key, const char *value, voi
         return 1;
 }
 
+static int parse_busy_policy(Parser *p, const char *key, const char *value, void *field) {
+        BusyPolicy b = busy_policy_from_string(value);
+        if (b < 0)
+                return fail(p, key, "'%s' is not valid; use kill (the job's user's processes that still hold "
+                            "its volume are killed) or refuse (the release fences the volume instead)", value);
+        *(BusyPolicy *) field = b;
+        return 1;
+}
+
 static int parse_job_size(Parser *p, const char *key, const char *value, void *field) {
         JobSize *js = field, parsed;
         char why[256];
@@ -495,6 +512,7 @@ static const struct ConfigKey {
         { SECTION_SCRATCH, "Mode", parse_scratch_mode, offsetof(ScratchConfig, mode) },
         { SECTION_SCRATCH, "JobSize", parse_job_size, offsetof(ScratchConfig, job_size) },
         { SECTION_SCRATCH, "MaxJobs", parse_max_jobs, offsetof(ScratchConfig, max_jobs) },
+        { SECTION_SCRATCH, "BusyPolicy", parse_busy_policy, offsetof(ScratchConfig, busy_policy) },
         { SECTION_ACCESS, "ReadGroup", parse_group, offsetof(Config, read_group) },
         { SECTION_ACCESS, "OperatorGroup", parse_group, offsetof(Config, operator_group) },
         { SECTION_DAEMON, "SocketMode", parse_mode, offsetof(Config, daemon.socket_mode) },

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <sys/file.h>
 #include <sys/param.h>
 #include <sys/stat.h>
@@ -9,6 +10,7 @@
 #include <sys/sysmacros.h>
 
 #include "scratchd/disk.h"
+#include "scratchd/dm-util.h"
 #include "scratchd/fs.h"
 #include "scratchd/jobvol.h"
 #include "scratchd/kernel-ops.h"
@@ -61,7 +63,20 @@ typedef struct Target {
         bool expendable;          /* some disk carries what Expendable=yes destroys */
         bool ours;                /* our mapping is live on every disk */
         CryptTuning tuning;
+        char why[1024];           /* why target_prepare() failed, without the volume's name */
 } Target;
+
+/* target_prepare()'s errors: logged as one line that names the volume, and
+ * kept in t->why for the record of a fenced volume. */
+static int target_fail(Target *t, int error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int target_fail(Target *t, int error, const char *fmt, ...) {
+        va_list ap;
+        errno = error < 0 ? -error : error;   /* for %m */
+        va_start(ap, fmt);
+        vsnprintf(t->why, sizeof(t->why), fmt, ap);
+        va_end(ap);
+        return log_error_errno(error, "%s: %s", t->vc->name, t->why);
+}
 
 static void target_done(Target *t) {
         for (size_t i = 0; i < t->n_disks; i++)
@@ -130,6 +145,15 @@ static int combine_facts(Target *t) {
         return 0;
 }
 
+/* Whether `mounted` is our own mapping, on whichever disks it stands (a
+ * Devices= changed while the volume was live): the wipe removes it. */
+static bool ours_mounted(const char *mapping, dev_t mounted) {
+        char uuid[130];
+        dev_t dev;
+        return dm_device_info(mapping, &dev, uuid, sizeof(uuid), NULL) > 0 && dev == mounted &&
+               startswith(uuid, "CRYPT-PLAIN-");
+}
+
 static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
         _cleanup_strv_free_ char **paths = NULL;
         _cleanup_free_ char *error = NULL;
@@ -147,37 +171,37 @@ static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
         else {
                 r = disk_resolve(vc->devices, &paths, &error);
                 if (r < 0 && error)
-                        return log_error_errno(r, "%s: %s", vc->name, error);
+                        return target_fail(t, r, "%s", error);
         }
         if (r < 0)
-                return log_error_errno(r, "%s: cannot resolve Devices=: %m", vc->name);
+                return target_fail(t, r, "cannot resolve Devices=: %m");
 
         size_t n = strv_length(paths);
         if (n == 0)
-                return log_error_errno(ENODEV, "%s: Devices= names no usable disk; check the config and the "
-                                       "disks in /dev/disk/by-id", vc->name);
+                return target_fail(t, ENODEV, "Devices= names no usable disk; check the config and the "
+                                       "disks in /dev/disk/by-id");
         if (n > STRIPE_DISKS_MAX)
-                return log_error_errno(E2BIG, "%s: Devices= matches %zu disks; a volume stripes %d at most, so "
-                                       "name fewer", vc->name, n, STRIPE_DISKS_MAX);
+                return target_fail(t, E2BIG, "Devices= matches %zu disks; a volume stripes %d at most, so "
+                                       "name fewer", n, STRIPE_DISKS_MAX);
 
         /* Every disk is checked before anything is written to any of them. */
         t->ours = true;
         for (size_t i = 0; i < n; i++) {
                 r = disk_probe(paths[i], t->mapping, &t->facts[i]);
                 if (r < 0)
-                        return log_error_errno(r, "%s: cannot examine %s: %m; nothing was written", vc->name, paths[i]);
+                        return target_fail(t, r, "cannot examine %s: %m; nothing was written", paths[i]);
                 t->n_disks = i + 1;
                 SafetyVerdict v = safety_check(&t->facts[i], vc->expendable, reason, sizeof(reason));
                 if (v == SAFETY_REFUSED)
-                        return log_error_errno(EPERM, "%s: %s", vc->name, reason);
+                        return target_fail(t, EPERM, "%s", reason);
                 t->expendable = t->expendable || v == SAFETY_EXPENDABLE;
                 t->ours = t->ours && v == SAFETY_OURS;
                 size_t used = strlen(t->disk_list);
                 int k = snprintf(t->disk_list + used, sizeof(t->disk_list) - used, "%s%s", i > 0 ? " " : "",
                                  paths[i]);
                 if (k < 0 || (size_t) k >= sizeof(t->disk_list) - used)
-                        return log_error_errno(E2BIG, "%s: Devices= names disks whose paths make a list longer "
-                                               "than %zu characters; name fewer disks", vc->name,
+                        return target_fail(t, E2BIG, "Devices= names disks whose paths make a list longer "
+                                               "than %zu characters; name fewer disks",
                                                sizeof(t->disk_list) - 1);
         }
         /* A disk and a partition of it, both named: two legs of one stripe
@@ -186,8 +210,8 @@ static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
                 const char *parent = partition_parent(&t->facts[i]);
                 for (size_t j = 0; parent && j < n; j++)
                         if (streq(parent, t->facts[j].sysname))
-                                return log_error_errno(EINVAL, "%s: Devices= names both %s and its partition %s; "
-                                                       "name one of them", vc->name, t->facts[j].path,
+                                return target_fail(t, EINVAL, "Devices= names both %s and its partition %s; "
+                                                       "name one of them", t->facts[j].path,
                                                        t->facts[i].path);
         }
 
@@ -196,10 +220,10 @@ static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
                 sizes[i] = t->facts[i].size;
         r = stripe_plan(sizes, n, STRIPE_CHUNK_DEFAULT, &t->geometry, reason, sizeof(reason));
         if (r < 0)
-                return log_error_errno(r, "%s: Devices=%s: %s", vc->name, t->disk_list, reason);
+                return target_fail(t, r, "Devices=%s: %s", t->disk_list, reason);
         r = combine_facts(t);
         if (r < 0)
-                return log_error_errno(ENOMEM, "%s: out of memory", vc->name);
+                return target_fail(t, ENOMEM, "out of memory");
 
         /* Found now, not by mkfs after the disk was keyed and its head zeroed;
          * before the Expendable= warning, which would be a second line. */
@@ -216,8 +240,8 @@ static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
                         r = -ENOSPC;
                 if (r < 0) {
                         char a[32], b[32];
-                        return log_error_errno(r, "%s: %s is %s, too small for a pool of job volumes of %s at "
-                                               "least; use larger disks, or Mode=exclusive", vc->name, what,
+                        return target_fail(t, r, "%s is %s, too small for a pool of job volumes of %s at "
+                                               "least; use larger disks, or Mode=exclusive", what,
                                                format_bytes(a, sizeof(a), t->data.size),
                                                format_bytes(b, sizeof(b), JOB_SIZE_MIN));
                 }
@@ -225,7 +249,7 @@ static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
                 char too_small[1536];
                 r = fs_check_size(vc->file_system, what, t->data.size, too_small, sizeof(too_small));
                 if (r < 0)
-                        return log_error_errno(r, "%s: %s", vc->name, too_small);
+                        return target_fail(t, r, "%s", too_small);
         }
         for (size_t i = 0; i < n; i++)
                 if (safety_check(&t->facts[i], vc->expendable, reason, sizeof(reason)) == SAFETY_EXPENDABLE)
@@ -238,17 +262,18 @@ static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
                 crypto_probe(&crypto);
         r = tuning_decide(&t->data, &crypto, vc, &t->tuning, reason, sizeof(reason));
         if (r < 0)
-                return log_error_errno(r, "%s: %s", vc->name, reason);
+                return target_fail(t, r, "%s", reason);
 
         /* Something that is not ours mounted on MountPoint: unmounting it would
          * be touching what we were not told to own. */
         dev_t mounted;
         r = fs_mounted_device(t->mount_point, &mounted);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot read the mount table: %m", vc->name);
-        if (r > 0 && !(t->facts[0].our_mapping && mounted == t->facts[0].our_mapping_devnum))
-                return log_error_errno(EADDRINUSE, "%s: MountPoint=%s already has another filesystem (device %u:%u) "
-                                       "mounted; unmount it or choose another MountPoint=", vc->name,
+                return target_fail(t, r, "cannot read the mount table: %m");
+        if (r > 0 && !(t->facts[0].our_mapping && mounted == t->facts[0].our_mapping_devnum) &&
+            !ours_mounted(t->mapping, mounted))
+                return target_fail(t, EADDRINUSE, "MountPoint=%s already has another filesystem (device %u:%u) "
+                                       "mounted; unmount it or choose another MountPoint=",
                                        t->mount_point, major(mounted), minor(mounted));
         return 0;
 }
@@ -293,6 +318,8 @@ static int wipe_target(Engine *e, Target *t, Record *rec) {
                 .tuning = t->tuning,
                 .erase_signatures = t->expendable,
                 .shared = t->vc->mode == SCRATCH_MODE_SHARED,
+                /* A released job's (DIRTY: the record still names its user). */
+                .kill_uid = t->vc->busy_policy == BUSY_POLICY_KILL && rec->state == STATE_DIRTY ? rec->uid : 0,
                 .discard = t->vc->discard,
                 .discard_max_bytes = t->data.discard_max_bytes,
         };
@@ -365,6 +392,57 @@ static void log_kept(const ScratchConfig *vc, const Record *rec) {
                          rec->device, vc->mount_point, rec->generation);
 }
 
+/* Whether anything of this volume's stack is in the kernel: its mapping,
+ * its pool (shared mode) or its data device. */
+static bool stack_live(const ScratchConfig *vc) {
+        char mapping[128], data[160];
+        snprintf(mapping, sizeof(mapping), MAPPING_PREFIX "%s", vc->name);
+        return dm_device_info(mapping, NULL, NULL, 0, NULL) != 0 || thin_pool_live(vc->name, NULL) != 0 ||
+               dm_device_info(stripe_name(vc->name, data, sizeof(data)), NULL, NULL, 0, NULL) != 0;
+}
+
+/* A release or wipe whose disk check failed (a link gone, a glob that now
+ * matches another disk): nothing may be written to disks that cannot be
+ * proven ours, but what stands on them must not stay live under a state
+ * that says nothing is there. So it is fenced: the mount, the job volumes
+ * and the pool, the mapping (with it the key) and the data device are
+ * removed, which writes to no disk, and the volume is FAILED, with why. */
+static int fence_unchecked(Engine *e, const ScratchConfig *vc, Record *rec, int error, const char *why) {
+        const WipeOps *o = &e->ops;
+        char mapping[128], mount_point[4096], detail[400] = "", removed[600];
+        dev_t mapdev, mounted;
+        int r = 0;
+
+        snprintf(mapping, sizeof(mapping), MAPPING_PREFIX "%s", vc->name);
+        snprintf(mount_point, sizeof(mount_point), "%s%s", e->root ?: "", vc->mount_point);
+        /* Only our own file system is unmounted. */
+        if (dm_device_info(mapping, &mapdev, NULL, 0, NULL) > 0 && fs_mounted_device(mount_point, &mounted) > 0 &&
+            mounted == mapdev)
+                r = o->unmount(o->userdata, mount_point, false);
+        if (r >= 0)
+                r = o->teardown_pool(o->userdata, vc->name, false, detail, sizeof(detail));
+        if (r >= 0)
+                r = o->deactivate(o->userdata, mapping, false);
+        if (r >= 0)
+                r = o->disassemble(o->userdata, vc->name);
+        if (r >= 0)
+                snprintf(removed, sizeof(removed), "its mapping and key were removed");
+        else
+                snprintf(removed, sizeof(removed), "its mapping could not be removed (%s%s%s)", strerror(-r),
+                         detail[0] ? ": " : "", detail);
+
+        (void) lifecycle_apply(rec, EVENT_WIPE_START, NULL);
+        char reason[sizeof(rec->reason)];
+        snprintf(reason, sizeof(reason), "the disks could not be checked before the erase (%s); %s; fix Devices= "
+                 "or the disk", why[0] ? why : strerror(-error), removed);
+        (void) lifecycle_apply(rec, EVENT_WIPE_FAILED, &(LifecycleArgs) { .reason = reason });
+        int k = o->save_state(o->userdata, vc->name, rec);
+        if (k < 0)
+                log_error_errno(k, "%s: cannot record the fenced state: %m", vc->name);
+        log_error("%s: %s", vc->name, reason);
+        return error;
+}
+
 int engine_run_volume(Engine *e, const ScratchConfig *vc, bool force_wipe, Record *ret_rec) {
         _cleanup_(target_done) Target t = {};
         Record rec = {};
@@ -388,12 +466,15 @@ int engine_run_volume(Engine *e, const ScratchConfig *vc, bool force_wipe, Recor
 
         r = target_prepare(e, &t, vc);
         if (r < 0) {
-                /* Nothing was touched. What we knew stands, but for the state:
-                 * a volume whose disk we cannot take is no one's to use. */
+                /* Nothing was written. What we knew stands, but for the state:
+                 * a volume whose disk we cannot take is no one's to use. A
+                 * release or wipe fences what stands on the disks instead. */
                 if (!have_record)
                         *ret_rec = (Record) {};
                 else
                         *ret_rec = rec;
+                if (force_wipe && stack_live(vc))
+                        return fence_unchecked(e, vc, ret_rec, r, t.why);
                 (void) lifecycle_apply(ret_rec, EVENT_DISK_LOST, NULL);
                 return r;
         }

@@ -6,11 +6,13 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <limits.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
 #include "scratchd/fs.h"
+#include "scratchd/holders.h"
 #include "scratchd/process.h"
 #include "scratchd/util.h"
 
@@ -148,6 +150,7 @@ static int in_host_mount_namespace(int (*fn)(const void *), const void *arg) {
 typedef struct MountArgs {
         const char *device, *where, *type;
         bool detach;
+        char **submounts;   /* below `where`, deepest first */
 } MountArgs;
 
 static int do_mount(const void *userdata) {
@@ -157,11 +160,44 @@ static int do_mount(const void *userdata) {
                 return r;
         if (mount(a->device, a->where, a->type, MS_NODEV | MS_NOSUID, NULL) < 0)
                 return -errno;
+        /* The file system's root (mkfs makes it 0755): others may pass
+         * through to their job's directory, but not list the jobs, nor sit
+         * in it (a shell whose cwd is the root would hold the mount). */
+        if (chmod(a->where, 0711) < 0) {
+                r = -errno;
+                (void) umount2(a->where, UMOUNT_NOFOLLOW);
+                return r;
+        }
         return 0;
 }
 
+/* XFS_IOC_GOINGDOWN and EXT4_IOC_SHUTDOWN are one ioctl, with the same
+ * flags; neither header is in the kernel's uapi for both. */
+#define FS_SHUTDOWN_IOCTL _IOR('X', 125, uint32_t)
+#define FS_SHUTDOWN_NOLOGFLUSH 0x2
+
 static int do_unmount(const void *userdata) {
         const MountArgs *a = userdata;
+        /* Every unmount of ours comes before the key is destroyed: what the
+         * finished job left in the page cache is data about to be erased,
+         * and writing it out through dm-crypt can take minutes on nodes with
+         * a TiB of RAM. So the file system is shut down first, without
+         * flushing its log: its dirty pages are dropped, not written.
+         * Where it cannot be (another file system, no CAP_SYS_ADMIN), the
+         * unmount writes them out as before. A fence (detach) leaves a
+         * volume that may still be in use as it is. */
+        /* What the finished job mounted below its directory (FUSE through
+         * fusermount3, a bind mount) would keep ours busy: detached first. */
+        for (char **m = a->submounts; m && *m; m++)
+                (void) umount2(*m, UMOUNT_NOFOLLOW | MNT_DETACH);
+        if (!a->detach) {
+                int fd = open(a->where, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd >= 0) {
+                        uint32_t flags = FS_SHUTDOWN_NOLOGFLUSH;
+                        (void) ioctl(fd, FS_SHUTDOWN_IOCTL, &flags);
+                        close(fd);
+                }
+        }
         if (umount2(a->where, UMOUNT_NOFOLLOW) == 0)
                 return 0;
         if (errno == EBUSY && a->detach && umount2(a->where, UMOUNT_NOFOLLOW | MNT_DETACH) == 0)
@@ -179,7 +215,12 @@ int fs_unmount(const char *where, bool detach) {
         int r = fs_mounted_device(where, &dev);
         if (r <= 0)
                 return r;
-        MountArgs a = { .where = where, .detach = detach };
+        /* The host's mount table, where the job's submounts were made. */
+        _cleanup_strv_free_ char **submounts = NULL;
+        r = holders_submounts("/proc/1/mountinfo", where, &submounts);
+        if (r < 0)
+                return r;
+        MountArgs a = { .where = where, .detach = detach, .submounts = submounts };
         return in_host_mount_namespace(do_unmount, &a);
 }
 
@@ -217,82 +258,20 @@ int fs_mounted_device(const char *where, dev_t *ret) {
         return found;
 }
 
-static bool pid_uses(const char *pid, dev_t dev) {
-        char p[PATH_MAX];
-        struct stat st;
-        static const char *const links[] = { "cwd", "root", "exe" };
-
-        for (size_t i = 0; i < ELEMENTSOF(links); i++) {
-                snprintf(p, sizeof(p), "/proc/%s/%s", pid, links[i]);
-                if (stat(p, &st) == 0 && st.st_dev == dev)
-                        return true;
-        }
-
-        snprintf(p, sizeof(p), "/proc/%s/fd", pid);
-        DIR *d = opendir(p);
-        if (d) {
-                struct dirent *de;
-                bool found = false;
-                while (!found && (de = readdir(d))) {
-                        if (de->d_name[0] == '.')
-                                continue;
-                        snprintf(p, sizeof(p), "/proc/%s/fd/%s", pid, de->d_name);
-                        found = stat(p, &st) == 0 && st.st_dev == dev;
-                }
-                closedir(d);
-                if (found)
-                        return true;
-        }
-
-        snprintf(p, sizeof(p), "/proc/%s/maps", pid);
-        _cleanup_fclose_ FILE *m = fopen(p, "re");
-        if (!m)
-                return false;
-        char line[512];
-        while (fgets(line, sizeof(line), m)) {
-                unsigned ma, mi;
-                unsigned long long ino;
-                if (sscanf(line, "%*s %*s %*s %x:%x %llu", &ma, &mi, &ino) == 3 && ino != 0 &&
-                    makedev(ma, mi) == dev)
-                        return true;
-        }
-        return false;
-}
-
 int fs_find_users(dev_t dev, char **ret) {
-        DIR *d = opendir("/proc");
-        if (!d)
-                return -errno;
-
-        char self[32];
-        snprintf(self, sizeof(self), "%d", (int) getpid());
-
-        _cleanup_free_ char *out = NULL;
-        size_t len = 0;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (de->d_name[0] < '1' || de->d_name[0] > '9' || streq(de->d_name, self))
-                        continue;
-                if (!pid_uses(de->d_name, dev))
-                        continue;
-
-                char p[64];
-                _cleanup_free_ char *comm = NULL;
-                snprintf(p, sizeof(p), "/proc/%s/comm", de->d_name);
-                (void) read_one_line(p, &comm);
-
-                char one[128];
-                int k = snprintf(one, sizeof(one), "%s%s (%s)", out ? ", " : "", de->d_name, comm ?: "?");
-                char *n = realloc(out, len + (size_t) k + 1);
-                if (!n) {
-                        closedir(d);
-                        return -ENOMEM;
-                }
-                out = n;
-                memcpy(out + len, one, (size_t) k + 1);
-                len += (size_t) k;
-        }
-        closedir(d);
-        *ret = TAKE_PTR(out);
+        _cleanup_free_ Holder *h = NULL;
+        size_t n = 0;
+        int r = holders_find(dev, &h, &n);
+        if (r < 0)
+                return r;
+        *ret = NULL;
+        if (n == 0)
+                return 0;
+        size_t size = n * 96 + 1;
+        char *out = malloc(size);
+        if (!out)
+                return -ENOMEM;
+        holders_format(h, n, out, size);
+        *ret = out;
         return 0;
 }

@@ -11,6 +11,7 @@
 #include "scratchd/dmcrypt.h"
 #include "scratchd/fault.h"
 #include "scratchd/fs.h"
+#include "scratchd/holders.h"
 #include "scratchd/jobvol.h"
 #include "scratchd/key.h"
 #include "scratchd/lifecycle.h"
@@ -338,6 +339,14 @@ int jobvol_erase(const char *state_dir, const ScratchConfig *sc, Record *rec, ch
         dev_t dev;
         if (r >= 0 && rec->mount_point[0] && fs_mounted_device(rec->mount_point, &dev) > 0) {
                 _cleanup_free_ char *users = NULL;
+                /* The finished job's own processes that still hold its volume
+                 * go first (BusyPolicy=kill); anyone else's make it fence. */
+                if (sc->busy_policy == BUSY_POLICY_KILL && rec->job[0] && rec->uid != 0) {
+                        char killed[300];
+                        if (holders_kill(dev, rec->uid, 2 * 1000000ULL, killed, sizeof(killed)) > 0)
+                                log_notice("%s: killed what job %s's user (uid %u) left holding %s: %s", sc->name,
+                                           rec->job, (unsigned) rec->uid, rec->mount_point, killed);
+                }
                 if (fs_find_users(dev, &users) >= 0 && users) {
                         snprintf(detail, sizeof(detail), "%s is in use by %s; stop them, then wipe the pool",
                                  rec->mount_point, users);

@@ -12,6 +12,7 @@
 #include "scratchd/fs.h"
 #include "scratchd/jobvol.h"
 #include "scratchd/kernel-ops.h"
+#include "scratchd/holders.h"
 #include "scratchd/label.h"
 #include "scratchd/log.h"
 #include "scratchd/stripe.h"
@@ -29,12 +30,33 @@ static int k_find_users(void *userdata, const char *mount_point, char **ret_user
         return fs_find_users(dev, ret_users);
 }
 
+/* Killed processes are gone within this; a zombie's files and namespaces
+ * are released before it is one. */
+#define KILL_WAIT_USEC (2 * 1000000ULL)
+
+static int k_kill_holders(void *userdata, const char *mount_point, uid_t uid, char *killed, size_t size) {
+        dev_t dev;
+        killed[0] = 0;
+        int r = fs_mounted_device(mount_point, &dev);
+        if (r <= 0)
+                return r;
+        return holders_kill(dev, uid, KILL_WAIT_USEC, killed, size);
+}
+
 static int k_unmount(void *userdata, const char *mount_point, bool detach) {
         return fs_unmount(mount_point, detach);
 }
 
 static int k_deactivate(void *userdata, const char *mapping, bool deferred) {
-        return dmcrypt_deactivate(mapping, deferred);
+        /* A file system just unmounted, or the last process of a mount
+         * namespace that held a copy of it just killed, lets go of the device
+         * a moment later (the kernel puts the last mount from a work item). */
+        int r = dmcrypt_deactivate(mapping, deferred);
+        for (int i = 0; r == -EBUSY && !deferred && i < 20; i++) {
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 100000000 }, NULL);
+                r = dmcrypt_deactivate(mapping, false);
+        }
+        return r;
 }
 
 static int k_disassemble(void *userdata, const char *volume) {
@@ -224,6 +246,7 @@ static int k_save_state(void *userdata, const char *name, const Record *rec) {
 void kernel_ops_init(WipeOps *ops, const char *state_dir) {
         *ops = (WipeOps) {
                 .find_users = k_find_users,
+                .kill_holders = k_kill_holders,
                 .unmount = k_unmount,
                 .deactivate = k_deactivate,
                 .disassemble = k_disassemble,

@@ -51,6 +51,15 @@ static int run_step(Wipe *w, WipeStep step) {
         switch (step) {
         case WIPE_STEP_CHECK_USERS:
                 target = q->mount_point;
+                /* The finished job's own processes that still hold its volume
+                 * go first (BusyPolicy=kill); anyone else's makes it refuse. */
+                if (q->kill_uid != 0 && o->kill_holders) {
+                        char killed[300];
+                        int k = o->kill_holders(o->userdata, q->mount_point, q->kill_uid, killed, sizeof(killed));
+                        if (k > 0)
+                                log_notice("%s: killed what job's user (uid %u) left holding %s: %s", q->name,
+                                           (unsigned) q->kill_uid, q->mount_point, killed);
+                }
                 r = o->find_users(o->userdata, q->mount_point, &out);
                 if (r >= 0 && out) {
                         snprintf(w->detail, sizeof(w->detail), "%s is in use by %s; stop them, then wipe again",

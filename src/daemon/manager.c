@@ -234,7 +234,10 @@ int manager_run(Manager *m, const char *socket_path) {
         TransportLimits limits = {
                 .max_connections = d->max_connections,
                 .max_connections_per_user = d->max_connections_per_user,
+                .reserved = d->max_connections / 4,
                 .idle_usec = (uint64_t) d->idle_timeout_sec * USEC_PER_SEC,
+                .read_gid = m->api.read_gid,
+                .operator_gid = m->api.operator_gid,
         };
         r = transport_new(m->event, m->listen_fd, &limits, manager_handle_call, m, &m->transport);
         if (r < 0)

@@ -490,6 +490,7 @@ void job_work_done(Volume *j) {
                 volume_audit(j, job[0] ? "job-release" : "spare-release", &j->work_caller, job, from,
                              failed ? STATE_FAILED : STATE_ABSENT, usec, failed ? API_ERROR_VOLUME_FAILED : "ok",
                              failed ? j->rec.reason : NULL);
+                j->result.killed[0] = 0;
         }
 
         answer_waiters(j, failed, w == WORK_JOB_CREATE || w == WORK_JOB_ASSIGN);

@@ -6,9 +6,6 @@
 #include "scratchd/transport.h"
 #include "scratchd/util.h"
 
-/* A client that stops reading is dropped once this much waits for it. */
-#define OUTPUT_MAX ((size_t) 4 * 1024 * 1024)
-
 /* ---- calls ---- */
 
 Call *call_new(const Caller *caller, bool oneway, bool more, CallSendFn send, void *sink) {
@@ -84,6 +81,8 @@ struct Transport {
         sd_event_source *defer_source;
         Connection *connections;
         unsigned n_connections;
+        unsigned n_unprivileged;  /* connections of peers neither root nor in OperatorGroup= */
+        size_t out_total;         /* bytes queued on all connections */
 };
 
 struct Connection {
@@ -103,6 +102,8 @@ struct Connection {
         bool dead;                /* to be freed from the loop */
         bool resume;              /* an answer came: look at the buffered input again */
         bool handling;            /* in the handler of its current call */
+        bool privileged;          /* root or OperatorGroup= at connect: may take the reserved slots */
+        bool one_call;            /* no access at all: answered once, then closed */
 };
 
 static void transport_schedule(Transport *t) {
@@ -128,6 +129,8 @@ static void connection_free(Connection *c) {
         if (c->next)
                 c->next->prev = c->prev;
         t->n_connections--;
+        t->n_unprivileged -= !c->privileged;
+        t->out_total -= c->out_len;
 
         sd_event_source_disable_unref(c->io_source);
         sd_event_source_disable_unref(c->idle_source);
@@ -177,6 +180,7 @@ static void connection_flush(Connection *c) {
                 }
                 memmove(c->out, c->out + k, c->out_len - (size_t) k);
                 c->out_len -= (size_t) k;
+                c->transport->out_total -= (size_t) k;
         }
         if (c->out_len == 0 && c->closing) {
                 connection_kill(c);
@@ -192,9 +196,10 @@ static void connection_send(Connection *c, char *msg, size_t len) {
                 connection_kill(c);
                 return;
         }
-        if (c->out_len + len > OUTPUT_MAX) {
-                log_warning("client pid %d (uid %u) does not read its replies; dropping it", (int) c->caller.pid,
-                            (unsigned) c->caller.uid);
+        if (c->out_len + len > TRANSPORT_OUTPUT_MAX || c->transport->out_total + len > TRANSPORT_OUTPUT_TOTAL_MAX) {
+                log_warning("client pid %d (uid %u) does not read its replies (%zu bytes wait for it, %zu for all "
+                            "clients); dropping it", (int) c->caller.pid, (unsigned) c->caller.uid, c->out_len,
+                            c->transport->out_total);
                 free(msg);
                 connection_kill(c);
                 return;
@@ -208,6 +213,7 @@ static void connection_send(Connection *c, char *msg, size_t len) {
         memcpy(n + c->out_len, msg, len);
         c->out = n;
         c->out_len += len;
+        c->transport->out_total += len;
         free(msg);
         connection_flush(c);
 }
@@ -236,6 +242,9 @@ static void connection_call_send(Call *call, void *sink, const char *error, json
                                 call_unref(call);
                                 break;
                         }
+        /* A peer with no access gets one answer, then the connection goes. */
+        if (!continues && c->one_call)
+                c->closing = true;
         if (!continues && call == c->current) {
                 c->current = NULL;
                 call_unref(call);
@@ -291,6 +300,10 @@ static void connection_handle(Connection *c, const char *msg, size_t len) {
         t->handler(t->userdata, call, &vc);
         c->handling = false;
         varlink_call_done(&vc);
+        /* Only calls that needed access and got it keep the connection: a
+         * peer calling the public GetInfo, or refused, idles out. */
+        if (call->authorized && !c->dead)
+                connection_reset_idle(c);
         if (!c->dead && c->current == call) {
                 if (call->answered) {
                         c->current = NULL;
@@ -334,7 +347,6 @@ static void connection_process(Connection *c) {
                         break;
                 }
                 size_t len = (size_t) (nul - c->in);
-                connection_reset_idle(c);
 
                 /* A copy, so that the buffer may move while the call is handled. */
                 _cleanup_free_ char *msg = malloc(len + 1);
@@ -403,6 +415,11 @@ static int on_defer(sd_event_source *es, void *userdata) {
         return 0;
 }
 
+/* Root and OperatorGroup= (the scheduler's hooks) always find a slot: a
+ * share of the connections is theirs alone, and they are not held to the
+ * per-user limit. */
+static bool admit(const Transport *t, const Caller *caller, bool privileged);
+
 static unsigned connections_of(const Transport *t, uid_t uid) {
         unsigned n = 0;
         for (Connection *c = t->connections; c; c = c->next)
@@ -439,8 +456,8 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
                         close(cfd);
                         continue;
                 }
-                if (t->n_connections >= t->limits.max_connections ||
-                    (caller.uid != 0 && connections_of(t, caller.uid) >= t->limits.max_connections_per_user)) {
+                bool privileged = auth_allowed(ACCESS_OPERATE, &caller, t->limits.read_gid, t->limits.operator_gid);
+                if (!admit(t, &caller, privileged)) {
                         refuse_connection(cfd, &caller);
                         continue;
                 }
@@ -456,6 +473,10 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
                 c->transport = t;
                 c->fd = cfd;
                 c->caller = caller;
+                c->privileged = privileged;
+                c->one_call = !privileged &&
+                              !auth_allowed(ACCESS_READ, &caller, t->limits.read_gid, t->limits.operator_gid);
+                t->n_unprivileged += !privileged;
                 c->next = t->connections;
                 if (t->connections)
                         t->connections->prev = c;
@@ -469,6 +490,16 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
                         continue;
                 }
         }
+}
+
+static bool admit(const Transport *t, const Caller *caller, bool privileged) {
+        if (t->n_connections >= t->limits.max_connections)
+                return false;
+        if (privileged)
+                return true;
+        unsigned reserved = t->limits.reserved < t->limits.max_connections ? t->limits.reserved : 0;
+        return t->n_unprivileged < t->limits.max_connections - reserved &&
+               connections_of(t, caller->uid) < t->limits.max_connections_per_user;
 }
 
 int transport_new(sd_event *event, int listen_fd, const TransportLimits *limits, TransportHandler handler,

@@ -5,6 +5,7 @@
 
 #include "scratchd/api.h"
 #include "scratchd/fault.h"
+#include "scratchd/holders.h"
 #include "scratchd/lifecycle.h"
 #include "scratchd/log.h"
 #include "scratchd/manager.h"
@@ -111,6 +112,8 @@ void volume_audit(const Volume *v, const char *event, const Caller *c, const cha
                 .duration_usec = usec,
                 .result = result,
                 .detail = detail,
+                /* Set between a work's end and its audit event (then cleared). */
+                .killed = v->result.killed[0] ? v->result.killed : NULL,
         };
         audit_log(v->manager->audit, &e);
 }
@@ -123,7 +126,9 @@ static void *work_main(void *userdata) {
                 log_debug("cannot lower the worker's priority: %m");
         /* The loop has no say in how long this takes: mkfs on a big disk,
          * libcryptsetup, udev, NSS. Only `result` is written. */
+        holders_killed_reset();
         m->worker.run(m->worker.userdata, &v->order, &v->result);
+        snprintf(v->result.killed, sizeof(v->result.killed), "%s", holders_killed());
         /* The volume itself: job volumes have no index. */
         uintptr_t which = (uintptr_t) v;
         while (write(m->wake[1], &which, sizeof(which)) < 0 && errno == EINTR)
@@ -326,6 +331,7 @@ void volume_work_done(Volume *v) {
                         schedule_adopt_retry(v);
                 else if (w == WORK_ADOPT)
                         v->retry_usec = 0;
+                v->result.killed[0] = 0;
                 if (v->sc->mode == SCRATCH_MODE_SHARED)
                         pool_work_done(v, w);
         }

@@ -58,9 +58,9 @@ check "two different keys" test -n "$keyA" -a -n "$keyB" -a "$keyA" != "$keyB"
 check "job A's volume is 400M (JobSize=)" test "$(job_field 201 size_bytes)" -eq $((400 << 20))
 check "job B's volume is 500M (--size)" test "$(job_field 202 size_bytes)" -eq $((500 << 20))
 check "job B's key generation differs from A's" test "$(job_field 201 key_generation)" != "$(job_field 202 key_generation)"
-check "B's user cannot list A's root" bash -c "! as_user nobody ls '$dirA' 2>/dev/null"
+check_fails "B's user cannot list A's root" as_user nobody ls "$dirA" 2> /dev/null
 as_user nobody bash -c "echo private > '$dirB/secret'"
-check "A's user cannot read B's files" bash -c "! as_user daemon cat '$dirB/secret' 2>/dev/null"
+check_fails "A's user cannot read B's files" as_user daemon cat "$dirB/secret" 2> /dev/null
 check "B's user can read its own" test "$(as_user nobody cat "$dirB/secret")" = private
 
 markerA="SCRATCHD-JOBA-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -104,7 +104,7 @@ check "a fourth job gets the MaxJobs= error (exit $rc)" test $rc -ne 0
 check "... naming MaxJobs" grep -qi "maxjobs\|max_jobs\|too many" "$WORK/err"
 note "$(cat "$WORK/err")"
 check "the running jobs are untouched: B's checksum holds" test "$(sum "$dirB/data")" = "$(sum "$WORK/src")"
-check "a wipe of the pool with running jobs is refused" bash -c "! ctl wipe 2>/dev/null"
+check_fails "a wipe of the pool with running jobs is refused" ctl wipe 2> /dev/null
 check "... and B's file is still there" test -s "$dirB/secret"
 
 # kill -9 with live jobs, then a restart: all kept, same keys, same data.

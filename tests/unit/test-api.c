@@ -10,7 +10,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <grp.h>
+#include <pwd.h>
+
 #include "scratchd/api.h"
+#include "scratchd/transport.h"
 #include "scratchd/auth.h"
 #include "scratchd/lifecycle.h"
 #include "scratchd/util.h"
@@ -114,7 +118,18 @@ static void fake_get_metrics(void *userdata, ApiResult *r) {
         record(userdata, FN_GET_METRICS, NULL, NULL, r);
 }
 
+/* The group database, as these tests have it: every user still in the
+ * groups its credentials name, but for the uid revoked (none: -1). */
+static uid_t revoked_uid = (uid_t) -1;
+static unsigned n_group_checks;
+static bool fake_group_lists(uid_t uid, gid_t g) {
+        n_group_checks++;
+        return uid != revoked_uid;
+}
+
 static void backend_init(gid_t read_gid, gid_t operator_gid) {
+        revoked_uid = (uid_t) -1;
+        n_group_checks = 0;
         fake = (Fake) {};
         backend = (ApiBackend) {
                 .get_status = fake_get_status,
@@ -126,6 +141,7 @@ static void backend_init(gid_t read_gid, gid_t operator_gid) {
                 .userdata = &fake,
                 .read_gid = read_gid,
                 .operator_gid = operator_gid,
+                .group_lists = fake_group_lists,
         };
 }
 
@@ -785,6 +801,98 @@ static void test_not_authorized_has_no_parameters_to_leak(void **state) {
         result_done(&r);
 }
 
+/* A user removed from OperatorGroup= in the group database loses access at
+ * its next call, on the connection it holds (credentials fixed at connect
+ * still name the group); root is never asked about. */
+static void test_authorization_revoked_at_each_call(void **state) {
+        Caller op = operator(), r0 = root();
+        ApiResult r;
+
+        dispatch(&op, "io.scratchd.Release", "{\"job\":\"1\"}", false, &r);
+        assert_routed(&r, FN_RELEASE, &op);
+        result_done(&r);
+        assert_true(n_group_checks > 0);
+
+        revoked_uid = op.uid;
+        fake.n_calls = 0;
+        dispatch(&op, "io.scratchd.Release", "{\"job\":\"1\"}", false, &r);
+        assert_error(&r, API_ERROR_NOT_AUTHORIZED);
+        result_done(&r);
+        dispatch(&op, "io.scratchd.GetStatus", NULL, false, &r);
+        assert_error(&r, API_ERROR_NOT_AUTHORIZED);
+        result_done(&r);
+        /* The public call stays public. */
+        dispatch(&op, "org.varlink.service.GetInfo", NULL, false, &r);
+        assert_null(r.error);
+        result_done(&r);
+
+        revoked_uid = r0.uid;
+        n_group_checks = 0;
+        dispatch(&r0, "io.scratchd.GetStatus", NULL, false, &r);
+        assert_routed(&r, FN_GET_STATUS, &r0);
+        result_done(&r);
+        assert_int_equal(n_group_checks, 0);
+}
+
+/* Only calls that needed access and got it are marked authorized: they
+ * alone keep a connection from idling out. */
+static void test_call_authorized_flag(void **state) {
+        static const struct {
+                const char *method;
+                bool as_operator, authorized;
+        } table[] = {
+                { "io.scratchd.GetStatus", true, true },
+                { "io.scratchd.GetStatus", false, false },
+                { "org.varlink.service.GetInfo", true, false },
+                { "org.varlink.service.GetInfo", false, false },
+                { "io.scratchd.NoSuchMethod", true, false },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                Caller c = table[i].as_operator ? operator() : outsider();
+                Call one = { .n_ref = 1, .caller = c }, *call = &one;
+                VarlinkCall vc = { .method = (char *) table[i].method, .parameters = json_object_new_object() };
+                ApiResult r;
+                api_dispatch(&backend, call, &c, &vc, &r);
+                json_object_put(vc.parameters);
+                if (call->authorized != table[i].authorized)
+                        print_error("%s as %s: authorized %d\n", table[i].method,
+                                    table[i].as_operator ? "operator" : "outsider", call->authorized);
+                assert_int_equal(call->authorized, table[i].authorized);
+                result_done(&r);
+        }
+}
+
+/* The real group database: root's primary group lists it; a group that
+ * neither is its primary group nor names it does not. */
+static void test_auth_group_lists_real_database(void **state) {
+        struct passwd *pw = getpwuid(0);
+        if (!pw)
+                skip();
+        assert_true(auth_group_lists(0, pw->pw_gid));
+        gid_t other = GID_NONE;
+        struct group *g;
+        setgrent();
+        while ((g = getgrent())) {
+                bool names = false;
+                for (char **m = g->gr_mem; m && *m; m++)
+                        names = names || streq(*m, pw->pw_name);
+                if (!names && g->gr_gid != pw->pw_gid) {
+                        other = g->gr_gid;
+                        break;
+                }
+        }
+        endgrent();
+        if (other == GID_NONE)
+                skip();
+        assert_false(auth_group_lists(0, other));
+        assert_false(auth_group_lists(0, GID_NONE));
+        /* No such user. */
+        assert_false(auth_group_lists((uid_t) 4000000000u, pw->pw_gid));
+        /* The cached answer is the same one. */
+        assert_true(auth_group_lists_cached(0, pw->pw_gid));
+        assert_false(auth_group_lists_cached(0, other));
+}
+
 /* ---- auth_allowed() ---- */
 
 static void test_auth_allowed_table(void **state) {
@@ -1156,6 +1264,9 @@ int main(void) {
                 cmocka_unit_test_setup(test_authorization_without_groups, setup),
                 cmocka_unit_test_setup(test_authorization_only_read_group, setup),
                 cmocka_unit_test_setup(test_not_authorized_has_no_parameters_to_leak, setup),
+                cmocka_unit_test_setup(test_authorization_revoked_at_each_call, setup),
+                cmocka_unit_test_setup(test_call_authorized_flag, setup),
+                cmocka_unit_test(test_auth_group_lists_real_database),
                 cmocka_unit_test(test_auth_allowed_table),
                 cmocka_unit_test(test_auth_allowed_edges),
                 cmocka_unit_test(test_auth_resolve_group_none),

@@ -41,6 +41,7 @@ typedef enum Op {
         OP_TEARDOWN_POOL,
         OP_BUILD_POOL,
         OP_SAVE_STATE,
+        OP_KILL_HOLDERS,
         _OP_MAX,
         OP_NONE = -1,
 } Op;
@@ -61,6 +62,7 @@ static const char *const op_names[_OP_MAX] = {
         [OP_TEARDOWN_POOL] = "teardown_pool",
         [OP_BUILD_POOL] = "build_pool",
         [OP_SAVE_STATE] = "save_state",
+        [OP_KILL_HOLDERS] = "kill_holders",
 };
 
 /* The WipeStep each operation belongs to. */
@@ -79,6 +81,7 @@ static const WipeStep op_step[] = {
         [OP_ASSEMBLE] = WIPE_STEP_ASSEMBLE,
         [OP_TEARDOWN_POOL] = WIPE_STEP_DEACTIVATE,
         [OP_BUILD_POOL] = WIPE_STEP_POOL,
+        [OP_KILL_HOLDERS] = WIPE_STEP_CHECK_USERS,
 };
 
 typedef struct Call {
@@ -95,6 +98,8 @@ typedef struct Fake {
         Op fail_op;                  /* the first call of this op fails... */
         int fail_error;              /* ...with this */
         const char *busy_users;      /* find_users reports these */
+        uid_t killed_uid;            /* kill_holders was told this */
+        bool kill_clears;            /* kill_holders leaves no users: find_users then reports none */
         const char *mkfs_output;     /* mkfs hands back this on failure */
         int discard_error;           /* discard returns this (0: success) */
         unsigned fail_save_nth;      /* 1-based; 0: saves succeed */
@@ -166,6 +171,17 @@ static bool should_fail(Fake *f, Op op) {
                 if (f->calls[i].op == op)
                         return false;
         return true;
+}
+
+static int fake_kill_holders(void *userdata, const char *mount_point, uid_t uid, char *killed, size_t size) {
+        Fake *f = userdata;
+        record(f, OP_KILL_HOLDERS, false);
+        assert_string_equal(mount_point, MOUNT_POINT);
+        f->killed_uid = uid;
+        snprintf(killed, size, "123 (sleep, uid %u, cwd)", (unsigned) uid);
+        if (f->kill_clears)
+                f->busy_users = NULL;
+        return 1;
 }
 
 static int fake_find_users(void *userdata, const char *mount_point, char **ret_users) {
@@ -356,6 +372,7 @@ static void fixture_init(Fixture *x, bool erase_signatures, bool discard) {
                 },
                 .ops = {
                         .find_users = fake_find_users,
+                        .kill_holders = fake_kill_holders,
                         .unmount = fake_unmount,
                         .deactivate = fake_deactivate,
                         .disassemble = fake_disassemble,
@@ -1007,6 +1024,44 @@ static void test_busy(void **state) {
         assert_int_equal(x.fake.n_keys_made, 0);
 }
 
+/* BusyPolicy=kill: the finished job's user's holders are killed before the
+ * users are checked; with them gone the wipe goes on. */
+static void test_busy_killed(void **state) {
+        Fixture x;
+        WipeStep failed;
+
+        fixture_init(&x, true, true);
+        x.fake.busy_users = "123 (sleep)";
+        x.fake.kill_clears = true;
+        x.req.kill_uid = 1000;
+        assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, &failed), 0);
+        assert_int_equal(x.fake.killed_uid, 1000);
+        assert_int_equal(x.fake.calls[1].op, OP_KILL_HOLDERS);
+        assert_int_equal(x.fake.calls[2].op, OP_FIND_USERS);
+        assert_int_equal(x.rec.state, STATE_CLEAN);
+}
+
+/* Other users' holders stay, and the wipe refuses (fenced); no uid (0: an
+ * admin's wipe, root's processes) kills nothing. */
+static void test_busy_not_killed(void **state) {
+        Fixture x;
+        WipeStep failed;
+
+        fixture_init(&x, true, true);
+        x.fake.busy_users = "456 (sleep)";
+        x.req.kill_uid = 1000;
+        assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, &failed), -EBUSY);
+        assert_int_equal(count_calls(&x.fake, OP_KILL_HOLDERS, false), 1);
+        assert_int_equal(x.rec.state, STATE_FAILED);
+        assert_non_null(strstr(x.rec.reason, "456 (sleep)"));
+
+        fixture_init(&x, true, true);
+        x.fake.busy_users = "456 (sleep)";
+        x.fake.kill_clears = true;
+        assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, &failed), -EBUSY);
+        assert_int_equal(count_calls(&x.fake, OP_KILL_HOLDERS, false), 0);
+}
+
 static void test_first_save_fails(void **state) {
         Fixture x;
         WipeStep failed = (WipeStep) 12345;
@@ -1173,6 +1228,8 @@ int main(void) {
                 cmocka_unit_test(test_every_step_has_a_name),
                 cmocka_unit_test(test_mkfs_output_in_reason),
                 cmocka_unit_test(test_busy),
+                cmocka_unit_test(test_busy_killed),
+                cmocka_unit_test(test_busy_not_killed),
                 cmocka_unit_test(test_stripe),
                 cmocka_unit_test(test_stripe_erase_fails),
                 cmocka_unit_test(test_first_save_fails),
