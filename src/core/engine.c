@@ -64,6 +64,7 @@ typedef struct Target {
         bool ours;                /* our mapping is live on every disk */
         CryptTuning tuning;
         char why[1024];           /* why target_prepare() failed, without the volume's name */
+        bool disks_unproven;      /* it failed on the disks themselves (not on the config) */
 } Target;
 
 /* target_prepare()'s errors: logged as one line that names the volume, and
@@ -154,6 +155,10 @@ static bool ours_mounted(const char *mapping, dev_t mounted) {
                startswith(uuid, "CRYPT-PLAIN-");
 }
 
+/* target_fail() for the disks themselves: Devices= resolves to other disks
+ * than before, a disk cannot be examined, is refused, or cannot be striped. */
+#define target_fail_disks(t, error, ...) ((t)->disks_unproven = true, target_fail(t, error, __VA_ARGS__))
+
 static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
         _cleanup_strv_free_ char **paths = NULL;
         _cleanup_free_ char *error = NULL;
@@ -171,17 +176,17 @@ static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
         else {
                 r = disk_resolve(vc->devices, &paths, &error);
                 if (r < 0 && error)
-                        return target_fail(t, r, "%s", error);
+                        return target_fail_disks(t, r, "%s", error);
         }
         if (r < 0)
-                return target_fail(t, r, "cannot resolve Devices=: %m");
+                return target_fail_disks(t, r, "cannot resolve Devices=: %m");
 
         size_t n = strv_length(paths);
         if (n == 0)
-                return target_fail(t, ENODEV, "Devices= names no usable disk; check the config and the "
+                return target_fail_disks(t, ENODEV, "Devices= names no usable disk; check the config and the "
                                        "disks in /dev/disk/by-id");
         if (n > STRIPE_DISKS_MAX)
-                return target_fail(t, E2BIG, "Devices= matches %zu disks; a volume stripes %d at most, so "
+                return target_fail_disks(t, E2BIG, "Devices= matches %zu disks; a volume stripes %d at most, so "
                                        "name fewer", n, STRIPE_DISKS_MAX);
 
         /* Every disk is checked before anything is written to any of them. */
@@ -189,18 +194,18 @@ static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
         for (size_t i = 0; i < n; i++) {
                 r = disk_probe(paths[i], t->mapping, &t->facts[i]);
                 if (r < 0)
-                        return target_fail(t, r, "cannot examine %s: %m; nothing was written", paths[i]);
+                        return target_fail_disks(t, r, "cannot examine %s: %m; nothing was written", paths[i]);
                 t->n_disks = i + 1;
                 SafetyVerdict v = safety_check(&t->facts[i], vc->expendable, reason, sizeof(reason));
                 if (v == SAFETY_REFUSED)
-                        return target_fail(t, EPERM, "%s", reason);
+                        return target_fail_disks(t, EPERM, "%s", reason);
                 t->expendable = t->expendable || v == SAFETY_EXPENDABLE;
                 t->ours = t->ours && v == SAFETY_OURS;
                 size_t used = strlen(t->disk_list);
                 int k = snprintf(t->disk_list + used, sizeof(t->disk_list) - used, "%s%s", i > 0 ? " " : "",
                                  paths[i]);
                 if (k < 0 || (size_t) k >= sizeof(t->disk_list) - used)
-                        return target_fail(t, E2BIG, "Devices= names disks whose paths make a list longer "
+                        return target_fail_disks(t, E2BIG, "Devices= names disks whose paths make a list longer "
                                                "than %zu characters; name fewer disks",
                                                sizeof(t->disk_list) - 1);
         }
@@ -210,7 +215,7 @@ static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
                 const char *parent = partition_parent(&t->facts[i]);
                 for (size_t j = 0; parent && j < n; j++)
                         if (streq(parent, t->facts[j].sysname))
-                                return target_fail(t, EINVAL, "Devices= names both %s and its partition %s; "
+                                return target_fail_disks(t, EINVAL, "Devices= names both %s and its partition %s; "
                                                        "name one of them", t->facts[j].path,
                                                        t->facts[i].path);
         }
@@ -220,7 +225,7 @@ static int target_prepare(const Engine *e, Target *t, const ScratchConfig *vc) {
                 sizes[i] = t->facts[i].size;
         r = stripe_plan(sizes, n, STRIPE_CHUNK_DEFAULT, &t->geometry, reason, sizeof(reason));
         if (r < 0)
-                return target_fail(t, r, "Devices=%s: %s", t->disk_list, reason);
+                return target_fail_disks(t, r, "Devices=%s: %s", t->disk_list, reason);
         r = combine_facts(t);
         if (r < 0)
                 return target_fail(t, ENOMEM, "out of memory");
@@ -402,12 +407,14 @@ static bool stack_live(const ScratchConfig *vc) {
 }
 
 /* A release or wipe whose disk check failed (a link gone, a glob that now
- * matches another disk): nothing may be written to disks that cannot be
+ * matches another disk), or a release that cannot start its erase (a config
+ * the kernel cannot serve): nothing may be written to disks that cannot be
  * proven ours, but what stands on them must not stay live under a state
  * that says nothing is there. So it is fenced: the mount, the job volumes
  * and the pool, the mapping (with it the key) and the data device are
  * removed, which writes to no disk, and the volume is FAILED, with why. */
-static int fence_unchecked(Engine *e, const ScratchConfig *vc, Record *rec, int error, const char *why) {
+static int fence_unchecked(Engine *e, const ScratchConfig *vc, Record *rec, int error, const char *why,
+                           bool disks) {
         const WipeOps *o = &e->ops;
         char mapping[128], mount_point[4096], detail[400] = "", removed[600];
         dev_t mapdev, mounted;
@@ -433,8 +440,9 @@ static int fence_unchecked(Engine *e, const ScratchConfig *vc, Record *rec, int 
 
         (void) lifecycle_apply(rec, EVENT_WIPE_START, NULL);
         char reason[sizeof(rec->reason)];
-        snprintf(reason, sizeof(reason), "the disks could not be checked before the erase (%s); %s; fix Devices= "
-                 "or the disk", why[0] ? why : strerror(-error), removed);
+        snprintf(reason, sizeof(reason), "%s (%s); %s; fix %s",
+                 disks ? "the disks could not be checked before the erase" : "the erase could not start",
+                 why[0] ? why : strerror(-error), removed, disks ? "Devices= or the disk" : "the config");
         (void) lifecycle_apply(rec, EVENT_WIPE_FAILED, &(LifecycleArgs) { .reason = reason });
         int k = o->save_state(o->userdata, vc->name, rec);
         if (k < 0)
@@ -473,8 +481,12 @@ int engine_run_volume(Engine *e, const ScratchConfig *vc, bool force_wipe, Recor
                         *ret_rec = (Record) {};
                 else
                         *ret_rec = rec;
-                if (force_wipe && stack_live(vc))
-                        return fence_unchecked(e, vc, ret_rec, r, t.why);
+                /* The erase of a released job's volume, or any erase over
+                 * disks that cannot be proven ours: fenced. A config error
+                 * (a cipher the kernel lacks) leaves a volume no job holds as
+                 * it was. */
+                if (force_wipe && (t.disks_unproven || rec.state == STATE_DIRTY) && stack_live(vc))
+                        return fence_unchecked(e, vc, ret_rec, r, t.why, t.disks_unproven);
                 (void) lifecycle_apply(ret_rec, EVENT_DISK_LOST, NULL);
                 return r;
         }

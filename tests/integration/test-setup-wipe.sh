@@ -78,7 +78,7 @@ check "setup kept the data" test -f "$mnt/marker"
 holder=$!
 sleep 0.2
 if scratchd "${C[@]}" wipe; then not_ok "wipe refuses while pid $holder uses the mount"; else ok "wipe refuses while a process uses the mount"; fi
-check "the refusal names the pid" grep -q "$holder (sleep)" "$WORK/stderr"
+check "the refusal names the pid, its uid and how it holds the mount" grep -q "$holder (sleep, uid 0, cwd)" "$WORK/stderr"
 check "the volume is FAILED" grep -qx 'state=FAILED' /run/scratchd/scratch.state
 check "the mount is gone from $mnt" bash -c "! grep -q ' $mnt ' /proc/self/mountinfo"
 kill $holder; wait $holder 2>/dev/null
