@@ -32,34 +32,43 @@ check "a status call is served right after" ctl status
 # Nine unprivileged uids hold every connection they can (the five in
 # ReadGroup= also send calls whose replies they never read); root's calls
 # find the slots kept for root and OperatorGroup=, and are answered within
-# 1 s throughout.
+# 1 s throughout (or three quiet Prepares' time, on a host that slow).
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"
 conf "$WORK/hog.conf" /dev/ubda "$WORK/scratch" FileSystem=ext4
 printf '[Access]\nReadGroup=users\n[Daemon]\nAuditLog=\n' >> "$WORK/hog.conf"
 start_daemon "$WORK/hog.conf" || bail "the daemon did not start on hog.conf"
 wait_state CLEAN || bail "no CLEAN volume (hog.conf)"
 rss0=$(rss)
+# Root's Prepare, timed the same way with nobody hogging: the bound below is
+# 1 s or three times the slowest of these, whichever is larger, because UML
+# on a busy host runs two to six times slower from one run to the next.
+timed_prepares() {
+        for job in "$@"; do
+                s=$(date +%s%N)
+                ctl prepare --job $job --user daemon > /dev/null 2>> "$WORK/hog.err" || echo failed
+                echo $((($(date +%s%N) - s) / 1000000))
+                ctl release --job $job 2>> "$WORK/hog.err" || echo failed
+        done
+}
+timed_prepares 101 102 103 > "$WORK/quiet.ms"
+quiet=$(grep -v failed "$WORK/quiet.ms" | sort -n | tail -n 1)
+bound=$(( ${quiet:-0} * 3 > 1000 ? ${quiet:-0} * 3 : 1000 ))
 python3 "$SOURCE_ROOT/tests/integration/hog.py" "$SOCK" 40 "$(getent group users | cut -d: -f3)" > "$WORK/hog.out" 2> "$WORK/hog.err" &
 hog=$!
 sleep 4
-: > "$WORK/prepare.ms"
-for job in 201 202 203; do
-        s=$(date +%s%N)
-        ctl prepare --job $job --user daemon > /dev/null 2>> "$WORK/hog.err" || echo failed >> "$WORK/prepare.ms"
-        echo $((($(date +%s%N) - s) / 1000000)) >> "$WORK/prepare.ms"
-        ctl release --job $job 2>> "$WORK/hog.err" || echo failed >> "$WORK/prepare.ms"
-done
+timed_prepares 201 202 203 > "$WORK/prepare.ms"
 wait $hog
 out=$(cat "$WORK/hog.out")
-note "hogs: $out; root's Prepares took $(tr '\n' ' ' < "$WORK/prepare.ms")ms"
+note "hogs: $out; root's Prepares took $(tr '\n' ' ' < "$WORK/prepare.ms")ms under the hogs, $(tr '\n' ' ' < "$WORK/quiet.ms")ms without"
 read -r _ calls _ failed _ worst _ held _ refused <<<"$out"
 hwm=$(awk '/^VmHWM/ { print $2 }' /proc/$DAEMON_PID/status)
 note "resident memory: $rss0 KiB before the hogs, peak $hwm KiB"
 check "the hogs held connections and were refused more ($held held, $refused refused)" test "${held:-0}" -gt 100 -a "${refused:-0}" -gt 0
 check "every root GetStatus during the hogging was answered ($calls calls)" test "${calls:-0}" -gt 50 -a "${failed:-1}" -eq 0
-check "... each within 1 s (the slowest $worst ms)" test "${worst:-9999}" -lt 1000
+check "... each within $bound ms (the slowest $worst ms)" test "${worst:-99999}" -lt "$bound"
 check "root's Prepares and releases all succeeded" bash -c "! grep -q failed '$WORK/prepare.ms'"
-check "... each Prepare within 1 s" test "$(sort -n "$WORK/prepare.ms" | tail -n 1)" -lt 1000
+check "root's Prepares without the hogs all succeeded" bash -c "! grep -q failed '$WORK/quiet.ms'"
+check "... each Prepare under the hogs within $bound ms" test "$(sort -n "$WORK/prepare.ms" | tail -n 1)" -lt "$bound"
 check "peak resident memory with clients that never read stays under 64 MiB" test "$hwm" -lt 65536
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"
 check "the daemon stops cleanly" test $? -eq 0
