@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 
 #include "scratchd/auth.h"
+#include "scratchd/log.h"
 #include "scratchd/util.h"
 
 static bool in_group(const Caller *c, gid_t g) {
@@ -29,22 +32,57 @@ bool auth_allowed(Access need, const Caller *c, gid_t read_gid, gid_t operator_g
         return false;
 }
 
-bool auth_group_lists(uid_t uid, gid_t g) {
+/* 1 when the user database puts `uid` in `g` now, 0 when it does not, a
+ * negative errno when it cannot say. Through getgrouplist(), which NSS
+ * modules answer for users whose groups list no members (sssd, LDAP with
+ * enumeration off). */
+static int group_lists(uid_t uid, gid_t g) {
         struct passwd pw, *p = NULL;
-        struct group gr, *q = NULL;
-        char buf[16384];
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_free_ gid_t *groups = NULL;
+        int r;
 
-        if (g == GID_NONE || getpwuid_r(uid, &pw, buf, sizeof(buf), &p) != 0 || !p)
-                return false;
+        if (g == GID_NONE)
+                return 0;
+        for (size_t size = 16384;; size *= 2) {
+                if (size > 1024 * 1024)
+                        return -ERANGE;
+                free(buf);
+                buf = malloc(size);
+                if (!buf)
+                        return -ENOMEM;
+                r = getpwuid_r(uid, &pw, buf, size, &p);
+                if (r != ERANGE)
+                        break;
+        }
+        if (r != 0)
+                return -r;
+        if (!p)
+                return 0;
         if (p->pw_gid == g)
-                return true;
-        _cleanup_free_ char *name = strdup(p->pw_name);
-        if (!name || getgrgid_r(g, &gr, buf, sizeof(buf), &q) != 0 || !q)
-                return false;
-        for (char **m = q->gr_mem; m && *m; m++)
-                if (streq(*m, name))
-                        return true;
-        return false;
+                return 1;
+        int n = 64;
+        for (;;) {
+                int want = n;
+                gid_t *grown = realloc(groups, sizeof(gid_t) * (size_t) n);
+                if (!grown)
+                        return -ENOMEM;
+                groups = grown;
+                if (getgrouplist(p->pw_name, p->pw_gid, groups, &n) >= 0)
+                        break;
+                if (n <= want)  /* no larger count given: a lookup error */
+                        n = want * 2;
+                if (n > 65536)
+                        return -ERANGE;
+        }
+        for (int i = 0; i < n; i++)
+                if (groups[i] == g)
+                        return 1;
+        return 0;
+}
+
+bool auth_group_lists(uid_t uid, gid_t g) {
+        return group_lists(uid, g) > 0;
 }
 
 typedef struct GroupAnswer {
@@ -63,10 +101,16 @@ bool auth_group_lists_cached(uid_t uid, gid_t g) {
                 if (cache[i].when && cache[i].uid == uid && cache[i].gid == g &&
                     now - cache[i].when < AUTH_GROUP_CACHE_USEC)
                         return cache[i].member;
-        bool member = auth_group_lists(uid, g);
-        cache[next] = (GroupAnswer) { .uid = uid, .gid = g, .member = member, .when = now ?: 1 };
+        int r = group_lists(uid, g);
+        if (r < 0) {
+                /* Refused now, asked again next time: an error is not an answer. */
+                log_warning("cannot tell whether uid %u is in group %u: %s; refusing this call", (unsigned) uid,
+                            (unsigned) g, strerror(-r));
+                return false;
+        }
+        cache[next] = (GroupAnswer) { .uid = uid, .gid = g, .member = r > 0, .when = now ?: 1 };
         next = (next + 1) % ELEMENTSOF(cache);
-        return member;
+        return r > 0;
 }
 
 bool auth_allowed_now(Access need, const Caller *c, gid_t read_gid, gid_t operator_gid, AuthGroupListsFn lists) {

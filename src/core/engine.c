@@ -424,15 +424,29 @@ static int fence_unchecked(Engine *e, const ScratchConfig *vc, Record *rec, int 
         snprintf(mount_point, sizeof(mount_point), "%s%s", e->root ?: "", vc->mount_point);
         /* Only our own file system is unmounted. */
         if (dm_device_info(mapping, &mapdev, NULL, 0, NULL) > 0 && fs_mounted_device(mount_point, &mounted) > 0 &&
-            mounted == mapdev)
+            mounted == mapdev) {
                 r = o->unmount(o->userdata, mount_point, false);
+                /* Held: detached from the tree at once, so no one new gets in;
+                 * what holds it keeps only what it holds. */
+                if (r == -EBUSY)
+                        r = o->unmount(o->userdata, mount_point, true);
+        }
         if (r >= 0)
                 r = o->teardown_pool(o->userdata, vc->name, false, detail, sizeof(detail));
-        if (r >= 0)
+        bool deferred = false;
+        if (r >= 0) {
                 r = o->deactivate(o->userdata, mapping, false);
-        if (r >= 0)
+                /* Still open: the kernel removes it, and the key with it, when
+                 * the last holder lets go. */
+                if (r == -EBUSY && (r = o->deactivate(o->userdata, mapping, true)) >= 0)
+                        deferred = true;
+        }
+        if (r >= 0 && !deferred)
                 r = o->disassemble(o->userdata, vc->name);
-        if (r >= 0)
+        if (r >= 0 && deferred)
+                snprintf(removed, sizeof(removed), "its mapping is still open, so it and its key go when the last "
+                         "holder closes it ('fuser -vm /dev/mapper/%s' names them)", mapping);
+        else if (r >= 0)
                 snprintf(removed, sizeof(removed), "its mapping and key were removed");
         else
                 snprintf(removed, sizeof(removed), "its mapping could not be removed (%s%s%s)", strerror(-r),

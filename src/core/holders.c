@@ -5,11 +5,13 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "scratchd/holders.h"
+#include "scratchd/log.h"
 #include "scratchd/util.h"
 
 /* Mountinfo escapes blanks and backslashes as \ooo. */
@@ -311,6 +313,29 @@ const char *holders_killed(void) {
         return killed_log;
 }
 
+/* SIGKILL to this very process: the pid is pinned by a pidfd and its owner
+ * read again through it, so that a pid the holder freed and another process
+ * took meanwhile is not killed. */
+static int kill_exactly(pid_t pid, uid_t uid) {
+#ifdef SYS_pidfd_open
+        int fd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (fd >= 0) {
+                char p[32];
+                snprintf(p, sizeof(p), "%d", (int) pid);
+                int r = 0;
+                if (real_uid(p) != uid)
+                        r = -ESRCH;
+                else if (syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0) < 0)
+                        r = -errno;
+                close(fd);
+                return r;
+        }
+        if (errno != ENOSYS)
+                return -errno;
+#endif
+        return kill(pid, SIGKILL) < 0 ? -errno : 0;
+}
+
 int holders_kill(dev_t dev, uid_t uid, unsigned long long wait_usec, char *killed, size_t size) {
         _cleanup_free_ Holder *h = NULL;
         size_t n = 0, k = 0;
@@ -318,9 +343,17 @@ int holders_kill(dev_t dev, uid_t uid, unsigned long long wait_usec, char *kille
         killed[0] = 0;
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < n; i++)
-                if (h[i].uid == uid && uid != 0 && kill(h[i].pid, SIGKILL) == 0)
+        for (size_t i = 0; i < n; i++) {
+                if (h[i].uid != uid || uid == 0)
+                        continue;
+                int e = kill_exactly(h[i].pid, uid);
+                if (e == 0)
                         h[k++] = h[i];
+                else if (e != -ESRCH)
+                        log_warning("cannot kill %d (%s, uid %u), which holds the volume: %s%s", (int) h[i].pid,
+                                    h[i].comm, (unsigned) uid, strerror(-e),
+                                    e == -EPERM ? " (the daemon needs CAP_KILL)" : "");
+        }
         holders_format(h, k, killed, size);
         if (k > 0) {
                 size_t used = strlen(killed_log);

@@ -347,7 +347,13 @@ int jobvol_erase(const char *state_dir, const ScratchConfig *sc, Record *rec, ch
                                 log_notice("%s: killed what job %s's user (uid %u) left holding %s: %s", sc->name,
                                            rec->job, (unsigned) rec->uid, rec->mount_point, killed);
                 }
-                if (fs_find_users(dev, &users) >= 0 && users) {
+                /* A scan that cannot see is not a pass. */
+                int u = fs_find_users(dev, &users);
+                if (u < 0) {
+                        snprintf(detail, sizeof(detail), "cannot check what holds %s: %s; wipe the pool once "
+                                 "the cause is fixed", rec->mount_point, strerror(-u));
+                        r = u;
+                } else if (users) {
                         snprintf(detail, sizeof(detail), "%s is in use by %s; stop them, then wipe the pool",
                                  rec->mount_point, users);
                         r = -EBUSY;
@@ -538,7 +544,13 @@ int pool_teardown(const char *state_dir, const char *volume, bool force, char *d
                 for (char **m = mounts; r >= 0 && m && *m; m++) {
                         if (!force) {
                                 _cleanup_free_ char *users = NULL;
-                                if (fs_find_users(vols[i].devnum, &users) >= 0 && users) {
+                                int u = fs_find_users(vols[i].devnum, &users);
+                                if (u < 0) {
+                                        snprintf(detail, detail_size, "cannot check what holds %s: %s; wipe "
+                                                 "again once the cause is fixed", *m, strerror(-u));
+                                        return u;
+                                }
+                                if (users) {
                                         snprintf(detail, detail_size, "%s is in use by %s; stop them, then wipe "
                                                  "again", *m, users);
                                         return -EBUSY;

@@ -61,7 +61,11 @@ static int run_step(Wipe *w, WipeStep step) {
                                            (unsigned) q->kill_uid, q->mount_point, killed);
                 }
                 r = o->find_users(o->userdata, q->mount_point, &out);
-                if (r >= 0 && out) {
+                if (r < 0)
+                        /* A scan that cannot see is not a pass. */
+                        snprintf(w->detail, sizeof(w->detail), "cannot check what holds %s: %s; wipe again once "
+                                 "the cause is fixed", q->mount_point, strerror(-r));
+                else if (out) {
                         snprintf(w->detail, sizeof(w->detail), "%s is in use by %s; stop them, then wipe again",
                                  q->mount_point, out);
                         r = -EBUSY;
