@@ -45,7 +45,7 @@ static int group_lists(uid_t uid, gid_t g) {
         if (g == GID_NONE)
                 return 0;
         for (size_t size = 16384;; size *= 2) {
-                if (size > 1024 * 1024)
+                if (size > (size_t) 1024 * 1024)
                         return -ERANGE;
                 free(buf);
                 buf = malloc(size);
