@@ -82,6 +82,7 @@ typedef struct ScratchConfig {
 typedef struct DaemonConfig {
         unsigned socket_mode;               /* SocketMode=, default 0666 */
         unsigned idle_timeout_sec;          /* IdleTimeoutSec=, default 30 */
+        unsigned work_timeout_sec;          /* WorkTimeoutSec=, default 300: a prepare, release or wipe past it fails */
         unsigned max_connections;           /* MaxConnections=, default 256 */
         unsigned max_connections_per_user;  /* MaxConnectionsPerUser=, default 32 */
         char *audit_log;                    /* AuditLog=, JSON lines; NULL: off */

@@ -2,16 +2,19 @@
 #pragma once
 
 /* Fault points for crash and pause injection, compiled only into test builds
- * (meson -Dtest_hooks=true); in a release build they are nothing at all.
+ * (meson -Dtest_hooks=true); in a release build they only report progress.
  *
  * SCRATCHD_FAULT=crash:POINT kills the process dead (SIGKILL) when it reaches
  * POINT; SCRATCHD_FAULT=pause:POINT stops it there for 60 s, so that a test can
  * kill it from outside in the middle of something. POINT is a wipe step name
- * ("before-rekey", "mkfs"...) as logged. */
+ * ("before-rekey", "mkfs"...) as logged. In every build each point is also
+ * where the worker reports its progress (progress.h). */
+#include "scratchd/progress.h"
+
 #ifdef SCRATCHD_TEST_HOOKS
 void fault_point(const char *point);
 #else
 static inline void fault_point(const char *point) {
-        (void) point;
+        progress_reached(point);
 }
 #endif

@@ -29,6 +29,9 @@ struct Manager {
         int wake[2];               /* workers write their volume's index here */
         sd_event_source *wake_source;
 
+        uint64_t watchdog_usec;    /* WatchdogSec=, 0: none */
+        bool watchdog_withheld;    /* overdue work holds the watchdog back */
+
         Transport *transport;
         int listen_fd;
         char *socket_path;         /* ours to unlink; NULL when systemd passed the socket */

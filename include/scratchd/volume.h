@@ -9,6 +9,7 @@
 #include "scratchd/config.h"
 #include "scratchd/metrics.h"
 #include "scratchd/operation.h"
+#include "scratchd/progress.h"
 #include "scratchd/record.h"
 #include "scratchd/worker.h"
 
@@ -55,6 +56,14 @@ struct Volume {
         Caller work_caller;       /* uid (uid_t) -1: scratchd itself */
         Operation **waiters;
         size_t n_waiters;
+        /* Work past WorkTimeoutSec= is overdue: who waited has been answered
+         * VolumeFailed, the volume shows FAILED with `overdue_reason` (no job
+         * gets it), the watchdog is held back; when the worker returns at
+         * last, its result counts as usual. */
+        Progress progress;
+        sd_event_source *deadline_source;
+        bool overdue;
+        char overdue_reason[320];
 
         /* Adoption that found no usable disk is tried again, sooner at first:
          * disks appear late (drivers, udev), and an admin may fix the config
@@ -90,6 +99,13 @@ LifecycleState volume_visible_state(const Volume *v);
 /* "adopting", "preparing", "wiping", or NULL when idle. */
 const char *volume_activity(const Volume *v);
 bool volume_idle(const Volume *v);
+/* Why the volume is FAILED, as clients are told. */
+const char *volume_reason(const Volume *v);
+
+/* At stop: waits for the work in flight until `until` (CLOCK_MONOTONIC usec)
+ * or its own deadline, whichever is first; overdue work is not waited for.
+ * False if it is still running: the thread then still uses `v`. */
+bool volume_wait_work(Volume *v, uint64_t until);
 
 /* Starts `kind` in a worker thread. `op`, if given, waits for it. A Release
  * records DIRTY (and the job as the last one) before the worker starts. */
@@ -104,6 +120,9 @@ int volume_add_waiter(Volume *v, Operation *op);
 /* The loop's side of a finished worker: joins it, takes its result through
  * the lifecycle, counts, audits, answers who waited, schedules a retry. */
 void volume_work_done(Volume *v);
+/* Right after the join, for volumes and job volumes: the deadline is
+ * disarmed, an overdue end is logged. */
+void volume_work_joined(Volume *v, WorkKind w);
 
 /* ---- shared mode (pool.c) ---- */
 

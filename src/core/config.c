@@ -517,6 +517,7 @@ static const struct ConfigKey {
         { SECTION_ACCESS, "OperatorGroup", parse_group, offsetof(Config, operator_group) },
         { SECTION_DAEMON, "SocketMode", parse_mode, offsetof(Config, daemon.socket_mode) },
         { SECTION_DAEMON, "IdleTimeoutSec", parse_timeout_sec, offsetof(Config, daemon.idle_timeout_sec) },
+        { SECTION_DAEMON, "WorkTimeoutSec", parse_timeout_sec, offsetof(Config, daemon.work_timeout_sec) },
         { SECTION_DAEMON, "MaxConnections", parse_connections, offsetof(Config, daemon.max_connections) },
         { SECTION_DAEMON, "MaxConnectionsPerUser", parse_connections,
           offsetof(Config, daemon.max_connections_per_user) },
@@ -649,6 +650,7 @@ static Config *config_new(void) {
         c->daemon = (DaemonConfig) {
                 .socket_mode = 0666,
                 .idle_timeout_sec = 30,
+                .work_timeout_sec = 300,
                 .max_connections = 256,
                 .max_connections_per_user = 32,
                 .audit_log = strdup(DEFAULT_AUDIT_LOG),

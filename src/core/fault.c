@@ -28,6 +28,7 @@ static const char *fault_armed(char *buf, size_t size) {
 }
 
 void fault_point(const char *point) {
+        progress_reached(point);
         char buf[128];
         const char *f = fault_armed(buf, sizeof(buf));
         if (!f)

@@ -46,7 +46,7 @@ static json_object *job_json(const Volume *j) {
         if (j->rec.created)
                 json_object_object_add(o, "created", json_object_new_int64(j->rec.created));
         if (state == STATE_FAILED)
-                json_object_object_add(o, "reason", json_object_new_string(j->rec.reason));
+                json_object_object_add(o, "reason", json_object_new_string(volume_reason(j)));
         return o;
 }
 
@@ -139,7 +139,7 @@ static json_object *volume_json(const Volume *v) {
                 json_object_object_add(o, "last_wipe_usec", json_object_new_uint64(r->last_wipe_usec));
         }
         if (state == STATE_FAILED)
-                json_object_object_add(o, "reason", json_object_new_string(r->reason));
+                json_object_object_add(o, "reason", json_object_new_string(volume_reason(v)));
         if (v->sc->mode == SCRATCH_MODE_SHARED)
                 pool_json(v, o);
         return o;
@@ -186,7 +186,7 @@ static json_object *volume_brief(const Volume *v) {
         if (st == STATE_IN_USE)
                 json_object_object_add(p, "job", json_object_new_string(v->rec.job));
         if (st == STATE_FAILED)
-                json_object_object_add(p, "reason", json_object_new_string(v->rec.reason[0] ? v->rec.reason : "unknown"));
+                json_object_object_add(p, "reason", json_object_new_string(volume_reason(v)));
         else if (st == STATE_ABSENT)
                 json_object_object_add(p, "reason", json_object_new_string(
                         "not set up: scratchd could not take its disk (the journal says why)"));
@@ -196,7 +196,7 @@ static json_object *volume_brief(const Volume *v) {
 static json_object *failed_params(const Volume *v) {
         json_object *p = json_object_new_object();
         json_object_object_add(p, "volume", json_object_new_string(v->sc->name));
-        json_object_object_add(p, "reason", json_object_new_string(v->rec.reason[0] ? v->rec.reason : "unknown"));
+        json_object_object_add(p, "reason", json_object_new_string(volume_reason(v)));
         return p;
 }
 
@@ -248,6 +248,8 @@ static void answer_prepare(Operation *op) {
         ApiResult r = {};
         if (!op->failed)
                 r.parameters = prepare_params(v);
+        else if (op->failed->overdue)   /* its worker still runs: its result is not to be read */
+                api_result_error(&r, API_ERROR_VOLUME_FAILED, failed_params(op->failed));
         else if (streq_ptr(v->result.error, API_ERROR_NO_SUCH_USER)) {
                 json_object *p = json_object_new_object();
                 json_object_object_add(p, "user", json_object_new_string(v->result.reason));

@@ -211,6 +211,43 @@ static void raise_fd_limit(unsigned max_connections) {
         }
 }
 
+/* The first overdue work found, or NULL. */
+static Volume *overdue_work(Manager *m) {
+        for (size_t i = 0; i < m->n_volumes; i++) {
+                Volume *v = &m->volumes[i];
+                if (v->overdue)
+                        return v;
+                for (size_t k = 0; k < v->n_jobs; k++)
+                        if (v->jobs[k]->overdue)
+                                return v->jobs[k];
+        }
+        return NULL;
+}
+
+/* systemd's watchdog (WatchdogSec=) is fed while the loop runs and no
+ * worker has overrun WorkTimeoutSec=: a worker stuck for good (a disk that
+ * no longer answers, an NSS lookup that never returns) gets the daemon
+ * restarted by systemd, which the journal and `systemctl status` show. */
+static int on_watchdog(sd_event_source *es, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        Volume *stuck = overdue_work(m);
+        if (!stuck)
+                (void) sd_notify(0, "WATCHDOG=1");
+        else if (!m->watchdog_withheld)
+                log_error("%s: holding the watchdog back: %s", stuck->sc->name, volume_reason(stuck));
+        m->watchdog_withheld = stuck != NULL;
+        (void) sd_event_source_set_time_relative(es, m->watchdog_usec / 2);
+        return sd_event_source_set_enabled(es, SD_EVENT_ON);
+}
+
+static int watchdog_start(Manager *m) {
+        uint64_t usec;
+        if (sd_watchdog_enabled(false, &usec) <= 0)
+                return 0;
+        m->watchdog_usec = usec;
+        return sd_event_add_time_relative(m->event, NULL, CLOCK_MONOTONIC, usec / 2, usec / 10, on_watchdog, m);
+}
+
 int manager_run(Manager *m, const char *socket_path) {
         const DaemonConfig *d = &m->config->daemon;
         int r;
@@ -224,7 +261,7 @@ int manager_run(Manager *m, const char *socket_path) {
         signal(SIGPIPE, SIG_IGN);
         if ((r = sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL)) < 0 ||
             (r = sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL)) < 0 ||
-            (r = sd_event_set_watchdog(m->event, true)) < 0)
+            (r = watchdog_start(m)) < 0)
                 return log_error_errno(r, "cannot set up the event loop: %m");
 
         raise_fd_limit(d->max_connections);
@@ -251,11 +288,46 @@ int manager_run(Manager *m, const char *socket_path) {
         return r;
 }
 
+/* At stop, work in flight may finish for STOP_WAIT_USEC (or its own
+ * deadline, if sooner): a wipe cut short is done again at the next start,
+ * from the record it left. */
+#define STOP_WAIT_USEC (15 * USEC_PER_SEC)
+
+/* Whether every worker has ended; those that have not are named. */
+static bool wait_workers(Manager *m) {
+        uint64_t until = now_usec() + STOP_WAIT_USEC;
+        bool all = true;
+        for (size_t i = 0; i < m->n_volumes; i++) {
+                Volume *v = &m->volumes[i];
+                Volume *each[1 + v->n_jobs];
+                each[0] = v;
+                for (size_t k = 0; k < v->n_jobs; k++)
+                        each[1 + k] = v->jobs[k];
+                for (size_t k = 0; k < 1 + v->n_jobs; k++)
+                        if (!volume_wait_work(each[k], until)) {
+                                all = false;
+                                log_error("%s%s%s: leaving its %s running (at step %s); the next start erases "
+                                          "what it leaves", v->sc->name, k ? " job " : "", k ? each[k]->rec.job : "",
+                                          work_kind_to_string(each[k]->work),
+                                          atomic_load(&each[k]->progress.step) ?: "start");
+                        }
+        }
+        return all;
+}
+
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         /* The transport first: no call comes in while the volumes wind down. */
         m->transport = transport_free(m->transport);
+        if (!wait_workers(m)) {
+                /* A thread still runs and uses what the rest would free: the
+                 * process ends here, the kernel takes it all. */
+                if (m->socket_path)
+                        (void) unlink(m->socket_path);
+                audit_close(m->audit);
+                _exit(EXIT_FAILURE);
+        }
         for (size_t i = 0; i < m->n_volumes; i++)
                 volume_done(&m->volumes[i]);
         free(m->volumes);

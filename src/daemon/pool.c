@@ -449,6 +449,7 @@ void job_work_done(Volume *j) {
         snprintf(job, sizeof(job), "%s", j->rec.job);
 
         pthread_join(j->thread, NULL);
+        volume_work_joined(j, w);
         j->work = WORK_NONE;
         bool failed = j->result.r < 0;
         j->rec = j->result.rec;

@@ -46,11 +46,35 @@ int volume_init(Volume *v, Manager *m, size_t index, const ScratchConfig *sc) {
         return 0;
 }
 
+bool volume_wait_work(Volume *v, uint64_t until) {
+        if (v->work == WORK_NONE)
+                return true;
+        if (v->overdue)
+                return false;
+        uint64_t deadline = v->work_start + (uint64_t) v->manager->config->daemon.work_timeout_sec * USEC_PER_SEC;
+        if (deadline < until)
+                until = deadline;
+        /* pthread_timedjoin_np() counts on CLOCK_REALTIME. */
+        uint64_t left = until > now_usec() ? until - now_usec() : 0;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t ns = (uint64_t) ts.tv_nsec + (left % USEC_PER_SEC) * 1000;
+        ts.tv_sec += (time_t) (left / USEC_PER_SEC + ns / 1000000000);
+        ts.tv_nsec = (long) (ns % 1000000000);
+        if (pthread_timedjoin_np(v->thread, NULL, &ts) != 0)
+                return false;
+        v->work = WORK_NONE;
+        return true;
+}
+
 void volume_done(Volume *v) {
-        /* A wipe in flight finishes: stopping halfway would leave it FAILED. */
+        /* A wipe in flight finishes: stopping halfway would leave it FAILED.
+         * (Work that overran its deadline is abandoned before this: the
+         * manager exits without freeing what it uses.) */
         if (v->work != WORK_NONE)
                 pthread_join(v->thread, NULL);
         v->work = WORK_NONE;
+        v->deadline_source = sd_event_source_disable_unref(v->deadline_source);
         free(v->result.jobs);
         v->result.jobs = NULL;
         /* A Prepare that waited for the spare, and those that waited with
@@ -71,6 +95,8 @@ void volume_done(Volume *v) {
 }
 
 LifecycleState volume_visible_state(const Volume *v) {
+        if (v->overdue)
+                return STATE_FAILED;
         return v->work == WORK_RELEASE || v->work == WORK_WIPE || v->work == WORK_JOB_RELEASE ? STATE_WIPING
                                                                                              : v->rec.state;
 }
@@ -94,6 +120,63 @@ const char *volume_activity(const Volume *v) {
 
 bool volume_idle(const Volume *v) {
         return v->work == WORK_NONE;
+}
+
+const char *volume_reason(const Volume *v) {
+        if (v->overdue)
+                return v->overdue_reason;
+        return v->rec.reason[0] ? v->rec.reason : "unknown";
+}
+
+static const char *work_description(WorkKind w) {
+        switch (w) {
+        case WORK_ADOPT:
+                return "set-up";
+        case WORK_PREPARE:
+        case WORK_JOB_CREATE:
+        case WORK_JOB_ASSIGN:
+                return "prepare";
+        case WORK_WIPE:
+                return "wipe";
+        default:
+                return "release";
+        }
+}
+
+/* The work has run past WorkTimeoutSec=: those who wait are answered now,
+ * the volume is fenced in the meantime (no job gets it until the work
+ * returns and says how it ended). The thread cannot be stopped: it may be
+ * in the kernel, on a disk that no longer answers. */
+static int on_work_deadline(sd_event_source *es, uint64_t usec, void *userdata) {
+        Volume *v = userdata;
+        if (volume_idle(v))
+                return 0;
+        const char *step = atomic_load(&v->progress.step);
+        uint64_t since = atomic_load(&v->progress.since), now = now_usec();
+        char job[80] = "";
+        if (v->order.job[0])
+                snprintf(job, sizeof(job), " of job %s", v->order.job);
+        v->overdue = true;
+        snprintf(v->overdue_reason, sizeof(v->overdue_reason),
+                 "the %s%s has not finished in WorkTimeoutSec=%u s (at step %s for %llu s); fenced until it ends; "
+                 "if the disk has stopped answering, replace it",
+                 work_description(v->work), job, v->manager->config->daemon.work_timeout_sec, step ?: "start",
+                 (unsigned long long) ((since ? now - since : 0) / USEC_PER_SEC));
+        log_error("%s%s%s: %s", v->sc->name, v->pool ? " " : "", v->pool ? v->order.job : "", v->overdue_reason);
+
+        /* Answered as failed: VolumeFailed with the reason above. */
+        Operation **waiters = v->waiters;
+        size_t n = v->n_waiters;
+        v->waiters = NULL;
+        v->n_waiters = 0;
+        for (size_t i = 0; i < n; i++) {
+                waiters[i]->release_after_prepare = false;
+                operation_volume_done(waiters[i], v, true);
+                operation_unref(waiters[i]);
+        }
+        free(waiters);
+        manager_volume_changed(v->manager, v);
+        return 0;
 }
 
 void volume_audit(const Volume *v, const char *event, const Caller *c, const char *job, LifecycleState from,
@@ -127,7 +210,9 @@ static void *work_main(void *userdata) {
         /* The loop has no say in how long this takes: mkfs on a big disk,
          * libcryptsetup, udev, NSS. Only `result` is written. */
         holders_killed_reset();
+        progress_attach(&v->progress);
         m->worker.run(m->worker.userdata, &v->order, &v->result);
+        progress_attach(NULL);
         snprintf(v->result.killed, sizeof(v->result.killed), "%s", holders_killed());
         /* The volume itself: job volumes have no index. */
         uintptr_t which = (uintptr_t) v;
@@ -158,8 +243,22 @@ int volume_launch(Volume *v, const Caller *c, Operation *op) {
         v->work_start = now_usec();
         v->work_caller = *c;
         v->result = (WorkResult) {};
+        v->overdue = false;
+        atomic_store(&v->progress.step, "start");
+        atomic_store(&v->progress.since, v->work_start);
+        uint64_t timeout = (uint64_t) v->manager->config->daemon.work_timeout_sec * USEC_PER_SEC;
+        if (!v->deadline_source)
+                r = sd_event_add_time_relative(v->manager->event, &v->deadline_source, CLOCK_MONOTONIC, timeout,
+                                               USEC_PER_SEC, on_work_deadline, v);
+        else
+                r = sd_event_source_set_time_relative(v->deadline_source, timeout);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(v->deadline_source, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_warning_errno(r, "%s: cannot arm the deadline of its work: %m", v->sc->name);
         r = -pthread_create(&v->thread, NULL, work_main, v);
         if (r < 0) {
+                (void) sd_event_source_set_enabled(v->deadline_source, SD_EVENT_OFF);
                 v->work = WORK_NONE;
                 if (op) {
                         operation_unref(v->waiters[--v->n_waiters]);
@@ -292,8 +391,19 @@ static void release_after_prepare(Volume *v, Operation **ops, size_t n) {
         }
 }
 
+void volume_work_joined(Volume *v, WorkKind w) {
+        (void) sd_event_source_set_enabled(v->deadline_source, SD_EVENT_OFF);
+        if (v->overdue)
+                log_notice("%s%s%s: the overdue %s ended after %llu s (%s)", v->sc->name, v->pool ? " " : "",
+                           v->pool ? v->order.job : "", work_description(w),
+                           (unsigned long long) ((now_usec() - v->work_start) / USEC_PER_SEC),
+                           v->result.r < 0 ? "failed" : "done");
+        v->overdue = false;
+}
+
 void volume_work_done(Volume *v) {
         pthread_join(v->thread, NULL);
+        volume_work_joined(v, v->work);
 
         WorkKind w = v->work;
         bool failed;

@@ -3,7 +3,9 @@
 # Guest: kill -9 of the daemon in the middle of a job and in the middle of a
 # wipe (before and after the new key), then a restart: the job keeps its
 # volume and data; the interrupted wipe ends CLEAN under a new key generation
-# with the job's marker gone. Needs a test build (-Dtest_hooks=true).
+# with the job's marker gone. A release stuck past WorkTimeoutSec= is answered
+# with a named error, and SIGTERM still stops the daemon. Needs a test build
+# (-Dtest_hooks=true).
 set -u
 if [ -z "${RESULT:-}" ]; then   # on the host: boot a guest with a blank disk
         exec "$(dirname "$(realpath "$0")")/uml.sh" --new-disk 512M "$0"
@@ -60,6 +62,40 @@ dir=$(ctl prepare --job 202 --user nobody)
 marker="SCRATCHD-CRASH-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 as_user nobody bash -c "yes '$marker' | head -c 1M > '$dir/out'; sync"
 crash_wipe mkfs 202         # new key active, filesystem not made yet
+
+# A release stuck past WorkTimeoutSec= (held 60 s at mkfs, the deadline
+# 5 s): the epilog's Release is answered VolumeFailed naming the step, not
+# left hanging; status answers FAILED meanwhile and no job gets the volume;
+# SIGTERM ends the daemon within seconds, leaving the stuck work; the next
+# start erases what it left.
+kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"
+conf "$WORK/deadline.conf" /dev/ubda "$mnt"
+printf '[Daemon]\nWorkTimeoutSec=5\n' >> "$WORK/deadline.conf"
+start_daemon "$WORK/deadline.conf" SCRATCHD_FAULT=pause:mkfs || bail "restart with a deadline failed"
+wait_state CLEAN || bail "no CLEAN volume before the stuck release"
+ctl prepare --job 203 --user daemon > /dev/null || bail "prepare of job 203 failed"
+before=$(field key_generation)
+s=$(date +%s)
+timeout 120 "$SCRATCHCTL" --socket "$SOCK" release --job 203 2> "$WORK/release.err"; rc=$?
+took=$(($(date +%s) - s))
+note "stuck release: answered after $took s, exit $rc: $(cat "$WORK/release.err")"
+check "stuck release: answered, failed (exit 1), not hanging" test $rc -eq 1
+check "... the error names WorkTimeoutSec= and the step (mkfs)" \
+        grep -q "has not finished in WorkTimeoutSec=5 s (at step mkfs" "$WORK/release.err"
+check "... and is one line" test "$(wc -l < "$WORK/release.err")" -eq 1
+check "... status answers meanwhile, FAILED" test "$(field state)" = FAILED
+check_fails "... and no job gets the volume" ctl prepare --job 204 --user daemon
+kill -TERM "$DAEMON_PID"
+s=$(date +%s)
+for _ in $(seq 1 600); do kill -0 "$DAEMON_PID" 2> /dev/null || break; sleep 0.1; done
+stop=$(($(date +%s) - s))
+note "SIGTERM with the stuck release: the daemon ended after $stop s"
+check "SIGTERM ends the daemon with its release stuck (within 60 s: $stop s)" bash -c "! kill -0 $DAEMON_PID 2> /dev/null"
+wait "$DAEMON_PID" 2> /dev/null
+check "... the journal names the work it left" grep -q "leaving its release running (at step mkfs)" "$WORK/daemon.log"
+start_daemon "$WORK/scratchd.conf" || bail "the daemon did not restart after the stuck release"
+check "the next start ends CLEAN" wait_state CLEAN
+check "... under a new key generation ($before -> $(field key_generation))" test "$(field key_generation)" -gt "$before"
 
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"
 check "the daemon stops cleanly at the end" test $? -eq 0

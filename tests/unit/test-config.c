@@ -87,6 +87,7 @@ static void write_file(const char *dir, const char *name, const char *text) {
 static void assert_daemon_defaults(const DaemonConfig *d) {
         assert_int_equal(d->socket_mode, 0666);
         assert_int_equal(d->idle_timeout_sec, 30);
+        assert_int_equal(d->work_timeout_sec, 300);
         assert_int_equal(d->max_connections, 256);
         assert_int_equal(d->max_connections_per_user, 32);
         assert_non_null(d->audit_log);
@@ -142,6 +143,7 @@ static void test_every_key(void **state) {
                             "[Daemon]\n"
                             "SocketMode=0660\n"
                             "IdleTimeoutSec=120\n"
+                            "WorkTimeoutSec=900\n"
                             "MaxConnections=1024\n"
                             "MaxConnectionsPerUser=8\n"
                             "AuditLog=/var/log/scratch/audit.jsonl\n"
@@ -159,6 +161,7 @@ static void test_every_key(void **state) {
         assert_string_equal(c->operator_group, "hpc.ops_1");
         assert_int_equal(c->daemon.socket_mode, 0660);
         assert_int_equal(c->daemon.idle_timeout_sec, 120);
+        assert_int_equal(c->daemon.work_timeout_sec, 900);
         assert_int_equal(c->daemon.max_connections, 1024);
         assert_int_equal(c->daemon.max_connections_per_user, 8);
         assert_string_equal(c->daemon.audit_log, "/var/log/scratch/audit.jsonl");
@@ -644,6 +647,8 @@ static void test_daemon_idle_timeout(void **state) {
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 load_daemon_bad("IdleTimeoutSec", bad[i]);
+        free(load_bad("[Scratch]\nDevices=/dev/sdb\n[Daemon]\nWorkTimeoutSec=0\n", "bad.conf:4: WorkTimeoutSec: ",
+                      "'0' is not a number of seconds from 1 to 3600", NULL));
         free(load_bad("[Scratch]\nDevices=/dev/sdb\n[Daemon]\nIdleTimeoutSec=0\n", "bad.conf:4: IdleTimeoutSec: ",
                       "'0'", "1 to 3600", NULL));
         free(load_bad("[Scratch]\nDevices=/dev/sdb\n[Daemon]\nIdleTimeoutSec=\n", "bad.conf:4: IdleTimeoutSec: ",

@@ -22,6 +22,7 @@
 #include "scratchd/config.h"
 #include "scratchd/lifecycle.h"
 #include "scratchd/manager.h"
+#include "scratchd/progress.h"
 #include "scratchd/record.h"
 #include "scratchd/reserve.h"
 #include "scratchd/thin.h"
@@ -130,6 +131,7 @@ static void fake_run(void *userdata, const WorkOrder *o, WorkResult *ret) {
                 worker_prepare(o, ret);
                 return;
         }
+        progress_reached("fake-gate");
         pthread_mutex_lock(&fw.lock);
         while (fw.gate_closed)
                 pthread_cond_wait(&fw.cond, &fw.lock);
@@ -477,6 +479,69 @@ static void test_prepare_while_wiping(void **state) {
         answer_done(&w);
         answer_done(&p);
         answer_done(&s);
+}
+
+/* A wipe stuck past WorkTimeoutSec=: answered VolumeFailed with where it is
+ * stuck, the volume FAILED for clients while it runs (no job gets it), not
+ * waited for at stop; once it returns, its result counts. */
+static void test_wipe_overdue(void **state) {
+        Fixture *f = fixture_new(state, 1, NULL);
+        Volume *v = &f->m->volumes[0];
+        Answer w = {}, p = {}, s = {};
+        f->config->daemon.work_timeout_sec = 1;
+
+        gate(true);
+        Call *cw = invoke(f->m, &w, "io.scratchd.Wipe", NULL);
+        assert_int_equal(w.n, 0);
+        assert_true(run_until(f->m, answered, &w));
+        assert_string_equal(w.error, API_ERROR_VOLUME_FAILED);
+        assert_non_null(strstr(str(w.parameters, "reason"), "the wipe has not finished in WorkTimeoutSec=1 s (at "
+                                                            "step fake-gate for "));
+        assert_int_equal(state_of(f, 0), STATE_FAILED);
+        assert_false(volume_idle(v));
+
+        /* Meanwhile status says so, and no job gets the volume. */
+        Call *cs = invoke(f->m, &s, "io.scratchd.GetStatus", NULL);
+        json_object *vols;
+        assert_true(json_object_object_get_ex(s.parameters, "volumes", &vols));
+        assert_string_equal(str(json_object_array_get_idx(vols, 0), "state"), "FAILED");
+        assert_non_null(strstr(str(json_object_array_get_idx(vols, 0), "reason"), "WorkTimeoutSec=1 s"));
+        Call *cp = prepare(f, &p, "78");
+        assert_int_equal(p.n, 1);
+        assert_string_equal(p.error, API_ERROR_NO_CLEAN_VOLUME);
+        /* At stop it is not waited for. */
+        assert_false(volume_wait_work(v, now_usec() + 10 * USEC_PER_SEC));
+
+        gate(false);
+        assert_true(run_until(f->m, all_idle, NULL));
+        assert_int_equal(state_of(f, 0), STATE_CLEAN);
+        assert_false(v->overdue);
+        assert_int_equal(w.n, 1);   /* answered once */
+
+        call_unref(cw);
+        call_unref(cp);
+        call_unref(cs);
+        answer_done(&w);
+        answer_done(&p);
+        answer_done(&s);
+}
+
+/* At stop, work that is not overdue is waited for, up to a bound. */
+static void test_stop_waits_for_work(void **state) {
+        Fixture *f = fixture_new(state, 1, NULL);
+        Volume *v = &f->m->volumes[0];
+        Answer w = {};
+
+        gate(true);
+        Call *cw = invoke(f->m, &w, "io.scratchd.Wipe", NULL);
+        uint64_t start = now_usec();
+        assert_false(volume_wait_work(v, start + 200 * USEC_PER_MSEC));
+        assert_true(now_usec() - start >= 200 * USEC_PER_MSEC);
+        gate(false);
+        assert_true(volume_wait_work(v, now_usec() + 10 * USEC_PER_SEC));
+        assert_true(volume_idle(v));
+        call_unref(cw);
+        answer_done(&w);
 }
 
 static void test_wipe_two_volumes_one_fails(void **state) {
@@ -1503,6 +1568,8 @@ int main(void) {
                 cmocka_unit_test_teardown(test_prepare_by_uid, fixture_free),
                 cmocka_unit_test_teardown(test_release_retried, fixture_free),
                 cmocka_unit_test_teardown(test_prepare_while_wiping, fixture_free),
+                cmocka_unit_test_teardown(test_wipe_overdue, fixture_free),
+                cmocka_unit_test_teardown(test_stop_waits_for_work, fixture_free),
                 cmocka_unit_test_teardown(test_wipe_two_volumes_one_fails, fixture_free),
                 cmocka_unit_test_teardown(test_client_gone_before_answer, fixture_free),
                 cmocka_unit_test_teardown(test_subscribe, fixture_free),
