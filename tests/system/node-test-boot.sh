@@ -25,7 +25,17 @@ live_key() { dmsetup table --showkeys scratchd-scratch | awk '{ print $5 }'; }
 keys=("$(live_key)")
 dir=$(scratchctl prepare --job 1 --user nobody)
 check "a job gets its directory" test "$(stat -c '%U %a' "$dir")" = "nobody 700"
+# A process the job left behind, its cwd in the job's directory: under the
+# unit (which grants CAP_KILL for BusyPolicy=kill) the release kills it.
+setpriv --reuid=nobody --regid=nogroup --clear-groups bash -c "cd '$dir' && exec sleep 600" & holder=$!
+for _ in $(seq 1 50); do [ "$(readlink /proc/$holder/cwd)" = "$dir" ] && break; sleep 0.1; done
+check "control: the job's leftover process holds its directory" test "$(readlink /proc/$holder/cwd)" = "$dir"
 check "and gives it back" scratchctl release --job 1
+gone() { [ ! -e /proc/$holder ] || [ "$(awk '{ print $3 }' /proc/$holder/stat 2>/dev/null)" = Z ]; }
+for _ in $(seq 1 100); do gone && break; sleep 0.1; done
+check "... killing what the job left holding it" gone
+check "... named in the journal" bash -c "journalctl -u scratchd --no-pager | grep -q 'killed what job.*$holder (sleep, uid 65534, cwd)'"
+wait $holder 2> /dev/null
 keys+=("$(live_key)")
 check "a wipe by hand" scratchctl wipe
 keys+=("$(live_key)")
