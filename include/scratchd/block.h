@@ -16,3 +16,5 @@ int block_zero_head(const char *device, size_t bytes);
 
 /* Erases every signature libblkid finds (wipefs), for Expendable=yes disks. */
 int block_erase_signatures(const char *device);
+/* The same through a descriptor open for writing. */
+int block_erase_signatures_fd(int fd);

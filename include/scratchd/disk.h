@@ -14,6 +14,7 @@ typedef struct DiskFacts {
         char *path;                  /* canonical node, "/dev/nvme1n1" */
         char *sysname;               /* "nvme1n1" */
         dev_t devnum;
+        uint64_t diskseq;            /* the kernel's sequence number of this very disk; 0: none */
         bool is_partition;
         uint64_t size;               /* bytes */
         bool rotational;
@@ -57,6 +58,11 @@ int disk_discover_auto(char ***ret_paths);
  * devices are told apart from foreign holders. A disk that cannot be read
  * fails the probe: a check that cannot see is not a pass. */
 int disk_probe(const char *path, const char *mapping, DiskFacts *ret);
+
+/* The disk's sequence number (BLKGETDISKSEQ, Linux 5.15): unique to one
+ * disk for the kernel's life, so a disk swapped in under the same name and
+ * device number has another. 0 where the kernel has none. */
+uint64_t disk_seq(int fd);
 
 /* The disk's identity from the kernel: "wwn:<WWN or NVMe EUI/NGUID>" and
  * "serial:<serial>[/n<NVMe namespace id>]", blank-separated, whichever it

@@ -25,6 +25,9 @@ int fs_mount(const char *device, const char *where, FileSystem fs);
 
 /* Unmounts `where`; not mounted is success. `detach`: lazily, if busy. */
 int fs_unmount(const char *where, bool detach);
+/* The same for the file system of `dev` (0: whatever is on top at `where`):
+ * what a user mounted over it there is detached first. */
+int fs_unmount_device(const char *where, dev_t dev, bool detach);
 
 /* Removes the empty directory `where` in PID 1's mount namespace, where
  * fs_mount() made it (the unit's own namespace sees / read-only); not there

@@ -49,6 +49,11 @@ const char *holders_killed(void);
  * NULL-terminated list. */
 int holders_submounts(const char *mountinfo, const char *where, char ***ret);
 
+/* How many mounts stand at `where` itself on top of the topmost mount of
+ * `dev` there (a user's FUSE mounted over the job's directory); 0 when ours
+ * is on top, -ENOENT when `dev` is not mounted at `where`. */
+int holders_stacked(const char *mountinfo, const char *where, dev_t dev);
+
 /* Parses one line of a mountinfo file: its mount id, device, mount point
  * (unescaped) and whether it propagates (a shared: or master: tag). */
 int holders_parse_mountinfo_line(const char *line, int *ret_id, dev_t *ret_dev, char *mount_point, size_t size,

@@ -34,6 +34,7 @@ const char *wipe_step_to_string(WipeStep s);
  * run for real with kernel_ops (kernel-ops.c). Each returns 0 or a negative
  * errno; `detail` (where given) receives a one-line explanation on failure. */
 typedef struct WipeRequest WipeRequest;
+typedef struct WipeDisk WipeDisk;
 
 typedef struct WipeOps {
         int (*find_users)(void *userdata, const char *mount_point, char **ret_users);
@@ -44,7 +45,8 @@ typedef struct WipeOps {
         int (*deactivate)(void *userdata, const char *mapping, bool deferred);
         /* Removes the data device (stripe.h); not there is success. */
         int (*disassemble)(void *userdata, const char *volume);
-        int (*erase_signatures)(void *userdata, const char *device);
+        /* Of one disk, checked to be the one the request names first. */
+        int (*erase_signatures)(void *userdata, const char *volume, const WipeDisk *disk);
         /* Writes each disk's label where it is not already right, then makes
          * the data device over the disks' data areas, at req->device. */
         int (*assemble)(void *userdata, const WipeRequest *req);
@@ -66,11 +68,12 @@ typedef struct WipeOps {
 } WipeOps;
 
 /* One of the disks under a volume. */
-typedef struct WipeDisk {
+struct WipeDisk {
         const char *path;          /* the raw disk, "/dev/nvme1n1" */
         dev_t devnum;
+        uint64_t diskseq;          /* as it was checked (disk_seq()); 0: the kernel has none */
         const char *identity;      /* for its label; NULL: the disk reports none */
-} WipeDisk;
+};
 
 struct WipeRequest {
         const char *name;          /* volume name, for logs and state */

@@ -63,10 +63,14 @@ static inline void blkid_free_probep(blkid_probe *p) {
 
 int block_erase_signatures(const char *device) {
         _cleanup_close_ int fd = open_exclusive(device);
-        _cleanup_(blkid_free_probep) blkid_probe pr = NULL;
-
         if (fd < 0)
                 return fd;
+        return block_erase_signatures_fd(fd);
+}
+
+int block_erase_signatures_fd(int fd) {
+        _cleanup_(blkid_free_probep) blkid_probe pr = NULL;
+
         pr = blkid_new_probe();
         if (!pr || blkid_probe_set_device(pr, fd, 0, 0) < 0)
                 return -ENOMEM;

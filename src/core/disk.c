@@ -6,6 +6,8 @@
 #include <glob.h>
 #include <libudev.h>
 #include <limits.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -13,6 +15,10 @@
 #include "scratchd/disk.h"
 #include "scratchd/stripe.h"
 #include "scratchd/util.h"
+
+#ifndef BLKGETDISKSEQ   /* kernel headers before 5.15 (RHEL 8) */
+#define BLKGETDISKSEQ _IOR(0x12, 128, __u64)
+#endif
 
 static inline void udev_unrefp(struct udev **u) {
         if (*u)
@@ -512,6 +518,11 @@ static int collect_label(DiskFacts *f) {
         return collect_zeros(f);
 }
 
+uint64_t disk_seq(int fd) {
+        uint64_t seq;
+        return ioctl(fd, BLKGETDISKSEQ, &seq) < 0 ? 0 : seq;
+}
+
 int disk_probe(const char *path, const char *mapping, DiskFacts *ret) {
         _cleanup_(udev_unrefp) struct udev *udev = udev_new();
         _cleanup_(udev_device_unrefp) struct udev_device *d = NULL;
@@ -521,10 +532,16 @@ int disk_probe(const char *path, const char *mapping, DiskFacts *ret) {
 
         if (!udev)
                 return -ENOMEM;
-        if (stat(path, &st) < 0)
+        /* The device number and sequence number from one descriptor: the
+         * identity every destructive step checks again (kernel-ops.c). */
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
                 return -errno;
         if (!S_ISBLK(st.st_mode))
                 return -ENOTBLK;
+        f.diskseq = disk_seq(fd);
 
         d = udev_device_new_from_devnum(udev, 'b', st.st_rdev);
         if (!d)

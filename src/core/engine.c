@@ -307,6 +307,7 @@ static int wipe_target(Engine *e, Target *t, Record *rec) {
                 disks[i] = (WipeDisk) {
                         .path = t->facts[i].path,
                         .devnum = t->facts[i].devnum,
+                        .diskseq = t->facts[i].diskseq,
                         .identity = t->facts[i].identity,
                 };
         WipeRequest req = {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <fcntl.h>
 #include <signal.h>
+#include <time.h>
 
 #include "scratchd/fault.h"
 #include "scratchd/log.h"
@@ -39,6 +40,18 @@ void fault_point(const char *point) {
         if (startswith(f, "crash:")) {
                 log_notice("fault point %s: crashing (SCRATCHD_FAULT)", point);
                 raise(SIGKILL);
+        } else if (startswith(f, "hold:")) {
+                /* Until the file says something else (or 120 s): the test
+                 * changes the world meanwhile, then lets the work go on. */
+                char held[128];
+                snprintf(held, sizeof(held), "%s", f);
+                log_notice("fault point %s: held until SCRATCHD_FAULT_FILE changes", point);
+                for (int i = 0; i < 2400; i++) {
+                        (void) nanosleep(&(struct timespec) { .tv_nsec = 50000000 }, NULL);
+                        f = fault_armed(buf, sizeof(buf));
+                        if (!f || !streq(f, held))
+                                break;
+                }
         } else if (startswith(f, "pause:")) {
                 log_notice("fault point %s: pausing 60 s (SCRATCHD_FAULT)", point);
                 sleep(60);

@@ -5,7 +5,10 @@
 #include <sched.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <limits.h>
+#include <linux/openat2.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -122,6 +125,8 @@ static int open_init_mount_namespace(void) {
         return fd >= 0 ? fd : -errno;
 }
 
+#define CHILD_TIMEOUT_MS (60 * 1000)
+
 static int in_host_mount_namespace(int (*fn)(const void *), const void *arg) {
         int ns = open_init_mount_namespace();
         if (ns < 0)
@@ -138,10 +143,23 @@ static int in_host_mount_namespace(int (*fn)(const void *), const void *arg) {
                 _exit(r < 0 ? -r : 0);
         }
         close(ns);
+        /* Bounded: a FUSE file system stacked where we look, whose daemon is
+         * stopped, would hold the child for good. Its waits are killable;
+         * a write-back of the kernel's (unmount without shutdown) is not,
+         * and then the work's own deadline answers. */
         int status;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -errno;
+        pid_t k;
+        for (unsigned waited = 0; (k = waitpid(pid, &status, WNOHANG)) == 0 && waited < CHILD_TIMEOUT_MS; waited += 10)
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 10000000 }, NULL);
+        if (k < 0)
+                return -errno;
+        if (k == 0) {
+                (void) kill(pid, SIGKILL);
+                while (waitpid(pid, &status, 0) < 0)
+                        if (errno != EINTR)
+                                return -errno;
+                return -ETIMEDOUT;
+        }
         if (!WIFEXITED(status))
                 return -EIO;
         return -WEXITSTATUS(status);
@@ -151,7 +169,37 @@ typedef struct MountArgs {
         const char *device, *where, *type;
         bool detach;
         char **submounts;   /* below `where`, deepest first */
+        int n_stacked;      /* mounts at `where` on top of ours */
+        dev_t dev;          /* ours */
 } MountArgs;
+
+/* "/proc/self/fd/N" without stdio: the child of a threaded process may
+ * only make system calls. */
+static void fd_path(int fd, char buf[static 32]) {
+        char digits[12];
+        size_t n = 0;
+        do
+                digits[n++] = (char) ('0' + fd % 10);
+        while ((fd /= 10) > 0 && n < sizeof(digits));
+        memcpy(buf, "/proc/self/fd/", 14);
+        for (size_t i = 0; i < n; i++)
+                buf[14 + i] = digits[n - 1 - i];
+        buf[14 + n] = 0;
+}
+
+/* A submount the job made, detached by what its path names with no symlink
+ * on the way: a component the user swapped for a link cannot point this at
+ * another mount of the host's. */
+static void detach_submount(const char *path) {
+        struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
+        int fd = (int) syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+        if (fd < 0)
+                return;
+        char p[32];
+        fd_path(fd, p);
+        (void) umount2(p, MNT_DETACH);
+        close(fd);
+}
 
 static int do_mount(const void *userdata) {
         const MountArgs *a = userdata;
@@ -188,8 +236,23 @@ static int do_unmount(const void *userdata) {
          * volume that may still be in use as it is. */
         /* What the finished job mounted below its directory (FUSE through
          * fusermount3, a bind mount) would keep ours busy: detached first. */
+        /* And what it mounted over it: ours must be on top before we look. */
+        for (int i = 0; i < a->n_stacked; i++)
+                (void) umount2(a->where, UMOUNT_NOFOLLOW | MNT_DETACH);
         for (char **m = a->submounts; m && *m; m++)
-                (void) umount2(*m, UMOUNT_NOFOLLOW | MNT_DETACH);
+                detach_submount(*m);
+        /* Looked at without asking the file system (no FUSE round trip):
+         * only ours is shut down and unmounted. */
+        struct statx stx;
+        int pfd = open(a->where, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (pfd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        int k = statx(pfd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx);
+        close(pfd);
+        if (k < 0)
+                return -errno;
+        if (makedev(stx.stx_dev_major, stx.stx_dev_minor) != a->dev)
+                return -EBUSY;
         if (!a->detach) {
                 int fd = open(a->where, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd >= 0) {
@@ -210,9 +273,31 @@ int fs_mount(const char *device, const char *where, FileSystem fs) {
         return in_host_mount_namespace(do_mount, &a);
 }
 
+/* Whether `dev` is mounted at `where`, at any depth of what stands there. */
+static int mounted_at(const char *where, dev_t dev) {
+        _cleanup_fclose_ FILE *m = fopen("/proc/self/mountinfo", "re");
+        if (!m)
+                return -errno;
+        _cleanup_free_ char *line = NULL;
+        size_t n = 0;
+        while (getline(&line, &n, m) > 0) {
+                int id;
+                dev_t d;
+                bool propagates;
+                char path[PATH_MAX];
+                if (holders_parse_mountinfo_line(line, &id, &d, path, sizeof(path), &propagates) >= 0 && d == dev &&
+                    streq(path, where))
+                        return 1;
+        }
+        return 0;
+}
+
 int fs_unmount(const char *where, bool detach) {
-        dev_t dev;
-        int r = fs_mounted_device(where, &dev);
+        return fs_unmount_device(where, 0, detach);
+}
+
+int fs_unmount_device(const char *where, dev_t dev, bool detach) {
+        int r = dev ? mounted_at(where, dev) : fs_mounted_device(where, &dev);
         if (r <= 0)
                 return r;
         /* The host's mount table, where the job's submounts were made. */
@@ -220,7 +305,12 @@ int fs_unmount(const char *where, bool detach) {
         r = holders_submounts("/proc/1/mountinfo", where, &submounts);
         if (r < 0)
                 return r;
-        MountArgs a = { .where = where, .detach = detach, .submounts = submounts };
+        int stacked = holders_stacked("/proc/1/mountinfo", where, dev);
+        if (stacked == -ENOENT)
+                stacked = 0;   /* not in the host's table: ours alone (tests without systemd) */
+        if (stacked < 0)
+                return stacked;
+        MountArgs a = { .where = where, .detach = detach, .submounts = submounts, .n_stacked = stacked, .dev = dev };
         return in_host_mount_namespace(do_unmount, &a);
 }
 

@@ -379,6 +379,29 @@ int holders_kill(dev_t dev, uid_t uid, unsigned long long wait_usec, char *kille
         return (int) k;
 }
 
+int holders_stacked(const char *mountinfo, const char *where, dev_t dev) {
+        _cleanup_fclose_ FILE *f = fopen(mountinfo, "re");
+        if (!f)
+                return -errno;
+        _cleanup_free_ char *line = NULL;
+        size_t len = 0;
+        int above = -ENOENT;
+        /* In mount order: what comes later at the same place is on top. */
+        while (getline(&line, &len, f) > 0) {
+                int id;
+                dev_t d;
+                bool propagates;
+                char mp[PATH_MAX];
+                if (holders_parse_mountinfo_line(line, &id, &d, mp, sizeof(mp), &propagates) < 0 || !streq(mp, where))
+                        continue;
+                if (d == dev)
+                        above = 0;
+                else if (above >= 0)
+                        above++;
+        }
+        return above;
+}
+
 int holders_submounts(const char *mountinfo, const char *where, char ***ret) {
         _cleanup_fclose_ FILE *f = fopen(mountinfo, "re");
         if (!f)

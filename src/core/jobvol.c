@@ -102,13 +102,19 @@ static int take_down(const ScratchConfig *sc, const Record *rec, bool force, cha
          * crash left it (a spare mounted for a job whose record said so
          * not yet). */
         struct stat st;
+        dev_t dev = 0;
         _cleanup_strv_free_ char **mounts = NULL;
-        if (stat(path, &st) == 0 && S_ISBLK(st.st_mode) && mounts_of(st.st_rdev, &mounts) < 0)
-                mounts = NULL;
+        if (stat(path, &st) == 0 && S_ISBLK(st.st_mode)) {
+                dev = st.st_rdev;
+                if (mounts_of(dev, &mounts) < 0)
+                        mounts = NULL;
+        }
         if (rec->mount_point[0] && !strv_contains(mounts, rec->mount_point))
                 (void) strv_extend(&mounts, rec->mount_point);
         for (char **m = mounts; ret >= 0 && m && *m; m++) {
-                r = fs_unmount(*m, force);
+                /* Ours, by its device: the user owns the job's directory and
+                 * may have mounted something over it. */
+                r = fs_unmount_device(*m, dev, force);
                 if (r < 0) {
                         snprintf(detail, detail_size, "cannot unmount %s: %s", *m, strerror(-r));
                         ret = r;
@@ -126,9 +132,9 @@ static int take_down(const ScratchConfig *sc, const Record *rec, bool force, cha
         /* The key is gone with the mapping: what follows frees the space. */
         fault_point("job-key-dropped");
         if (ret >= 0) {
-                dev_t dev;
+                dev_t thin_dev;
                 uint64_t size;
-                if (thin_live(sc->name, rec->thin_id, &dev, &size) > 0) {
+                if (thin_live(sc->name, rec->thin_id, &thin_dev, &size) > 0) {
                         char thin[128], thin_path[PATH_MAX];
                         /* Its blocks go back to the disks as discarded where
                          * they pass discards down (dm-thin passes them on). */
@@ -336,8 +342,19 @@ int jobvol_erase(const char *state_dir, const ScratchConfig *sc, Record *rec, ch
         if (r < 0)
                 snprintf(detail, sizeof(detail), "cannot record state: %s", strerror(-r));
 
-        dev_t dev;
-        if (r >= 0 && rec->mount_point[0] && fs_mounted_device(rec->mount_point, &dev) > 0) {
+        /* The holders of ours, by its device, not of whatever the user may
+         * have mounted over its directory. */
+        dev_t dev = 0;
+        if (r >= 0 && rec->mount_point[0]) {
+                char mapping[128], path[PATH_MAX];
+                struct stat st;
+                _cleanup_strv_free_ char **mounts = NULL;
+                jobvol_mapping(sc->name, rec->thin_id, mapping, sizeof(mapping));
+                if (stat(dmcrypt_path(mapping, path, sizeof(path)), &st) == 0 && S_ISBLK(st.st_mode) &&
+                    mounts_of(st.st_rdev, &mounts) >= 0 && strv_length(mounts) > 0)
+                        dev = st.st_rdev;
+        }
+        if (dev) {
                 _cleanup_free_ char *users = NULL;
                 /* The finished job's own processes that still hold its volume
                  * go first (BusyPolicy=kill); anyone else's make it fence. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
 #include <sys/random.h>
@@ -118,11 +119,17 @@ static int open_checked_disk(const char *volume, const WipeDisk *d) {
                 if (r < 0)
                         log_error_errno(r, "%s: cannot read the identity of %s: %m", volume, d->path);
         }
-        if (r >= 0 && (!S_ISBLK(st.st_mode) || st.st_rdev != d->devnum || !streq(identity ?: "", d->identity ?: "")))
-                r = log_error_errno(ESTALE, "%s: %s is no longer the disk that was checked (device %u:%u, identity "
-                                    "%s; it was %u:%u, %s); nothing written; run 'scratchd wipe' to check the "
-                                    "disks again", volume, d->path, major(st.st_rdev), minor(st.st_rdev),
-                                    identity ?: "none", major(d->devnum), minor(d->devnum), d->identity ?: "none");
+        /* The sequence number tells apart two disks that had the same name,
+         * device number and identity (a loop device, or a disk without
+         * serial, replaced). */
+        uint64_t seq = r >= 0 ? disk_seq(fd) : 0;
+        if (r >= 0 && (!S_ISBLK(st.st_mode) || st.st_rdev != d->devnum || !streq(identity ?: "", d->identity ?: "") ||
+                       seq != d->diskseq))
+                r = log_error_errno(ESTALE, "%s: %s is no longer the disk that was checked (device %u:%u, diskseq "
+                                    "%" PRIu64 ", identity %s; it was %u:%u, diskseq %" PRIu64 ", %s); nothing "
+                                    "written; run 'scratchd wipe' to check the disks again", volume, d->path,
+                                    major(st.st_rdev), minor(st.st_rdev), seq, identity ?: "none", major(d->devnum),
+                                    minor(d->devnum), d->diskseq, d->identity ?: "none");
         if (r < 0) {
                 close(fd);
                 return r;
@@ -199,8 +206,11 @@ static int k_build_pool(void *userdata, const WipeRequest *req, dev_t *ret_devnu
         return r;
 }
 
-static int k_erase_signatures(void *userdata, const char *device) {
-        return block_erase_signatures(device);
+static int k_erase_signatures(void *userdata, const char *volume, const WipeDisk *disk) {
+        _cleanup_close_ int fd = open_checked_disk(volume, disk);
+        if (fd < 0)
+                return fd;
+        return block_erase_signatures_fd(fd);
 }
 
 static int k_discard(void *userdata, const char *device) {

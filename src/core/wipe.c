@@ -103,11 +103,19 @@ static int run_step(Wipe *w, WipeStep step) {
                         return 0;
                 for (size_t i = 0; r >= 0 && i < q->n_disks; i++) {
                         target = q->disks[i].path;
-                        r = o->erase_signatures(o->userdata, q->disks[i].path);
+                        r = o->erase_signatures(o->userdata, q->name, &q->disks[i]);
                 }
+                if (r == -ESTALE)
+                        snprintf(w->detail, sizeof(w->detail), "%s is no longer the disk that was checked (swapped "
+                                 "or attached anew); nothing was written to it; run 'scratchctl wipe' to check the "
+                                 "disks again", target);
                 break;
         case WIPE_STEP_ASSEMBLE:
                 r = o->assemble(o->userdata, q);
+                if (r == -ESTALE)
+                        snprintf(w->detail, sizeof(w->detail), "a disk is no longer the one that was checked "
+                                 "(swapped or attached anew; the journal names it); nothing was written to it; run "
+                                 "'scratchctl wipe' to check the disks again");
                 break;
         case WIPE_STEP_DISCARD:
                 if (!q->tuning.discard_on_wipe) {

@@ -8,6 +8,8 @@
 # disk and what was found, and leaves every byte as it was (sha256). And the
 # upgrade from scratchd before headers (dm-crypt right on the disk): a
 # volume in use is kept, a CLEAN one is wiped once, which writes the header.
+# And a disk swapped in between the check and the first write (same name and
+# device number, another diskseq) is refused with nothing written.
 set -u
 kinds="zeros random copied newer tail old"
 if [ -z "${RESULT:-}" ]; then   # on the host: make the disks, boot the guest
@@ -119,4 +121,33 @@ check "random, Expendable=yes: the warning says it will be destroyed" grep -q "w
 check "random, Expendable=yes: the disk now carries scratchd's header" \
         test "$(head -c 14 "$(dev random)")" = SCRATCHD-LABEL
 down
+
+# A disk swapped between its check and the first write: a loop device
+# attached anew to another file keeps its name and device number, not its
+# sequence number (diskseq). Held before the header is written, the swap is
+# seen, and nothing is written to either file.
+modprobe -d "$WORK/modroot" loop 2> /dev/null
+truncate -s 96M "$WORK/first.img" "$WORK/second.img"
+loop=$(losetup -f --show "$WORK/first.img") || bail "losetup failed"
+name=${loop#/dev/}
+conf "$WORK/swap.conf" "$loop" "$mnt" FileSystem=ext4
+echo hold:assemble > "$WORK/fault"
+SCRATCHD_FAULT_FILE="$WORK/fault" "$SCRATCHD" --config "$WORK/swap.conf" setup 2> "$WORK/swap.err" &
+pid=$!
+for _ in $(seq 1 1200); do grep -q "fault point assemble: held" "$WORK/swap.err" && break; sleep 0.1; done
+check "swap: setup is held before its first write" grep -q "fault point assemble: held" "$WORK/swap.err"
+seq0=$(cat /sys/class/block/$name/diskseq) dev0=$(cat /sys/class/block/$name/dev)
+losetup -d "$loop" && losetup "$loop" "$WORK/second.img" || bail "the loop device could not be attached anew"
+check "control: the same name and device number ($dev0), another diskseq ($seq0 -> $(cat /sys/class/block/$name/diskseq))" \
+        test "$(cat /sys/class/block/$name/dev)" = "$dev0" -a "$(cat /sys/class/block/$name/diskseq)" != "$seq0"
+echo go > "$WORK/fault"
+wait $pid; rc=$?
+note "swap: $(grep -m1 'no longer the disk' "$WORK/swap.err")"
+check "swap: setup fails (exit $rc)" test $rc -ne 0
+check "... naming the disk and both sequence numbers" \
+        grep -q "$loop is no longer the disk that was checked (device $dev0, diskseq [0-9]*, .*diskseq $seq0" "$WORK/swap.err"
+check "... nothing was written to the disk swapped in" cmp -s -n $((96 << 20)) "$WORK/second.img" /dev/zero
+check "... nor to the one checked" cmp -s -n $((96 << 20)) "$WORK/first.img" /dev/zero
+down
+losetup -d "$loop"
 exit 0

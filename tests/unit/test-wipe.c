@@ -218,7 +218,8 @@ static int fake_disassemble(void *userdata, const char *volume) {
         return should_fail(f, OP_DISASSEMBLE) ? f->fail_error : 0;
 }
 
-static int fake_erase_signatures(void *userdata, const char *device) {
+static int fake_erase_signatures(void *userdata, const char *volume, const WipeDisk *disk) {
+        const char *device = disk->path;
         Fake *f = userdata;
         Call *c = record(f, OP_ERASE_SIGNATURES, false);
         snprintf(c->device, sizeof(c->device), "%s", device);
