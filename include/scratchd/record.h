@@ -28,7 +28,7 @@ struct Record {
         bool bypass_workqueues;
         bool allow_discards;
         char tuning[320];            /* where each setting came from (CryptTuning.why) */
-        char reason[512];            /* why FAILED */
+        char reason[512];            /* why FAILED, or why ABSENT (the disk cannot be taken) */
         char job[65];                /* IN_USE: the job that holds it */
         char user[65];               /* IN_USE: the job's user, and uid */
         uint32_t uid;

@@ -109,3 +109,8 @@ int thin_live(const char *volume, uint32_t id, dev_t *ret_devnum, uint64_t *ret_
  * know is fine; so is no pool of ours, since the next one starts empty), so
  * that its blocks go back to the pool. */
 int thin_remove(const char *volume, uint32_t id);
+
+/* Removes thin volume `id`'s device only, leaving its id in the pool's
+ * metadata: for a teardown that removes the pool next (a failed pool, which
+ * answers every message EOPNOTSUPP, must still come down). */
+int thin_remove_device(const char *volume, uint32_t id);

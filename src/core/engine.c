@@ -502,7 +502,7 @@ int engine_run_volume(Engine *e, const ScratchConfig *vc, bool force_wipe, Recor
                  * it was. */
                 if (force_wipe && (t.disks_unproven || rec.state == STATE_DIRTY) && stack_live(vc))
                         return fence_unchecked(e, vc, ret_rec, r, t.why, t.disks_unproven);
-                (void) lifecycle_apply(ret_rec, EVENT_DISK_LOST, NULL);
+                (void) lifecycle_apply(ret_rec, EVENT_DISK_LOST, &(LifecycleArgs) { .reason = t.why });
                 return r;
         }
 

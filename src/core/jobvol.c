@@ -153,8 +153,16 @@ static int take_down(const ScratchConfig *sc, const Record *rec, bool force, cha
                         r = thin_remove(sc->name, rec->thin_id);
                 }
                 if (r < 0) {
-                        snprintf(detail, detail_size, "cannot delete thin volume %" PRIu32 ": %s", rec->thin_id,
-                                 strerror(-r));
+                        /* A pool that stopped taking changes answers every
+                         * message EOPNOTSUPP: what it says alone does not
+                         * name the cause. */
+                        ThinPoolUsage u;
+                        int k = thin_pool_usage(sc->name, &u);
+                        bool stopped = k == -EIO || (k >= 0 && u.read_only);
+                        snprintf(detail, detail_size, "cannot delete thin volume %" PRIu32 ": %s%s", rec->thin_id,
+                                 strerror(-r),
+                                 stopped ? "; the pool is read-only or failed (an I/O error on its disks, or its "
+                                           "metadata full: the kernel log says which)" : "");
                         ret = r;
                 }
         }
@@ -595,7 +603,9 @@ int pool_teardown(const char *state_dir, const char *volume, bool force, char *d
         for (size_t i = 0; r >= 0 && i < n_thins; i++) {
                 char *end;
                 unsigned long id = strtoul(thins[i].name + strlen(prefix), &end, 10);
-                int k = *end ? -EINVAL : thin_remove(volume, (uint32_t) id);
+                /* The pool goes next, its metadata with it: no id is deleted
+                 * one by one (a failed pool would refuse). */
+                int k = *end ? -EINVAL : thin_remove_device(volume, (uint32_t) id);
                 if (k < 0 && ret >= 0) {
                         snprintf(detail, detail_size, "cannot remove /dev/mapper/%s: %s", thins[i].name,
                                  strerror(-k));

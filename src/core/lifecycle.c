@@ -107,6 +107,9 @@ int lifecycle_apply(Record *rec, LifecycleEvent e, const LifecycleArgs *a) {
                 rec->mapping_devnum = 0;
                 break;
         case EVENT_DISK_LOST:
+                /* Why the disk cannot be taken (it cannot be read, it is
+                 * refused...), for status: the journal is not the only place. */
+                snprintf(rec->reason, sizeof(rec->reason), "%s", a && a->reason ? a->reason : "");
                 rec->mapping_devnum = 0;
                 break;
         default:

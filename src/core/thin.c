@@ -501,6 +501,12 @@ int thin_live(const char *volume, uint32_t id, dev_t *ret_devnum, uint64_t *ret_
         return 1;
 }
 
+int thin_remove_device(const char *volume, uint32_t id) {
+        char name[DM_NAME_LEN], uuid[DM_UUID_LEN];
+        int r = thin_names(volume, id, name, uuid);
+        return r < 0 ? r : dm_device_remove(name, uuid);
+}
+
 int thin_remove(const char *volume, uint32_t id) {
         char pool[DM_NAME_LEN], pool_uuid[DM_UUID_LEN], name[DM_NAME_LEN], uuid[DM_UUID_LEN];
         int r;

@@ -140,6 +140,8 @@ static json_object *volume_json(const Volume *v) {
         }
         if (state == STATE_FAILED)
                 json_object_object_add(o, "reason", json_object_new_string(volume_reason(v)));
+        else if (state == STATE_ABSENT && r->reason[0])
+                json_object_object_add(o, "reason", json_object_new_string(r->reason));
         if (v->sc->mode == SCRATCH_MODE_SHARED)
                 pool_json(v, o);
         return o;
@@ -187,9 +189,14 @@ static json_object *volume_brief(const Volume *v) {
                 json_object_object_add(p, "job", json_object_new_string(v->rec.job));
         if (st == STATE_FAILED)
                 json_object_object_add(p, "reason", json_object_new_string(volume_reason(v)));
-        else if (st == STATE_ABSENT)
-                json_object_object_add(p, "reason", json_object_new_string(
-                        "not set up: scratchd could not take its disk (the journal says why)"));
+        else if (st == STATE_ABSENT) {
+                char why[sizeof(v->rec.reason) + 64];
+                if (v->rec.reason[0])
+                        snprintf(why, sizeof(why), "not set up: scratchd could not take its disk: %s", v->rec.reason);
+                else
+                        snprintf(why, sizeof(why), "not set up: scratchd could not take its disk (the journal says why)");
+                json_object_object_add(p, "reason", json_object_new_string(why));
+        }
         return p;
 }
 
