@@ -49,10 +49,6 @@ const char *holders_killed(void);
  * NULL-terminated list. */
 int holders_submounts(const char *mountinfo, const char *where, char ***ret);
 
-/* How many mounts stand at `where` itself on top of the topmost mount of
- * `dev` there (a user's FUSE mounted over the job's directory); 0 when ours
- * is on top, -ENOENT when `dev` is not mounted at `where`. */
-int holders_stacked(const char *mountinfo, const char *where, dev_t dev);
 
 /* Parses one line of a mountinfo file: its mount id, device, mount point
  * (unescaped) and whether it propagates (a shared: or master: tag). */

@@ -67,8 +67,8 @@ typedef struct TransportLimits {
 } TransportLimits;
 
 /* What one connection may queue for a client that does not read, and all
- * unprivileged ones together (root's and OperatorGroup='s replies are not
- * counted, so no reader can crowd them out): past either, the connection is
+ * of them together, counted apart for root and OperatorGroup= (so that no
+ * other reader can crowd their replies out): past either, the connection is
  * dropped. */
 #define TRANSPORT_OUTPUT_MAX ((size_t) 1024 * 1024)
 #define TRANSPORT_OUTPUT_TOTAL_MAX ((size_t) 32 * 1024 * 1024)

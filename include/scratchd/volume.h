@@ -2,6 +2,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 
@@ -62,7 +63,9 @@ struct Volume {
          * last, its result counts as usual. */
         Progress progress;
         sd_event_source *deadline_source;
+        atomic_bool finished;     /* the worker has written its result (the deadline may not fire after) */
         bool overdue;
+        bool release_when_done;   /* an overdue Prepare was answered failed: a late success is released */
         char overdue_reason[320];
 
         /* Adoption that found no usable disk is tried again, sooner at first:
@@ -156,6 +159,9 @@ int pool_start_job(Volume *pool, const Caller *c, const char *job, const char *u
 Volume *pool_find_pending(Manager *m, const char *job);
 /* `op` (a retried Prepare of the job, or its Release) waits with that Prepare. */
 int pool_pending_add_waiter(Volume *pool, Operation *op);
+/* Answers the waiting Prepare, and what waits with it, as failed: the spare
+ * it waits for is overdue. */
+void pool_pending_abort(Volume *pool, const char *why);
 /* Drops the waiting Prepare and what waits with it, unanswered (at exit). */
 void pool_pending_free(Volume *pool);
 /* Starts erasing a job volume (IN_USE, or FAILED by an admin's wipe). */

@@ -532,9 +532,15 @@ int disk_probe(const char *path, const char *mapping, DiskFacts *ret) {
 
         if (!udev)
                 return -ENOMEM;
-        /* The device number and sequence number from one descriptor: the
-         * identity every destructive step checks again (kernel-ops.c). */
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* A block device first (a FIFO or a tape named by mistake is not
+         * opened); then the device number and sequence number from one
+         * descriptor: the identity every destructive step checks again
+         * (kernel-ops.c). */
+        if (stat(path, &st) < 0)
+                return -errno;
+        if (!S_ISBLK(st.st_mode))
+                return -ENOTBLK;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return -errno;
         if (fstat(fd, &st) < 0)

@@ -7,7 +7,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <limits.h>
-#include <linux/openat2.h>
+#include <libgen.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -18,6 +18,24 @@
 #include "scratchd/holders.h"
 #include "scratchd/process.h"
 #include "scratchd/util.h"
+
+/* openat2() (Linux 5.6): from the kernel's header where it has one. */
+#if __has_include(<linux/openat2.h>)
+#include <linux/openat2.h>
+#else
+struct open_how {   /* the kernel reads it */
+        // cppcheck-suppress unusedStructMember
+        uint64_t flags;
+        // cppcheck-suppress unusedStructMember
+        uint64_t mode;
+        // cppcheck-suppress unusedStructMember
+        uint64_t resolve;
+};
+#define RESOLVE_NO_SYMLINKS 0x04
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
 
 /* Up to this size XFS's own log (about 1/2048 of the disk) is at most 64 MiB;
  * past it, the default grows to 2 GiB, which mkfs writes in full (11 s of a
@@ -169,7 +187,7 @@ typedef struct MountArgs {
         const char *device, *where, *type;
         bool detach;
         char **submounts;   /* below `where`, deepest first */
-        int n_stacked;      /* mounts at `where` on top of ours */
+        const char *parent; /* the directory `where` is in */
         dev_t dev;          /* ours */
 } MountArgs;
 
@@ -187,12 +205,33 @@ static void fd_path(int fd, char buf[static 32]) {
         buf[14 + n] = 0;
 }
 
+/* The device of what `path` shows, without asking its file system. */
+static int top_device(const char *path, dev_t *ret) {
+        struct statx stx;
+        int fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        int k = statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx);
+        int e = errno;
+        close(fd);
+        if (k < 0)
+                return -e;
+        *ret = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+        return 0;
+}
+
 /* A submount the job made, detached by what its path names with no symlink
  * on the way: a component the user swapped for a link cannot point this at
  * another mount of the host's. */
 static void detach_submount(const char *path) {
         struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
         int fd = (int) syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+        if (fd < 0 && (errno == ENOSYS || errno == EPERM)) {
+                /* No openat2 (Linux before 5.6, or a filter that predates
+                 * it): by the path, its last component not followed. */
+                (void) umount2(path, UMOUNT_NOFOLLOW | MNT_DETACH);
+                return;
+        }
         if (fd < 0)
                 return;
         char p[32];
@@ -236,36 +275,52 @@ static int do_unmount(const void *userdata) {
          * volume that may still be in use as it is. */
         /* What the finished job mounted below its directory (FUSE through
          * fusermount3, a bind mount) would keep ours busy: detached first. */
-        /* And what it mounted over it: ours must be on top before we look. */
-        for (int i = 0; i < a->n_stacked; i++)
-                (void) umount2(a->where, UMOUNT_NOFOLLOW | MNT_DETACH);
         for (char **m = a->submounts; m && *m; m++)
                 detach_submount(*m);
-        /* Looked at without asking the file system (no FUSE round trip):
-         * only ours is shut down and unmounted. */
-        struct statx stx;
-        int pfd = open(a->where, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (pfd < 0)
-                return errno == ENOENT ? 0 : -errno;
-        int k = statx(pfd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx);
-        close(pfd);
-        if (k < 0)
-                return -errno;
-        if (makedev(stx.stx_dev_major, stx.stx_dev_minor) != a->dev)
-                return -EBUSY;
-        if (!a->detach) {
-                int fd = open(a->where, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (fd >= 0) {
-                        uint32_t flags = FS_SHUTDOWN_NOLOGFLUSH;
-                        (void) ioctl(fd, FS_SHUTDOWN_IOCTL, &flags);
-                        close(fd);
+        /* The user owns the job's directory and may mount over it, before or
+         * while we look: each round sees what is on top there, without
+         * asking its file system (no FUSE round trip), detaches it when it
+         * is not ours, and unmounts ours when it is, until the directory
+         * under ours shows through. */
+        dev_t under;
+        int r = top_device(a->parent, &under);
+        if (r < 0)
+                return r;
+        bool shut = a->detach;
+        for (int round = 0; round < 16; round++) {
+                dev_t top;
+                r = top_device(a->where, &top);
+                if (r == -ENOENT || (r >= 0 && top == under))
+                        return 0;
+                if (r < 0)
+                        return r;
+                if (top != a->dev) {
+                        if (umount2(a->where, UMOUNT_NOFOLLOW | MNT_DETACH) < 0)
+                                return -errno;
+                        continue;
+                }
+                if (!shut) {
+                        shut = true;
+                        int fd = open(a->where, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        struct statx stx;
+                        if (fd >= 0 && statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) == 0 &&
+                            makedev(stx.stx_dev_major, stx.stx_dev_minor) == a->dev) {
+                                uint32_t flags = FS_SHUTDOWN_NOLOGFLUSH;
+                                (void) ioctl(fd, FS_SHUTDOWN_IOCTL, &flags);
+                        }
+                        if (fd >= 0)
+                                close(fd);
+                }
+                if (umount2(a->where, UMOUNT_NOFOLLOW) < 0) {
+                        if (errno == EINVAL)
+                                return 0;
+                        if (errno != EBUSY || !a->detach)
+                                return -errno;
+                        if (umount2(a->where, UMOUNT_NOFOLLOW | MNT_DETACH) < 0)
+                                return -errno;
                 }
         }
-        if (umount2(a->where, UMOUNT_NOFOLLOW) == 0)
-                return 0;
-        if (errno == EBUSY && a->detach && umount2(a->where, UMOUNT_NOFOLLOW | MNT_DETACH) == 0)
-                return 0;
-        return errno == EINVAL ? 0 : -errno;
+        return -EBUSY;
 }
 
 int fs_mount(const char *device, const char *where, FileSystem fs) {
@@ -305,12 +360,10 @@ int fs_unmount_device(const char *where, dev_t dev, bool detach) {
         r = holders_submounts("/proc/1/mountinfo", where, &submounts);
         if (r < 0)
                 return r;
-        int stacked = holders_stacked("/proc/1/mountinfo", where, dev);
-        if (stacked == -ENOENT)
-                stacked = 0;   /* not in the host's table: ours alone (tests without systemd) */
-        if (stacked < 0)
-                return stacked;
-        MountArgs a = { .where = where, .detach = detach, .submounts = submounts, .n_stacked = stacked, .dev = dev };
+        _cleanup_free_ char *copy = strdup(where);
+        if (!copy)
+                return -ENOMEM;
+        MountArgs a = { .where = where, .detach = detach, .submounts = submounts, .parent = dirname(copy), .dev = dev };
         return in_host_mount_namespace(do_unmount, &a);
 }
 

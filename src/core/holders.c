@@ -330,7 +330,8 @@ static int kill_exactly(pid_t pid, uid_t uid) {
                 close(fd);
                 return r;
         }
-        if (errno != ENOSYS)
+        /* No pidfds (before Linux 5.3), or a filter that predates them. */
+        if (errno != ENOSYS && errno != EPERM)
                 return -errno;
 #endif
         return kill(pid, SIGKILL) < 0 ? -errno : 0;
@@ -377,29 +378,6 @@ int holders_kill(dev_t dev, uid_t uid, unsigned long long wait_usec, char *kille
                 (void) nanosleep(&(struct timespec) { .tv_nsec = 20000000 }, NULL);
         }
         return (int) k;
-}
-
-int holders_stacked(const char *mountinfo, const char *where, dev_t dev) {
-        _cleanup_fclose_ FILE *f = fopen(mountinfo, "re");
-        if (!f)
-                return -errno;
-        _cleanup_free_ char *line = NULL;
-        size_t len = 0;
-        int above = -ENOENT;
-        /* In mount order: what comes later at the same place is on top. */
-        while (getline(&line, &len, f) > 0) {
-                int id;
-                dev_t d;
-                bool propagates;
-                char mp[PATH_MAX];
-                if (holders_parse_mountinfo_line(line, &id, &d, mp, sizeof(mp), &propagates) < 0 || !streq(mp, where))
-                        continue;
-                if (d == dev)
-                        above = 0;
-                else if (above >= 0)
-                        above++;
-        }
-        return above;
 }
 
 int holders_submounts(const char *mountinfo, const char *where, char ***ret) {

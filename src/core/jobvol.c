@@ -581,7 +581,7 @@ int pool_teardown(const char *state_dir, const char *volume, bool force, char *d
                                         return -EBUSY;
                                 }
                         }
-                        r = fs_unmount(*m, force);
+                        r = fs_unmount_device(*m, vols[i].devnum, force);
                         if (r < 0)
                                 snprintf(detail, detail_size, "cannot unmount %s: %s", *m, strerror(-r));
                         else

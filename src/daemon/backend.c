@@ -209,7 +209,7 @@ static json_object *failed_params(const Volume *v) {
 
 /* The error for a volume that cannot be had, by the lifecycle's answer. */
 static void unavailable_error(ApiResult *r, const Volume *v, int k) {
-        if (k == -EIO || k == -ENODEV) {
+        if (k == -EIO || k == -ENODEV || v->overdue) {
                 json_object *p = volume_brief(v);
                 json_object_object_del(p, "state");
                 json_object_object_del(p, "activity");
@@ -349,6 +349,16 @@ static void defer_on(ApiResult *r, int k) {
         r->deferred = true;
 }
 
+/* The call waits for the work in flight on `v`; or, where that has overrun
+ * WorkTimeoutSec=, is answered now, as that work's own callers were. */
+static void wait_on(ApiResult *r, Volume *v, Operation *op) {
+        if (op && v->overdue) {
+                api_result_error(r, API_ERROR_VOLUME_FAILED, failed_params(v));
+                return;
+        }
+        defer_on(r, op ? volume_add_waiter(v, op) : -ENOMEM);
+}
+
 /* NoSpace, TooManyJobs or InvalidParameter, for a job volume that does not fit. */
 static void no_fit_error(ApiResult *r, const Volume *pool, int k, uint64_t size, const char *why) {
         json_object *p = json_object_new_object();
@@ -382,7 +392,12 @@ static void prepare_in_pool(Manager *m, Call *call, Volume *pool, const Caller *
         int k = op ? pool_start_job(pool, c, job, user, uid == UID_NONE ? 0 : (uid_t) uid, size, op, why,
                                     sizeof(why))
                    : -ENOMEM;
-        if (k == -EBUSY || k == -EIO || k == -ENODEV)
+        if (k == -EIO && why[0]) {   /* the spare, whose space it needs, is stuck */
+                json_object *p = json_object_new_object();
+                json_object_object_add(p, "volume", json_object_new_string(pool->sc->name));
+                json_object_object_add(p, "reason", json_object_new_string(why));
+                api_result_error(r, API_ERROR_VOLUME_FAILED, p);
+        } else if (k == -EBUSY || k == -EIO || k == -ENODEV)
                 unavailable_error(r, pool, k);
         else if (k == -ENOSPC || k == -EUSERS || k == -EINVAL)
                 no_fit_error(r, pool, k, size, why);
@@ -405,7 +420,7 @@ static void backend_prepare(void *userdata, Call *call, const Caller *c, const c
         if (j && (!volume || streq(volume, j->sc->name))) {
                 if (job_being_made(j)) {
                         _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_prepare, m);
-                        defer_on(r, op ? volume_add_waiter(j, op) : -ENOMEM);
+                        wait_on(r, j, op);
                 } else if (volume_idle(j) && j->rec.state == STATE_IN_USE)
                         r->parameters = prepare_params(j);
                 else if (j->rec.state == STATE_FAILED)
@@ -434,7 +449,7 @@ static void backend_prepare(void *userdata, Call *call, const Caller *c, const c
                 /* ...or waits for the same Prepare. */
                 if (x->work == WORK_PREPARE && streq(x->order.job, job)) {
                         _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_prepare, m);
-                        defer_on(r, op ? volume_add_waiter(x, op) : -ENOMEM);
+                        wait_on(r, x, op);
                         return;
                 }
         }
@@ -499,6 +514,10 @@ static void release_job_volume(Manager *m, Call *call, Volume *j, const Caller *
         if (job_being_made(j))
                 op->release_after_prepare = true;
         /* Already being erased: the same erase answers. */
+        if (!volume_idle(j) && j->overdue) {
+                api_result_error(r, API_ERROR_VOLUME_FAILED, failed_params(j));
+                return;
+        }
         int k = volume_idle(j) ? job_start_release(j, c, op) : volume_add_waiter(j, op);
         if (k < 0 && volume_idle(j))
                 j->pool->counters.release_failures++;
@@ -532,7 +551,7 @@ static void backend_release(void *userdata, Call *call, const Caller *c, const c
                         _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_release, m);
                         if (op)
                                 op->release_after_prepare = true;
-                        defer_on(r, op ? volume_add_waiter(v, op) : -ENOMEM);
+                        wait_on(r, v, op);
                         return;
                 }
                 bool again = v->work == WORK_RELEASE && streq(v->order.job, job);
@@ -540,6 +559,10 @@ static void backend_release(void *userdata, Call *call, const Caller *c, const c
                         continue;
 
                 /* Already being released for this job: wait for the same wipe. */
+                if (again && v->overdue) {
+                        api_result_error(r, API_ERROR_VOLUME_FAILED, failed_params(v));
+                        return;
+                }
                 _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_release, m);
                 int k = !op ? -ENOMEM : again ? volume_add_waiter(v, op) : volume_start(v, WORK_RELEASE, c, job, op);
                 if (k < 0 && !again)

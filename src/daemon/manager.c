@@ -211,31 +211,38 @@ static void raise_fd_limit(unsigned max_connections) {
         }
 }
 
-/* The first overdue work found, or NULL. */
-static Volume *overdue_work(Manager *m) {
+/* Overdue, and at the same step for WorkTimeoutSec= more: stuck, not slow. */
+static bool stuck(const Volume *v) {
+        uint64_t since = atomic_load(&v->progress.since);
+        return v->overdue && now_usec() - since >= (uint64_t) v->manager->config->daemon.work_timeout_sec * USEC_PER_SEC;
+}
+
+/* The first stuck work found, or NULL. */
+static Volume *stuck_work(Manager *m) {
         for (size_t i = 0; i < m->n_volumes; i++) {
                 Volume *v = &m->volumes[i];
-                if (v->overdue)
+                if (stuck(v))
                         return v;
                 for (size_t k = 0; k < v->n_jobs; k++)
-                        if (v->jobs[k]->overdue)
+                        if (stuck(v->jobs[k]))
                                 return v->jobs[k];
         }
         return NULL;
 }
 
 /* systemd's watchdog (WatchdogSec=) is fed while the loop runs and no
- * worker has overrun WorkTimeoutSec=: a worker stuck for good (a disk that
- * no longer answers, an NSS lookup that never returns) gets the daemon
+ * worker is stuck: overdue (past WorkTimeoutSec=, its callers answered) and
+ * then at one step for WorkTimeoutSec= more. One stuck for good (an NSS
+ * lookup that never returns, a disk that no longer answers) gets the daemon
  * restarted by systemd, which the journal and `systemctl status` show. */
 static int on_watchdog(sd_event_source *es, uint64_t usec, void *userdata) {
         Manager *m = userdata;
-        Volume *stuck = overdue_work(m);
-        if (!stuck)
+        Volume *s = stuck_work(m);
+        if (!s)
                 (void) sd_notify(0, "WATCHDOG=1");
         else if (!m->watchdog_withheld)
-                log_error("%s: holding the watchdog back: %s", stuck->sc->name, volume_reason(stuck));
-        m->watchdog_withheld = stuck != NULL;
+                log_error("%s: holding the watchdog back: %s", s->sc->name, volume_reason(s));
+        m->watchdog_withheld = s != NULL;
         (void) sd_event_source_set_time_relative(es, m->watchdog_usec / 2);
         return sd_event_source_set_enabled(es, SD_EVENT_ON);
 }

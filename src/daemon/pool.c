@@ -202,6 +202,11 @@ int pool_start_job(Volume *pool, const Caller *c, const char *job, const char *u
         /* Room only where the spare stands: it goes first, then this job's
          * volume is made (answered by pool_pending_start()). */
         if (spare && res.reserved_bytes + spare_bytes(pool) + size > plan.data_size) {
+                /* ...unless the spare's own work has overrun its deadline. */
+                if (spare->overdue) {
+                        snprintf(why, why_size, "%s", spare->overdue_reason);
+                        return -EIO;
+                }
                 if (pool->pending)
                         return -EBUSY;
                 PendingPrepare *p = calloc(1, sizeof(PendingPrepare));
@@ -382,6 +387,19 @@ static void pending_start(Volume *pool) {
         free(p);
 }
 
+void pool_pending_abort(Volume *pool, const char *why) {
+        PendingPrepare *p = pool->pending;
+        if (!p)
+                return;
+        pool->pending = NULL;
+        pending_error(pool, p->op, -EIO, why);
+        pool->counters.prepare_failures++;
+        pending_pass_waiters(pool, p, -EIO, why);
+        operation_volume_done(p->op, pool, true);
+        operation_unref(p->op);
+        free(p);
+}
+
 void pool_pending_free(Volume *pool) {
         PendingPrepare *p = pool->pending;
         if (!p)
@@ -495,6 +513,15 @@ void job_work_done(Volume *j) {
         }
 
         answer_waiters(j, failed, w == WORK_JOB_CREATE || w == WORK_JOB_ASSIGN);
+        /* Its Prepare was answered failed at its deadline, and it ended well
+         * after all: the job will not run, so its volume goes at once. */
+        if ((w == WORK_JOB_CREATE || w == WORK_JOB_ASSIGN) && !failed && j->release_when_done && j->rec.job[0] &&
+            volume_idle(j)) {
+                log_notice("%s: job %s's volume was made after its Prepare was answered failed; releasing it",
+                           pool->sc->name, j->rec.job);
+                (void) job_start_release(j, &volume_self_caller, NULL);
+        }
+        j->release_when_done = false;
         /* Gone (erased, or undone): its space is free again. Fenced: it
          * stays, reserved, until the pool is wiped. */
         if (j->rec.state == STATE_ABSENT && volume_idle(j))

@@ -82,8 +82,9 @@ struct Transport {
         Connection *connections;
         unsigned n_connections;
         unsigned n_unprivileged;  /* connections of peers neither root nor in OperatorGroup= */
-        size_t out_total;         /* bytes queued on unprivileged connections: root's and
-                                   * OperatorGroup='s replies are never crowded out */
+        /* Bytes queued, apart for the privileged (root and OperatorGroup=),
+         * so that no other reader crowds their replies out. */
+        size_t out_total[2];
 };
 
 struct Connection {
@@ -131,8 +132,7 @@ static void connection_free(Connection *c) {
                 c->next->prev = c->prev;
         t->n_connections--;
         t->n_unprivileged -= !c->privileged;
-        if (!c->privileged)
-                t->out_total -= c->out_len;
+        t->out_total[c->privileged] -= c->out_len;
 
         sd_event_source_disable_unref(c->io_source);
         sd_event_source_disable_unref(c->idle_source);
@@ -182,8 +182,7 @@ static void connection_flush(Connection *c) {
                 }
                 memmove(c->out, c->out + k, c->out_len - (size_t) k);
                 c->out_len -= (size_t) k;
-                if (!c->privileged)
-                        c->transport->out_total -= (size_t) k;
+                c->transport->out_total[c->privileged] -= (size_t) k;
         }
         if (c->out_len == 0 && c->closing) {
                 connection_kill(c);
@@ -200,10 +199,10 @@ static void connection_send(Connection *c, char *msg, size_t len) {
                 return;
         }
         if (c->out_len + len > TRANSPORT_OUTPUT_MAX ||
-            (!c->privileged && c->transport->out_total + len > TRANSPORT_OUTPUT_TOTAL_MAX)) {
+            c->transport->out_total[c->privileged] + len > TRANSPORT_OUTPUT_TOTAL_MAX) {
                 log_warning("client pid %d (uid %u) does not read its replies (%zu bytes wait for it, %zu for all "
                             "clients); dropping it", (int) c->caller.pid, (unsigned) c->caller.uid, c->out_len,
-                            c->transport->out_total);
+                            c->transport->out_total[c->privileged]);
                 free(msg);
                 connection_kill(c);
                 return;
@@ -217,8 +216,7 @@ static void connection_send(Connection *c, char *msg, size_t len) {
         memcpy(n + c->out_len, msg, len);
         c->out = n;
         c->out_len += len;
-        if (!c->privileged)
-                c->transport->out_total += len;
+        c->transport->out_total[c->privileged] += len;
         free(msg);
         connection_flush(c);
 }

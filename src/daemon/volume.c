@@ -49,8 +49,13 @@ int volume_init(Volume *v, Manager *m, size_t index, const ScratchConfig *sc) {
 bool volume_wait_work(Volume *v, uint64_t until) {
         if (v->work == WORK_NONE)
                 return true;
-        if (v->overdue)
-                return false;
+        /* Overdue: not waited for, unless it has just ended. */
+        if (v->overdue) {
+                if (pthread_tryjoin_np(v->thread, NULL) != 0)
+                        return false;
+                v->work = WORK_NONE;
+                return true;
+        }
         uint64_t deadline = v->work_start + (uint64_t) v->manager->config->daemon.work_timeout_sec * USEC_PER_SEC;
         if (deadline < until)
                 until = deadline;
@@ -149,7 +154,8 @@ static const char *work_description(WorkKind w) {
  * in the kernel, on a disk that no longer answers. */
 static int on_work_deadline(sd_event_source *es, uint64_t usec, void *userdata) {
         Volume *v = userdata;
-        if (volume_idle(v))
+        /* Ended meanwhile: its wake-up is on its way. */
+        if (volume_idle(v) || atomic_load(&v->finished))
                 return 0;
         const char *step = atomic_load(&v->progress.step);
         uint64_t since = atomic_load(&v->progress.since), now = now_usec();
@@ -163,6 +169,14 @@ static int on_work_deadline(sd_event_source *es, uint64_t usec, void *userdata) 
                  work_description(v->work), job, v->manager->config->daemon.work_timeout_sec, step ?: "start",
                  (unsigned long long) ((since ? now - since : 0) / USEC_PER_SEC));
         log_error("%s%s%s: %s", v->sc->name, v->pool ? " " : "", v->pool ? v->order.job : "", v->overdue_reason);
+        volume_audit(v, "overdue", &v->work_caller, v->order.job, v->rec.state, STATE_FAILED, now - v->work_start,
+                     API_ERROR_VOLUME_FAILED, v->overdue_reason);
+        /* A Prepare answered failed: the job will not run, so if it ends
+         * well after all, the volume is erased at once, not kept for it. */
+        v->release_when_done = v->work == WORK_PREPARE || v->work == WORK_JOB_CREATE || v->work == WORK_JOB_ASSIGN;
+        /* A Prepare that waits for the spare to give its space up. */
+        if (v->pool && v->work == WORK_JOB_RELEASE && job_is_spare(v))
+                pool_pending_abort(v->pool, v->overdue_reason);
 
         /* Answered as failed: VolumeFailed with the reason above. */
         Operation **waiters = v->waiters;
@@ -196,7 +210,7 @@ void volume_audit(const Volume *v, const char *event, const Caller *c, const cha
                 .result = result,
                 .detail = detail,
                 /* Set between a work's end and its audit event (then cleared). */
-                .killed = v->result.killed[0] ? v->result.killed : NULL,
+                .killed = volume_idle(v) && v->result.killed[0] ? v->result.killed : NULL,
         };
         audit_log(v->manager->audit, &e);
 }
@@ -214,6 +228,7 @@ static void *work_main(void *userdata) {
         m->worker.run(m->worker.userdata, &v->order, &v->result);
         progress_attach(NULL);
         snprintf(v->result.killed, sizeof(v->result.killed), "%s", holders_killed());
+        atomic_store(&v->finished, true);
         /* The volume itself: job volumes have no index. */
         uintptr_t which = (uintptr_t) v;
         while (write(m->wake[1], &which, sizeof(which)) < 0 && errno == EINTR)
@@ -244,6 +259,8 @@ int volume_launch(Volume *v, const Caller *c, Operation *op) {
         v->work_caller = *c;
         v->result = (WorkResult) {};
         v->overdue = false;
+        v->release_when_done = false;
+        atomic_store(&v->finished, false);
         atomic_store(&v->progress.step, "start");
         atomic_store(&v->progress.since, v->work_start);
         uint64_t timeout = (uint64_t) v->manager->config->daemon.work_timeout_sec * USEC_PER_SEC;
@@ -466,6 +483,14 @@ void volume_work_done(Volume *v) {
         if (n_release > 0)
                 release_after_prepare(v, waiters, n_release);
         free(waiters);
+        /* A Prepare answered failed at its deadline ended well after all:
+         * its job will not run, so the volume is erased for the next. */
+        if (w == WORK_PREPARE && !failed && v->release_when_done && volume_idle(v)) {
+                log_notice("%s: job %s's Prepare ended after it was answered failed; releasing", v->sc->name,
+                           v->rec.job);
+                (void) volume_start(v, WORK_RELEASE, &volume_self_caller, v->rec.job, NULL);
+        }
+        v->release_when_done = false;
 
         manager_volume_changed(v->manager, v);
 }

@@ -526,6 +526,49 @@ static void test_wipe_overdue(void **state) {
         answer_done(&s);
 }
 
+/* A Prepare stuck past WorkTimeoutSec= (an NSS lookup that hangs): answered
+ * failed, and so is the prolog's retry, at once; its job will not run, so
+ * when the lookup ends well after all, the volume is released, not kept. */
+static void test_prepare_overdue(void **state) {
+        Fixture *f = fixture_new(state, 1, NULL);
+        Answer p = {}, p2 = {}, r = {};
+        f->config->daemon.work_timeout_sec = 1;
+        uint64_t gen = f->m->volumes[0].rec.generation;
+
+        nss_delay_ms = 2500;
+        Call *cp = prepare(f, &p, "81");
+        assert_true(run_until(f->m, answered, &p));
+        assert_string_equal(p.error, API_ERROR_VOLUME_FAILED);
+        assert_non_null(strstr(str(p.parameters, "reason"), "the prepare of job 81 has not finished in "
+                                                            "WorkTimeoutSec=1 s"));
+        Call *cp2 = prepare(f, &p2, "81");
+        assert_int_equal(p2.n, 1);
+        assert_string_equal(p2.error, API_ERROR_VOLUME_FAILED);
+        Call *cr = invoke(f->m, &r, "io.scratchd.Release", "{\"job\":\"81\"}");
+        assert_int_equal(r.n, 1);
+        assert_string_equal(r.error, API_ERROR_VOLUME_FAILED);
+
+        /* The lookup ends; the Prepare succeeds late, and is released. */
+        nss_delay_ms = 0;
+        uint64_t deadline = now_usec() + 10 * USEC_PER_SEC;
+        while (!(volume_idle(&f->m->volumes[0]) && state_of(f, 0) == STATE_CLEAN &&
+                 f->m->volumes[0].rec.generation > gen)) {
+                assert_true(now_usec() < deadline);
+                assert_true(sd_event_run(f->m->event, 50 * USEC_PER_MSEC) >= 0);
+        }
+        assert_string_equal(f->m->volumes[0].rec.job, "");
+        assert_int_equal(p.n, 1);   /* each answered once */
+        assert_int_equal(p2.n, 1);
+        assert_int_equal(r.n, 1);
+
+        call_unref(cp);
+        call_unref(cp2);
+        call_unref(cr);
+        answer_done(&p);
+        answer_done(&p2);
+        answer_done(&r);
+}
+
 /* At stop, work that is not overdue is waited for, up to a bound. */
 static void test_stop_waits_for_work(void **state) {
         Fixture *f = fixture_new(state, 1, NULL);
@@ -1570,6 +1613,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_prepare_while_wiping, fixture_free),
                 cmocka_unit_test_teardown(test_wipe_overdue, fixture_free),
                 cmocka_unit_test_teardown(test_stop_waits_for_work, fixture_free),
+                cmocka_unit_test_teardown(test_prepare_overdue, fixture_free),
                 cmocka_unit_test_teardown(test_wipe_two_volumes_one_fails, fixture_free),
                 cmocka_unit_test_teardown(test_client_gone_before_answer, fixture_free),
                 cmocka_unit_test_teardown(test_subscribe, fixture_free),

@@ -57,29 +57,6 @@ static void test_parse_mountinfo_line(void **state) {
                          -ENAMETOOLONG);
 }
 
-/* Mounts stacked at the job's directory over ours: counted from ours up. */
-static void test_stacked(void **state) {
-        char path[] = "/tmp/test-holders-XXXXXX";
-        int fd = mkstemp(path);
-        assert_true(fd >= 0);
-        static const char table[] =
-                "20 1 0:5 / / rw - ext4 /dev/root rw\n"
-                "29 20 0:39 / /scratch/7 rw - tmpfs tmpfs rw\n"        /* under ours: not counted */
-                "30 29 254:1 / /scratch/7 rw - xfs /dev/mapper/j7 rw\n"
-                "31 30 0:40 / /scratch/7 rw,nosuid - fuse.squashfuse squashfuse rw\n"
-                "32 30 0:41 / /scratch/7/sub rw - tmpfs tmpfs rw\n"     /* below, not at */
-                "33 31 0:42 / /scratch/7 rw - tmpfs tmpfs rw\n"
-                "34 20 254:2 / /scratch/8 rw - xfs /dev/mapper/j8 rw\n";
-        assert_int_equal(write(fd, table, sizeof(table) - 1), (ssize_t) (sizeof(table) - 1));
-        close(fd);
-        assert_int_equal(holders_stacked(path, "/scratch/7", makedev(254, 1)), 2);
-        assert_int_equal(holders_stacked(path, "/scratch/8", makedev(254, 2)), 0);
-        assert_int_equal(holders_stacked(path, "/scratch/7", makedev(254, 2)), -ENOENT);
-        assert_int_equal(holders_stacked(path, "/scratch/9", makedev(254, 1)), -ENOENT);
-        unlink(path);
-        assert_int_equal(holders_stacked("/nonexistent/mountinfo", "/scratch/7", makedev(254, 1)), -ENOENT);
-}
-
 static void test_submounts(void **state) {
         char path[] = "/tmp/test-holders-XXXXXX";
         int fd = mkstemp(path);
@@ -194,7 +171,6 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_mountinfo_line),
                 cmocka_unit_test(test_submounts),
-                cmocka_unit_test(test_stacked),
                 cmocka_unit_test(test_find_real),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
