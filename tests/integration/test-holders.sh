@@ -122,7 +122,15 @@ leave() {  # leave HOW
                 "${as_daemon[@]}" bash -c "exec 3< '$dir/sq/file'; exec sleep 1000" & others=$!
                 ;;
         esac
-        sleep 0.5
+        # Until the holder has done its part and exec'd what stays (a cd on
+        # a busy host takes a while).
+        local p
+        for p in $holder $others; do
+                for _ in $(seq 1 300); do
+                        case $(cat /proc/$p/comm 2> /dev/null) in sleep|squashfuse|'') break ;; esac
+                        sleep 0.1
+                done
+        done
         [ -z "$holder" ] || check "$1: the holder (pid $holder) runs" kill -0 $holder
 }
 
@@ -201,7 +209,10 @@ start_job
 # read of the job's user blocked in it.
 "${as_daemon[@]}" bash -c "cd '$deadfuse' && exec sleep 1000" & out_cwd=$!
 bash -c "exec 3< '$deadfuse/file'; exec sleep 1000" & out_file=$!
-sleep 0.5
+# In place before the FUSE daemon stops (on a busy host a cd takes a while).
+in_place() { [ "$(readlink /proc/$1/cwd)" = "$2" ] && [ "$(cat /proc/$1/comm)" = sleep ]; }
+for _ in $(seq 1 300); do in_place $out_cwd "$deadfuse" && [ "$(cat /proc/$out_file/comm)" = sleep ] && break; sleep 0.1; done
+check "dead FUSE outside: control: the user's shell is in it, root's file open" in_place $out_cwd "$deadfuse"
 kill -STOP $fuse_out
 "${as_daemon[@]}" cat "$deadfuse/file2" > /dev/null 2>&1 & out_read=$!
 sleep 0.5
@@ -225,7 +236,8 @@ if ! wait_mounted "$dir/dead"; then
         wait_mounted "$dir/dead" || bail "squashfuse did not mount $dir/dead"
 fi
 "${as_daemon[@]}" bash -c "cd '$dir/dead' && exec sleep 1000" & sub_cwd=$!
-sleep 0.5
+for _ in $(seq 1 300); do in_place $sub_cwd "$dir/dead" && break; sleep 0.1; done
+check "dead FUSE below: control: the user's shell is in it" in_place $sub_cwd "$dir/dead"
 kill -STOP $fuse_sub
 "${as_daemon[@]}" cat "$dir/dead/file2" > /dev/null 2>&1 & sub_read=$!
 sleep 0.5
