@@ -66,7 +66,7 @@ done
 # No udevd in this guest: libdevmapper makes the /dev/mapper nodes itself.
 export DM_DISABLE_UDEV=1
 export WORK="$work" RESULT="$work/result" GUEST_LIB="$(dirname "$(realpath "$0")")/guest-lib.sh"
-export CRASH_TRIALS="${CRASH_TRIALS:-}" CRASH_FIRST="${CRASH_FIRST:-}" CRASH_LAST="${CRASH_LAST:-}" ROUNDS="${ROUNDS:-}" RUNTIME="${RUNTIME:-}" PREPARES="${PREPARES:-}" RELEASE_SIZES="${RELEASE_SIZES:-}" RELEASE_ROUNDS="${RELEASE_ROUNDS:-}" WHERE="${WHERE:-}" SCRATCHD="${SCRATCHD:-}" SCRATCHCTL="${SCRATCHCTL:-}" STATUS_BENCH="${STATUS_BENCH:-}" SOURCE_ROOT="${SOURCE_ROOT:-$(realpath "$(dirname "$(realpath "$0")")/../..")}"
+export CRASH_TRIALS="${CRASH_TRIALS:-}" CRASH_FIRST="${CRASH_FIRST:-}" CRASH_LAST="${CRASH_LAST:-}" ROUNDS="${ROUNDS:-}" RUNTIME="${RUNTIME:-}" PREPARES="${PREPARES:-}" RELEASE_SIZES="${RELEASE_SIZES:-}" RELEASE_ROUNDS="${RELEASE_ROUNDS:-}" DIRTY_SIZES="${DIRTY_SIZES:-}" WHERE="${WHERE:-}" SCRATCHD="${SCRATCHD:-}" SCRATCHCTL="${SCRATCHCTL:-}" STATUS_BENCH="${STATUS_BENCH:-}" SOURCE_ROOT="${SOURCE_ROOT:-$(realpath "$(dirname "$(realpath "$0")")/../..")}"
 cd "$work"
 timeout ${GUEST_TIMEOUT:-500} "$guest" $(printf '%q ' "$@") > "$work/guest.log" 2>&1
 echo "guest-exit \$?" >> "$work/status"
