@@ -1366,6 +1366,57 @@ static void test_shared_spare_gives_way(void **state) {
         answer_done(&p);
 }
 
+/* The spare's release, whose space a Prepare waits for, overruns
+ * WorkTimeoutSec=: the Prepare, its retry and its epilog are answered (the
+ * epilog's is a success: nothing was made), and so is, at once, the next
+ * Prepare that needs that space; once the spare's release ends, the pool
+ * takes jobs again. */
+static void test_shared_spare_overdue(void **state) {
+        Fixture *f = shared_new(state, NULL);
+        Volume *pool = pool_of(f);
+        Answer p = {}, p2 = {}, r = {}, q = {};
+        uint64_t spare = default_job_size(MAX_JOBS_DEFAULT);
+        uint64_t size = expected_pool_bytes() - spare / 2;
+        size -= size % THIN_BLOCK_DEFAULT;
+        f->config->daemon.work_timeout_sec = 1;
+
+        assert_true(pool_spare_ready(pool));
+        gate(true);
+        Call *cp = prepare_sized(f, &p, "811", size);
+        assert_non_null(pool->pending);
+        Call *cp2 = prepare_sized(f, &p2, "811", size);
+        Call *cr = invoke(f->m, &r, "io.scratchd.Release", "{\"job\":\"811\"}");
+        assert_int_equal(p.n + p2.n + r.n, 0);
+        assert_true(run_until(f->m, answered, &p));
+        assert_string_not_equal(p.error, "");
+        assert_non_null(strstr(str(p.parameters, "reason"), "has not finished in WorkTimeoutSec=1 s"));
+        assert_int_equal(p2.n, 1);
+        assert_string_not_equal(p2.error, "");
+        assert_int_equal(r.n, 1);
+        assert_string_equal(r.error, "");
+        assert_null(pool->pending);
+
+        /* The next Prepare that needs the spare's space: answered at once. */
+        Call *cq = prepare_sized(f, &q, "812", size);
+        assert_int_equal(q.n, 1);
+        assert_string_equal(q.error, API_ERROR_VOLUME_FAILED);
+        assert_non_null(strstr(str(q.parameters, "reason"), "WorkTimeoutSec=1 s"));
+
+        gate(false);
+        assert_true(run_until(f->m, pool_quiet, NULL));
+        assert_null(pool_find_job(f->m, "811"));
+        prepare_done(f, "813", size);
+
+        call_unref(cp);
+        call_unref(cp2);
+        call_unref(cr);
+        call_unref(cq);
+        answer_done(&p);
+        answer_done(&p2);
+        answer_done(&r);
+        answer_done(&q);
+}
+
 /* The epilog comes while the job's Prepare waits for the spare to give its
  * space up: it waits too, for the volume to be made, then erased. */
 static void test_shared_release_while_spare_gives_way(void **state) {
@@ -1632,6 +1683,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_shared_release_during_create_fails, fixture_free),
                 cmocka_unit_test_teardown(test_shared_release_fails, fixture_free),
                 cmocka_unit_test_teardown(test_shared_spare_gives_way, fixture_free),
+                cmocka_unit_test_teardown(test_shared_spare_overdue, fixture_free),
                 cmocka_unit_test_teardown(test_shared_release_while_spare_gives_way, fixture_free),
                 cmocka_unit_test_teardown(test_shared_release_while_spare_gives_way_no_room, fixture_free),
                 cmocka_unit_test_teardown(test_shared_prepare_retried_while_spare_gives_way, fixture_free),
