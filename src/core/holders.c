@@ -205,6 +205,27 @@ static bool holds_cwd(const Namespace *n, const char *pid) {
         return false;
 }
 
+/* A thread may have a cwd of its own (after unshare(CLONE_FS)): each other
+ * thread of a process with several is looked at too. */
+static bool threads_hold_cwd(const Namespace *n, const char *pid) {
+        char p[64];
+        snprintf(p, sizeof(p), "/proc/%s/task", pid);
+        DIR *d = opendir(p);
+        if (!d)
+                return false;
+        bool found = false;
+        struct dirent *de;
+        while (!found && (de = readdir(d))) {
+                if (de->d_name[0] < '1' || de->d_name[0] > '9' || streq(de->d_name, pid))
+                        continue;
+                char task[96];
+                snprintf(task, sizeof(task), "%s/task/%s", pid, de->d_name);
+                found = holds_cwd(n, task);
+        }
+        closedir(d);
+        return found;
+}
+
 static uid_t real_uid(const char *pid) {
         char p[64], line[256];
         snprintf(p, sizeof(p), "/proc/%s/status", pid);
@@ -254,7 +275,7 @@ int holders_find(dev_t dev, Holder **ret, size_t *ret_n) {
                 unsigned why = 0;
                 if (ns->pins)
                         why |= HOLDER_NAMESPACE;
-                if (ns->mount_points && holds_cwd(ns, de->d_name))
+                if (ns->mount_points && (holds_cwd(ns, de->d_name) || threads_hold_cwd(ns, de->d_name)))
                         why |= HOLDER_CWD;
                 if (s.n_mount_ids > 0 && holds_file(&s, de->d_name))
                         why |= HOLDER_FILE;

@@ -8,10 +8,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -98,6 +102,7 @@ static pid_t child_in(const char *dir, bool open_file) {
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
+                alarm(20);   /* gone by itself if the test fails before it kills it */
                 if (open_file) {
                         char p[4096];
                         snprintf(p, sizeof(p), "%s/held", dir);
@@ -116,6 +121,36 @@ static pid_t child_in(const char *dir, bool open_file) {
         close(ready[1]);
         assert_int_equal(read(ready[0], &c, 1), 1);
         close(ready[0]);
+        return pid;
+}
+
+/* A process whose main thread is at / while another thread, with a cwd of
+ * its own (unshare(CLONE_FS)), is in `dir`. */
+static int thread_ready[2];
+static void *thread_in(void *dir) {
+        if (unshare(CLONE_FS) < 0 || chdir(dir) < 0 || write(thread_ready[1], "x", 1) != 1)
+                _exit(1);
+        for (;;)
+                pause();
+        return NULL;
+}
+
+static pid_t child_thread_in(const char *dir) {
+        assert_int_equal(pipe(thread_ready), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                pthread_t t;
+                alarm(20);   /* gone by itself if the test fails before it kills it */
+                if (chdir("/") < 0 || pthread_create(&t, NULL, thread_in, (void *) dir) != 0)
+                        _exit(1);
+                for (;;)
+                        pause();
+        }
+        char c;
+        close(thread_ready[1]);
+        assert_int_equal(read(thread_ready[0], &c, 1), 1);
+        close(thread_ready[0]);
         return pid;
 }
 
@@ -167,11 +202,38 @@ static void test_find_real(void **state) {
         rmdir(dir);
 }
 
+/* A thread with a cwd of its own in a file system that the process's own
+ * cwd is not in (a tmpfs at /dev/shm, the process at /). */
+static void test_find_thread(void **state) {
+        char dir[] = "/dev/shm/test-holders-XXXXXX";
+        struct statfs sf;
+        if (statfs("/dev/shm", &sf) < 0 || sf.f_type != TMPFS_MAGIC || !mkdtemp(dir))
+                skip();
+        struct stat st;
+        assert_int_equal(stat(dir, &st), 0);
+        pid_t pid = child_thread_in(dir);
+        char link[PATH_MAX] = "", cwd[64];
+        snprintf(cwd, sizeof(cwd), "/proc/%d/cwd", (int) pid);
+        assert_true(readlink(cwd, link, sizeof(link) - 1) > 0);
+        assert_string_equal(link, "/");   /* the control: the process's own cwd is elsewhere */
+        Holder *h = NULL;
+        size_t n = 0;
+        assert_int_equal(holders_find(st.st_dev, &h, &n), 0);
+        const Holder *t = find_pid(h, n, pid);
+        assert_non_null(t);
+        assert_true(t->why & HOLDER_CWD);
+        free(h);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        rmdir(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_mountinfo_line),
                 cmocka_unit_test(test_submounts),
                 cmocka_unit_test(test_find_real),
+                cmocka_unit_test(test_find_thread),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
