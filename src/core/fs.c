@@ -13,9 +13,12 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <pthread.h>
 
 #include "scratchd/fs.h"
 #include "scratchd/holders.h"
+#include "scratchd/log.h"
+#include "scratchd/pid1.h"
 #include "scratchd/process.h"
 #include "scratchd/util.h"
 
@@ -126,6 +129,15 @@ static int mkdir_parents(const char *path, mode_t mode) {
                         return 0;
                 *p = c;
         }
+}
+
+/* Under systemd, mounts are PID 1's to make (pid1.c); without it (the
+ * initramfs, scratchd's commands by hand, tests) we make them ourselves in
+ * PID 1's namespace, as below. */
+static bool through_pid1;
+
+void fs_mount_through_pid1(bool on) {
+        through_pid1 = on;
 }
 
 /* Jobs must see the scratch mount. When systemd runs us in a mount namespace
@@ -324,6 +336,19 @@ static int do_unmount(const void *userdata) {
 }
 
 int fs_mount(const char *device, const char *where, FileSystem fs) {
+        if (through_pid1) {
+                char error[512];
+                int r = pid1_mount(device, where, file_system_to_string(fs), "nodev,nosuid", error, sizeof(error));
+                if (r < 0)
+                        return log_error_errno(r, "cannot mount %s at %s through systemd: %s", device, where, error);
+                /* Propagation has brought it here already; as in do_mount(). */
+                if (chmod(where, 0711) < 0) {
+                        r = -errno;
+                        (void) pid1_unmount(where, error, sizeof(error));
+                        return r;
+                }
+                return 0;
+        }
         MountArgs a = { .device = device, .where = where, .type = file_system_to_string(fs) };
         return in_host_mount_namespace(do_mount, &a);
 }
@@ -351,10 +376,63 @@ int fs_unmount(const char *where, bool detach) {
         return fs_unmount_device(where, 0, detach);
 }
 
+/* Shuts down the file system of `dev` at `where` as our namespace shows
+ * it, as do_unmount() does; what a user mounted over it is detached here,
+ * in our own namespace only. */
+static void shut_down_here(const char *where, dev_t dev) {
+        for (int round = 0; round < 16; round++) {
+                dev_t top;
+                if (top_device(where, &top) < 0)
+                        return;
+                if (top != dev) {
+                        if (umount2(where, UMOUNT_NOFOLLOW | MNT_DETACH) < 0)
+                                return;
+                        continue;
+                }
+                int fd = open(where, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        return;
+                uint32_t flags = FS_SHUTDOWN_NOLOGFLUSH;
+                (void) ioctl(fd, FS_SHUTDOWN_IOCTL, &flags);
+                close(fd);
+                return;
+        }
+}
+
+static int unmount_through_pid1(const char *where, dev_t dev, bool detach) {
+        if (!detach) {
+                shut_down_here(where, dev);
+                /* The mount unit unmounts lazily (so that what the job
+                 * mounted below goes with it): a holder would keep the file
+                 * system alive unseen. So, as umount(2) without MNT_DETACH
+                 * would: busy while a process holds a file or a cwd on it. */
+                _cleanup_free_ Holder *h = NULL;
+                size_t n = 0;
+                int r = holders_find(dev, &h, &n);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n; i++)
+                        if (h[i].why & (HOLDER_FILE | HOLDER_CWD | HOLDER_MAP))
+                                return -EBUSY;
+        }
+        char error[512];
+        int r = pid1_unmount(where, error, sizeof(error));
+        if (r < 0)
+                return log_error_errno(r, "cannot unmount %s through systemd: %s", where, error);
+        r = mounted_at(where, dev);
+        if (r > 0) {
+                log_error("%s is still mounted after systemd's unmount", where);
+                return -EBUSY;
+        }
+        return r;
+}
+
 int fs_unmount_device(const char *where, dev_t dev, bool detach) {
         int r = dev ? mounted_at(where, dev) : fs_mounted_device(where, &dev);
         if (r <= 0)
                 return r;
+        if (through_pid1)
+                return unmount_through_pid1(where, dev, detach);
         /* The host's mount table, where the job's submounts were made. */
         _cleanup_strv_free_ char **submounts = NULL;
         r = holders_submounts("/proc/1/mountinfo", where, &submounts);
@@ -375,8 +453,34 @@ static int do_rmdir(const void *userdata) {
 }
 
 int fs_remove_mount_point(const char *where) {
+        if (through_pid1)
+                /* On the tmpfs fs_prepare_mount_root() made, which propagation
+                 * brought here writable (our / is read-only). */
+                return rmdir(where) < 0 && errno != ENOENT ? -errno : 0;
         MountArgs a = { .where = where };
         return in_host_mount_namespace(do_rmdir, &a);
+}
+
+int fs_prepare_mount_root(const char *where) {
+        static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+        if (!through_pid1)
+                return 0;
+        pthread_mutex_lock(&lock);
+        dev_t dev;
+        _cleanup_strv_free_ char **below = NULL;
+        int r = fs_mounted_device(where, &dev);
+        if (r == 0)
+                r = holders_submounts("/proc/self/mountinfo", where, &below);
+        /* Volumes mounted below it already (an older scratchd mounted them
+         * on the root file system): a tmpfs over them would hide them. */
+        if (r == 0 && !below) {
+                char error[512];
+                r = pid1_mount("tmpfs", where, "tmpfs", "mode=0711,nodev,nosuid,noexec,size=1M", error, sizeof(error));
+                if (r < 0)
+                        log_error_errno(r, "cannot mount a tmpfs at %s through systemd: %s", where, error);
+        }
+        pthread_mutex_unlock(&lock);
+        return r < 0 ? r : 0;
 }
 
 int fs_mounted_device(const char *where, dev_t *ret) {

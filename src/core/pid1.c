@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Mounts made by PID 1: a transient mount unit, started and stopped over
+ * systemd's own bus socket (/run/systemd/private, what systemctl uses as
+ * root: no D-Bus broker needed). The mount is made in the host's namespace,
+ * where jobs see it, without our joining that namespace; so the unit keeps
+ * its sandbox and needs neither CAP_SYS_CHROOT nor CAP_SYS_PTRACE. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <systemd/sd-bus.h>
+
+#include "scratchd/log.h"
+#include "scratchd/pid1.h"
+#include "scratchd/util.h"
+
+#define PID1_BUS "unix:path=/run/systemd/private"
+/* systemd's own limit on a mount command is TimeoutSec= below; its job
+ * ends soon after. A job that has not ended by then never will. */
+#define MOUNT_TIMEOUT_USEC (60 * USEC_PER_SEC)
+#define JOB_WAIT_USEC (90 * USEC_PER_SEC)
+
+int pid1_unit_name(const char *where, char *buf, size_t size) {
+        /* systemd's path escaping (systemd.unit(5), "String Escaping"):
+         * slashes become dashes, anything but [A-Za-z0-9:_.] \xNN, and a
+         * leading dot too. */
+        while (*where == '/')
+                where++;
+        size_t used = 0;
+        for (const char *p = where; *p; p++) {
+                char piece[5];
+                if (*p == '/') {
+                        while (p[1] == '/')
+                                p++;
+                        if (!p[1])
+                                break;
+                        strcpy(piece, "-");
+                } else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                           *p == ':' || *p == '_' || (*p == '.' && p != where))
+                        piece[0] = *p, piece[1] = 0;
+                else
+                        snprintf(piece, sizeof(piece), "\\x%02x", (unsigned char) *p);
+                size_t k = strlen(piece);
+                if (used + k >= size)
+                        return -ENAMETOOLONG;
+                memcpy(buf + used, piece, k);
+                used += k;
+        }
+        if (used == 0) {
+                if (size < 2)
+                        return -ENAMETOOLONG;
+                strcpy(buf, "-");
+                used = 1;
+        }
+        if (used + sizeof(".mount") > size)
+                return -ENAMETOOLONG;
+        strcpy(buf + used, ".mount");
+        return 0;
+}
+
+static int pid1_bus(sd_bus **ret) {
+        sd_bus *bus = NULL;
+        int r = sd_bus_new(&bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_set_address(bus, PID1_BUS);
+        if (r >= 0)
+                r = sd_bus_start(bus);
+        if (r < 0) {
+                sd_bus_unref(bus);
+                return r;
+        }
+        *ret = bus;
+        return 0;
+}
+
+typedef struct JobWait {
+        char *job;                 /* the object path of ours */
+        char result[32];           /* "done", "failed", "timeout", ... */
+        bool ended;
+} JobWait;
+
+static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        JobWait *w = userdata;
+        uint32_t id;
+        const char *path, *unit, *result;
+        (void) error;
+        if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
+                return 0;
+        if (w->job && streq(path, w->job)) {
+                snprintf(w->result, sizeof(w->result), "%s", result);
+                w->ended = true;
+        }
+        return 0;
+}
+
+/* Sends `m` (a call that queues a job) and waits for the job to end. The
+ * job's result, or -errno; a bus error's text in `error`. */
+static int run_job(sd_bus *bus, sd_bus_message *m, JobWait *w, char *error, size_t size) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        /* Direct connection: PID 1 sends its signals to us unasked. */
+        int r = sd_bus_match_signal(bus, NULL, NULL, "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+                                    "JobRemoved", on_job_removed, w);
+        if (r >= 0)
+                r = sd_bus_call(bus, m, JOB_WAIT_USEC, &e, &reply);
+        if (r < 0) {
+                snprintf(error, size, "%s", e.message ?: strerror(-r));
+                if (sd_bus_error_has_name(&e, "org.freedesktop.systemd1.NoSuchUnit"))
+                        r = -ENOENT;
+                sd_bus_error_free(&e);
+                return r;
+        }
+        const char *job;
+        r = sd_bus_message_read(reply, "o", &job);
+        if (r >= 0 && !(w->job = strdup(job)))
+                r = -ENOMEM;
+        sd_bus_message_unref(reply);
+        if (r < 0)
+                return r;
+        /* Signals that came in during the call wait in the queue: none is
+         * missed by starting to look only now. */
+        for (uint64_t deadline = now_usec() + JOB_WAIT_USEC; !w->ended;) {
+                r = sd_bus_process(bus, NULL);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        continue;
+                uint64_t now = now_usec();
+                if (now >= deadline) {
+                        snprintf(error, size, "systemd's job %s did not end within %llu s", w->job,
+                                 (unsigned long long) (JOB_WAIT_USEC / USEC_PER_SEC));
+                        return -ETIMEDOUT;
+                }
+                r = sd_bus_wait(bus, deadline - now);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int pid1_mount(const char *what, const char *where, const char *type, const char *options, char *error, size_t size) {
+        char name[512];
+        int r = pid1_unit_name(where, name, sizeof(name));
+        if (r < 0)
+                return r;
+        sd_bus *bus = NULL;
+        r = pid1_bus(&bus);
+        if (r < 0) {
+                snprintf(error, size, "cannot reach systemd at %s: %s", PID1_BUS + strlen("unix:path="), strerror(-r));
+                return r;
+        }
+        sd_bus_message *m = NULL;
+        JobWait w = {};
+        char description[PATH_MAX + 32];
+        snprintf(description, sizeof(description), "scratchd: %s", where);
+        r = sd_bus_message_new_method_call(bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                           "org.freedesktop.systemd1.Manager", "StartTransientUnit");
+        if (r >= 0)
+                /* "fail": never displace a job queued on the same path.
+                 * LazyUnmount=: stopping it detaches what a finished job
+                 * mounted below it too (FUSE, binds), in the host's
+                 * namespace. No default dependencies: not part of
+                 * local-fs.target, which is long reached when we mount. */
+                r = sd_bus_message_append(m, "ss", name, "fail");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a(sv)", 9,
+                                          "Description", "s", description,
+                                          "What", "s", what,
+                                          "Type", "s", type,
+                                          "Options", "s", options,
+                                          "DirectoryMode", "u", (uint32_t) 0755,
+                                          "LazyUnmount", "b", 1,
+                                          "DefaultDependencies", "b", 0,
+                                          "CollectMode", "s", "inactive-or-failed",
+                                          "TimeoutUSec", "t", (uint64_t) MOUNT_TIMEOUT_USEC);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a(sa(sv))", 0);
+        if (r >= 0) {
+                r = run_job(bus, m, &w, error, size);
+                if (r >= 0 && !streq(w.result, "done")) {
+                        snprintf(error, size, "systemd's %s ended \"%s\"; see journalctl -u '%s'", name, w.result,
+                                 name);
+                        r = -EIO;
+                }
+        } else
+                snprintf(error, size, "cannot ask systemd for %s: %s", name, strerror(-r));
+        free(w.job);
+        sd_bus_message_unref(m);
+        sd_bus_flush_close_unref(bus);
+        return r;
+}
+
+int pid1_unmount(const char *where, char *error, size_t size) {
+        char name[512];
+        int r = pid1_unit_name(where, name, sizeof(name));
+        if (r < 0)
+                return r;
+        sd_bus *bus = NULL;
+        r = pid1_bus(&bus);
+        if (r < 0) {
+                snprintf(error, size, "cannot reach systemd at %s: %s", PID1_BUS + strlen("unix:path="), strerror(-r));
+                return r;
+        }
+        sd_bus_message *m = NULL;
+        JobWait w = {};
+        r = sd_bus_message_new_method_call(bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                           "org.freedesktop.systemd1.Manager", "StopUnit");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ss", name, "replace");
+        if (r >= 0) {
+                r = run_job(bus, m, &w, error, size);
+                if (r == -ENOENT)
+                        r = 0;   /* no such unit: nothing mounted there */
+                else if (r >= 0 && !streq(w.result, "done")) {
+                        snprintf(error, size, "systemd's stop of %s ended \"%s\"; see journalctl -u '%s'", name,
+                                 w.result, name);
+                        r = -EBUSY;
+                }
+        } else
+                snprintf(error, size, "cannot ask systemd to stop %s: %s", name, strerror(-r));
+        free(w.job);
+        sd_bus_message_unref(m);
+        sd_bus_flush_close_unref(bus);
+        return r;
+}
