@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <systemd/sd-bus.h>
 
 #include "scratchd/log.h"
@@ -107,6 +108,8 @@ static int run_job(sd_bus *bus, sd_bus_message *m, JobWait *w, char *error, size
                 snprintf(error, size, "%s", e.message ?: strerror(-r));
                 if (sd_bus_error_has_name(&e, "org.freedesktop.systemd1.NoSuchUnit"))
                         r = -ENOENT;
+                else if (sd_bus_error_has_name(&e, "org.freedesktop.systemd1.UnitExists"))
+                        r = -EEXIST;
                 sd_bus_error_free(&e);
                 return r;
         }
@@ -138,7 +141,7 @@ static int run_job(sd_bus *bus, sd_bus_message *m, JobWait *w, char *error, size
         return 0;
 }
 
-int pid1_mount(const char *what, const char *where, const char *type, const char *options, char *error, size_t size) {
+static int mount_once(const char *what, const char *where, const char *type, const char *options, char *error, size_t size) {
         char name[512];
         int r = pid1_unit_name(where, name, sizeof(name));
         if (r < 0)
@@ -187,6 +190,15 @@ int pid1_mount(const char *what, const char *where, const char *type, const char
         free(w.job);
         sd_bus_message_unref(m);
         sd_bus_flush_close_unref(bus);
+        return r;
+}
+
+int pid1_mount(const char *what, const char *where, const char *type, const char *options, char *error, size_t size) {
+        /* The unit of an unmount a moment ago may still be loaded: systemd
+         * collects it at its next turn. */
+        int r;
+        for (int i = 0; (r = mount_once(what, where, type, options, error, size)) == -EEXIST && i < 50; i++)
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 100000000 }, NULL);
         return r;
 }
 
