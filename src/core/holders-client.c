@@ -23,7 +23,7 @@
 /* The helper reads /proc and never a file system, so it answers within
  * seconds; the kills wait at most what the caller asked. */
 #define HELPER_TIMEOUT_SEC 30
-#define ANSWER_MAX (1024 * 1024)
+#define ANSWER_MAX ((size_t) 1024 * 1024)
 
 static const char *helper_socket(void) {
         const char *e = getenv("SCRATCHD_HOLDERS_SOCKET");

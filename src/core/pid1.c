@@ -14,7 +14,8 @@
 #include "scratchd/pid1.h"
 #include "scratchd/util.h"
 
-#define PID1_BUS "unix:path=/run/systemd/private"
+#define PID1_SOCKET "/run/systemd/private"
+#define PID1_BUS "unix:path=" PID1_SOCKET
 /* systemd's own limit on a mount command is TimeoutSec= below; its job
  * ends soon after. A job that has not ended by then never will. */
 #define MOUNT_TIMEOUT_USEC (60 * USEC_PER_SEC)
@@ -43,7 +44,7 @@ int pid1_unit_name(const char *where, char *buf, size_t size) {
                 size_t k = strlen(piece);
                 if (used + k >= size)
                         return -ENAMETOOLONG;
-                memcpy(buf + used, piece, k);
+                strcpy(buf + used, piece);
                 used += k;
         }
         if (used == 0) {
@@ -149,7 +150,7 @@ static int mount_once(const char *what, const char *where, const char *type, con
         sd_bus *bus = NULL;
         r = pid1_bus(&bus);
         if (r < 0) {
-                snprintf(error, size, "cannot reach systemd at %s: %s", PID1_BUS + strlen("unix:path="), strerror(-r));
+                snprintf(error, size, "cannot reach systemd at %s: %s", PID1_SOCKET, strerror(-r));
                 return r;
         }
         sd_bus_message *m = NULL;
@@ -210,7 +211,7 @@ int pid1_unmount(const char *where, char *error, size_t size) {
         sd_bus *bus = NULL;
         r = pid1_bus(&bus);
         if (r < 0) {
-                snprintf(error, size, "cannot reach systemd at %s: %s", PID1_BUS + strlen("unix:path="), strerror(-r));
+                snprintf(error, size, "cannot reach systemd at %s: %s", PID1_SOCKET, strerror(-r));
                 return r;
         }
         sd_bus_message *m = NULL;
