@@ -16,8 +16,8 @@ scratchctl status | sed 's/^/#   /' >> $R
 check "/scratch is mounted where jobs see it (PID 1's namespace), nodev,nosuid" \
         bash -c "findmnt -n -o OPTIONS /scratch | grep -q nosuid,nodev"
 check "... from the dm-crypt mapping" test "$(findmnt -n -o SOURCE /scratch)" = /dev/mapper/scratchd-scratch
-check "... made by PID 1: a transient mount unit of scratchd's" \
-        test "$(systemctl show -p Transient,Description --value scratch.mount | paste -sd' ')" = "yes scratchd: /scratch"
+check "... made by PID 1: a transient mount unit" test "$(systemctl show -p Transient --value scratch.mount)" = yes
+check "... of scratchd's" test "$(systemctl show -p Description --value scratch.mount)" = "scratchd: /scratch"
 check "... which unmounts lazily (what a job mounted below goes with it)" \
         test "$(systemctl show -p LazyUnmount --value scratch.mount)" = yes
 check "the mapping is aes-xts-plain64 with 4096-byte sectors" \
