@@ -96,6 +96,11 @@ check "job $jobA's volume is alice's, 1 GiB (the prolog passed its tmpdisk)" \
 check "job $jobB's volume is bob's, 1 GiB" test "$(job_field "$jobB" user) $(job_field "$jobB" size_bytes)" = "bob $GIB"
 check "... each on a mapping of its own" \
         test "$(findmnt -n -o SOURCE "/scratch/$jobA")" != "$(findmnt -n -o SOURCE "/scratch/$jobB")"
+check "... each mounted by PID 1 (a transient mount unit)" \
+        test "$(systemctl show -p Transient --value "$(systemd-escape -p --suffix=mount "/scratch/$jobA")")" = yes
+check "... on mount points in a tmpfs at /scratch that PID 1 mounted too" \
+        test "$(findmnt -n -o FSTYPE /scratch) $(systemctl show -p Transient --value scratch.mount)" = "tmpfs yes"
+check "... which others may pass through, not list" test "$(stat -c %a /scratch)" = 711
 wait_for 60 'grep -q PEER-SEEN $HS/A.out && grep -q PEER-SEEN $HS/B.out'
 check "A saw B running and could not read B's SCRATCH" grep -q '^PEER-SEEN: B' $HS/A.out
 check "B saw A running and could not read A's SCRATCH" grep -q '^PEER-SEEN: A' $HS/B.out
