@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <pthread.h>
+#include <libudev.h>
 
 #include "scratchd/fs.h"
 #include "scratchd/holders.h"
@@ -335,10 +336,65 @@ static int do_unmount(const void *userdata) {
         return -EBUSY;
 }
 
+/* systemd mounts a device only once udev has announced it ready, and its
+ * rules hold a dm-crypt device back as long as no file system was seen on
+ * it (99-systemd.rules: "probably still calling mke2fs"). udev looks again
+ * when a writer closes the device (its inotify watch); where that close came
+ * before the watch, or was missed, nothing would ever look again and the
+ * mount would wait for the device until it times out. So: wait until udev
+ * has it with its file system, and close it after a write-open ourselves
+ * (what mkfs does) when it has not. 0, or -ETIMEDOUT after `timeout_usec`. */
+#define DEVICE_READY_USEC (30 * USEC_PER_SEC)
+
+static int udev_sees_file_system(struct udev *udev, dev_t dev) {
+        struct udev_device *d = udev_device_new_from_devnum(udev, 'b', dev);
+        if (!d)
+                return -errno;
+        const char *type = udev_device_get_property_value(d, "ID_FS_TYPE");
+        const char *ready = udev_device_get_property_value(d, "SYSTEMD_READY");
+        int r = udev_device_get_is_initialized(d) > 0 && type && type[0] && !(ready && streq(ready, "0"));
+        udev_device_unref(d);
+        return r;
+}
+
+static int wait_device_ready(const char *device) {
+        struct stat st;
+        if (stat(device, &st) < 0)
+                return -errno;
+        if (!S_ISBLK(st.st_mode))
+                return 0;
+        struct udev *udev = udev_new();
+        if (!udev)
+                return -ENOMEM;
+        int r;
+        uint64_t start = now_usec(), poked = 0;
+        while ((r = udev_sees_file_system(udev, st.st_rdev)) == 0) {
+                uint64_t now = now_usec();
+                if (now - start >= DEVICE_READY_USEC) {
+                        r = -ETIMEDOUT;
+                        break;
+                }
+                if (now - start >= USEC_PER_SEC && now - poked >= 5 * USEC_PER_SEC) {
+                        int fd = open(device, O_RDWR | O_CLOEXEC);
+                        if (fd >= 0)
+                                close(fd);
+                        poked = now;
+                }
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 50000000 }, NULL);
+        }
+        udev_unref(udev);
+        return r < 0 ? r : 0;
+}
+
 int fs_mount(const char *device, const char *where, FileSystem fs) {
         if (through_pid1) {
                 char error[512];
-                int r = pid1_mount(device, where, file_system_to_string(fs), "nodev,nosuid", error, sizeof(error));
+                int r = wait_device_ready(device);
+                if (r < 0)
+                        return log_error_errno(r, "cannot mount %s at %s: udev has not seen its file system within "
+                                               "%llu s, and systemd mounts only what udev calls ready", device, where,
+                                               (unsigned long long) (DEVICE_READY_USEC / USEC_PER_SEC));
+                r = pid1_mount(device, where, file_system_to_string(fs), "nodev,nosuid", error, sizeof(error));
                 if (r < 0)
                         return log_error_errno(r, "cannot mount %s at %s through systemd: %s", device, where, error);
                 /* Propagation has brought it here already; as in do_mount(). */

@@ -103,10 +103,19 @@ static int helper_call(int fd, const char *request, Holder **ret_h, size_t *ret_
         return -EBADMSG;   /* no "end": the helper died or was cut short */
 }
 
+/* A scan here that cannot see (root without CAP_SYS_PTRACE: scratchd's unit
+ * with the helper's socket missing) says what to do. */
+static int here(int r) {
+        if (r == -EPERM)
+                log_error("cannot look for what holds a volume: no ptrace rights here and no helper at %s; "
+                          "enable it with \"systemctl enable --now scratchd-holders.socket\"", helper_socket());
+        return r;
+}
+
 int holders_find(dev_t dev, Holder **ret, size_t *ret_n) {
         int fd = helper_connect();
         if (fd == -ENOENT)
-                return holders_find_local(dev, ret, ret_n);
+                return here(holders_find_local(dev, ret, ret_n));
         if (fd < 0)
                 return fd;
         char request[64];
@@ -133,7 +142,7 @@ int holders_kill(dev_t dev, uid_t uid, unsigned long long wait_usec, char *kille
         killed[0] = 0;
         int fd = helper_connect();
         if (fd == -ENOENT)
-                r = holders_kill_local(dev, uid, wait_usec, &h, &n);
+                r = here(holders_kill_local(dev, uid, wait_usec, &h, &n));
         else if (fd < 0)
                 return fd;
         else {

@@ -16,10 +16,12 @@
 
 #define PID1_SOCKET "/run/systemd/private"
 #define PID1_BUS "unix:path=" PID1_SOCKET
-/* systemd's own limit on a mount command is TimeoutSec= below; its job
- * ends soon after. A job that has not ended by then never will. */
+/* systemd's own limit on a mount command is TimeoutSec= below, on the
+ * device it waits for 90 s (DefaultTimeoutStartSec=); its job ends soon
+ * after, with a result that says which. One that has not ended by this
+ * never will. */
 #define MOUNT_TIMEOUT_USEC (60 * USEC_PER_SEC)
-#define JOB_WAIT_USEC (90 * USEC_PER_SEC)
+#define JOB_WAIT_USEC (150 * USEC_PER_SEC)
 
 int pid1_unit_name(const char *where, char *buf, size_t size) {
         /* systemd's path escaping (systemd.unit(5), "String Escaping"):

@@ -82,6 +82,7 @@ else
         squeue | sed 's/^/#   /' >> $R
         cat $HS/A.out $HS/B.out 2>/dev/null | sed 's/^/#   /' >> $R
         journalctl -b -u slurmctld -u slurmd -u scratchd --no-pager | tail -n 40 | sed 's/^/#   /' >> $R
+        journalctl -b _PID=1 --no-pager | grep -i 'scratch\|mount\|dev-mapper' | tail -n 30 | sed 's/^/#   pid1: /' >> $R
         finish
 fi
 jobA=$(id_of A); jobB=$(id_of B)
@@ -177,5 +178,6 @@ check "the whole pool is free" test "$(pool free_bytes)" = "$size"
 check "no job mount is left under /scratch" bash -c "! findmnt -rn -o TARGET | grep -q '^/scratch/'"
 if grep -q '^not ok' $R; then
         journalctl -b -u slurmctld -u slurmd -u scratchd --no-pager | tail -n 60 | sed 's/^/#   /' >> $R
+        journalctl -b _PID=1 --no-pager | grep -i 'scratch\|mount\|dev-mapper' | tail -n 30 | sed 's/^/#   pid1: /' >> $R
 fi
 finish
