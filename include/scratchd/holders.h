@@ -6,14 +6,15 @@
 #include <sys/types.h>
 
 /* Who holds a file system, found without touching any file system: the
- * scan reads only /proc (mountinfo, fdinfo's mnt_id, maps, the cwd and root
- * links read as text), so a dead NFS hard mount, an evicted Lustre client
+ * scan reads only /proc (mountinfo, fdinfo's mnt_id, the cwd and root links
+ * read as text), so a dead NFS hard mount, an evicted Lustre client
  * or a stopped FUSE daemon elsewhere on the node cannot make it hang. */
 
 typedef enum HolderWhy {
         HOLDER_FILE = 1 << 0,        /* an open file on it */
         HOLDER_CWD = 1 << 1,         /* its cwd or root on it */
-        HOLDER_MAP = 1 << 2,         /* a mapping of a file on it */
+        HOLDER_MAP = 1 << 2,         /* a mapping of a file on it: not looked for yet; such a
+                                      * holder keeps the mapping open, its removal fails: fenced */
         HOLDER_NAMESPACE = 1 << 3,   /* a mount namespace of its own that keeps it mounted */
 } HolderWhy;
 

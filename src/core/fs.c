@@ -445,12 +445,25 @@ static void shut_down_here(const char *where, dev_t dev) {
                                 return;
                         continue;
                 }
-                int fd = open(where, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (fd < 0)
+                /* Opened without its file system's say (O_PATH), checked to be
+                 * ours, and only then opened for the ioctl: a user who mounts
+                 * FUSE over it in between cannot make us wait on it. */
+                int path_fd = open(where, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                struct statx stx;
+                if (path_fd < 0)
                         return;
-                uint32_t flags = FS_SHUTDOWN_NOLOGFLUSH;
-                (void) ioctl(fd, FS_SHUTDOWN_IOCTL, &flags);
-                close(fd);
+                if (statx(path_fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) == 0 &&
+                    makedev(stx.stx_dev_major, stx.stx_dev_minor) == dev) {
+                        char p[32];
+                        fd_path(path_fd, p);
+                        int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        if (fd >= 0) {
+                                uint32_t flags = FS_SHUTDOWN_NOLOGFLUSH;
+                                (void) ioctl(fd, FS_SHUTDOWN_IOCTL, &flags);
+                                close(fd);
+                        }
+                }
+                close(path_fd);
                 return;
         }
 }
@@ -459,9 +472,11 @@ static int unmount_through_pid1(const char *where, dev_t dev, bool detach) {
         if (!detach) {
                 shut_down_here(where, dev);
                 /* The mount unit unmounts lazily (so that what the job
-                 * mounted below goes with it): a holder would keep the file
-                 * system alive unseen. So, as umount(2) without MNT_DETACH
-                 * would: busy while a process holds a file or a cwd on it. */
+                 * mounted below goes with it), which no holder stops: so
+                 * the holders are looked for first, and any that the scan
+                 * names (an open file, a cwd) make it busy. One it cannot
+                 * see keeps the mapping open after the unmount, and its
+                 * removal fails: fenced, unnamed. */
                 _cleanup_free_ Holder *h = NULL;
                 size_t n = 0;
                 int r = holders_find(dev, &h, &n);

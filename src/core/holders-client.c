@@ -21,8 +21,9 @@
 #include "scratchd/util.h"
 
 /* The helper reads /proc and never a file system, so it answers within
- * seconds; the kills wait at most what the caller asked. */
-#define HELPER_TIMEOUT_SEC 30
+ * seconds; the kills wait at most what the caller asked, and the helper
+ * cuts any call short at 50 s. */
+#define HELPER_TIMEOUT_SEC 60
 #define ANSWER_MAX ((size_t) 1024 * 1024)
 
 static const char *helper_socket(void) {
@@ -58,9 +59,12 @@ static int helper_connect(void) {
 
 /* Sends `request`, reads the answer into *ret_h; the answer's R. */
 static int helper_call(int fd, const char *request, Holder **ret_h, size_t *ret_n) {
-        int r = write_all(fd, request, strlen(request));
-        if (r < 0)
-                return r;
+        /* send(), not write(): a helper gone meanwhile is an error here, not
+         * a SIGPIPE that ends a scratchd run by hand. */
+        size_t len = strlen(request);
+        if (send(fd, request, len, MSG_NOSIGNAL) != (ssize_t) len)
+                return -errno;
+        int r;
         (void) shutdown(fd, SHUT_WR);
         _cleanup_free_ char *buf = malloc(ANSWER_MAX + 1);
         if (!buf)
@@ -187,8 +191,8 @@ int holders_serve(int in, int out) {
         if (sscanf(request, "find %u:%u", &ma, &mi) == 2)
                 r = holders_find_local(makedev(ma, mi), &h, &n);
         else if (sscanf(request, "kill %u:%u %u %llu", &ma, &mi, &uid, &wait_usec) == 4)
-                /* At most a minute: no caller waits longer for its kills. */
-                r = holders_kill_local(makedev(ma, mi), uid, wait_usec > 60000000ULL ? 60000000ULL : wait_usec, &h,
+                /* At most 30 s: the call as a whole is cut short at 50. */
+                r = holders_kill_local(makedev(ma, mi), uid, wait_usec > 30000000ULL ? 30000000ULL : wait_usec, &h,
                                        &n);
         else {
                 log_error("a request it does not know: \"%.*s\"", (int) strcspn(request, "\n"),

@@ -138,7 +138,7 @@ static int run_job(sd_bus *bus, sd_bus_message *m, JobWait *w, char *error, size
                         return -ETIMEDOUT;
                 }
                 r = sd_bus_wait(bus, deadline - now);
-                if (r < 0)
+                if (r < 0 && r != -EINTR)
                         return r;
         }
         return 0;
@@ -202,6 +202,12 @@ int pid1_mount(const char *what, const char *where, const char *type, const char
         int r;
         for (int i = 0; (r = mount_once(what, where, type, options, error, size)) == -EEXIST && i < 50; i++)
                 (void) nanosleep(&(struct timespec) { .tv_nsec = 100000000 }, NULL);
+        /* A job we gave up on may still mount later, under a mapping the
+         * caller is about to remove: stopped (a stop cancels it). */
+        if (r == -ETIMEDOUT) {
+                char ignored[256];
+                (void) pid1_unmount(where, ignored, sizeof(ignored));
+        }
         return r;
 }
 
@@ -221,7 +227,12 @@ int pid1_unmount(const char *where, char *error, size_t size) {
         r = sd_bus_message_new_method_call(bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                            "org.freedesktop.systemd1.Manager", "StopUnit");
         if (r >= 0)
-                r = sd_bus_message_append(m, "ss", name, "replace");
+                /* Only ours: systemd's units for what a job mounted below it
+                 * require ours, and a stop that followed them would have
+                 * PID 1 unmount each by the path it last saw, symlinks
+                 * followed (a user could swap one in). Our lazy unmount
+                 * detaches all of them, in the kernel, at once. */
+                r = sd_bus_message_append(m, "ss", name, "ignore-dependencies");
         if (r >= 0) {
                 r = run_job(bus, m, &w, error, size);
                 if (r == -ENOENT)

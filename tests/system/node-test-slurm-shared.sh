@@ -145,8 +145,10 @@ for j in A B C; do
         sed "s/^/#   $j: /" $HS/$j.out >> $R
         check "job $j found its own SCRATCH and kept its data (JOB-OK)" grep -q '^JOB-OK$' $HS/$j.out
 done
+# COMPLETING until its epilog (the release) is done: waited for.
 for id in $jobA $jobB $jobC; do
-        check "job $id COMPLETED, exit 0:0" bash -c "scontrol -o show job $id | grep -q 'JobState=COMPLETED .*ExitCode=0:0'"
+        check "job $id COMPLETED, exit 0:0" \
+                wait_for 120 "scontrol -o show job $id | grep -q 'JobState=COMPLETED .*ExitCode=0:0'"
 done
 wait_for 60 '[ "$(pool jobs)" = 0 ]'
 

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The units' hardening, scored by systemd itself (`systemd-analyze security
 # --offline=true`): scratchd.service at most 1.6 (mounts made by PID 1, the
-# holder scan and kills in scratchd-holders@.service), scratchd-holders@.service
+# holder scan and kills in scratchd-holders.service), scratchd-holders.service
 # at most 1.6 too; and `systemd-analyze verify` clean for every unit.
 set -u
 root=$(dirname "$(realpath "$0")")/../..
@@ -27,19 +27,19 @@ score() {  # score UNIT-FILE NAME-IN-OUTPUT
         fi
 }
 score "$root/systemd/scratchd.service" scratchd.service
-score "$root/systemd/scratchd-holders@.service" 'scratchd-holders@i.service'
+score "$root/systemd/scratchd-holders.service" 'scratchd-holders.service'
 
 # verify wants the ExecStart binary to exist: point it at the build.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 sed "s|^ExecStart=/usr/sbin/scratchd|ExecStart=$scratchd|" "$root/systemd/scratchd.service" > "$tmp/scratchd.service"
 sed "s|^ExecStart=/usr/libexec/scratchd/scratchd-holders|ExecStart=${SCRATCHD_HOLDERS:?SCRATCHD_HOLDERS must name the built scratchd-holders}|" \
-        "$root/systemd/scratchd-holders@.service" > "$tmp/scratchd-holders@.service"
+        "$root/systemd/scratchd-holders.service" > "$tmp/scratchd-holders.service"
 cp "$root/systemd/scratchd.socket" "$root/systemd/scratchd-holders.socket" "$tmp/"
-units=("$tmp/scratchd.service" "$tmp/scratchd.socket" "$tmp/scratchd-holders.socket" "$tmp/scratchd-holders@.service")
+units=("$tmp/scratchd.service" "$tmp/scratchd.socket" "$tmp/scratchd-holders.socket" "$tmp/scratchd-holders.service")
 n=$((n + 1))
 if out=$(systemd-analyze verify --man=no "${units[@]}" 2>&1) && [ -z "$out" ]; then
-        echo "ok $n - systemd-analyze verify is clean for scratchd.service, scratchd.socket, scratchd-holders.socket and scratchd-holders@.service"
+        echo "ok $n - systemd-analyze verify is clean for scratchd.service, scratchd.socket, scratchd-holders.socket and scratchd-holders.service"
 else
         echo "not ok $n - systemd-analyze verify:"; sed 's/^/#   /' <<<"$out"; fail=1
 fi
