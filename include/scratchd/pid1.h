@@ -14,3 +14,9 @@ int pid1_mount(const char *what, const char *where, const char *type, const char
 /* Stops the mount unit of `where` (its lazy unmount detaches everything
  * below it) and waits for it. Nothing mounted there is success. */
 int pid1_unmount(const char *where, char *error, size_t size);
+
+/* Has PID 1 run "umount --lazy -- `where`" (a transient oneshot service):
+ * for a mount of `where` that is no mount unit of ours (made before systemd
+ * ran us: the initramfs, an older scratchd), which a stop would unmount
+ * without detaching what is below it. */
+int pid1_lazy_unmount(const char *where, char *error, size_t size);

@@ -488,6 +488,17 @@ static int unmount_through_pid1(const char *where, dev_t dev, bool detach) {
         }
         char error[512];
         int r = pid1_unmount(where, error, sizeof(error));
+        /* Still there: not a mount unit of ours, whose stop is no lazy
+         * unmount (mounted before systemd ran us: the initramfs, an older
+         * scratchd), so what a job mounted below it kept it busy. PID 1
+         * then runs umount --lazy, once for each mount on top. */
+        for (int round = 0; round < 16 && mounted_at(where, dev) > 0; round++) {
+                if (r < 0)
+                        log_debug("%s: %s; unmounting it lazily", where, error);
+                r = pid1_lazy_unmount(where, error, sizeof(error));
+                if (r < 0)
+                        break;
+        }
         if (r < 0)
                 return log_error_errno(r, "cannot unmount %s through systemd: %s", where, error);
         r = mounted_at(where, dev);

@@ -249,3 +249,52 @@ int pid1_unmount(const char *where, char *error, size_t size) {
         sd_bus_flush_close_unref(bus);
         return r;
 }
+
+int pid1_lazy_unmount(const char *where, char *error, size_t size) {
+        char mount_name[512], name[600];
+        int r = pid1_unit_name(where, mount_name, sizeof(mount_name));
+        if (r < 0)
+                return r;
+        mount_name[strlen(mount_name) - strlen(".mount")] = 0;
+        snprintf(name, sizeof(name), "scratchd-unmount-%s.service", mount_name);
+        sd_bus *bus = NULL;
+        r = pid1_bus(&bus);
+        if (r < 0) {
+                snprintf(error, size, "cannot reach systemd at %s: %s", PID1_SOCKET, strerror(-r));
+                return r;
+        }
+        sd_bus_message *m = NULL;
+        JobWait w = {};
+        char description[PATH_MAX + 48];
+        snprintf(description, sizeof(description), "scratchd: umount --lazy %s", where);
+        r = sd_bus_message_new_method_call(bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                           "org.freedesktop.systemd1.Manager", "StartTransientUnit");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ss", name, "fail");
+        if (r >= 0)
+                /* `where` is ours (MountPoint=, or a directory of ours in
+                 * it): no user can put a symlink on the way. */
+                r = sd_bus_message_append(m, "a(sv)", 6,
+                                          "Description", "s", description,
+                                          "Type", "s", "oneshot",
+                                          "DefaultDependencies", "b", 0,
+                                          "CollectMode", "s", "inactive-or-failed",
+                                          "TimeoutStartUSec", "t", (uint64_t) MOUNT_TIMEOUT_USEC,
+                                          "ExecStart", "a(sasb)", 1,
+                                          "/bin/umount", 5, "umount", "--lazy", "--no-canonicalize", "--", where, 0);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a(sa(sv))", 0);
+        if (r >= 0) {
+                r = run_job(bus, m, &w, error, size);
+                if (r >= 0 && !streq(w.result, "done")) {
+                        snprintf(error, size, "systemd's %s ended \"%s\"; see journalctl -u '%s'", name, w.result,
+                                 name);
+                        r = -EBUSY;
+                }
+        } else
+                snprintf(error, size, "cannot ask systemd for %s: %s", name, strerror(-r));
+        free(w.job);
+        sd_bus_message_unref(m);
+        sd_bus_flush_close_unref(bus);
+        return r;
+}
