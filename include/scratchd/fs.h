@@ -39,6 +39,13 @@ int fs_unmount_device(const char *where, dev_t dev, bool detach);
  * is success. */
 int fs_remove_mount_point(const char *where);
 
+/* Under systemd, a mount that was there before our mount namespace was
+ * made (by the initramfs, or by us before a restart) is read-only in it,
+ * as ProtectSystem=strict makes everything then mounted; this makes our
+ * view of `where` writable again (ours only). 1 if it did, 0 if there was
+ * nothing to do (or no systemd), -errno. */
+int fs_writable_here(const char *where);
+
 /* Where job volumes are mounted below `where` and mounts are PID 1's:
  * a small tmpfs at `where` (0711), unless something is mounted at or below
  * it, so that their mount points can be removed again (our own view of the

@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <pthread.h>
 #include <libudev.h>
@@ -535,12 +536,44 @@ static int do_rmdir(const void *userdata) {
 }
 
 int fs_remove_mount_point(const char *where) {
-        if (through_pid1)
+        if (through_pid1) {
                 /* On the tmpfs fs_prepare_mount_root() made, which propagation
-                 * brought here writable (our / is read-only). */
+                 * brought here writable (our / is read-only), or which was
+                 * there before a restart of ours. */
+                if (rmdir(where) == 0 || errno == ENOENT)
+                        return 0;
+                _cleanup_free_ char *copy = strdup(where);
+                if (errno != EROFS || !copy || fs_writable_here(dirname(copy)) <= 0)
+                        return -EROFS;
                 return rmdir(where) < 0 && errno != ENOENT ? -errno : 0;
+        }
         MountArgs a = { .where = where };
         return in_host_mount_namespace(do_rmdir, &a);
+}
+
+int fs_writable_here(const char *where) {
+        struct statvfs sv;
+        if (!through_pid1)
+                return 0;
+        if (statvfs(where, &sv) < 0)
+                return -errno;
+        if (!(sv.f_flag & ST_RDONLY))
+                return 0;
+        /* Its other flags as they are: a bind remount sets them all. */
+        static const struct {
+                unsigned long st, ms;
+        } keep[] = {
+                { ST_NOSUID, MS_NOSUID },     { ST_NODEV, MS_NODEV },         { ST_NOEXEC, MS_NOEXEC },
+                { ST_NOATIME, MS_NOATIME },   { ST_NODIRATIME, MS_NODIRATIME }, { ST_RELATIME, MS_RELATIME },
+        };
+        unsigned long flags = MS_REMOUNT | MS_BIND;
+        for (size_t i = 0; i < ELEMENTSOF(keep); i++)
+                if (sv.f_flag & keep[i].st)
+                        flags |= keep[i].ms;
+        if (mount(NULL, where, NULL, flags, NULL) < 0)
+                return -errno;
+        log_debug("%s: made writable in our own mount namespace (it was mounted before it was made)", where);
+        return 1;
 }
 
 int fs_prepare_mount_root(const char *where) {

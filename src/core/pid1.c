@@ -145,7 +145,7 @@ static int run_job(sd_bus *bus, sd_bus_message *m, JobWait *w, char *error, size
 }
 
 static int mount_once(const char *what, const char *where, const char *type, const char *options, char *error, size_t size) {
-        char name[512];
+        char name[256];   /* systemd's longest unit name, with its NUL */
         int r = pid1_unit_name(where, name, sizeof(name));
         if (r < 0)
                 return r;
@@ -212,7 +212,7 @@ int pid1_mount(const char *what, const char *where, const char *type, const char
 }
 
 int pid1_unmount(const char *where, char *error, size_t size) {
-        char name[512];
+        char name[256];   /* systemd's longest unit name, with its NUL */
         int r = pid1_unit_name(where, name, sizeof(name));
         if (r < 0)
                 return r;
@@ -251,7 +251,7 @@ int pid1_unmount(const char *where, char *error, size_t size) {
 }
 
 int pid1_lazy_unmount(const char *where, char *error, size_t size) {
-        char mount_name[512], name[600];
+        char mount_name[256], name[300];
         int r = pid1_unit_name(where, mount_name, sizeof(mount_name));
         if (r < 0)
                 return r;
