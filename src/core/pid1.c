@@ -196,12 +196,19 @@ static int mount_once(const char *what, const char *where, const char *type, con
         return r;
 }
 
+static int mount_by_command(const char *what, const char *where, const char *type, const char *options,
+                            char *error, size_t size);
+
 int pid1_mount(const char *what, const char *where, const char *type, const char *options, char *error, size_t size) {
         /* The unit of an unmount a moment ago may still be loaded: systemd
          * collects it at its next turn. */
         int r;
-        for (int i = 0; (r = mount_once(what, where, type, options, error, size)) == -EEXIST && i < 50; i++)
+        for (int i = 0; (r = mount_once(what, where, type, options, error, size)) == -EEXIST && i < 10; i++)
                 (void) nanosleep(&(struct timespec) { .tv_nsec = 100000000 }, NULL);
+        /* Still loaded a second later: a unit of systemd's own for the
+         * path, which it keeps (the initramfs mounted there). */
+        if (r == -EEXIST)
+                r = mount_by_command(what, where, type, options, error, size);
         /* A job we gave up on may still mount later, under a mapping the
          * caller is about to remove: stopped (a stop cancels it). */
         if (r == -ETIMEDOUT) {
@@ -250,38 +257,48 @@ int pid1_unmount(const char *where, char *error, size_t size) {
         return r;
 }
 
-int pid1_lazy_unmount(const char *where, char *error, size_t size) {
-        char mount_name[256], name[300];
-        int r = pid1_unit_name(where, mount_name, sizeof(mount_name));
-        if (r < 0)
-                return r;
-        mount_name[strlen(mount_name) - strlen(".mount")] = 0;
-        snprintf(name, sizeof(name), "scratchd-unmount-%s.service", mount_name);
+/* Has PID 1 run `argv` (argv[0] the program's absolute path, then its
+ * argv) as a transient oneshot service `name` and waits for it to end. */
+static int run_command(const char *name, const char *description, const char *const *argv, char *error,
+                       size_t size) {
         sd_bus *bus = NULL;
-        r = pid1_bus(&bus);
+        int r = pid1_bus(&bus);
         if (r < 0) {
                 snprintf(error, size, "cannot reach systemd at %s: %s", PID1_SOCKET, strerror(-r));
                 return r;
         }
         sd_bus_message *m = NULL;
         JobWait w = {};
-        char description[PATH_MAX + 48];
-        snprintf(description, sizeof(description), "scratchd: umount --lazy %s", where);
         r = sd_bus_message_new_method_call(bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                            "org.freedesktop.systemd1.Manager", "StartTransientUnit");
         if (r >= 0)
                 r = sd_bus_message_append(m, "ss", name, "fail");
         if (r >= 0)
-                /* `where` is ours (MountPoint=, or a directory of ours in
-                 * it): no user can put a symlink on the way. */
-                r = sd_bus_message_append(m, "a(sv)", 6,
-                                          "Description", "s", description,
-                                          "Type", "s", "oneshot",
-                                          "DefaultDependencies", "b", 0,
-                                          "CollectMode", "s", "inactive-or-failed",
-                                          "TimeoutStartUSec", "t", (uint64_t) MOUNT_TIMEOUT_USEC,
-                                          "ExecStart", "a(sasb)", 1,
-                                          "/bin/umount", 5, "umount", "--lazy", "--no-canonicalize", "--", where, 0);
+                r = sd_bus_message_open_container(m, 'a', "(sv)");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)(sv)", "Description", "s", description, "Type", "s",
+                                          "oneshot", "DefaultDependencies", "b", 0, "CollectMode", "s",
+                                          "inactive-or-failed", "TimeoutStartUSec", "t",
+                                          (uint64_t) MOUNT_TIMEOUT_USEC);
+        /* ExecStart: a(sasb), one command. */
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", "ExecStart");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "a(sasb)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(sasb)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'r', "sasb");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", argv[0]);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, (char **) argv + 1);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "b", 0);
+        for (int i = 0; i < 5 && r >= 0; i++)   /* (sasb), a, v, (sv), a */
+                r = sd_bus_message_close_container(m);
         if (r >= 0)
                 r = sd_bus_message_append(m, "a(sa(sv))", 0);
         if (r >= 0) {
@@ -289,7 +306,7 @@ int pid1_lazy_unmount(const char *where, char *error, size_t size) {
                 if (r >= 0 && !streq(w.result, "done")) {
                         snprintf(error, size, "systemd's %s ended \"%s\"; see journalctl -u '%s'", name, w.result,
                                  name);
-                        r = -EBUSY;
+                        r = -EIO;
                 }
         } else
                 snprintf(error, size, "cannot ask systemd for %s: %s", name, strerror(-r));
@@ -297,4 +314,44 @@ int pid1_lazy_unmount(const char *where, char *error, size_t size) {
         sd_bus_message_unref(m);
         sd_bus_flush_close_unref(bus);
         return r;
+}
+
+/* "scratchd-VERB-scratch-job.service" for `where`. */
+static int command_unit_name(const char *verb, const char *where, char *buf, size_t size) {
+        char mount_name[256];
+        int r = pid1_unit_name(where, mount_name, sizeof(mount_name));
+        if (r < 0)
+                return r;
+        mount_name[strlen(mount_name) - strlen(".mount")] = 0;
+        if ((size_t) snprintf(buf, size, "scratchd-%s-%s.service", verb, mount_name) >= size)
+                return -ENAMETOOLONG;
+        return 0;
+}
+
+int pid1_lazy_unmount(const char *where, char *error, size_t size) {
+        char name[256], description[PATH_MAX + 48];
+        int r = command_unit_name("unmount", where, name, sizeof(name));
+        if (r < 0)
+                return r;
+        snprintf(description, sizeof(description), "scratchd: umount --lazy %s", where);
+        /* `where` is ours (MountPoint=, or a directory of ours in it): no
+         * user can put a symlink on the way. */
+        const char *argv[] = { "/bin/umount", "umount", "--lazy", "--no-canonicalize", "--", where, NULL };
+        r = run_command(name, description, argv, error, size);
+        return r == -EIO ? -EBUSY : r;
+}
+
+/* The mount unit of `where` is loaded and not ours (from the mount table:
+ * the initramfs mounted there, and systemd keeps the unit): PID 1 runs
+ * mount(8), and its unit of `where` follows. */
+static int mount_by_command(const char *what, const char *where, const char *type, const char *options,
+                            char *error, size_t size) {
+        char name[256], description[PATH_MAX + 48];
+        int r = command_unit_name("mount", where, name, sizeof(name));
+        if (r < 0)
+                return r;
+        snprintf(description, sizeof(description), "scratchd: mount %s", where);
+        const char *argv[] = { "/bin/mount", "mount", "--no-canonicalize", "-t", type, "-o", options, "--", what,
+                               where, NULL };
+        return run_command(name, description, argv, error, size);
 }

@@ -47,6 +47,26 @@ hpid=$(systemctl show -p MainPID --value scratchd-holders.service)
 check "... and which holds CAP_KILL and CAP_SYS_PTRACE (and CAP_DAC_READ_SEARCH), nothing else" \
         test "$(awk '/^CapBnd/ { print $2 }' /proc/$hpid/status)" = 0000000000080024
 wait $holder 2> /dev/null
+
+# A job's mount below its directory, then the directory on its path swapped
+# for a symlink (the job's user owns it) that points at a mount of the
+# host's. systemd keeps a unit for the job's mount, by the path it saw; a
+# stop that followed it would have PID 1 unmount that path, symlink
+# followed: the host's mount. The release stops only scratchd's own unit,
+# whose lazy unmount detaches the job's mount with it.
+as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+mkdir -p /victim/b && mount -t tmpfs -o size=1m victim /victim/b
+dir=$(scratchctl prepare --job 2 --user nobody)
+as_nobody mkdir -p "$dir/a/b" && mount -t tmpfs -o size=1m jobs-own "$dir/a/b"
+unit=$(systemd-escape -p --suffix=mount "$dir/a/b")
+for _ in $(seq 1 50); do [ "$(systemctl show -p ActiveState --value "$unit")" = active ] && break; sleep 0.1; done
+check "control: systemd has a unit for the job's own mount ($unit)" \
+        test "$(systemctl show -p ActiveState --value "$unit")" = active
+as_nobody mv "$dir/a" "$dir/a2" && as_nobody ln -s /victim "$dir/a"
+check "control: that unit's path now leads to the host's mount" test "$(findmnt -n -o SOURCE --target "$dir/a/b")" = victim
+check "the release succeeds" scratchctl release --job 2
+check "... and the host's mount is still there" test "$(findmnt -n -o SOURCE /victim/b)" = victim
+umount /victim/b
 keys+=("$(live_key)")
 check "a wipe by hand" scratchctl wipe
 keys+=("$(live_key)")
