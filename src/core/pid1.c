@@ -144,32 +144,65 @@ static int run_job(sd_bus *bus, sd_bus_message *m, JobWait *w, char *error, size
         return 0;
 }
 
+/* One call to PID 1's manager that queues a job, from connection to the
+ * job's end. */
+typedef struct Call {
+        sd_bus *bus;
+        sd_bus_message *m;
+} Call;
+
+/* Connects and starts `method`(`name`, `mode`, ...): the caller appends the
+ * rest to c->m. */
+static int call_begin(Call *c, const char *method, const char *name, const char *mode, char *error, size_t size) {
+        int r = pid1_bus(&c->bus);
+        if (r < 0) {
+                snprintf(error, size, "cannot reach systemd at %s: %s", PID1_SOCKET, strerror(-r));
+                return r;
+        }
+        r = sd_bus_message_new_method_call(c->bus, &c->m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                           "org.freedesktop.systemd1.Manager", method);
+        if (r >= 0)
+                r = sd_bus_message_append(c->m, "ss", name, mode);
+        if (r < 0)
+                snprintf(error, size, "cannot ask systemd for %s: %s", name, strerror(-r));
+        return r;
+}
+
+/* Sends it (unless building it failed: `r`), waits for the job and frees
+ * the call. A job that ends other than "done" is `failed`. */
+static int call_finish(Call *c, int r, const char *name, int failed, char *error, size_t size) {
+        JobWait w = {};
+        if (r >= 0) {
+                r = run_job(c->bus, c->m, &w, error, size);
+                if (r >= 0 && !streq(w.result, "done")) {
+                        snprintf(error, size, "systemd's job for %s ended \"%s\"; see journalctl -u '%s'", name,
+                                 w.result, name);
+                        r = failed;
+                }
+        } else if (c->m)
+                snprintf(error, size, "cannot ask systemd for %s: %s", name, strerror(-r));
+        free(w.job);
+        sd_bus_message_unref(c->m);
+        sd_bus_flush_close_unref(c->bus);
+        return r;
+}
+
 static int mount_once(const char *what, const char *where, const char *type, const char *options, char *error, size_t size) {
         char name[256];   /* systemd's longest unit name, with its NUL */
         int r = pid1_unit_name(where, name, sizeof(name));
         if (r < 0)
                 return r;
-        sd_bus *bus = NULL;
-        r = pid1_bus(&bus);
-        if (r < 0) {
-                snprintf(error, size, "cannot reach systemd at %s: %s", PID1_SOCKET, strerror(-r));
-                return r;
-        }
-        sd_bus_message *m = NULL;
-        JobWait w = {};
         char description[PATH_MAX + 32];
         snprintf(description, sizeof(description), "scratchd: %s", where);
-        r = sd_bus_message_new_method_call(bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                           "org.freedesktop.systemd1.Manager", "StartTransientUnit");
+        /* "fail": never displace a job queued on the same path.
+         * LazyUnmount=: stopping it detaches what a finished job mounted
+         * below it too (FUSE, binds), in the host's namespace. No default
+         * dependencies: not part of local-fs.target, which is long reached
+         * when we mount. */
+        Call c = {};
+        r = call_begin(&c, "StartTransientUnit", name, "fail", error, size);
         if (r >= 0)
-                /* "fail": never displace a job queued on the same path.
-                 * LazyUnmount=: stopping it detaches what a finished job
-                 * mounted below it too (FUSE, binds), in the host's
-                 * namespace. No default dependencies: not part of
-                 * local-fs.target, which is long reached when we mount. */
-                r = sd_bus_message_append(m, "ss", name, "fail");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "a(sv)", 9,
+                r = sd_bus_message_append(c.m, "a(sv)", 9,
                                           "Description", "s", description,
                                           "What", "s", what,
                                           "Type", "s", type,
@@ -180,20 +213,8 @@ static int mount_once(const char *what, const char *where, const char *type, con
                                           "CollectMode", "s", "inactive-or-failed",
                                           "TimeoutUSec", "t", (uint64_t) MOUNT_TIMEOUT_USEC);
         if (r >= 0)
-                r = sd_bus_message_append(m, "a(sa(sv))", 0);
-        if (r >= 0) {
-                r = run_job(bus, m, &w, error, size);
-                if (r >= 0 && !streq(w.result, "done")) {
-                        snprintf(error, size, "systemd's %s ended \"%s\"; see journalctl -u '%s'", name, w.result,
-                                 name);
-                        r = -EIO;
-                }
-        } else
-                snprintf(error, size, "cannot ask systemd for %s: %s", name, strerror(-r));
-        free(w.job);
-        sd_bus_message_unref(m);
-        sd_bus_flush_close_unref(bus);
-        return r;
+                r = sd_bus_message_append(c.m, "a(sa(sv))", 0);
+        return call_finish(&c, r, name, -EIO, error, size);
 }
 
 static int mount_by_command(const char *what, const char *where, const char *type, const char *options,
@@ -223,97 +244,51 @@ int pid1_unmount(const char *where, char *error, size_t size) {
         int r = pid1_unit_name(where, name, sizeof(name));
         if (r < 0)
                 return r;
-        sd_bus *bus = NULL;
-        r = pid1_bus(&bus);
-        if (r < 0) {
-                snprintf(error, size, "cannot reach systemd at %s: %s", PID1_SOCKET, strerror(-r));
-                return r;
-        }
-        sd_bus_message *m = NULL;
-        JobWait w = {};
-        r = sd_bus_message_new_method_call(bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                           "org.freedesktop.systemd1.Manager", "StopUnit");
-        if (r >= 0)
-                /* Only ours: systemd's units for what a job mounted below it
-                 * require ours, and a stop that followed them would have
-                 * PID 1 unmount each by the path it last saw, symlinks
-                 * followed (a user could swap one in). Our lazy unmount
-                 * detaches all of them, in the kernel, at once. */
-                r = sd_bus_message_append(m, "ss", name, "ignore-dependencies");
-        if (r >= 0) {
-                r = run_job(bus, m, &w, error, size);
-                if (r == -ENOENT)
-                        r = 0;   /* no such unit: nothing mounted there */
-                else if (r >= 0 && !streq(w.result, "done")) {
-                        snprintf(error, size, "systemd's stop of %s ended \"%s\"; see journalctl -u '%s'", name,
-                                 w.result, name);
-                        r = -EBUSY;
-                }
-        } else
-                snprintf(error, size, "cannot ask systemd to stop %s: %s", name, strerror(-r));
-        free(w.job);
-        sd_bus_message_unref(m);
-        sd_bus_flush_close_unref(bus);
-        return r;
+        /* Only ours: systemd's units for what a job mounted below it require
+         * ours, and a stop that followed them would have PID 1 unmount each
+         * by the path it last saw, symlinks followed (a user could swap one
+         * in). Our lazy unmount detaches all of them, in the kernel, at once. */
+        Call c = {};
+        r = call_begin(&c, "StopUnit", name, "ignore-dependencies", error, size);
+        r = call_finish(&c, r, name, -EBUSY, error, size);
+        return r == -ENOENT ? 0 : r;   /* no such unit: nothing mounted there */
 }
 
 /* Has PID 1 run `argv` (argv[0] the program's absolute path, then its
  * argv) as a transient oneshot service `name` and waits for it to end. */
 static int run_command(const char *name, const char *description, const char *const *argv, char *error,
                        size_t size) {
-        sd_bus *bus = NULL;
-        int r = pid1_bus(&bus);
-        if (r < 0) {
-                snprintf(error, size, "cannot reach systemd at %s: %s", PID1_SOCKET, strerror(-r));
-                return r;
-        }
-        sd_bus_message *m = NULL;
-        JobWait w = {};
-        r = sd_bus_message_new_method_call(bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                           "org.freedesktop.systemd1.Manager", "StartTransientUnit");
+        Call c = {};
+        int r = call_begin(&c, "StartTransientUnit", name, "fail", error, size);
         if (r >= 0)
-                r = sd_bus_message_append(m, "ss", name, "fail");
+                r = sd_bus_message_open_container(c.m, 'a', "(sv)");
         if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "(sv)");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)(sv)", "Description", "s", description, "Type", "s",
+                r = sd_bus_message_append(c.m, "(sv)(sv)(sv)(sv)(sv)", "Description", "s", description, "Type", "s",
                                           "oneshot", "DefaultDependencies", "b", 0, "CollectMode", "s",
                                           "inactive-or-failed", "TimeoutStartUSec", "t",
                                           (uint64_t) MOUNT_TIMEOUT_USEC);
         /* ExecStart: a(sasb), one command. */
         if (r >= 0)
-                r = sd_bus_message_open_container(m, 'r', "sv");
+                r = sd_bus_message_open_container(c.m, 'r', "sv");
         if (r >= 0)
-                r = sd_bus_message_append(m, "s", "ExecStart");
+                r = sd_bus_message_append(c.m, "s", "ExecStart");
         if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "a(sasb)");
+                r = sd_bus_message_open_container(c.m, 'v', "a(sasb)");
         if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "(sasb)");
+                r = sd_bus_message_open_container(c.m, 'a', "(sasb)");
         if (r >= 0)
-                r = sd_bus_message_open_container(m, 'r', "sasb");
+                r = sd_bus_message_open_container(c.m, 'r', "sasb");
         if (r >= 0)
-                r = sd_bus_message_append(m, "s", argv[0]);
+                r = sd_bus_message_append(c.m, "s", argv[0]);
         if (r >= 0)
-                r = sd_bus_message_append_strv(m, (char **) argv + 1);
+                r = sd_bus_message_append_strv(c.m, (char **) argv + 1);
         if (r >= 0)
-                r = sd_bus_message_append(m, "b", 0);
+                r = sd_bus_message_append(c.m, "b", 0);
         for (int i = 0; i < 5 && r >= 0; i++)   /* (sasb), a, v, (sv), a */
-                r = sd_bus_message_close_container(m);
+                r = sd_bus_message_close_container(c.m);
         if (r >= 0)
-                r = sd_bus_message_append(m, "a(sa(sv))", 0);
-        if (r >= 0) {
-                r = run_job(bus, m, &w, error, size);
-                if (r >= 0 && !streq(w.result, "done")) {
-                        snprintf(error, size, "systemd's %s ended \"%s\"; see journalctl -u '%s'", name, w.result,
-                                 name);
-                        r = -EIO;
-                }
-        } else
-                snprintf(error, size, "cannot ask systemd for %s: %s", name, strerror(-r));
-        free(w.job);
-        sd_bus_message_unref(m);
-        sd_bus_flush_close_unref(bus);
-        return r;
+                r = sd_bus_message_append(c.m, "a(sa(sv))", 0);
+        return call_finish(&c, r, name, -EIO, error, size);
 }
 
 /* "scratchd-VERB-scratch-job.service" for `where`. */

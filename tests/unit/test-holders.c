@@ -100,13 +100,17 @@ static void test_submounts(void **state) {
         assert_int_equal(holders_submounts("/nonexistent/mountinfo", "/scratch", &subs), -ENOENT);
 }
 
-static pid_t child_in(const char *dir, bool open_file) {
+/* A child that holds `dir` by an open file or its cwd; `as`: of that uid
+ * (and gid), not ours, where not 0. */
+static pid_t child_in(const char *dir, bool open_file, uid_t as) {
         int ready[2];
         assert_int_equal(pipe(ready), 0);
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
                 alarm(20);   /* gone by itself if the test fails before it kills it */
+                if (as != 0 && (setresgid(as, as, as) < 0 || setresuid(as, as, as) < 0))
+                        _exit(1);
                 if (open_file) {
                         char p[4096];
                         snprintf(p, sizeof(p), "%s/held", dir);
@@ -171,7 +175,7 @@ static void test_find_real(void **state) {
         struct stat st;
         assert_int_equal(stat(dir, &st), 0);
 
-        pid_t by_cwd = child_in(dir, false), by_file = child_in(dir, true);
+        pid_t by_cwd = child_in(dir, false, 0), by_file = child_in(dir, true, 0);
         Holder *h = NULL;
         size_t n = 0;
         assert_int_equal(holders_find(st.st_dev, &h, &n), 0);
@@ -269,27 +273,6 @@ static void stop_helper(pid_t pid) {
         unlink(helper_socket);
 }
 
-/* A child of another uid (nobody) whose cwd is `dir`. */
-static pid_t child_of_nobody_in(const char *dir) {
-        int ready[2];
-        assert_int_equal(pipe(ready), 0);
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                alarm(20);
-                if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0 || chdir(dir) < 0 ||
-                    write(ready[1], "x", 1) != 1)
-                        _exit(1);
-                for (;;)
-                        pause();
-        }
-        char c;
-        close(ready[1]);
-        assert_int_equal(read(ready[0], &c, 1), 1);
-        close(ready[0]);
-        return pid;
-}
-
 /* Through the helper, as the daemon under systemd: the same holders found,
  * the job user's killed and named, a request it does not know refused. */
 static void test_through_helper(void **state) {
@@ -303,7 +286,7 @@ static void test_through_helper(void **state) {
         assert_int_equal(chmod(dir, 0755), 0);
         struct stat st;
         assert_int_equal(stat(dir, &st), 0);
-        pid_t nobody = child_of_nobody_in(dir), root_child = child_in(dir, false);
+        pid_t nobody = child_in(dir, false, 65534), root_child = child_in(dir, false, 0);
 
         Holder *h = NULL;
         size_t n = 0;
