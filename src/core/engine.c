@@ -427,9 +427,10 @@ static int fence_unchecked(Engine *e, const ScratchConfig *vc, Record *rec, int 
         if (dm_device_info(mapping, &mapdev, NULL, 0, NULL) > 0 && fs_mounted_device(mount_point, &mounted) > 0 &&
             mounted == mapdev) {
                 r = o->unmount(o->userdata, mount_point, false);
-                /* Held: detached from the tree at once, so no one new gets in;
+                /* Held, or the holders not known (their scan failed):
+                 * detached from the tree at once, so no one new gets in;
                  * what holds it keeps only what it holds. */
-                if (r == -EBUSY)
+                if (r < 0)
                         r = o->unmount(o->userdata, mount_point, true);
         }
         if (r >= 0)

@@ -12,10 +12,15 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
+#include <pthread.h>
+#include <libudev.h>
 
 #include "scratchd/fs.h"
 #include "scratchd/holders.h"
+#include "scratchd/log.h"
+#include "scratchd/pid1.h"
 #include "scratchd/process.h"
 #include "scratchd/util.h"
 
@@ -126,6 +131,15 @@ static int mkdir_parents(const char *path, mode_t mode) {
                         return 0;
                 *p = c;
         }
+}
+
+/* Under systemd, mounts are PID 1's to make (pid1.c); without it (the
+ * initramfs, scratchd's commands by hand, tests) we make them ourselves in
+ * PID 1's namespace, as below. */
+static bool through_pid1;
+
+void fs_mount_through_pid1(bool on) {
+        through_pid1 = on;
 }
 
 /* Jobs must see the scratch mount. When systemd runs us in a mount namespace
@@ -323,7 +337,75 @@ static int do_unmount(const void *userdata) {
         return -EBUSY;
 }
 
+/* systemd mounts a device only once udev has announced it ready, and its
+ * rules hold a dm-crypt device back as long as no file system was seen on
+ * it (99-systemd.rules: "probably still calling mke2fs"). udev looks again
+ * when a writer closes the device (its inotify watch); where that close came
+ * before the watch, or was missed, nothing would ever look again and the
+ * mount would wait for the device until it times out. So: wait until udev
+ * has it with its file system, and close it after a write-open ourselves
+ * (what mkfs does) when it has not. 0, or -ETIMEDOUT after `timeout_usec`. */
+#define DEVICE_READY_USEC (30 * USEC_PER_SEC)
+
+static int udev_sees_file_system(struct udev *udev, dev_t dev) {
+        struct udev_device *d = udev_device_new_from_devnum(udev, 'b', dev);
+        if (!d)
+                return -errno;
+        const char *type = udev_device_get_property_value(d, "ID_FS_TYPE");
+        const char *ready = udev_device_get_property_value(d, "SYSTEMD_READY");
+        int r = udev_device_get_is_initialized(d) > 0 && type && type[0] && !(ready && streq(ready, "0"));
+        udev_device_unref(d);
+        return r;
+}
+
+static int wait_device_ready(const char *device) {
+        struct stat st;
+        if (stat(device, &st) < 0)
+                return -errno;
+        if (!S_ISBLK(st.st_mode))
+                return 0;
+        struct udev *udev = udev_new();
+        if (!udev)
+                return -ENOMEM;
+        int r;
+        uint64_t start = now_usec(), poked = 0;
+        while ((r = udev_sees_file_system(udev, st.st_rdev)) == 0) {
+                uint64_t now = now_usec();
+                if (now - start >= DEVICE_READY_USEC) {
+                        r = -ETIMEDOUT;
+                        break;
+                }
+                if (now - start >= USEC_PER_SEC && now - poked >= 5 * USEC_PER_SEC) {
+                        int fd = open(device, O_RDWR | O_CLOEXEC);
+                        if (fd >= 0)
+                                close(fd);
+                        poked = now;
+                }
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 50000000 }, NULL);
+        }
+        udev_unref(udev);
+        return r < 0 ? r : 0;
+}
+
 int fs_mount(const char *device, const char *where, FileSystem fs) {
+        if (through_pid1) {
+                char error[512];
+                int r = wait_device_ready(device);
+                if (r < 0)
+                        return log_error_errno(r, "cannot mount %s at %s: udev has not seen its file system within "
+                                               "%llu s, and systemd mounts only what udev calls ready", device, where,
+                                               (unsigned long long) (DEVICE_READY_USEC / USEC_PER_SEC));
+                r = pid1_mount(device, where, file_system_to_string(fs), "nodev,nosuid", error, sizeof(error));
+                if (r < 0)
+                        return log_error_errno(r, "cannot mount %s at %s through systemd: %s", device, where, error);
+                /* Propagation has brought it here already; as in do_mount(). */
+                if (chmod(where, 0711) < 0) {
+                        r = -errno;
+                        (void) pid1_unmount(where, error, sizeof(error));
+                        return r;
+                }
+                return 0;
+        }
         MountArgs a = { .device = device, .where = where, .type = file_system_to_string(fs) };
         return in_host_mount_namespace(do_mount, &a);
 }
@@ -351,10 +433,89 @@ int fs_unmount(const char *where, bool detach) {
         return fs_unmount_device(where, 0, detach);
 }
 
+/* Shuts down the file system of `dev` at `where` as our namespace shows
+ * it, as do_unmount() does; what a user mounted over it is detached here,
+ * in our own namespace only. */
+static void shut_down_here(const char *where, dev_t dev) {
+        for (int round = 0; round < 16; round++) {
+                dev_t top;
+                if (top_device(where, &top) < 0)
+                        return;
+                if (top != dev) {
+                        if (umount2(where, UMOUNT_NOFOLLOW | MNT_DETACH) < 0)
+                                return;
+                        continue;
+                }
+                /* Opened without its file system's say (O_PATH), checked to be
+                 * ours, and only then opened for the ioctl: a user who mounts
+                 * FUSE over it in between cannot make us wait on it. */
+                int path_fd = open(where, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                struct statx stx;
+                if (path_fd < 0)
+                        return;
+                if (statx(path_fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) == 0 &&
+                    makedev(stx.stx_dev_major, stx.stx_dev_minor) == dev) {
+                        char p[32];
+                        fd_path(path_fd, p);
+                        int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        if (fd >= 0) {
+                                uint32_t flags = FS_SHUTDOWN_NOLOGFLUSH;
+                                (void) ioctl(fd, FS_SHUTDOWN_IOCTL, &flags);
+                                close(fd);
+                        }
+                }
+                close(path_fd);
+                return;
+        }
+}
+
+static int unmount_through_pid1(const char *where, dev_t dev, bool detach) {
+        if (!detach) {
+                shut_down_here(where, dev);
+                /* The mount unit unmounts lazily (so that what the job
+                 * mounted below goes with it), which no holder stops: so
+                 * the holders are looked for first, and any that the scan
+                 * names (an open file, a cwd) make it busy. One it cannot
+                 * see keeps the mapping open after the unmount, and its
+                 * removal fails: fenced, unnamed. */
+                _cleanup_free_ Holder *h = NULL;
+                size_t n = 0;
+                int r = holders_find(dev, &h, &n);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n; i++)
+                        if (h[i].why & (HOLDER_FILE | HOLDER_CWD | HOLDER_MAP))
+                                return -EBUSY;
+        }
+        char error[512];
+        int r = pid1_unmount(where, error, sizeof(error));
+        /* Still there: not a mount unit of ours, whose stop is no lazy
+         * unmount (mounted before systemd ran us: the initramfs, an older
+         * scratchd), so what a job mounted below it kept it busy. PID 1
+         * then runs umount --lazy, once for each mount on top. */
+        for (int round = 0; round < 16 && mounted_at(where, dev) > 0; round++) {
+                if (r < 0)
+                        log_debug("%s: %s; unmounting it lazily", where, error);
+                r = pid1_lazy_unmount(where, error, sizeof(error));
+                if (r < 0)
+                        break;
+        }
+        if (r < 0)
+                return log_error_errno(r, "cannot unmount %s through systemd: %s", where, error);
+        r = mounted_at(where, dev);
+        if (r > 0) {
+                log_error("%s is still mounted after systemd's unmount", where);
+                return -EBUSY;
+        }
+        return r;
+}
+
 int fs_unmount_device(const char *where, dev_t dev, bool detach) {
         int r = dev ? mounted_at(where, dev) : fs_mounted_device(where, &dev);
         if (r <= 0)
                 return r;
+        if (through_pid1)
+                return unmount_through_pid1(where, dev, detach);
         /* The host's mount table, where the job's submounts were made. */
         _cleanup_strv_free_ char **submounts = NULL;
         r = holders_submounts("/proc/1/mountinfo", where, &submounts);
@@ -375,8 +536,66 @@ static int do_rmdir(const void *userdata) {
 }
 
 int fs_remove_mount_point(const char *where) {
+        if (through_pid1) {
+                /* On the tmpfs fs_prepare_mount_root() made, which propagation
+                 * brought here writable (our / is read-only), or which was
+                 * there before a restart of ours. */
+                if (rmdir(where) == 0 || errno == ENOENT)
+                        return 0;
+                _cleanup_free_ char *copy = strdup(where);
+                if (errno != EROFS || !copy || fs_writable_here(dirname(copy)) <= 0)
+                        return -EROFS;
+                return rmdir(where) < 0 && errno != ENOENT ? -errno : 0;
+        }
         MountArgs a = { .where = where };
         return in_host_mount_namespace(do_rmdir, &a);
+}
+
+int fs_writable_here(const char *where) {
+        struct statvfs sv;
+        if (!through_pid1)
+                return 0;
+        if (statvfs(where, &sv) < 0)
+                return -errno;
+        if (!(sv.f_flag & ST_RDONLY))
+                return 0;
+        /* Its other flags as they are: a bind remount sets them all. */
+        static const struct {
+                unsigned long st, ms;
+        } keep[] = {
+                { ST_NOSUID, MS_NOSUID },     { ST_NODEV, MS_NODEV },         { ST_NOEXEC, MS_NOEXEC },
+                { ST_NOATIME, MS_NOATIME },   { ST_NODIRATIME, MS_NODIRATIME }, { ST_RELATIME, MS_RELATIME },
+        };
+        unsigned long flags = MS_REMOUNT | MS_BIND;
+        for (size_t i = 0; i < ELEMENTSOF(keep); i++)
+                if (sv.f_flag & keep[i].st)
+                        flags |= keep[i].ms;
+        if (mount(NULL, where, NULL, flags, NULL) < 0)
+                return -errno;
+        log_debug("%s: made writable in our own mount namespace (it was mounted before it was made)", where);
+        return 1;
+}
+
+int fs_prepare_mount_root(const char *where) {
+        static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+        if (!through_pid1)
+                return 0;
+        pthread_mutex_lock(&lock);
+        dev_t dev;
+        _cleanup_strv_free_ char **below = NULL;
+        int r = fs_mounted_device(where, &dev);
+        if (r == 0)
+                r = holders_submounts("/proc/self/mountinfo", where, &below);
+        /* Volumes mounted below it already (an older scratchd mounted them
+         * on the root file system): a tmpfs over them would hide them. */
+        if (r == 0 && !below) {
+                char error[512];
+                r = pid1_mount("tmpfs", where, "tmpfs", "mode=0711,nodev,nosuid,noexec,size=1M", error, sizeof(error));
+                if (r < 0)
+                        log_error_errno(r, "cannot mount a tmpfs at %s through systemd: %s", where, error);
+        }
+        pthread_mutex_unlock(&lock);
+        return r < 0 ? r : 0;
 }
 
 int fs_mounted_device(const char *where, dev_t *ret) {

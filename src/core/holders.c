@@ -9,6 +9,7 @@
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/capability.h>
 
 #include "scratchd/holders.h"
 #include "scratchd/log.h"
@@ -237,7 +238,24 @@ static uid_t real_uid(const char *pid) {
         return (uid_t) -1;
 }
 
-int holders_find(dev_t dev, Holder **ret, size_t *ret_n) {
+/* Reading another uid's fdinfo, cwd and namespace links takes ptrace
+ * rights over it: root without CAP_SYS_PTRACE (scratchd's own unit) would
+ * see only its own processes and call everything else free. (Another uid
+ * sees its own processes: tests.) */
+static int can_see_others(void) {
+        if (geteuid() != 0)
+                return 0;
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = {};
+        if (syscall(SYS_capget, &h, d) < 0)
+                return -errno;
+        return (d[CAP_TO_INDEX(CAP_SYS_PTRACE)].effective & CAP_TO_MASK(CAP_SYS_PTRACE)) ? 0 : -EPERM;
+}
+
+int holders_find_local(dev_t dev, Holder **ret, size_t *ret_n) {
+        int e = can_see_others();
+        if (e < 0)
+                return e;
         _cleanup_(scan_done) Scan s = { .dev = dev };
         if (read_link("self", "ns/mnt", s.self_ns, sizeof(s.self_ns)) < 0)
                 return -errno;
@@ -324,16 +342,6 @@ void holders_format(const Holder *h, size_t n, char *buf, size_t size) {
         }
 }
 
-static _Thread_local char killed_log[1024];
-
-void holders_killed_reset(void) {
-        killed_log[0] = 0;
-}
-
-const char *holders_killed(void) {
-        return killed_log;
-}
-
 /* SIGKILL to this very process: the pid is pinned by a pidfd and its owner
  * read again through it, so that a pid the holder freed and another process
  * took meanwhile is not killed. */
@@ -358,11 +366,10 @@ static int kill_exactly(pid_t pid, uid_t uid) {
         return kill(pid, SIGKILL) < 0 ? -errno : 0;
 }
 
-int holders_kill(dev_t dev, uid_t uid, unsigned long long wait_usec, char *killed, size_t size) {
+int holders_kill_local(dev_t dev, uid_t uid, unsigned long long wait_usec, Holder **ret, size_t *ret_n) {
         _cleanup_free_ Holder *h = NULL;
         size_t n = 0, k = 0;
-        int r = holders_find(dev, &h, &n);
-        killed[0] = 0;
+        int r = holders_find_local(dev, &h, &n);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {
@@ -374,12 +381,7 @@ int holders_kill(dev_t dev, uid_t uid, unsigned long long wait_usec, char *kille
                 else if (e != -ESRCH)
                         log_warning("cannot kill %d (%s, uid %u), which holds the volume: %s%s", (int) h[i].pid,
                                     h[i].comm, (unsigned) uid, strerror(-e),
-                                    e == -EPERM ? " (the daemon needs CAP_KILL)" : "");
-        }
-        holders_format(h, k, killed, size);
-        if (k > 0) {
-                size_t used = strlen(killed_log);
-                snprintf(killed_log + used, sizeof(killed_log) - used, "%s%s", used ? ", " : "", killed);
+                                    e == -EPERM ? " (the scan needs CAP_KILL)" : "");
         }
         /* Gone once /proc no longer shows them, or they are zombies: their
          * files and namespaces are released before that. */
@@ -398,6 +400,8 @@ int holders_kill(dev_t dev, uid_t uid, unsigned long long wait_usec, char *kille
                         break;
                 (void) nanosleep(&(struct timespec) { .tv_nsec = 20000000 }, NULL);
         }
+        *ret = TAKE_PTR(h);
+        *ret_n = k;
         return (int) k;
 }
 

@@ -197,7 +197,9 @@ static int assign(const char *state_dir, const ScratchConfig *sc, Record *rec, c
         snprintf(rec->mount_point, sizeof(rec->mount_point), "%s/%s", sc->mount_point, job);
 
         *step = "mount";
-        r = fs_mount(path, rec->mount_point, sc->file_system);
+        r = fs_prepare_mount_root(sc->mount_point);
+        if (r >= 0)
+                r = fs_mount(path, rec->mount_point, sc->file_system);
         if (r >= 0) {
                 *step = "owner";
                 r = own_root(rec->mount_point, rec->mapping_devnum, uid, gid);

@@ -7,6 +7,7 @@
 #include "scratchd/api.h"
 #include "scratchd/engine.h"
 #include "scratchd/fault.h"
+#include "scratchd/fs.h"
 #include "scratchd/jobvol.h"
 #include "scratchd/log.h"
 #include "scratchd/util.h"
@@ -17,7 +18,12 @@ static int make_job_dir(const char *mount_point, const char *job, uid_t uid, gid
         _cleanup_close_ int dfd = open(mount_point, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0)
                 return -errno;
-        if (mkdirat(dfd, job, 0700) < 0) {
+        int k = mkdirat(dfd, job, 0700);
+        /* Mounted before our namespace was made (the initramfs; us, before
+         * a restart): read-only here until made writable, here only. */
+        if (k < 0 && errno == EROFS && fs_writable_here(mount_point) > 0)
+                k = mkdirat(dfd, job, 0700);
+        if (k < 0) {
                 int e = -errno;
                 /* Made by a Prepare whose state could not be recorded: the
                  * same job's, if it is that user's and private. */

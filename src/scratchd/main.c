@@ -2,11 +2,13 @@
 #include <getopt.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 
 #include "config.h"
 #include "scratchd/config.h"
 #include "scratchd/log.h"
 #include "scratchd/engine.h"
+#include "scratchd/fs.h"
 #include "scratchd/manager.h"
 #include "scratchd/util.h"
 
@@ -126,6 +128,10 @@ int main(int argc, char *argv[]) {
         }
 
         if (streq(verb, "daemon")) {
+                /* Run by systemd (its unit, which cannot join PID 1's mount
+                 * namespace): PID 1 makes our mounts. */
+                if (getenv("INVOCATION_ID") && sd_booted() > 0)
+                        fs_mount_through_pid1(true);
                 Manager *m = NULL;
                 r = manager_new(config, state_dir, NULL, &m);
                 if (r >= 0)

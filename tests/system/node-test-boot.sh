@@ -16,6 +16,10 @@ scratchctl status | sed 's/^/#   /' >> $R
 check "/scratch is mounted where jobs see it (PID 1's namespace), nodev,nosuid" \
         bash -c "findmnt -n -o OPTIONS /scratch | grep -q nosuid,nodev"
 check "... from the dm-crypt mapping" test "$(findmnt -n -o SOURCE /scratch)" = /dev/mapper/scratchd-scratch
+check "... made by PID 1: a transient mount unit" test "$(systemctl show -p Transient --value scratch.mount)" = yes
+check "... of scratchd's" test "$(systemctl show -p Description --value scratch.mount)" = "scratchd: /scratch"
+check "... which unmounts lazily (what a job mounted below goes with it)" \
+        test "$(systemctl show -p LazyUnmount --value scratch.mount)" = yes
 check "the mapping is aes-xts-plain64 with 4096-byte sectors" \
         bash -c "dmsetup table scratchd-scratch | grep -q 'aes-xts-plain64.*sector_size:4096'"
 check "the scratch disk is the by-id one" \
@@ -25,8 +29,11 @@ live_key() { dmsetup table --showkeys scratchd-scratch | awk '{ print $5 }'; }
 keys=("$(live_key)")
 dir=$(scratchctl prepare --job 1 --user nobody)
 check "a job gets its directory" test "$(stat -c '%U %a' "$dir")" = "nobody 700"
-# A process the job left behind, its cwd in the job's directory: under the
-# unit (which grants CAP_KILL for BusyPolicy=kill) the release kills it.
+check "... where the job's user writes, in PID 1's namespace" \
+        setpriv --reuid=nobody --regid=nogroup --clear-groups bash -c "echo data > '$dir/file' && test -s '$dir/file'"
+# A process the job left behind, its cwd in the job's directory: the release
+# has it killed (BusyPolicy=kill) by scratchd-holders.service, the unit that
+# holds CAP_KILL and ptrace rights, which scratchd's own unit does not.
 setpriv --reuid=nobody --regid=nogroup --clear-groups bash -c "cd '$dir' && exec sleep 600" & holder=$!
 for _ in $(seq 1 50); do [ "$(readlink /proc/$holder/cwd)" = "$dir" ] && break; sleep 0.1; done
 check "control: the job's leftover process holds its directory" test "$(readlink /proc/$holder/cwd)" = "$dir"
@@ -35,7 +42,34 @@ gone() { [ ! -e /proc/$holder ] || [ "$(awk '{ print $3 }' /proc/$holder/stat 2>
 for _ in $(seq 1 100); do gone && break; sleep 0.1; done
 check "... killing what the job left holding it" gone
 check "... named in the journal" bash -c "journalctl -u scratchd --no-pager | grep -q 'killed what job.*$holder (sleep, uid 65534, cwd)'"
+check "... by scratchd-holders.service, which its socket started" systemctl -q is-active scratchd-holders.service
+hpid=$(systemctl show -p MainPID --value scratchd-holders.service)
+check "... and which holds CAP_KILL and CAP_SYS_PTRACE (and CAP_DAC_READ_SEARCH), nothing else" \
+        test "$(awk '/^CapBnd/ { print $2 }' /proc/$hpid/status)" = 0000000000080024
 wait $holder 2> /dev/null
+
+# A job's mount below its directory, then the directory on its path swapped
+# for a symlink (the job's user owns it) that points at a mount of the
+# host's. systemd keeps a unit for the job's mount, by the path it saw, and
+# that unit requires scratchd's. The release stops only scratchd's own unit
+# (ignore-dependencies), whose lazy unmount detaches the job's mount with
+# it; the host's mount that the old path now leads to is left alone. (With
+# a plain stop, which would stop the job's unit too, it was left alone as
+# well in this image: umount -c finds no such path in the mount table.
+# So this checks the outcome, not which of the two guards it.)
+as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+mkdir -p /victim/b && mount -t tmpfs -o size=1m victim /victim/b
+dir=$(scratchctl prepare --job 2 --user nobody)
+as_nobody mkdir -p "$dir/a/b" && mount -t tmpfs -o size=1m jobs-own "$dir/a/b"
+unit=$(systemd-escape -p --suffix=mount "$dir/a/b")
+for _ in $(seq 1 50); do [ "$(systemctl show -p ActiveState --value "$unit")" = active ] && break; sleep 0.1; done
+check "control: systemd has a unit for the job's own mount ($unit)" \
+        test "$(systemctl show -p ActiveState --value "$unit")" = active
+as_nobody mv "$dir/a" "$dir/a2" && as_nobody ln -s /victim "$dir/a"
+check "control: that unit's path now leads to the host's mount" test "$(findmnt -n -o SOURCE --target "$dir/a/b")" = victim
+check "the release succeeds" scratchctl release --job 2
+check "... and the host's mount is still there" test "$(findmnt -n -o SOURCE /victim/b)" = victim
+umount /victim/b
 keys+=("$(live_key)")
 check "a wipe by hand" scratchctl wipe
 keys+=("$(live_key)")
@@ -100,8 +134,15 @@ pid=$(systemctl show -p MainPID --value scratchd.service)
 check "the service runs confined (ProtectSystem=strict: / is read-only for it)" \
         bash -c "awk '\$5 == \"/\" { print \$6 }' /proc/$pid/mountinfo | grep -q '^ro'"
 check "the service cannot dump core (LimitCORE=0)" bash -c "grep -Eq '^Max core file size +0 +0' /proc/$pid/limits"
-check "the service's capabilities are only what the unit grants" \
-        test "$(awk '/^CapBnd/ { print $2 }' /proc/$pid/status)" = 00000000002c0021
+check "the service's capabilities are only what the unit grants (CAP_SYS_ADMIN, CAP_CHOWN)" \
+        test "$(awk '/^CapBnd/ { print $2 }' /proc/$pid/status)" = 0000000000200001
+# CAP_SYS_CHROOT is bit 18, CAP_SYS_PTRACE 19, CAP_KILL 5, CAP_SYS_ADMIN 21.
+has_cap() { local eff; eff=$(awk '/^CapEff/ { print $2 }' /proc/$pid/status); (( (0x$eff >> $1 & 1) == 1 )); }
+check_fails "... neither CAP_SYS_PTRACE" has_cap 19
+check_fails "... nor CAP_SYS_CHROOT" has_cap 18
+check_fails "... nor CAP_KILL" has_cap 5
+check "control: it does hold CAP_SYS_ADMIN" has_cap 21
+
 # Cipher=auto under the hardened unit, which allows no AF_ALG: /proc/crypto
 # shows only the C AES (UML), Adiantum is not listed before its first use, so
 # auto keeps AES-XTS and says why. With the drop-in the README gives, the

@@ -82,6 +82,7 @@ else
         squeue | sed 's/^/#   /' >> $R
         cat $HS/A.out $HS/B.out 2>/dev/null | sed 's/^/#   /' >> $R
         journalctl -b -u slurmctld -u slurmd -u scratchd --no-pager | tail -n 40 | sed 's/^/#   /' >> $R
+        journalctl -b _PID=1 --no-pager | grep -i 'scratch\|mount\|dev-mapper' | tail -n 30 | sed 's/^/#   pid1: /' >> $R
         finish
 fi
 jobA=$(id_of A); jobB=$(id_of B)
@@ -96,6 +97,11 @@ check "job $jobA's volume is alice's, 1 GiB (the prolog passed its tmpdisk)" \
 check "job $jobB's volume is bob's, 1 GiB" test "$(job_field "$jobB" user) $(job_field "$jobB" size_bytes)" = "bob $GIB"
 check "... each on a mapping of its own" \
         test "$(findmnt -n -o SOURCE "/scratch/$jobA")" != "$(findmnt -n -o SOURCE "/scratch/$jobB")"
+check "... each mounted by PID 1 (a transient mount unit)" \
+        test "$(systemctl show -p Transient --value "$(systemd-escape -p --suffix=mount "/scratch/$jobA")")" = yes
+check "... on mount points in a tmpfs at /scratch that PID 1 mounted too" \
+        test "$(findmnt -n -o FSTYPE /scratch) $(systemctl show -p Transient --value scratch.mount)" = "tmpfs yes"
+check "... which others may pass through, not list" test "$(stat -c %a /scratch)" = 711
 wait_for 60 'grep -q PEER-SEEN $HS/A.out && grep -q PEER-SEEN $HS/B.out'
 check "A saw B running and could not read B's SCRATCH" grep -q '^PEER-SEEN: B' $HS/A.out
 check "B saw A running and could not read A's SCRATCH" grep -q '^PEER-SEEN: A' $HS/B.out
@@ -139,8 +145,10 @@ for j in A B C; do
         sed "s/^/#   $j: /" $HS/$j.out >> $R
         check "job $j found its own SCRATCH and kept its data (JOB-OK)" grep -q '^JOB-OK$' $HS/$j.out
 done
+# COMPLETING until its epilog (the release) is done: waited for.
 for id in $jobA $jobB $jobC; do
-        check "job $id COMPLETED, exit 0:0" bash -c "scontrol -o show job $id | grep -q 'JobState=COMPLETED .*ExitCode=0:0'"
+        check "job $id COMPLETED, exit 0:0" \
+                wait_for 120 "scontrol -o show job $id | grep -q 'JobState=COMPLETED .*ExitCode=0:0'"
 done
 wait_for 60 '[ "$(pool jobs)" = 0 ]'
 
@@ -172,5 +180,6 @@ check "the whole pool is free" test "$(pool free_bytes)" = "$size"
 check "no job mount is left under /scratch" bash -c "! findmnt -rn -o TARGET | grep -q '^/scratch/'"
 if grep -q '^not ok' $R; then
         journalctl -b -u slurmctld -u slurmd -u scratchd --no-pager | tail -n 60 | sed 's/^/#   /' >> $R
+        journalctl -b _PID=1 --no-pager | grep -i 'scratch\|mount\|dev-mapper' | tail -n 30 | sed 's/^/#   pid1: /' >> $R
 fi
 finish

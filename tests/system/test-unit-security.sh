@@ -1,11 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# The service unit's hardening, scored by systemd itself: exposure at most 2.1
-# (2.0 before CAP_KILL, which BusyPolicy=kill needs to stop a finished job's
-# processes of another uid; the way down to 1.6 is mounting through PID 1 and
-# a separate, smaller unit for the holder scan and kills)
-# (`systemd-analyze security --offline=true`), and `systemd-analyze verify`
-# clean for both units.
+# The units' hardening, scored by systemd itself (`systemd-analyze security
+# --offline=true`): scratchd.service at most 1.6 (mounts made by PID 1, the
+# holder scan and kills in scratchd-holders.service), scratchd-holders.service
+# at most 1.6 too; and `systemd-analyze verify` clean for every unit.
 set -u
 root=$(dirname "$(realpath "$0")")/../..
 scratchd=${SCRATCHD:?SCRATCHD must name the built scratchd}
@@ -14,24 +12,35 @@ if ! systemd-analyze --help 2>/dev/null | grep -q -- --offline; then
         echo "SKIP: systemd-analyze lacks --offline (systemd 252 or later)"; exit 77
 fi
 fail=0
-out=$(systemd-analyze security --offline=true "$root/systemd/scratchd.service" 2>&1)
-exposure=$(sed -n 's/.*Overall exposure level for scratchd.service: \([0-9.]*\).*/\1/p' <<<"$out")
-echo "# systemd-analyze security --offline=true: exposure $exposure (target: at most 2.1)"
-grep '✗' <<<"$out" | sed 's/  */ /g; s/^/#   /'
-if [ -n "$exposure" ] && [ "$(echo "$exposure <= 2.1" | bc)" = 1 ]; then
-        echo "ok 1 - scratchd.service exposure $exposure <= 2.1"
-else
-        echo "not ok 1 - scratchd.service exposure '${exposure:-none}' is above 2.1"; fail=1
-fi
+n=0
+score() {  # score UNIT-FILE NAME-IN-OUTPUT
+        local out exposure
+        out=$(systemd-analyze security --offline=true "$1" 2>&1)
+        exposure=$(sed -n "s/.*Overall exposure level for $2: \([0-9.]*\).*/\1/p" <<<"$out")
+        echo "# $2: systemd-analyze security --offline=true: exposure $exposure (target: at most 1.6)"
+        grep '✗' <<<"$out" | sed 's/  */ /g; s/^/#   /'
+        n=$((n + 1))
+        if [ -n "$exposure" ] && [ "$(echo "$exposure <= 1.6" | bc)" = 1 ]; then
+                echo "ok $n - $2 exposure $exposure <= 1.6"
+        else
+                echo "not ok $n - $2 exposure '${exposure:-none}' is above 1.6"; fail=1
+        fi
+}
+score "$root/systemd/scratchd.service" scratchd.service
+score "$root/systemd/scratchd-holders.service" 'scratchd-holders.service'
 
 # verify wants the ExecStart binary to exist: point it at the build.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 sed "s|^ExecStart=/usr/sbin/scratchd|ExecStart=$scratchd|" "$root/systemd/scratchd.service" > "$tmp/scratchd.service"
-cp "$root/systemd/scratchd.socket" "$tmp/"
-if out=$(systemd-analyze verify --man=no "$tmp/scratchd.service" "$tmp/scratchd.socket" 2>&1) && [ -z "$out" ]; then
-        echo "ok 2 - systemd-analyze verify is clean for scratchd.service and scratchd.socket"
+sed "s|^ExecStart=/usr/libexec/scratchd/scratchd-holders|ExecStart=${SCRATCHD_HOLDERS:?SCRATCHD_HOLDERS must name the built scratchd-holders}|" \
+        "$root/systemd/scratchd-holders.service" > "$tmp/scratchd-holders.service"
+cp "$root/systemd/scratchd.socket" "$root/systemd/scratchd-holders.socket" "$tmp/"
+units=("$tmp/scratchd.service" "$tmp/scratchd.socket" "$tmp/scratchd-holders.socket" "$tmp/scratchd-holders.service")
+n=$((n + 1))
+if out=$(systemd-analyze verify --man=no "${units[@]}" 2>&1) && [ -z "$out" ]; then
+        echo "ok $n - systemd-analyze verify is clean for scratchd.service, scratchd.socket, scratchd-holders.socket and scratchd-holders.service"
 else
-        echo "not ok 2 - systemd-analyze verify:"; sed 's/^/#   /' <<<"$out"; fail=1
+        echo "not ok $n - systemd-analyze verify:"; sed 's/^/#   /' <<<"$out"; fail=1
 fi
 exit $fail

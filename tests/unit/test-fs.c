@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "scratchd/fs.h"
+#include "scratchd/pid1.h"
 #include "scratchd/util.h"
 #include "helpers.h"
 
@@ -98,8 +99,28 @@ static void test_minimums_are_real(void **state) {
         assert_string_equal(out, "Filesystem must be larger than 300MB.");
 }
 
+/* As systemd-escape -p --suffix=mount spells them (systemd 252). */
+static void test_pid1_unit_name(void **state) {
+        static const char *const cases[][2] = {
+                { "/scratch", "scratch.mount" },
+                { "/scratch/job 1", "scratch-job\\x201.mount" },
+                { "/scratch/a-b", "scratch-a\\x2db.mount" },
+                { "/.x/.y", "\\x2ex-.y.mount" },
+                { "/", "-.mount" },
+                { "/scratch//j/", "scratch-j.mount" },
+                { "/a/\xc3\xbc", "a-\\xc3\\xbc.mount" },
+        };
+        char buf[64];
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                assert_int_equal(pid1_unit_name(cases[i][0], buf, sizeof(buf)), 0);
+                assert_string_equal(buf, cases[i][1]);
+        }
+        assert_int_equal(pid1_unit_name("/scratch/long", buf, 12), -ENAMETOOLONG);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_pid1_unit_name),
                 cmocka_unit_test(test_check_size),
                 cmocka_unit_test(test_every_file_system_has_a_minimum),
                 cmocka_unit_test_setup_teardown(test_minimums_are_real, setup_tempdir, teardown_tempdir),

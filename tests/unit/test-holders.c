@@ -17,7 +17,11 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <linux/capability.h>
 #include <unistd.h>
 
 #include "scratchd/holders.h"
@@ -96,13 +100,17 @@ static void test_submounts(void **state) {
         assert_int_equal(holders_submounts("/nonexistent/mountinfo", "/scratch", &subs), -ENOENT);
 }
 
-static pid_t child_in(const char *dir, bool open_file) {
+/* A child that holds `dir` by an open file or its cwd; `as`: of that uid
+ * (and gid), not ours, where not 0. */
+static pid_t child_in(const char *dir, bool open_file, uid_t as) {
         int ready[2];
         assert_int_equal(pipe(ready), 0);
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
                 alarm(20);   /* gone by itself if the test fails before it kills it */
+                if (as != 0 && (setresgid(as, as, as) < 0 || setresuid(as, as, as) < 0))
+                        _exit(1);
                 if (open_file) {
                         char p[4096];
                         snprintf(p, sizeof(p), "%s/held", dir);
@@ -167,7 +175,7 @@ static void test_find_real(void **state) {
         struct stat st;
         assert_int_equal(stat(dir, &st), 0);
 
-        pid_t by_cwd = child_in(dir, false), by_file = child_in(dir, true);
+        pid_t by_cwd = child_in(dir, false, 0), by_file = child_in(dir, true, 0);
         Holder *h = NULL;
         size_t n = 0;
         assert_int_equal(holders_find(st.st_dev, &h, &n), 0);
@@ -228,12 +236,170 @@ static void test_find_thread(void **state) {
         rmdir(dir);
 }
 
+/* scratchd-holders --listen on a socket of this test's, named to holders.c
+ * through $SCRATCHD_HOLDERS_SOCKET; its pid into *ret_pid. */
+static char helper_socket[64];
+
+static pid_t start_helper(void) {
+        const char *bin = getenv("SCRATCHD_HOLDERS_BIN");
+        if (!bin || access(bin, X_OK) < 0)
+                return -1;
+        snprintf(helper_socket, sizeof(helper_socket), "/tmp/test-holders-%d.sock", (int) getpid());
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                execl(bin, bin, "--listen", helper_socket, (char *) NULL);
+                _exit(127);
+        }
+        /* Listening once a connection is taken. */
+        for (int i = 0; i < 500; i++) {
+                struct sockaddr_un sa = { .sun_family = AF_UNIX };
+                strcpy(sa.sun_path, helper_socket);
+                int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                int ok = connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0;
+                close(fd);
+                if (ok)
+                        break;
+                usleep(10000);
+        }
+        setenv("SCRATCHD_HOLDERS_SOCKET", helper_socket, 1);
+        return pid;
+}
+
+static void stop_helper(pid_t pid) {
+        unsetenv("SCRATCHD_HOLDERS_SOCKET");
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        unlink(helper_socket);
+}
+
+/* Through the helper, as the daemon under systemd: the same holders found,
+ * the job user's killed and named, a request it does not know refused. */
+static void test_through_helper(void **state) {
+        if (geteuid() != 0)
+                skip();   /* kills another uid's process */
+        pid_t helper = start_helper();
+        if (helper < 0)
+                skip();
+        char dir[] = "/tmp/test-holders-dir-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(chmod(dir, 0755), 0);
+        struct stat st;
+        assert_int_equal(stat(dir, &st), 0);
+        pid_t nobody = child_in(dir, false, 65534), root_child = child_in(dir, false, 0);
+
+        Holder *h = NULL;
+        size_t n = 0;
+        assert_int_equal(holders_find(st.st_dev, &h, &n), 0);
+        assert_non_null(find_pid(h, n, nobody));
+        assert_int_equal(find_pid(h, n, nobody)->uid, 65534);
+        assert_true(find_pid(h, n, nobody)->why & HOLDER_CWD);
+        assert_non_null(find_pid(h, n, root_child));
+        free(h);
+
+        char killed[1024];
+        holders_killed_reset();
+        assert_int_equal(holders_kill(st.st_dev, 65534, 2000000, killed, sizeof(killed)), 1);
+        char want[64];
+        snprintf(want, sizeof(want), "%d (", (int) nobody);
+        assert_non_null(strstr(killed, want));
+        assert_non_null(strstr(holders_killed(), want));
+        int status;
+        assert_int_equal(waitpid(nobody, &status, 0), nobody);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        /* Root's holder: never killed, still there. */
+        assert_int_equal(kill(root_child, 0), 0);
+        assert_int_equal(holders_kill(st.st_dev, 0, 100000, killed, sizeof(killed)), 0);
+        assert_int_equal(kill(root_child, 0), 0);
+
+        /* A request the helper does not know: refused, said so. */
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        strcpy(sa.sun_path, helper_socket);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        assert_int_equal(write(fd, "delete everything\n", 18), 18);
+        shutdown(fd, SHUT_WR);
+        char answer[64] = "";
+        assert_true(read(fd, answer, sizeof(answer) - 1) > 0);
+        assert_string_equal(answer, "end -22\n");
+        close(fd);
+
+        /* The control that these went through the helper: without it, its
+         * socket left behind, the same call fails. */
+        kill(helper, SIGKILL);
+        waitpid(helper, NULL, 0);
+        h = NULL;
+        assert_int_equal(holders_find(st.st_dev, &h, &n), -ECONNREFUSED);
+        kill(root_child, SIGKILL);
+        waitpid(root_child, NULL, 0);
+        stop_helper(helper);
+        rmdir(dir);
+}
+
+/* A helper's socket that nobody answers on is an error, not a scan here
+ * that might not see (and not "no holders"). No socket at all: here. */
+static void test_helper_gone(void **state) {
+        char path[] = "/tmp/test-holders-stale-XXXXXX";
+        assert_non_null(mkdtemp(path));
+        char sock[128];
+        snprintf(sock, sizeof(sock), "%s/s", path);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        strcpy(sa.sun_path, sock);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        close(fd);   /* the file stays; nothing listens */
+        setenv("SCRATCHD_HOLDERS_SOCKET", sock, 1);
+        Holder *h = NULL;
+        size_t n = 0;
+        assert_int_equal(holders_find(makedev(4095, 1048575), &h, &n), -ECONNREFUSED);
+        char killed[64];
+        assert_int_equal(holders_kill(makedev(4095, 1048575), 1000, 0, killed, sizeof(killed)), -ECONNREFUSED);
+        unlink(sock);
+        /* The control: no socket, the scan is made here, and answers. */
+        assert_int_equal(holders_find(makedev(4095, 1048575), &h, &n), 0);
+        free(h);
+        unsetenv("SCRATCHD_HOLDERS_SOCKET");
+        rmdir(path);
+}
+
+/* Root without CAP_SYS_PTRACE (scratchd's unit) cannot see other uids'
+ * processes: the scan says so rather than find nobody. */
+static void test_blind_scan_fails(void **state) {
+        if (geteuid() != 0)
+                skip();
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                struct __user_cap_header_struct hd = { .version = _LINUX_CAPABILITY_VERSION_3 };
+                struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+                Holder *h = NULL;
+                size_t n = 0;
+                /* The control first: with it, the scan runs. */
+                if (holders_find_local(makedev(4095, 1048575), &h, &n) != 0)
+                        _exit(2);
+                free(h);
+                if (syscall(SYS_capget, &hd, d) < 0)
+                        _exit(3);
+                d[CAP_TO_INDEX(CAP_SYS_PTRACE)].effective &= ~CAP_TO_MASK(CAP_SYS_PTRACE);
+                if (syscall(SYS_capset, &hd, d) < 0)
+                        _exit(4);
+                _exit(holders_find_local(makedev(4095, 1048575), &h, &n) == -EPERM ? 0 : 5);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_mountinfo_line),
                 cmocka_unit_test(test_submounts),
                 cmocka_unit_test(test_find_real),
                 cmocka_unit_test(test_find_thread),
+                cmocka_unit_test(test_through_helper),
+                cmocka_unit_test(test_helper_gone),
+                cmocka_unit_test(test_blind_scan_fails),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
