@@ -65,7 +65,8 @@ typedef struct ApiBackend {
         void (*prepare)(void *userdata, Call *call, const Caller *c, const char *job, const char *user, int64_t uid,
                         const char *volume, uint64_t size, ApiResult *r);
         void (*release)(void *userdata, Call *call, const Caller *c, const char *job, ApiResult *r);
-        void (*wipe)(void *userdata, Call *call, const Caller *c, const char *volume, ApiResult *r);
+        /* force: a volume a job holds is wiped too (the job loses its scratch). */
+        void (*wipe)(void *userdata, Call *call, const Caller *c, const char *volume, bool force, ApiResult *r);
         void (*subscribe)(void *userdata, Call *call, ApiResult *r);
         void (*get_metrics)(void *userdata, ApiResult *r);
         void *userdata;

@@ -53,8 +53,9 @@ const char api_interface_description[] =
         "# Takes the job's volume back, crypto-erases and re-keys it; returns once it is CLEAN again.\n"
         "method Release(job: string) -> (volume: string, key_generation: int)\n"
         "\n"
-        "# Crypto-erases and re-keys a volume (or every volume) now.\n"
-        "method Wipe(volume: ?string) -> (volumes: []Volume)\n"
+        "# Crypto-erases and re-keys a volume (or every volume) now. A volume a job holds (IN_USE) is\n"
+        "# refused (VolumeBusy) unless force is true: then its job loses its scratch at once.\n"
+        "method Wipe(volume: ?string, force: ?bool) -> (volumes: []Volume)\n"
         "\n"
         "# The state of every volume, then each change as it happens (call with more).\n"
         "method Subscribe() -> (volumes: ?[]Volume, volume: ?Volume)\n"
@@ -63,7 +64,7 @@ const char api_interface_description[] =
         "method GetMetrics() -> (text: string)\n"
         "\n"
         "error NotAuthorized ()\n"
-        "error VolumeBusy (volume: string, state: string, job: ?string)\n"
+        "error VolumeBusy (volume: string, state: string, job: ?string, reason: ?string)\n"
         "error VolumeFailed (volume: string, reason: string)\n"
         "error NoSuchJob (job: string)\n"
         "error NoSuchUser (user: string)\n"
@@ -113,6 +114,7 @@ typedef enum ParamType {
         PARAM_STRING,   /* 1-256 bytes, no NUL */
         PARAM_UID,      /* an integer uid, 0 to 4294967294 */
         PARAM_SIZE,     /* an integer number of bytes, > 0 */
+        PARAM_BOOL,     /* true or false */
 } ParamType;
 
 typedef struct Param {
@@ -139,7 +141,7 @@ static const Method methods[] = {
             { "volume", false },
             { "size", false, PARAM_SIZE } } },
         { "io.scratchd.Release", M_RELEASE, ACCESS_OPERATE, { { "job", true } } },
-        { "io.scratchd.Wipe", M_WIPE, ACCESS_OPERATE, { { "volume", false } } },
+        { "io.scratchd.Wipe", M_WIPE, ACCESS_OPERATE, { { "volume", false }, { "force", false, PARAM_BOOL } } },
         { "io.scratchd.Subscribe", M_SUBSCRIBE, ACCESS_READ, {} },
         { "io.scratchd.GetMetrics", M_GET_METRICS, ACCESS_READ, {} },
         { "org.varlink.service.GetInfo", M_GET_INFO, ACCESS_PUBLIC, {} },
@@ -188,6 +190,15 @@ static bool check_params(const Method *m, json_object *params, const char *value
                 }
                 if (json_object_is_type(val, json_type_null) && !p->required)
                         continue;
+                if (p->type == PARAM_BOOL) {
+                        if (!json_object_is_type(val, json_type_boolean)) {
+                                api_result_invalid_parameter(r, key);
+                                return false;
+                        }
+                        /* Present: its name; true: "true" (a static string). */
+                        values[p - m->params] = json_object_get_boolean(val) ? "true" : NULL;
+                        continue;
+                }
                 if (p->type == PARAM_UID || p->type == PARAM_SIZE) {
                         int64_t i;
                         if (!get_int_param(val, p->type == PARAM_UID ? 0 : 1,
@@ -301,7 +312,7 @@ void api_dispatch(const ApiBackend *b, Call *call, const Caller *c, const Varlin
                         b->release(b->userdata, call, c, v[0], ret);
                 break;
         case M_WIPE:
-                b->wipe(b->userdata, call, c, v[0], ret);
+                b->wipe(b->userdata, call, c, v[0], v[1] != NULL, ret);
                 break;
         case M_SUBSCRIBE:
                 /* A oneway subscription could never be answered nor end. */

@@ -599,7 +599,7 @@ static void backend_release(void *userdata, Call *call, const Caller *c, const c
         audit_log(m->audit, &e);
 }
 
-static void backend_wipe(void *userdata, Call *call, const Caller *c, const char *volume, ApiResult *r) {
+static void backend_wipe(void *userdata, Call *call, const Caller *c, const char *volume, bool force, ApiResult *r) {
         Manager *m = userdata;
 
         if (volume && !manager_find_volume(m, volume)) {
@@ -612,6 +612,16 @@ static void backend_wipe(void *userdata, Call *call, const Caller *c, const char
                 Volume *v = &m->volumes[i];
                 if ((!volume || streq(volume, v->sc->name)) && !volume_idle(v)) {
                         api_result_error(r, API_ERROR_VOLUME_BUSY, volume_brief(v));
+                        return;
+                }
+                /* A job's scratch taken from under it: only when asked for. */
+                if ((!volume || streq(volume, v->sc->name)) && v->rec.state == STATE_IN_USE && !force) {
+                        char why[512];
+                        json_object *p = volume_brief(v);
+                        snprintf(why, sizeof(why), "job %s (user %s) uses it; release it when the job ends, or "
+                                 "'scratchctl wipe --force' to erase it under the job", v->rec.job, v->rec.user);
+                        json_object_object_add(p, "reason", json_object_new_string(why));
+                        api_result_error(r, API_ERROR_VOLUME_BUSY, p);
                         return;
                 }
                 /* A pool is wiped under no running job: only fenced job

@@ -22,11 +22,12 @@ enum {
         EXIT_NOT_AUTHORIZED = 3,
         EXIT_UNREACHABLE = 4,     /* scratchd not running, not answering, or answering nonsense */
         EXIT_NOT_FOUND = 5,       /* no such job, user or volume */
+        EXIT_NOT_READY = 6,       /* status --check: a volume being wiped, set up or not there (yet) */
 };
 
 static const char *socket_path = DEFAULT_SOCKET_PATH;
 static int timeout_sec = -1;     /* -1: the command's default */
-static bool arg_json;
+static bool arg_json, arg_check, arg_force;
 
 static void help(void) {
         printf("Usage: scratchctl [OPTIONS] COMMAND\n"
@@ -35,14 +36,17 @@ static void help(void) {
                "crypto-erases it between jobs.\n"
                "\n"
                "Commands:\n"
-               "  status [--json]                      every volume's state (a table, or JSON)\n"
+               "  status [--json] [--check]            every volume's state (a table, or JSON); --check:\n"
+               "                                       exit 0 only if every volume, and every job volume,\n"
+               "                                       is CLEAN or IN_USE (for node health checks)\n"
                "  prepare --job ID --user NAME         hand a CLEAN volume to a job; prints the job's\n"
                "          (or --uid UID) [--volume NAME] directory (0700, owned by the user)\n"
                "          [--size SIZE]                shared mode: the job volume's size, in bytes or\n"
                "                                       with K, M, G, T or P (100G; JobSize= when not given)\n"
                "  release --job ID                     take the job's volume back; returns once it is\n"
                "                                       crypto-erased and CLEAN again\n"
-               "  wipe [--volume NAME]                 crypto-erase and re-key now\n"
+               "  wipe [--volume NAME] [--force]       crypto-erase and re-key now; a volume a job\n"
+               "                                       holds only with --force (the job loses its data)\n"
                "  metrics                              metrics in the Prometheus text format\n"
                "  watch [--json]                       print each state change as it happens\n"
                "\n"
@@ -62,6 +66,8 @@ static void help(void) {
                "     for status, metrics and watch)\n"
                "  4  scratchd is not running or did not answer\n"
                "  5  no such job, user or volume\n"
+               "  6  status --check: a volume is being wiped or set up, or is not there: look\n"
+               "     again later (1: a volume is FAILED and needs an admin)\n"
                "Scheduler hooks should drain the node on any status but 0; the reason is on\n"
                "stderr, in one line.\n");
 }
@@ -193,8 +199,9 @@ static int explain_error(const char *error, json_object *p) {
                            "'scratchctl wipe'", volume, param_string(p, "reason") ?: "unknown reason");
         if (streq(error, API_ERROR_VOLUME_BUSY)) {
                 char why[256];
-                return die(EXIT_FAILED, "scratchd: volume %s is %s; wait, or release that job first", volume,
-                           describe_unavailable(p, why, sizeof(why)));
+                const char *reason = param_string(p, "reason");
+                return die(EXIT_FAILED, "scratchd: volume %s is %s; %s", volume,
+                           describe_unavailable(p, why, sizeof(why)), reason ?: "wait, or release that job first");
         }
         if (streq(error, API_ERROR_NO_CLEAN_VOLUME)) {
                 /* Each volume and why it cannot be had, on one line. */
@@ -395,11 +402,54 @@ static void print_table(json_object *volumes) {
         }
 }
 
+/* status --check: FAILED anywhere is 1 (an admin must look: the volume or
+ * a job volume is fenced); a volume in any other state but CLEAN or IN_USE
+ * is 6 (it clears by itself: a wipe or a setup runs, a disk is not there
+ * yet), a job volume being released is not (the pool gives other jobs
+ * theirs meanwhile). Each in one line on stderr. */
+static int check_one(json_object *v, const char *job_of, int worst) {
+        const char *state = param_string(v, "state") ?: "?", *reason = param_string(v, "reason");
+        const char *name = param_string(v, job_of ? "job" : "name") ?: "?";
+        if (streq(state, "CLEAN") || streq(state, "IN_USE") || (job_of && !streq(state, "FAILED")))
+                return worst;
+        int code = streq(state, "FAILED") ? EXIT_FAILED : EXIT_NOT_READY;
+        fprintf(stderr, "scratchctl: %s%s%s %s is %s%s%s\n", job_of ? "volume " : "", job_of ?: "",
+                job_of ? ": job" : "volume", name, state, reason && reason[0] ? ": " : "", reason ?: "");
+        return worst == EXIT_FAILED ? worst : code;
+}
+
+static int check_volumes(json_object *volumes) {
+        int worst = EXIT_OK;
+        size_t n = json_object_array_length(volumes);
+        for (size_t i = 0; i < n; i++) {
+                json_object *v = json_object_array_get_idx(volumes, i), *jobs;
+                worst = check_one(v, NULL, worst);
+                if (json_object_object_get_ex(v, "jobs", &jobs) && json_object_is_type(jobs, json_type_array))
+                        for (size_t j = 0; j < json_object_array_length(jobs); j++)
+                                worst = check_one(json_object_array_get_idx(jobs, j), param_string(v, "name") ?: "?",
+                                                  worst);
+        }
+        if (n == 0) {
+                fprintf(stderr, "scratchctl: scratchd has no volume\n");
+                worst = EXIT_NOT_READY;
+        }
+        return worst;
+}
+
 static int cmd_status(void) {
         json_object *p = NULL, *volumes;
         int r = call("io.scratchd.GetStatus", NULL, 30, &p);
         if (r != 0)
                 return r;
+        if (!json_object_object_get_ex(p, "volumes", &volumes) || !json_object_is_type(volumes, json_type_array)) {
+                json_object_put(p);
+                return die(EXIT_UNREACHABLE, "scratchd's status has no volumes list");
+        }
+        if (arg_check) {
+                r = check_volumes(volumes);
+                json_object_put(p);
+                return r;
+        }
         if (arg_json)
                 printf("%s\n", json_object_to_json_string_ext(p, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -485,6 +535,8 @@ static int cmd_wipe(const char *volume) {
         json_object *params = json_object_new_object(), *p = NULL;
         if (volume)
                 json_object_object_add(params, "volume", json_object_new_string(volume));
+        if (arg_force)
+                json_object_object_add(params, "force", json_object_new_boolean(true));
         int r = call("io.scratchd.Wipe", params, 300, &p);
         json_object_put(p);
         return r;
@@ -546,7 +598,8 @@ static int cmd_watch(void) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_SOCKET = 0x100, ARG_TIMEOUT, ARG_JOB, ARG_USER, ARG_UID, ARG_VOLUME, ARG_SIZE, ARG_JSON, ARG_VERSION };
+        enum { ARG_SOCKET = 0x100, ARG_TIMEOUT, ARG_JOB, ARG_USER, ARG_UID, ARG_VOLUME, ARG_SIZE, ARG_JSON, ARG_VERSION,
+               ARG_CHECK, ARG_FORCE };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, ARG_SOCKET },
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
@@ -556,6 +609,8 @@ int main(int argc, char *argv[]) {
                 { "volume", required_argument, NULL, ARG_VOLUME },
                 { "size", required_argument, NULL, ARG_SIZE },
                 { "json", no_argument, NULL, ARG_JSON },
+                { "check", no_argument, NULL, ARG_CHECK },
+                { "force", no_argument, NULL, ARG_FORCE },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -595,6 +650,12 @@ int main(int argc, char *argv[]) {
                 case ARG_JSON:
                         arg_json = true;
                         break;
+                case ARG_CHECK:
+                        arg_check = true;
+                        break;
+                case ARG_FORCE:
+                        arg_force = true;
+                        break;
                 case 'h':
                         help();
                         return EXIT_OK;
@@ -612,6 +673,10 @@ int main(int argc, char *argv[]) {
                 return die(EXIT_USAGE, "unexpected argument '%s'; see 'scratchctl --help'", argv[optind + 1]);
         const char *verb = argv[optind];
 
+        if (arg_check && !streq(verb, "status"))
+                return die(EXIT_USAGE, "--check is for status only");
+        if (arg_force && !streq(verb, "wipe"))
+                return die(EXIT_USAGE, "--force is for wipe only");
         if (streq(verb, "status"))
                 return cmd_status();
         if (streq(verb, "prepare"))

@@ -441,6 +441,38 @@ static void test_release_retried(void **state) {
         answer_done(&r3);
 }
 
+/* A wipe of a volume a job holds: refused, naming the job and --force;
+ * with force, it is wiped (and the job has lost its scratch). */
+static void test_wipe_in_use_needs_force(void **state) {
+        Fixture *f = fixture_new(state, 1, NULL);
+        Answer a = {}, w = {}, wf = {};
+        Call *cp = prepare(f, &a, "51");
+        assert_true(run_until(f->m, answered, &a));
+        assert_int_equal(state_of(f, 0), STATE_IN_USE);
+        uint64_t gen = f->m->volumes[0].rec.generation;
+
+        Call *cw = invoke(f->m, &w, "io.scratchd.Wipe", "{\"volume\":\"scratch\"}");
+        assert_int_equal(w.n, 1);
+        assert_string_equal(w.error, API_ERROR_VOLUME_BUSY);
+        assert_string_equal(str(w.parameters, "job"), "51");
+        assert_non_null(strstr(str(w.parameters, "reason"), "job 51 (user "));
+        assert_non_null(strstr(str(w.parameters, "reason"), "--force"));
+        assert_int_equal(state_of(f, 0), STATE_IN_USE);   /* untouched */
+        assert_int_equal(f->m->volumes[0].rec.generation, gen);
+
+        Call *cf = invoke(f->m, &wf, "io.scratchd.Wipe", "{\"volume\":\"scratch\",\"force\":true}");
+        assert_true(run_until(f->m, answered, &wf));
+        assert_string_equal(wf.error, "");
+        assert_int_equal(state_of(f, 0), STATE_CLEAN);
+        assert_int_equal(f->m->volumes[0].rec.generation, gen + 1);
+        call_unref(cp);
+        call_unref(cw);
+        call_unref(cf);
+        answer_done(&a);
+        answer_done(&w);
+        answer_done(&wf);
+}
+
 static void test_prepare_while_wiping(void **state) {
         Fixture *f = fixture_new(state, 1, NULL);
         Answer w = {}, p = {}, s = {};
@@ -1661,6 +1693,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_prepare_retried_same_directory, fixture_free),
                 cmocka_unit_test_teardown(test_prepare_by_uid, fixture_free),
                 cmocka_unit_test_teardown(test_release_retried, fixture_free),
+                cmocka_unit_test_teardown(test_wipe_in_use_needs_force, fixture_free),
                 cmocka_unit_test_teardown(test_prepare_while_wiping, fixture_free),
                 cmocka_unit_test_teardown(test_wipe_overdue, fixture_free),
                 cmocka_unit_test_teardown(test_stop_waits_for_work, fixture_free),

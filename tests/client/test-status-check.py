@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""scratchctl status --check, for node health checks, against a stand-in
+for scratchd: a Unix socket that answers GetStatus with the volumes each
+case gives (varlink: one JSON object, NUL-terminated, each way). What the
+daemon itself reports in each state is tested with the real daemon in UML
+(tests/integration); here, only what the client makes of it: the exit
+code and the line on stderr."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+
+SCRATCHCTL = os.environ["SCRATCHCTL"]
+n = 0
+failed = False
+
+
+def serve_once(sock, reply, seen):
+    conn, _ = sock.accept()
+    buf = b""
+    while not buf.endswith(b"\0"):
+        d = conn.recv(65536)
+        if not d:
+            break
+        buf += d
+    seen.append(json.loads(buf.rstrip(b"\0")))
+    conn.sendall(json.dumps(reply).encode() + b"\0")
+    conn.close()
+
+
+def run(reply, *args):
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "io.scratchd")
+        seen = []
+        if reply is not None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.bind(path)
+            sock.listen(1)
+            t = threading.Thread(target=serve_once, args=(sock, reply, seen), daemon=True)
+            t.start()
+        p = subprocess.run([SCRATCHCTL, "--socket", path, "--timeout", "10", *args], capture_output=True, text=True,
+                           timeout=30)
+        return p.returncode, p.stderr, seen
+
+
+def check(what, reply, args, code, stderr_has=None):
+    global n, failed
+    n += 1
+    rc, err, seen = run(reply, *args)
+    ok = rc == code and (stderr_has is None or stderr_has in err)
+    if reply is not None and not seen:
+        ok = False
+        err += " (scratchctl never called)"
+    elif seen and seen[0].get("method") != "io.scratchd.GetStatus" and args[0] == "status":
+        ok = False
+        err += f" (called {seen[0].get('method')})"
+    print(f"{'ok' if ok else 'not ok'} {n} - {what}: exit {rc}" + ("" if ok else f" (want {code}); stderr: {err.strip()}"))
+    failed = failed or not ok
+
+
+def status(*volumes):
+    return {"parameters": {"volumes": list(volumes)}}
+
+
+def vol(state, reason=None, jobs=None, name="scratch"):
+    v = {"name": name, "state": state}
+    if reason:
+        v["reason"] = reason
+    if jobs is not None:
+        v["jobs"] = jobs
+    return v
+
+
+check("CLEAN", status(vol("CLEAN")), ["status", "--check"], 0)
+check("IN_USE", status(vol("IN_USE")), ["status", "--check"], 0)
+check("FAILED: 1, the reason on stderr", status(vol("FAILED", "wipe failed at discard: Input/output error")),
+      ["status", "--check"], 1, "volume scratch is FAILED: wipe failed at discard: Input/output error")
+check("control: the same FAILED volume without --check: exit 0 (a table)", status(vol("FAILED", "x")),
+      ["status"], 0)
+check("WIPING: 6, look again", status(vol("WIPING")), ["status", "--check"], 6, "volume scratch is WIPING")
+check("ABSENT: 6", status(vol("ABSENT")), ["status", "--check"], 6)
+check("DIRTY: 6", status(vol("DIRTY")), ["status", "--check"], 6)
+check("a FAILED job volume in a CLEAN pool: 1, named",
+      status(vol("CLEAN", jobs=[{"job": "41", "state": "IN_USE"},
+                                {"job": "42", "state": "FAILED", "reason": "mkfs failed"}])),
+      ["status", "--check"], 1, "volume scratch: job 42 is FAILED: mkfs failed")
+check("a job volume being released in a CLEAN pool: 0",
+      status(vol("CLEAN", jobs=[{"job": "41", "state": "DIRTY"}, {"job": "43", "state": "WIPING"}])),
+      ["status", "--check"], 0)
+check("one volume WIPING, another FAILED: 1 (FAILED counts)",
+      status(vol("WIPING", name="a"), vol("FAILED", "gone", name="b")), ["status", "--check"], 1,
+      "volume b is FAILED")
+check("one volume FAILED, the next WIPING: still 1",
+      status(vol("FAILED", "gone", name="a"), vol("WIPING", name="b")), ["status", "--check"], 1)
+check("no volume at all: 6", status(), ["status", "--check"], 6, "no volume")
+check("not authorized: 3", {"error": "io.scratchd.NotAuthorized", "parameters": {}}, ["status", "--check"], 3)
+check("no scratchd: 4", None, ["status", "--check"], 4)
+check("--check with another command: 2", None, ["wipe", "--check"], 2, "--check is for status only")
+print(f"1..{n}")
+sys.exit(1 if failed else 0)
