@@ -437,6 +437,10 @@ void volume_work_done(Volume *v) {
                 v->rec = v->result.rec;
                 failed = v->result.r < 0;
                 bool wiped = v->rec.generation != gen_before || w != WORK_ADOPT;
+                if (wiped)
+                        duration_observe(&v->counters.wipe_seconds, usec);
+                if (w == WORK_RELEASE)
+                        duration_observe(&v->counters.release_seconds, usec);
                 if (wiped) {
                         if (failed)
                                 v->counters.wipe_failures++;

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "scratchd/api.h"
+#include "scratchd/metrics.h"
 #include "scratchd/reserve.h"
 #include "scratchd/util.h"
 #include "scratchd/varlink.h"
@@ -47,7 +48,10 @@ static void help(void) {
                "                                       crypto-erased and CLEAN again\n"
                "  wipe [--volume NAME] [--force]       crypto-erase and re-key now; a volume a job\n"
                "                                       holds only with --force (the job loses its data)\n"
-               "  metrics                              metrics in the Prometheus text format\n"
+               "  metrics [--output-dir DIR]           metrics in the Prometheus text format; with\n"
+               "                                       --output-dir, written atomically as\n"
+               "                                       DIR/scratchd.prom (node_exporter's textfile\n"
+               "                                       collector; scratchd-metrics.timer does this)\n"
                "  watch [--json]                       print each state change as it happens\n"
                "\n"
                "Options:\n"
@@ -542,16 +546,23 @@ static int cmd_wipe(const char *volume) {
         return r;
 }
 
-static int cmd_metrics(void) {
+static int cmd_metrics(const char *output_dir) {
         json_object *p = NULL;
         int r = call("io.scratchd.GetMetrics", NULL, 30, &p);
         if (r != 0)
                 return r;
         const char *text = param_string(p, "text");
-        if (text)
+        if (!text)
+                r = die(EXIT_UNREACHABLE, "scratchd's reply has no metrics text");
+        else if (!output_dir)
                 fputs(text, stdout);
+        else {
+                int k = metrics_write_textfile(output_dir, text);
+                if (k < 0)
+                        r = die(EXIT_FAILED, "cannot write %s/scratchd.prom: %s", output_dir, strerror(-k));
+        }
         json_object_put(p);
-        return text ? 0 : die(EXIT_UNREACHABLE, "scratchd's reply has no metrics text");
+        return r;
 }
 
 static void print_change(json_object *v) {
@@ -599,7 +610,7 @@ static int cmd_watch(void) {
 
 int main(int argc, char *argv[]) {
         enum { ARG_SOCKET = 0x100, ARG_TIMEOUT, ARG_JOB, ARG_USER, ARG_UID, ARG_VOLUME, ARG_SIZE, ARG_JSON, ARG_VERSION,
-               ARG_CHECK, ARG_FORCE };
+               ARG_CHECK, ARG_FORCE, ARG_OUTPUT_DIR };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, ARG_SOCKET },
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
@@ -611,11 +622,12 @@ int main(int argc, char *argv[]) {
                 { "json", no_argument, NULL, ARG_JSON },
                 { "check", no_argument, NULL, ARG_CHECK },
                 { "force", no_argument, NULL, ARG_FORCE },
+                { "output-dir", required_argument, NULL, ARG_OUTPUT_DIR },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
         };
-        const char *job = NULL, *user = NULL, *uid = NULL, *volume = NULL, *size = NULL;
+        const char *job = NULL, *user = NULL, *uid = NULL, *volume = NULL, *size = NULL, *output_dir = NULL;
         int c;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
@@ -656,6 +668,9 @@ int main(int argc, char *argv[]) {
                 case ARG_FORCE:
                         arg_force = true;
                         break;
+                case ARG_OUTPUT_DIR:
+                        output_dir = optarg;
+                        break;
                 case 'h':
                         help();
                         return EXIT_OK;
@@ -677,6 +692,8 @@ int main(int argc, char *argv[]) {
                 return die(EXIT_USAGE, "--check is for status only");
         if (arg_force && !streq(verb, "wipe"))
                 return die(EXIT_USAGE, "--force is for wipe only");
+        if (output_dir && !streq(verb, "metrics"))
+                return die(EXIT_USAGE, "--output-dir is for metrics only");
         if (streq(verb, "status"))
                 return cmd_status();
         if (streq(verb, "prepare"))
@@ -686,7 +703,7 @@ int main(int argc, char *argv[]) {
         if (streq(verb, "wipe"))
                 return cmd_wipe(volume);
         if (streq(verb, "metrics"))
-                return cmd_metrics();
+                return cmd_metrics(output_dir);
         if (streq(verb, "watch"))
                 return cmd_watch();
         return die(EXIT_USAGE, "unknown command '%s'; use status, prepare, release, wipe, metrics or watch", verb);

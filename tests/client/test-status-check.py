@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""scratchctl status --check, for node health checks, against a stand-in
+"""scratchctl status --check (node health checks) and metrics --output-dir, against a stand-in
 for scratchd: a Unix socket that answers GetStatus with the volumes each
 case gives (varlink: one JSON object, NUL-terminated, each way). What the
 daemon itself reports in each state is tested with the real daemon in UML
@@ -100,5 +100,31 @@ check("no volume at all: 6", status(), ["status", "--check"], 6, "no volume")
 check("not authorized: 3", {"error": "io.scratchd.NotAuthorized", "parameters": {}}, ["status", "--check"], 3)
 check("no scratchd: 4", None, ["status", "--check"], 4)
 check("--check with another command: 2", None, ["wipe", "--check"], 2, "--check is for status only")
+
+# metrics --output-dir: the text, written whole as DIR/scratchd.prom.
+def check_metrics():
+    global n, failed
+    text = "# HELP scratchd_build_info x\n# TYPE scratchd_build_info gauge\nscratchd_build_info{version=\"1\"} 1\n"
+    with tempfile.TemporaryDirectory() as out:
+        rc, err, seen = run({"parameters": {"text": text}}, "metrics", "--output-dir", out)
+        got = open(os.path.join(out, "scratchd.prom")).read() if os.path.exists(os.path.join(out, "scratchd.prom")) else None
+        n += 1
+        ok = rc == 0 and got == text and seen and seen[0].get("method") == "io.scratchd.GetMetrics"
+        print(f"{'ok' if ok else 'not ok'} {n} - metrics --output-dir writes DIR/scratchd.prom, as scratchd gave it"
+              + ("" if ok else f": exit {rc}, {err.strip()}, file {got!r}"))
+        failed = failed or not ok
+        leftovers = [f for f in os.listdir(out) if f != "scratchd.prom"]
+        n += 1
+        print(f"{'ok' if not leftovers else 'not ok'} {n} - ... and leaves no temporary file ({leftovers})")
+        failed = failed or bool(leftovers)
+    rc, err, _ = run({"parameters": {"text": text}}, "metrics", "--output-dir", "/nonexistent/dir")
+    n += 1
+    ok = rc == 1 and "cannot write /nonexistent/dir/scratchd.prom" in err
+    print(f"{'ok' if ok else 'not ok'} {n} - a directory that is not there: exit 1, said: exit {rc}, {err.strip()}")
+    failed = failed or not ok
+
+
+check_metrics()
+check("--output-dir with another command: 2", None, ["status", "--output-dir", "/tmp"], 2, "--output-dir is for metrics only")
 print(f"1..{n}")
 sys.exit(1 if failed else 0)
