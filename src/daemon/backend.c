@@ -591,11 +591,26 @@ static void backend_release(void *userdata, Call *call, const Caller *c, const c
                 }
         }
 
+        /* A volume being adopted (a restart, a boot) may turn out to be
+         * the job's: not known yet, so not answered yet (scratchctl asks
+         * again while VolumeBusy says "adopting"). */
+        for (size_t i = 0; i < m->n_volumes; i++)
+                if (m->volumes[i].work == WORK_ADOPT) {
+                        api_result_error(r, API_ERROR_VOLUME_BUSY, volume_brief(&m->volumes[i]));
+                        return;
+                }
+
+        /* No volume holds it, or did since we started: its prolog failed,
+         * or it ran before a reboot (whose wipe at boot erased everything).
+         * Nothing to erase, and the epilog must not drain the node for it. */
         json_object *p = json_object_new_object();
-        json_object_object_add(p, "job", json_object_new_string(job));
-        api_result_error(r, API_ERROR_NO_SUCH_JOB, p);
-        AuditEvent e = { .event = "release", .job = job, .caller_uid = c->uid, .caller_pid = c->pid,
-                         .result = API_ERROR_NO_SUCH_JOB };
+        json_object_object_add(p, "volume", json_object_new_string(""));
+        json_object_object_add(p, "key_generation", json_object_new_int64(0));
+        json_object_object_add(p, "unknown", json_object_new_boolean(true));
+        r->parameters = p;
+        log_info("release of job %s: no volume holds it, nor did since scratchd started; nothing to erase", job);
+        AuditEvent e = { .event = "release-unknown", .job = job, .caller_uid = c->uid, .caller_pid = c->pid,
+                         .result = "ok" };
         audit_log(m->audit, &e);
 }
 

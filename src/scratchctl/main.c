@@ -45,7 +45,8 @@ static void help(void) {
                "          [--size SIZE]                shared mode: the job volume's size, in bytes or\n"
                "                                       with K, M, G, T or P (100G; JobSize= when not given)\n"
                "  release --job ID                     take the job's volume back; returns once it is\n"
-               "                                       crypto-erased and CLEAN again\n"
+               "                                       crypto-erased and CLEAN again (a job no volume\n"
+               "                                       holds: nothing to erase, success)\n"
                "  wipe [--volume NAME] [--force]       crypto-erase and re-key now; a volume a job\n"
                "                                       holds only with --force (the job loses its data)\n"
                "  metrics [--output-dir DIR]           metrics in the Prometheus text format; with\n"
@@ -94,20 +95,48 @@ typedef struct Client {
         uint64_t deadline;   /* 0: none */
 } Client;
 
-static int client_connect(Client *c, int default_timeout) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+static uint64_t deadline_of(int default_timeout) {
         int t = timeout_sec >= 0 ? timeout_sec : default_timeout;
+        return t > 0 ? now_usec() + (uint64_t) t * USEC_PER_SEC : 0;
+}
+
+/* Whether there is time for another try in a second. Without a deadline
+ * (--timeout 0, watch), none: asked again for ever, a call would hang
+ * without a word. */
+static bool time_for_another(uint64_t deadline) {
+        return deadline && now_usec() + USEC_PER_SEC < deadline;
+}
+
+/* Connects by `deadline`. A daemon that is restarting without systemd's
+ * socket (no socket file, or nobody listening on it) is waited for. */
+static int client_connect_by(Client *c, uint64_t deadline) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
         c->len = 0;
-        c->deadline = t > 0 ? now_usec() + (uint64_t) t * USEC_PER_SEC : 0;
+        c->fd = -1;
+        c->deadline = deadline;
         if (strlen(socket_path) >= sizeof(sa.sun_path))
                 return die(EXIT_USAGE, "socket path %s is too long", socket_path);
         strcpy(sa.sun_path, socket_path);
-        c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (c->fd < 0 || connect(c->fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+        for (;;) {
+                c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (c->fd >= 0 && connect(c->fd, (struct sockaddr *) &sa, sizeof(sa)) == 0)
+                        return 0;
+                int e = errno;
+                if (c->fd >= 0)
+                        close(c->fd);
+                c->fd = -1;
+                if ((e == ENOENT || e == ECONNREFUSED) && time_for_another(deadline)) {
+                        (void) nanosleep(&(struct timespec) { .tv_sec = 1 }, NULL);
+                        continue;
+                }
                 return die(EXIT_UNREACHABLE, "cannot reach scratchd at %s: %s; is scratchd.service running?",
-                           socket_path, strerror(errno));
-        return 0;
+                           socket_path, strerror(e));
+        }
+}
+
+static int client_connect(Client *c, int default_timeout) {
+        return client_connect_by(c, deadline_of(default_timeout));
 }
 
 static int client_send(Client *c, const char *method, json_object *params, bool more) {
@@ -267,26 +296,53 @@ static int explain_error(const char *error, json_object *p) {
 }
 
 /* One call, one reply. On success *ret_params holds the reply's parameters. */
-static int call(const char *method, json_object *params, int default_timeout, json_object **ret_params) {
-        Client c;
-        int r = client_connect(&c, default_timeout);
-        if (r == 0)
-                r = client_send(&c, method, params, false);
-        else
-                json_object_put(params);
-        if (r == 0) {
-                _cleanup_free_ char *error = NULL;
-                json_object *p = NULL;
-                r = client_receive(&c, &error, &p, NULL);
-                if (r == 0 && error) {
-                        r = explain_error(error, p);
-                        json_object_put(p);
-                } else if (r == 0)
-                        *ret_params = p;
+/* An error that clears by itself: every volume it names is being adopted,
+ * wiped or set up, not held by a job nor FAILED. Asked again, within the
+ * timeout, rather than failed (a hook would drain the node for it). */
+static bool transient(const char *error, json_object *p) {
+        json_object *vols;
+        if (streq(error, API_ERROR_VOLUME_BUSY))
+                return param_string(p, "activity") && !streq(param_string(p, "state") ?: "", "FAILED");
+        if (!streq(error, API_ERROR_NO_CLEAN_VOLUME) || !json_object_object_get_ex(p, "volumes", &vols) ||
+            !json_object_is_type(vols, json_type_array) || json_object_array_length(vols) == 0)
+                return false;
+        for (size_t i = 0; i < json_object_array_length(vols); i++) {
+                json_object *v = json_object_array_get_idx(vols, i);
+                const char *state = param_string(v, "state") ?: "";
+                if (streq(state, "FAILED") || (!param_string(v, "activity") && !streq(state, "WIPING")))
+                        return false;
         }
-        if (c.fd >= 0)
-                close(c.fd);
-        return r;
+        return true;
+}
+
+static int call(const char *method, json_object *params, int default_timeout, json_object **ret_params) {
+        uint64_t deadline = deadline_of(default_timeout);
+        for (;;) {
+                Client c;
+                int r = client_connect_by(&c, deadline);
+                if (r == 0)
+                        r = client_send(&c, method, json_object_get(params), false);
+                if (r == 0) {
+                        _cleanup_free_ char *error = NULL;
+                        json_object *p = NULL;
+                        r = client_receive(&c, &error, &p, NULL);
+                        if (r == 0 && error && transient(error, p) && time_for_another(deadline)) {
+                                json_object_put(p);
+                                close(c.fd);
+                                (void) nanosleep(&(struct timespec) { .tv_sec = 1 }, NULL);
+                                continue;
+                        }
+                        if (r == 0 && error) {
+                                r = explain_error(error, p);
+                                json_object_put(p);
+                        } else if (r == 0)
+                                *ret_params = p;
+                }
+                if (c.fd >= 0)
+                        close(c.fd);
+                json_object_put(params);
+                return r;
+        }
 }
 
 static bool get_bool(json_object *o, const char *key) {
@@ -531,6 +587,9 @@ static int cmd_release(const char *job) {
         json_object *params = json_object_new_object(), *p = NULL;
         json_object_object_add(params, "job", json_object_new_string(job));
         int r = call("io.scratchd.Release", params, 300, &p);
+        if (r == 0 && get_bool(p, "unknown"))
+                printf("scratchd: job %s holds no volume here, nor did since scratchd started (its prolog failed, "
+                       "or ran before a reboot): nothing to erase\n", job);
         json_object_put(p);
         return r;
 }

@@ -260,6 +260,9 @@ static bool answered(Manager *m, void *arg) {
 /* n_volumes volumes, "scratch" and (second) "other", each on its own mount
  * directory, with `extra` lines in [Scratch]; adopted (wiped by the fake)
  * to CLEAN. */
+/* Set by a test: its fixture's adoption is held at the gate, not waited for. */
+static bool hold_adoption;
+
 static Fixture *fixture_new_with(void **state, size_t n_volumes, const char *fail, const char *extra) {
         Fixture *f = calloc(1, sizeof(Fixture));
         _cleanup_free_ char *text = NULL, *error = NULL;
@@ -303,8 +306,11 @@ static Fixture *fixture_new_with(void **state, size_t n_volumes, const char *fai
         nss_delay_ms = 0;
         VolumeWorker worker = { .run = fake_run };
         assert_int_equal(manager_new(f->config, f->state_dir, &worker, &f->m), 0);
+        if (hold_adoption)
+                gate(true);
         manager_startup(f->m);
-        assert_true(run_until(f->m, all_idle, NULL));
+        if (!hold_adoption)
+                assert_true(run_until(f->m, all_idle, NULL));
         *state = f;
         return f;
 }
@@ -439,6 +445,33 @@ static void test_release_retried(void **state) {
         answer_done(&r1);
         answer_done(&r2);
         answer_done(&r3);
+}
+
+/* A Release while the volume is being adopted (a restart): not known yet,
+ * so VolumeBusy, "adopting" (scratchctl asks again); once adopted, a job no
+ * volume holds is released at once, "unknown", nothing erased. */
+static void test_release_during_adoption(void **state) {
+        hold_adoption = true;
+        Fixture *f = fixture_new(state, 1, NULL);
+        hold_adoption = false;
+        Answer a = {}, b = {};
+        Call *ca = invoke(f->m, &a, "io.scratchd.Release", "{\"job\":\"5\"}");
+        assert_int_equal(a.n, 1);
+        assert_string_equal(a.error, API_ERROR_VOLUME_BUSY);
+        assert_string_equal(str(a.parameters, "activity"), "adopting");
+        gate(false);
+        assert_true(run_until(f->m, all_idle, NULL));
+        uint64_t gen = f->m->volumes[0].rec.generation;
+        Call *cb = invoke(f->m, &b, "io.scratchd.Release", "{\"job\":\"5\"}");
+        assert_int_equal(b.n, 1);
+        assert_string_equal(b.error, "");
+        assert_true(json_object_get_boolean(json_object_object_get(b.parameters, "unknown")));
+        assert_int_equal(state_of(f, 0), STATE_CLEAN);
+        assert_int_equal(f->m->volumes[0].rec.generation, gen);   /* nothing erased */
+        call_unref(ca);
+        call_unref(cb);
+        answer_done(&a);
+        answer_done(&b);
 }
 
 /* A wipe of a volume a job holds: refused, naming the job and --force;
@@ -1030,10 +1063,14 @@ static void test_shared_release_one(void **state) {
         assert_int_equal(r2.n, 1);
         assert_string_equal(r2.error, "");
         assert_int_equal(fw.n_releases - releases, 1);
-        /* A job that never had a volume here. */
+        /* A job that never had a volume here: nothing to erase, success,
+         * saying so; nothing else touched. */
         Call *cr3 = release(f, &r3, "999");
         assert_int_equal(r3.n, 1);
-        assert_string_equal(r3.error, API_ERROR_NO_SUCH_JOB);
+        assert_string_equal(r3.error, "");
+        assert_true(json_object_get_boolean(json_object_object_get(r3.parameters, "unknown")));
+        assert_string_equal(str(r3.parameters, "volume"), "");
+        assert_int_equal(fw.n_releases - releases, 1);
         assert_int_equal(volume_visible_state(pool_find_job(f->m, "102")), STATE_IN_USE);
 
         call_unref(cr);
@@ -1694,6 +1731,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_prepare_by_uid, fixture_free),
                 cmocka_unit_test_teardown(test_release_retried, fixture_free),
                 cmocka_unit_test_teardown(test_wipe_in_use_needs_force, fixture_free),
+                cmocka_unit_test_teardown(test_release_during_adoption, fixture_free),
                 cmocka_unit_test_teardown(test_prepare_while_wiping, fixture_free),
                 cmocka_unit_test_teardown(test_wipe_overdue, fixture_free),
                 cmocka_unit_test_teardown(test_stop_waits_for_work, fixture_free),
