@@ -462,6 +462,8 @@ void volume_work_done(Volume *v) {
                         schedule_adopt_retry(v);
                 else if (w == WORK_ADOPT)
                         v->retry_usec = 0;
+                if (w == WORK_ADOPT)
+                        v->settled = true;
                 v->result.killed[0] = 0;
                 if (v->sc->mode == SCRATCH_MODE_SHARED)
                         pool_work_done(v, w);

@@ -474,6 +474,21 @@ static void test_release_during_adoption(void **state) {
         answer_done(&b);
 }
 
+/* READY=1 (systemd starts slurmd after it) only once every volume's first
+ * adoption has ended: not while one runs. */
+static void test_ready_after_adoption(void **state) {
+        hold_adoption = true;
+        Fixture *f = fixture_new(state, 2, NULL);
+        hold_adoption = false;
+        f->m->running = true;   /* as manager_run() has it */
+        manager_check_ready(f->m);
+        assert_false(f->m->ready);
+        gate(false);
+        assert_true(run_until(f->m, all_idle, NULL));
+        assert_true(f->m->volumes[0].settled && f->m->volumes[1].settled);
+        assert_true(f->m->ready);
+}
+
 /* A wipe of a volume a job holds: refused, naming the job and --force;
  * with force, it is wiped (and the job has lost its scratch). */
 static void test_wipe_in_use_needs_force(void **state) {
@@ -1732,6 +1747,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_release_retried, fixture_free),
                 cmocka_unit_test_teardown(test_wipe_in_use_needs_force, fixture_free),
                 cmocka_unit_test_teardown(test_release_during_adoption, fixture_free),
+                cmocka_unit_test_teardown(test_ready_after_adoption, fixture_free),
                 cmocka_unit_test_teardown(test_prepare_while_wiping, fixture_free),
                 cmocka_unit_test_teardown(test_wipe_overdue, fixture_free),
                 cmocka_unit_test_teardown(test_stop_waits_for_work, fixture_free),
