@@ -69,6 +69,9 @@ typedef struct ApiBackend {
         void (*wipe)(void *userdata, Call *call, const Caller *c, const char *volume, bool force, ApiResult *r);
         void (*subscribe)(void *userdata, Call *call, ApiResult *r);
         void (*get_metrics)(void *userdata, ApiResult *r);
+        /* GetJob: `c` is the caller, whom the backend checks (the job's own
+         * user, or a reader); NULL: NoSuchJob for every job. */
+        void (*get_job)(void *userdata, const Caller *c, const char *job, ApiResult *r);
         void *userdata;
         gid_t read_gid, operator_gid;
         /* Whether the group database still lists a user in a group; NULL:

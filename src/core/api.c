@@ -66,6 +66,10 @@ const char api_interface_description[] =
         "# Metrics in the Prometheus text format.\n"
         "method GetMetrics() -> (text: string)\n"
         "\n"
+        "# The directory of a job that a volume holds: for the job's own user (a task prolog) and readers;\n"
+        "# NoSuchJob for anyone else, as for a job no volume holds.\n"
+        "method GetJob(job: string) -> (volume: string, directory: string, user: string)\n"
+        "\n"
         "error NotAuthorized ()\n"
         "error VolumeBusy (volume: string, state: string, job: ?string, reason: ?string)\n"
         "error VolumeFailed (volume: string, reason: string)\n"
@@ -109,6 +113,7 @@ typedef enum MethodId {
         M_WIPE,
         M_SUBSCRIBE,
         M_GET_METRICS,
+        M_GET_JOB,
         M_GET_INFO,
         M_GET_INTERFACE_DESCRIPTION,
 } MethodId;
@@ -147,6 +152,9 @@ static const Method methods[] = {
         { "io.scratchd.Wipe", M_WIPE, ACCESS_OPERATE, { { "volume", false }, { "force", false, PARAM_BOOL } } },
         { "io.scratchd.Subscribe", M_SUBSCRIBE, ACCESS_READ, {} },
         { "io.scratchd.GetMetrics", M_GET_METRICS, ACCESS_READ, {} },
+        /* Anyone may ask; the backend answers only the job's own user and
+         * readers (NoSuchJob to others, who learn nothing). */
+        { "io.scratchd.GetJob", M_GET_JOB, ACCESS_PUBLIC, { { "job", true } } },
         { "org.varlink.service.GetInfo", M_GET_INFO, ACCESS_PUBLIC, {} },
         { "org.varlink.service.GetInterfaceDescription", M_GET_INTERFACE_DESCRIPTION, ACCESS_PUBLIC,
           { { "interface", true } } },
@@ -326,6 +334,14 @@ void api_dispatch(const ApiBackend *b, Call *call, const Caller *c, const Varlin
                 break;
         case M_GET_METRICS:
                 b->get_metrics(b->userdata, ret);
+                break;
+        case M_GET_JOB:
+                if (!job_id_valid(v[0]))
+                        api_result_invalid_parameter(ret, "job");
+                else if (b->get_job)
+                        b->get_job(b->userdata, c, v[0], ret);
+                else
+                        api_result_error(ret, API_ERROR_NO_SUCH_JOB, NULL);
                 break;
         case M_GET_INFO:
                 get_info(ret);

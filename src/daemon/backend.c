@@ -674,6 +674,45 @@ static void backend_wipe(void *userdata, Call *call, const Caller *c, const char
         operation_volume_done(op, NULL, false);
 }
 
+static void backend_get_job(void *userdata, const Caller *c, const char *job, ApiResult *r) {
+        Manager *m = userdata;
+        const char *volume = NULL, *user = NULL;
+        char directory[PATH_MAX];
+        uid_t uid = (uid_t) -1;
+
+        Volume *j = pool_find_job(m, job);
+        if (j && volume_visible_state(j) == STATE_IN_USE) {
+                volume = j->pool->sc->name;
+                user = j->rec.user;
+                uid = j->rec.uid;
+                snprintf(directory, sizeof(directory), "%s", j->rec.mount_point);
+        }
+        for (size_t i = 0; !volume && i < m->n_volumes; i++) {
+                Volume *v = &m->volumes[i];
+                if (v->sc->mode == SCRATCH_MODE_SHARED || volume_visible_state(v) != STATE_IN_USE ||
+                    !streq(v->rec.job, job))
+                        continue;
+                volume = v->sc->name;
+                user = v->rec.user;
+                uid = v->rec.uid;
+                snprintf(directory, sizeof(directory), "%s/%s", v->sc->mount_point, job);
+        }
+        /* The job's own user, or whoever may read status: the same answer
+         * for a job that is someone else's as for one that is not there. */
+        if (!volume || (c->uid != uid && !auth_allowed_now(ACCESS_READ, c, m->api.read_gid, m->api.operator_gid,
+                                                           m->api.group_lists ?: auth_group_lists_cached))) {
+                json_object *p = json_object_new_object();
+                json_object_object_add(p, "job", json_object_new_string(job));
+                api_result_error(r, API_ERROR_NO_SUCH_JOB, p);
+                return;
+        }
+        json_object *p = json_object_new_object();
+        json_object_object_add(p, "volume", json_object_new_string(volume));
+        json_object_object_add(p, "directory", json_object_new_string(directory));
+        json_object_object_add(p, "user", json_object_new_string(user));
+        r->parameters = p;
+}
+
 void backend_init(Manager *m, ApiBackend *ret) {
         *ret = (ApiBackend) {
                 .get_status = backend_get_status,
@@ -682,6 +721,7 @@ void backend_init(Manager *m, ApiBackend *ret) {
                 .wipe = backend_wipe,
                 .subscribe = backend_subscribe,
                 .get_metrics = backend_get_metrics,
+                .get_job = backend_get_job,
                 .userdata = m,
         };
 }

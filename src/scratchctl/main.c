@@ -47,6 +47,8 @@ static void help(void) {
                "  release --job ID                     take the job's volume back; returns once it is\n"
                "                                       crypto-erased and CLEAN again (a job no volume\n"
                "                                       holds: nothing to erase, success)\n"
+               "  job-dir --job ID                     the directory of a job that a volume holds (for\n"
+               "                                       the job's own user, as in a task prolog, and readers)\n"
                "  wipe [--volume NAME] [--force]       crypto-erase and re-key now; a volume a job\n"
                "                                       holds only with --force (the job loses its data)\n"
                "  metrics [--output-dir DIR]           metrics in the Prometheus text format; with\n"
@@ -596,6 +598,23 @@ static int cmd_release(const char *job) {
         return r;
 }
 
+static int cmd_job_dir(const char *job) {
+        if (!job)
+                return die(EXIT_USAGE, "job-dir needs --job ID");
+        json_object *params = json_object_new_object(), *p = NULL;
+        json_object_object_add(params, "job", json_object_new_string(job));
+        int r = call("io.scratchd.GetJob", params, 30, &p);
+        if (r == 0) {
+                const char *dir = param_string(p, "directory");
+                if (dir)
+                        printf("%s\n", dir);
+                else
+                        r = die(EXIT_UNREACHABLE, "scratchd's reply has no directory");
+        }
+        json_object_put(p);
+        return r;
+}
+
 static int cmd_wipe(const char *volume) {
         json_object *params = json_object_new_object(), *p = NULL;
         if (volume)
@@ -743,7 +762,7 @@ int main(int argc, char *argv[]) {
                 }
 
         if (optind >= argc)
-                return die(EXIT_USAGE, "no command given; use status, prepare, release, wipe, metrics or watch "
+                return die(EXIT_USAGE, "no command given; use status, prepare, release, job-dir, wipe, metrics or watch "
                            "(see 'scratchctl --help')");
         if (optind + 1 < argc)
                 return die(EXIT_USAGE, "unexpected argument '%s'; see 'scratchctl --help'", argv[optind + 1]);
@@ -763,9 +782,11 @@ int main(int argc, char *argv[]) {
                 return cmd_release(job);
         if (streq(verb, "wipe"))
                 return cmd_wipe(volume);
+        if (streq(verb, "job-dir"))
+                return cmd_job_dir(job);
         if (streq(verb, "metrics"))
                 return cmd_metrics(output_dir);
         if (streq(verb, "watch"))
                 return cmd_watch();
-        return die(EXIT_USAGE, "unknown command '%s'; use status, prepare, release, wipe, metrics or watch", verb);
+        return die(EXIT_USAGE, "unknown command '%s'; use status, prepare, release, job-dir, wipe, metrics or watch", verb);
 }

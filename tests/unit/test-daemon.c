@@ -197,9 +197,14 @@ static void answer_done(Answer *a) {
 
 /* A client's call as the transport hands it over. Returns the Call, which the
  * test holds as the transport would while the client is connected. */
+/* The caller of the next invoke(): root unless a test says otherwise. */
+static Caller next_caller = { .uid = 0 };
+
 static Call *invoke_more(Manager *m, Answer *a, const char *method, const char *params, bool more) {
-        const Caller root = { .uid = 0, .pid = getpid() };
-        Call *call = call_new(&root, false, more, fake_send, a);
+        Caller caller = next_caller;
+        caller.pid = getpid();
+        next_caller = (Caller) { .uid = 0 };
+        Call *call = call_new(&caller, false, more, fake_send, a);
         assert_non_null(call);
         VarlinkCall vc = { .method = strdup(method), .parameters = json_tokener_parse(params ?: "{}"), .more = more };
         assert_non_null(vc.parameters);
@@ -472,6 +477,46 @@ static void test_release_during_adoption(void **state) {
         call_unref(cb);
         answer_done(&a);
         answer_done(&b);
+}
+
+/* GetJob, for a task prolog: the job's directory for the job's own user
+ * (and root); anyone else, like a job no volume holds, gets NoSuchJob. */
+static void test_get_job(void **state) {
+        Fixture *f = fixture_new(state, 1, NULL);
+        if (geteuid() != 0)
+                skip();   /* the job is nobody's: its directory is chowned */
+        Answer a = {}, own = {}, other = {}, none = {}, byroot = {};
+        Call *cp = invoke(f->m, &a, "io.scratchd.Prepare", "{\"job\":\"61\",\"uid\":65534}");
+        assert_true(run_until(f->m, answered, &a));
+        assert_string_equal(a.error, "");
+        char want[256];
+        snprintf(want, sizeof(want), "%s/61", f->mounts[0]);
+
+        next_caller = (Caller) { .uid = 65534, .gid = 65534 };
+        Call *c1 = invoke(f->m, &own, "io.scratchd.GetJob", "{\"job\":\"61\"}");
+        assert_string_equal(own.error, "");
+        assert_string_equal(str(own.parameters, "directory"), want);
+        assert_string_equal(str(own.parameters, "user"), f->m->volumes[0].rec.user);
+
+        /* Another uid, in no group of scratchd's: as if there were no job. */
+        next_caller = (Caller) { .uid = 4242, .gid = 4242 };
+        Call *c2 = invoke(f->m, &other, "io.scratchd.GetJob", "{\"job\":\"61\"}");
+        assert_string_equal(other.error, API_ERROR_NO_SUCH_JOB);
+        assert_null(str(other.parameters, "directory"));
+        Call *c3 = invoke(f->m, &none, "io.scratchd.GetJob", "{\"job\":\"62\"}");
+        assert_string_equal(none.error, API_ERROR_NO_SUCH_JOB);
+        Call *c4 = invoke(f->m, &byroot, "io.scratchd.GetJob", "{\"job\":\"61\"}");
+        assert_string_equal(str(byroot.parameters, "directory"), want);
+        call_unref(cp);
+        call_unref(c1);
+        call_unref(c2);
+        call_unref(c3);
+        call_unref(c4);
+        answer_done(&a);
+        answer_done(&own);
+        answer_done(&other);
+        answer_done(&none);
+        answer_done(&byroot);
 }
 
 /* READY=1 (systemd starts slurmd after it) only once every volume's first
@@ -1748,6 +1793,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_wipe_in_use_needs_force, fixture_free),
                 cmocka_unit_test_teardown(test_release_during_adoption, fixture_free),
                 cmocka_unit_test_teardown(test_ready_after_adoption, fixture_free),
+                cmocka_unit_test_teardown(test_get_job, fixture_free),
                 cmocka_unit_test_teardown(test_prepare_while_wiping, fixture_free),
                 cmocka_unit_test_teardown(test_wipe_overdue, fixture_free),
                 cmocka_unit_test_teardown(test_stop_waits_for_work, fixture_free),
