@@ -20,17 +20,22 @@ n = 0
 failed = False
 
 
+def serve_seq(sock, replies, seen):
+    for reply in replies:
+        conn, _ = sock.accept()
+        buf = b""
+        while not buf.endswith(b"\0"):
+            d = conn.recv(65536)
+            if not d:
+                break
+            buf += d
+        seen.append(json.loads(buf.rstrip(b"\0")))
+        conn.sendall(json.dumps(reply).encode() + b"\0")
+        conn.close()
+
+
 def serve_once(sock, reply, seen):
-    conn, _ = sock.accept()
-    buf = b""
-    while not buf.endswith(b"\0"):
-        d = conn.recv(65536)
-        if not d:
-            break
-        buf += d
-    seen.append(json.loads(buf.rstrip(b"\0")))
-    conn.sendall(json.dumps(reply).encode() + b"\0")
-    conn.close()
+    serve_seq(sock, [reply], seen)
 
 
 def run(reply, *args):
@@ -131,20 +136,6 @@ check_metrics()
 # What clears by itself is waited for, within the timeout: a volume being
 # adopted, wiped or set up; a daemon restarting (no socket yet). What does
 # not (held by a job, FAILED) fails at once.
-def serve_seq(sock, replies, seen):
-    for reply in replies:
-        conn, _ = sock.accept()
-        buf = b""
-        while not buf.endswith(b"\0"):
-            d = conn.recv(65536)
-            if not d:
-                break
-            buf += d
-        seen.append(json.loads(buf.rstrip(b"\0")))
-        conn.sendall(json.dumps(reply).encode() + b"\0")
-        conn.close()
-
-
 def run_seq(replies, args, delay_listen=0.0, timeout="20"):
     import time
     with tempfile.TemporaryDirectory() as d:
