@@ -7,7 +7,8 @@
 #   qmgr -c "set hook scratchd fail_action = offline_vnodes"
 #   qmgr -c "import hook scratchd application/x-python default /usr/libexec/scratchd/pbs/scratchd.py"
 #
-# execjob_prologue: scratchctl prepare (the job's user, by name).
+# execjob_prologue: scratchctl prepare (the job's user, by name), under the
+#   job's id as PBS has it, an array subjob's 1234[5].server as 1234_5.server.
 # execjob_launch: the job's environment gets SCRATCH and TMPDIR (PBS builds
 #   it after the prologue; e.env here is what the job's processes get).
 # execjob_epilogue: scratchctl release; returns once the volume is CLEAN.
@@ -20,6 +21,7 @@
 # scratchctl gets SCRATCHCTL_TIMEOUT s, below the hook's alarm (330 above),
 # so that a call that gives up still leaves time to offline the vnode with
 # its reason.
+import hashlib
 import json
 import re
 import subprocess
@@ -31,14 +33,17 @@ SCRATCHCTL_TIMEOUT = 270
 
 
 def scratch_job_id(pbs_id):
-    """The job's id as scratchd has it: PBS's without the server
-    ("1234.server" is 1234; scratchd serves one node of one server), an
-    array subjob's index after an underscore ("1234[5].server" is 1234_5),
-    and nothing but [A-Za-z0-9._-] (what scratchd takes, 64 at most)."""
-    short = pbs_id.split(".", 1)[0]
-    short = re.sub(r"\[(\d*)\]", lambda m: "_" + m.group(1) if m.group(1) else "", short)
-    short = re.sub(r"[^A-Za-z0-9._-]", "_", short)
-    return short[:64]
+    """The job's id as scratchd has it: PBS's, server and all (ids of two
+    servers, or of one that wrapped, stay apart), an array subjob's index
+    after an underscore ("1234[5].server" is 1234_5.server), nothing but
+    [A-Za-z0-9._-]; past scratchd's 64 characters, its first 51 and a hash
+    of the whole. A plain id ("1234.server") is as PBS has it, as the
+    hook before this one gave it."""
+    sid = re.sub(r"\[(\d*)\]", lambda m: "_" + m.group(1) if m.group(1) else "", pbs_id)
+    sid = re.sub(r"[^A-Za-z0-9._-]", "_", sid)
+    if len(sid) > 64:
+        sid = sid[:51] + "-" + hashlib.sha256(pbs_id.encode()).hexdigest()[:12]
+    return sid
 
 
 def run(*args):
@@ -94,7 +99,7 @@ def job_directory(job_id):
     try:
         for v in json.loads(out).get("volumes", []):
             for j in v.get("jobs", []):
-                if j.get("job") == job_id and j.get("directory"):
+                if j.get("job") == job_id and j.get("state") == "IN_USE" and j.get("directory"):
                     return j["directory"]
             if v.get("job") == job_id and v.get("mount_point"):
                 return v["mount_point"].rstrip("/") + "/" + job_id

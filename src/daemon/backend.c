@@ -600,6 +600,32 @@ static void backend_release(void *userdata, Call *call, const Caller *c, const c
                         return;
                 }
 
+        /* A volume whose record still names the job, in a state none of the
+         * above took (ABSENT: its disk not there at adoption, the mapping
+         * perhaps live; an idle DIRTY or WIPING): its erase is owed, so this
+         * is no "unknown" job. Work in flight on it (a forced wipe): asked
+         * again once it ends. Otherwise it needs an admin. */
+        for (size_t i = 0; i < m->n_volumes; i++) {
+                Volume *v = &m->volumes[i];
+                bool names = streq(v->rec.job, job) || streq(v->rec.last_job, job) ||
+                             (!volume_idle(v) && streq(v->order.job, job));
+                if (!names || (v->rec.state == STATE_CLEAN && volume_idle(v)))
+                        continue;
+                if (!volume_idle(v)) {
+                        api_result_error(r, API_ERROR_VOLUME_BUSY, volume_brief(v));
+                        return;
+                }
+                char why[sizeof(v->rec.reason) + 256];
+                snprintf(why, sizeof(why), "volume %s is %s and its record still names job %s, whose erase is owed%s%s; "
+                         "fix the disk, then run 'scratchctl wipe'", v->sc->name,
+                         lifecycle_state_to_string(v->rec.state), job, v->rec.reason[0] ? ": " : "", v->rec.reason);
+                json_object *p = json_object_new_object();
+                json_object_object_add(p, "volume", json_object_new_string(v->sc->name));
+                json_object_object_add(p, "reason", json_object_new_string(why));
+                api_result_error(r, API_ERROR_VOLUME_FAILED, p);
+                return;
+        }
+
         /* No volume holds it, or did since we started: its prolog failed,
          * or it ran before a reboot (whose wipe at boot erased everything).
          * Nothing to erase, and the epilog must not drain the node for it. */

@@ -308,7 +308,11 @@ int manager_run(Manager *m, const char *socket_path) {
                 return log_error_errno(r, "cannot serve the socket: %m");
 
         m->running = true;
-        sd_notify(0, "STATUS=adopting volumes");
+        /* READY=1 comes once every adoption has ended, and one may take up
+         * to WorkTimeoutSec= (up to an hour) before it is answered FAILED:
+         * systemd's start timeout is moved past that, whatever the unit's. */
+        sd_notifyf(0, "STATUS=adopting volumes\nEXTEND_TIMEOUT_USEC=%llu",
+                   (unsigned long long) (d->work_timeout_sec + 120) * USEC_PER_SEC);
         manager_startup(m);
         log_info("serving io.scratchd on %s", m->socket_path ?: "the socket systemd passed");
         r = sd_event_loop(m->event);

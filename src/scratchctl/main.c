@@ -29,6 +29,10 @@ enum {
 static const char *socket_path = DEFAULT_SOCKET_PATH;
 static int timeout_sec = -1;     /* -1: the command's default */
 static bool arg_json, arg_check, arg_force;
+/* The connection closed before the answer (scratchd restarting): not said
+ * yet, for call() to ask again (EXIT_CLOSED). */
+static bool quiet_eof;
+#define EXIT_CLOSED 100
 
 static void help(void) {
         printf("Usage: scratchctl [OPTIONS] COMMAND\n"
@@ -192,6 +196,8 @@ static int client_receive(Client *c, char **ret_error, json_object **ret_params,
                 ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
                 if (n < 0 && errno == EINTR)
                         continue;
+                if (n <= 0 && quiet_eof)
+                        return EXIT_CLOSED;
                 if (n <= 0)
                         return die(EXIT_UNREACHABLE, "scratchd closed the connection%s%s", n < 0 ? ": " : "",
                                    n < 0 ? strerror(errno) : "");
@@ -305,6 +311,9 @@ static int explain_error(const char *error, json_object *p) {
  * timeout, rather than failed (a hook would drain the node for it). */
 static bool transient(const char *error, json_object *p) {
         json_object *vols;
+        /* Every slot taken (a task prolog for each of 128 ranks at once). */
+        if (streq(error, API_ERROR_TOO_MANY_CONNECTIONS))
+                return true;
         if (streq(error, API_ERROR_VOLUME_BUSY))
                 return param_string(p, "activity") && !streq(param_string(p, "state") ?: "", "FAILED");
         if (!streq(error, API_ERROR_NO_CLEAN_VOLUME) || !json_object_object_get_ex(p, "volumes", &vols) ||
@@ -319,8 +328,18 @@ static bool transient(const char *error, json_object *p) {
         return true;
 }
 
+/* About a second, never the same for two callers: many that were refused
+ * together do not all come back together. */
+static void pause_before_asking_again(void) {
+        long ms = 500 + (long) (((unsigned) getpid() * 2654435761u + (unsigned) now_usec()) % 1000);
+        (void) nanosleep(&(struct timespec) { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 }, NULL);
+}
+
 static int call(const char *method, json_object *params, int default_timeout, json_object **ret_params) {
         uint64_t deadline = deadline_of(default_timeout);
+        /* A connection closed before the answer (the daemon restarted) is
+         * asked again: every call is, but for a wipe, which would run twice. */
+        bool again_on_close = !streq(method, "io.scratchd.Wipe");
         for (;;) {
                 Client c;
                 int r = client_connect_by(&c, deadline);
@@ -329,11 +348,22 @@ static int call(const char *method, json_object *params, int default_timeout, js
                 if (r == 0) {
                         _cleanup_free_ char *error = NULL;
                         json_object *p = NULL;
+                        quiet_eof = again_on_close;
                         r = client_receive(&c, &error, &p, NULL);
+                        quiet_eof = false;
+                        if (r == EXIT_CLOSED) {
+                                close(c.fd);
+                                if (time_for_another(deadline)) {
+                                        pause_before_asking_again();
+                                        continue;
+                                }
+                                json_object_put(params);
+                                return die(EXIT_UNREACHABLE, "scratchd closed the connection before it answered");
+                        }
                         if (r == 0 && error && transient(error, p) && time_for_another(deadline)) {
                                 json_object_put(p);
                                 close(c.fd);
-                                (void) nanosleep(&(struct timespec) { .tv_sec = 1 }, NULL);
+                                pause_before_asking_again();
                                 continue;
                         }
                         if (r == 0 && error) {

@@ -97,14 +97,20 @@ with tempfile.TemporaryDirectory() as tmp:
     PRO, LAUNCH, EPI, END = 1, 2, 3, 4
     ev, args, _ = run_hook(tmp, PRO, "1234[5].pbs-server.example.org", stdout="/scratch/1234_5")
     report(ev.accepted and not ev.rejected, "prologue: an array subjob (1234[5].server) is accepted")
-    report(args == ["--timeout 270 prepare --job 1234_5 --user alice"],
-           "... scratchd gets 1234_5, the user, a timeout below the alarm (%s)" % args)
+    report(args == ["--timeout 270 prepare --job 1234_5.pbs-server.example.org --user alice"],
+           "... scratchd gets 1234_5.pbs-server.example.org, the user, a timeout below the alarm (%s)" % args)
+    ev, args, _ = run_hook(tmp, PRO, "1234.pbs-server", stdout="/scratch/1234.pbs-server")
+    report(args and args[0].split()[4] == "1234.pbs-server", "a plain id is as PBS has it (as before)")
 
     long_id = "9" * 70 + ".server"
     ev, args, _ = run_hook(tmp, PRO, long_id, stdout="/scratch/x")
-    report(ev.accepted and args and len(args[0].split()[4]) == 64, "a job id past 64 characters is cut to 64")
+    got = args[0].split()[4] if args else ""
+    ev2, args2, _ = run_hook(tmp, PRO, "9" * 70 + ".other", stdout="/scratch/x")
+    got2 = args2[0].split()[4] if args2 else ""
+    report(ev.accepted and len(got) == 64 and len(got2) == 64 and got != got2,
+           "job ids past 64 characters: 64, and two that share their first 51 stay apart (%s, %s)" % (got, got2))
     ev, args, _ = run_hook(tmp, PRO, "77[].server")
-    report(args and args[0].split()[4] == "77", "an array's parent id (77[]) is 77")
+    report(args and args[0].split()[4] == "77.server", "an array's parent id (77[].server) is 77.server")
 
     ev, args, log = run_hook(tmp, PRO, "1234.server", rc=1,
                              stderr="scratchctl: scratchd: volume scratch is FAILED (fenced): wipe failed; fix the "
@@ -126,13 +132,14 @@ with tempfile.TemporaryDirectory() as tmp:
     report(ev.vnode_list["node1"].comment.startswith("scratchd:nodaemon prepare: cannot reach scratchd"),
            "no scratchd: scratchd:nodaemon")
 
-    status = ('{"volumes":[{"name":"scratch","state":"IN_USE","job":"1234_5","mount_point":"/scratch"}]}')
+    status = ('{"volumes":[{"name":"scratch","state":"IN_USE","job":"1234_5.server","mount_point":"/scratch"}]}')
     ev, args, _ = run_hook(tmp, LAUNCH, "1234[5].server", stdout=status)
-    report(ev.accepted and ev.env.get("SCRATCH") == "/scratch/1234_5" and ev.env.get("TMPDIR") == "/scratch/1234_5",
+    report(ev.accepted and ev.env.get("SCRATCH") == "/scratch/1234_5.server"
+           and ev.env.get("TMPDIR") == "/scratch/1234_5.server",
            "launch (exclusive mode): SCRATCH and TMPDIR in the job's environment (%s)" % ev.env)
     report(args == ["--timeout 270 status --json"], "... from scratchd's status")
     status = ('{"volumes":[{"name":"scratch","state":"CLEAN","mount_point":"/scratch","jobs":['
-              '{"job":"88","directory":"/scratch/88"},{"job":"1234","directory":"/scratch/1234"}]}]}')
+              '{"job":"88.server","state":"IN_USE","directory":"/scratch/88.server"},{"job":"1234.server","state":"IN_USE","directory":"/scratch/1234"}]}]}')
     ev, args, _ = run_hook(tmp, LAUNCH, "1234.server", stdout=status)
     report(ev.env.get("SCRATCH") == "/scratch/1234", "launch (shared mode): the job's own volume's directory")
     ev, args, _ = run_hook(tmp, LAUNCH, "999.server", stdout=status)
@@ -140,7 +147,7 @@ with tempfile.TemporaryDirectory() as tmp:
 
     for t, name in ((EPI, "epilogue"), (END, "end")):
         ev, args, _ = run_hook(tmp, t, "1234[5].server")
-        report(ev.accepted and args == ["--timeout 270 release --job 1234_5"], "%s: release, accepted" % name)
+        report(ev.accepted and args == ["--timeout 270 release --job 1234_5.server"], "%s: release, accepted" % name)
     ev, args, _ = run_hook(tmp, EPI, "1234.server", rc=1,
                            stderr="scratchctl: scratchd: volume scratch is FAILED (fenced): release failed at unmount")
     report(ev.rejected and ev.vnode_list["node1"].comment.startswith("scratchd:failed release: "),

@@ -30,7 +30,8 @@ def serve_seq(sock, replies, seen):
                 break
             buf += d
         seen.append(json.loads(buf.rstrip(b"\0")))
-        conn.sendall(json.dumps(reply).encode() + b"\0")
+        if reply is not None:   # None: closed without an answer (a restart)
+            conn.sendall(json.dumps(reply).encode() + b"\0")
         conn.close()
 
 
@@ -193,6 +194,14 @@ print(f"{'ok' if ok else 'not ok'} {n} - ... within its timeout ({took:.1f} s)")
 failed = failed or not ok
 check_seq("no daemon yet (restarting, no socket): waited for, then answered", [released],
           ["release", "--job", "5"], 0, 1, delay_listen=2.5)
+too_many = {"error": "io.scratchd.TooManyConnections", "parameters": {}}
+getjob = {"parameters": {"volume": "scratch", "directory": "/scratch/9", "user": "alice"}}
+check_seq("job-dir with every connection slot taken (128 task prologs at once): asked again",
+          [too_many, too_many, getjob], ["job-dir", "--job", "9"], 0, 3, out_has="/scratch/9")
+check_seq("release whose connection closes before the answer (a restart): asked again", [None, released],
+          ["release", "--job", "5"], 0, 2)
+check_seq("a wipe whose connection closes: not asked again (it would run twice)", [None, released],
+          ["wipe"], 4, 1, err_has="closed the connection")
 unknown = {"parameters": {"volume": "", "key_generation": 0, "unknown": True}}
 check_seq("release of a job no volume holds: success, saying so", [unknown], ["release", "--job", "7"], 0, 1,
           out_has="job 7 holds no volume here")

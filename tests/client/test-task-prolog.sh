@@ -39,11 +39,16 @@ export TMPDIR=$tmp/scratch/103" "$(run SLURM_JOB_ID=100 SLURM_HET_JOB_ID=100 SLU
 check "... asked for as 103" "--timeout 20 job-dir --job 103" "$(cat "$tmp/args")"
 check "the leader's component (offset 0): the leader's own" "export SCRATCH=$tmp/scratch/100
 export TMPDIR=$tmp/scratch/100" "$(run SLURM_JOB_ID=100 SLURM_HET_JOB_ID=100 SLURM_HET_JOB_OFFSET=0)"
-check "a job scratchd holds no volume for: nothing exported" "" "$(run SLURM_JOB_ID=101)"
-check "a directory that is not there: nothing exported" "" "$(run SLURM_JOB_ID=104)"
+check "a job scratchd holds no volume for: nothing exported, the task told why" \
+        "print scratchd: job 101 has no scratch directory on this node, SCRATCH and TMPDIR not set: scratchctl: scratchd: no volume is held by job" \
+        "$(run SLURM_JOB_ID=101)"
+check "a directory that is not there: nothing exported, said" \
+        "print scratchd: job 104 has no scratch directory on this node, SCRATCH and TMPDIR not set" "$(run SLURM_JOB_ID=104)"
 if [ "$(id -u)" = 0 ]; then
         chown 65534 "$tmp/scratch/100"
-        check "a directory that is not the user's: nothing exported" "" "$(run SLURM_JOB_ID=100)"
+        check "a directory that is not the user's: nothing exported, said" \
+                "print scratchd: job 100 has no scratch directory on this node, SCRATCH and TMPDIR not set" \
+                "$(run SLURM_JOB_ID=100)"
 fi
 check "offsets that are not numbers are not used" "--timeout 20 job-dir --job 100" \
         "$(run SLURM_JOB_ID=100 SLURM_HET_JOB_ID=100 'SLURM_HET_JOB_OFFSET=3;x' > /dev/null; cat "$tmp/args")"

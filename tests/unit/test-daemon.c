@@ -479,6 +479,32 @@ static void test_release_during_adoption(void **state) {
         answer_done(&b);
 }
 
+/* A volume whose record still names the job, ABSENT (its disk was not
+ * there at the adoption after a restart: the mapping may be live): the
+ * release is no "unknown job" success, but VolumeFailed, saying the erase
+ * is owed. The control: a job nothing names is unknown. */
+static void test_release_owed_not_unknown(void **state) {
+        Fixture *f = fixture_new(state, 1, NULL);
+        Answer a = {}, r = {}, u = {};
+        Call *cp = prepare(f, &a, "71");
+        assert_true(run_until(f->m, answered, &a));
+        f->m->volumes[0].rec.state = STATE_ABSENT;   /* as DISK_LOST leaves it, job kept */
+        Call *cr = invoke(f->m, &r, "io.scratchd.Release", "{\"job\":\"71\"}");
+        assert_int_equal(r.n, 1);
+        assert_string_equal(r.error, API_ERROR_VOLUME_FAILED);
+        assert_non_null(strstr(str(r.parameters, "reason"), "still names job 71, whose erase is owed"));
+        Call *cu = invoke(f->m, &u, "io.scratchd.Release", "{\"job\":\"72\"}");
+        assert_string_equal(u.error, "");
+        assert_true(json_object_get_boolean(json_object_object_get(u.parameters, "unknown")));
+        f->m->volumes[0].rec.state = STATE_IN_USE;
+        call_unref(cp);
+        call_unref(cr);
+        call_unref(cu);
+        answer_done(&a);
+        answer_done(&r);
+        answer_done(&u);
+}
+
 /* GetJob, for a task prolog: the job's directory for the job's own user
  * (and root); anyone else, like a job no volume holds, gets NoSuchJob. */
 static void test_get_job(void **state) {
@@ -1794,6 +1820,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_release_during_adoption, fixture_free),
                 cmocka_unit_test_teardown(test_ready_after_adoption, fixture_free),
                 cmocka_unit_test_teardown(test_get_job, fixture_free),
+                cmocka_unit_test_teardown(test_release_owed_not_unknown, fixture_free),
                 cmocka_unit_test_teardown(test_prepare_while_wiping, fixture_free),
                 cmocka_unit_test_teardown(test_wipe_overdue, fixture_free),
                 cmocka_unit_test_teardown(test_stop_waits_for_work, fixture_free),
