@@ -33,7 +33,7 @@ static void prepare(void *u, Call *c, const Caller *k, const char *job, const ch
 static void release(void *u, Call *c, const Caller *k, const char *job, ApiResult *r) {
         r->deferred = true;
 }
-static void wipe(void *u, Call *c, const Caller *k, const char *vol, ApiResult *r) {
+static void wipe(void *u, Call *c, const Caller *k, const char *vol, bool force, ApiResult *r) {
         api_result_error(r, API_ERROR_VOLUME_BUSY, NULL);
 }
 static void subscribe(void *u, Call *c, ApiResult *r) {

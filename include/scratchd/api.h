@@ -65,9 +65,13 @@ typedef struct ApiBackend {
         void (*prepare)(void *userdata, Call *call, const Caller *c, const char *job, const char *user, int64_t uid,
                         const char *volume, uint64_t size, ApiResult *r);
         void (*release)(void *userdata, Call *call, const Caller *c, const char *job, ApiResult *r);
-        void (*wipe)(void *userdata, Call *call, const Caller *c, const char *volume, ApiResult *r);
+        /* force: a volume a job holds is wiped too (the job loses its scratch). */
+        void (*wipe)(void *userdata, Call *call, const Caller *c, const char *volume, bool force, ApiResult *r);
         void (*subscribe)(void *userdata, Call *call, ApiResult *r);
         void (*get_metrics)(void *userdata, ApiResult *r);
+        /* GetJob: `c` is the caller, whom the backend checks (the job's own
+         * user, or a reader); NULL: NoSuchJob for every job. */
+        void (*get_job)(void *userdata, const Caller *c, const char *job, ApiResult *r);
         void *userdata;
         gid_t read_gid, operator_gid;
         /* Whether the group database still lists a user in a group; NULL:

@@ -28,7 +28,9 @@ typedef struct AuditEvent {
 
 typedef struct Audit Audit;
 
-/* Opens the audit log for appending (its directory made 0750); NULL path: journal only. */
+/* Opens the audit log for appending (its directory made 0750); NULL path:
+ * journal only. A log rotated away (renamed or removed, as logrotate does)
+ * is noticed at the next event, which goes to a new file at the path. */
 int audit_open(const char *path, Audit **ret);
 Audit *audit_close(Audit *a);
 void audit_log(Audit *a, const AuditEvent *e);

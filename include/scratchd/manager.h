@@ -29,6 +29,9 @@ struct Manager {
         int wake[2];               /* workers write their volume's index here */
         sd_event_source *wake_source;
 
+        bool running;              /* manager_run(): READY=1 is for systemd */
+        bool ready;                /* READY=1 sent: every volume's first adoption has ended */
+
         uint64_t watchdog_usec;    /* WatchdogSec=, 0: none */
         bool watchdog_withheld;    /* overdue work holds the watchdog back */
 
@@ -36,6 +39,10 @@ struct Manager {
         int listen_fd;
         char *socket_path;         /* ours to unlink; NULL when systemd passed the socket */
 };
+
+/* READY=1 to systemd, once: when every volume's first adoption has ended
+ * and the loop runs. */
+void manager_check_ready(Manager *m);
 
 /* The manager, its volumes (each locked for the daemon's life) and the
  * backend, on the default event loop. `worker`: NULL for the real one. */

@@ -7,10 +7,22 @@
 #include "scratchd/record.h"
 
 /* What the daemon counts per volume since it started. */
+/* A Prometheus histogram of durations, with fixed buckets (seconds). */
+#define DURATION_BUCKETS 10
+extern const double duration_buckets[DURATION_BUCKETS];   /* upper bounds; +Inf is count */
+typedef struct DurationHistogram {
+        uint64_t buckets[DURATION_BUCKETS];   /* observations <= each bound (not cumulative) */
+        uint64_t count;
+        double sum;
+} DurationHistogram;
+void duration_observe(DurationHistogram *h, uint64_t usec);
+
 typedef struct VolumeCounters {
         uint64_t prepares, prepare_failures;
         uint64_t releases, release_failures;
         uint64_t wipes, wipe_failures;
+        /* Every wipe and release, failed or not, from start to answer. */
+        DurationHistogram wipe_seconds, release_seconds;
 } VolumeCounters;
 
 /* Shared mode: a pool's numbers (labels stay the volume's name alone: no

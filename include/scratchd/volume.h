@@ -65,6 +65,7 @@ struct Volume {
         sd_event_source *deadline_source;
         atomic_bool finished;     /* the worker has written its result (the deadline may not fire after) */
         bool overdue;
+        bool settled;             /* its first adoption has ended (well or not) */
         bool release_when_done;   /* an overdue Prepare was answered failed: a late success is released */
         char overdue_reason[320];
 

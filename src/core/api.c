@@ -51,10 +51,14 @@ const char api_interface_description[] =
         "method Prepare(job: string, user: ?string, uid: ?int, volume: ?string, size: ?int) -> (volume: string, directory: string, key_generation: int, size_bytes: ?int)\n"
         "\n"
         "# Takes the job's volume back, crypto-erases and re-keys it; returns once it is CLEAN again.\n"
-        "method Release(job: string) -> (volume: string, key_generation: int)\n"
+        "# unknown: no volume holds the job, none was released for it since scratchd started, and none is\n"
+        "# being adopted (its prolog failed, or it ran before a reboot): nothing to erase; volume is \"\" then.\n"
+        "# While a volume is being adopted, VolumeBusy (activity \"adopting\"): ask again.\n"
+        "method Release(job: string) -> (volume: string, key_generation: int, unknown: ?bool)\n"
         "\n"
-        "# Crypto-erases and re-keys a volume (or every volume) now.\n"
-        "method Wipe(volume: ?string) -> (volumes: []Volume)\n"
+        "# Crypto-erases and re-keys a volume (or every volume) now. A volume a job holds (IN_USE) is\n"
+        "# refused (VolumeBusy) unless force is true: then its job loses its scratch at once.\n"
+        "method Wipe(volume: ?string, force: ?bool) -> (volumes: []Volume)\n"
         "\n"
         "# The state of every volume, then each change as it happens (call with more).\n"
         "method Subscribe() -> (volumes: ?[]Volume, volume: ?Volume)\n"
@@ -62,8 +66,12 @@ const char api_interface_description[] =
         "# Metrics in the Prometheus text format.\n"
         "method GetMetrics() -> (text: string)\n"
         "\n"
+        "# The directory of a job that a volume holds: for the job's own user (a task prolog) and readers;\n"
+        "# NoSuchJob for anyone else, as for a job no volume holds.\n"
+        "method GetJob(job: string) -> (volume: string, directory: string, user: string)\n"
+        "\n"
         "error NotAuthorized ()\n"
-        "error VolumeBusy (volume: string, state: string, job: ?string)\n"
+        "error VolumeBusy (volume: string, state: string, job: ?string, reason: ?string)\n"
         "error VolumeFailed (volume: string, reason: string)\n"
         "error NoSuchJob (job: string)\n"
         "error NoSuchUser (user: string)\n"
@@ -105,6 +113,7 @@ typedef enum MethodId {
         M_WIPE,
         M_SUBSCRIBE,
         M_GET_METRICS,
+        M_GET_JOB,
         M_GET_INFO,
         M_GET_INTERFACE_DESCRIPTION,
 } MethodId;
@@ -113,6 +122,7 @@ typedef enum ParamType {
         PARAM_STRING,   /* 1-256 bytes, no NUL */
         PARAM_UID,      /* an integer uid, 0 to 4294967294 */
         PARAM_SIZE,     /* an integer number of bytes, > 0 */
+        PARAM_BOOL,     /* true or false */
 } ParamType;
 
 typedef struct Param {
@@ -139,9 +149,12 @@ static const Method methods[] = {
             { "volume", false },
             { "size", false, PARAM_SIZE } } },
         { "io.scratchd.Release", M_RELEASE, ACCESS_OPERATE, { { "job", true } } },
-        { "io.scratchd.Wipe", M_WIPE, ACCESS_OPERATE, { { "volume", false } } },
+        { "io.scratchd.Wipe", M_WIPE, ACCESS_OPERATE, { { "volume", false }, { "force", false, PARAM_BOOL } } },
         { "io.scratchd.Subscribe", M_SUBSCRIBE, ACCESS_READ, {} },
         { "io.scratchd.GetMetrics", M_GET_METRICS, ACCESS_READ, {} },
+        /* Anyone may ask; the backend answers only the job's own user and
+         * readers (NoSuchJob to others, who learn nothing). */
+        { "io.scratchd.GetJob", M_GET_JOB, ACCESS_PUBLIC, { { "job", true } } },
         { "org.varlink.service.GetInfo", M_GET_INFO, ACCESS_PUBLIC, {} },
         { "org.varlink.service.GetInterfaceDescription", M_GET_INTERFACE_DESCRIPTION, ACCESS_PUBLIC,
           { { "interface", true } } },
@@ -188,6 +201,15 @@ static bool check_params(const Method *m, json_object *params, const char *value
                 }
                 if (json_object_is_type(val, json_type_null) && !p->required)
                         continue;
+                if (p->type == PARAM_BOOL) {
+                        if (!json_object_is_type(val, json_type_boolean)) {
+                                api_result_invalid_parameter(r, key);
+                                return false;
+                        }
+                        /* Present: its name; true: "true" (a static string). */
+                        values[p - m->params] = json_object_get_boolean(val) ? "true" : NULL;
+                        continue;
+                }
                 if (p->type == PARAM_UID || p->type == PARAM_SIZE) {
                         int64_t i;
                         if (!get_int_param(val, p->type == PARAM_UID ? 0 : 1,
@@ -301,7 +323,7 @@ void api_dispatch(const ApiBackend *b, Call *call, const Caller *c, const Varlin
                         b->release(b->userdata, call, c, v[0], ret);
                 break;
         case M_WIPE:
-                b->wipe(b->userdata, call, c, v[0], ret);
+                b->wipe(b->userdata, call, c, v[0], v[1] != NULL, ret);
                 break;
         case M_SUBSCRIBE:
                 /* A oneway subscription could never be answered nor end. */
@@ -312,6 +334,14 @@ void api_dispatch(const ApiBackend *b, Call *call, const Caller *c, const Varlin
                 break;
         case M_GET_METRICS:
                 b->get_metrics(b->userdata, ret);
+                break;
+        case M_GET_JOB:
+                if (!job_id_valid(v[0]))
+                        api_result_invalid_parameter(ret, "job");
+                else if (b->get_job)
+                        b->get_job(b->userdata, c, v[0], ret);
+                else
+                        api_result_error(ret, API_ERROR_NO_SUCH_JOB, NULL);
                 break;
         case M_GET_INFO:
                 get_info(ret);

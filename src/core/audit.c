@@ -13,7 +13,32 @@
 
 struct Audit {
         int fd;
+        char *path;
 };
+
+static int open_log(const char *path) {
+        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+        if (fd < 0)
+                return -errno;
+        (void) fchmod(fd, 0640);   /* whatever the umask: adm may read it */
+        return fd;
+}
+
+/* Rotated (logrotate renamed it, or removed it): the file at the path is
+ * another than ours, or none; the next line goes to a new one there. */
+static void reopen_if_rotated(Audit *a) {
+        struct stat at, ours;
+        if (stat(a->path, &at) == 0 && fstat(a->fd, &ours) == 0 && at.st_dev == ours.st_dev &&
+            at.st_ino == ours.st_ino)
+                return;
+        int fd = open_log(a->path);
+        if (fd < 0) {
+                log_warning_errno(fd, "cannot open the audit log %s again after its rotation: %m", a->path);
+                return;
+        }
+        close(a->fd);
+        a->fd = fd;
+}
 
 int audit_open(const char *path, Audit **ret) {
         Audit *a = calloc(1, sizeof(Audit));
@@ -31,11 +56,13 @@ int audit_open(const char *path, Audit **ret) {
                         free(a);
                         return e;
                 }
-                a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-                if (a->fd >= 0)
-                        (void) fchmod(a->fd, 0640);   /* whatever the umask: adm may read it */
-                if (a->fd < 0) {
-                        int e = -errno;
+                a->fd = open_log(path);
+                a->path = strdup(path);
+                if (a->fd < 0 || !a->path) {
+                        int e = a->fd < 0 ? a->fd : -ENOMEM;
+                        if (a->fd >= 0)
+                                close(a->fd);
+                        free(a->path);
                         free(a);
                         return e;
                 }
@@ -48,6 +75,7 @@ Audit *audit_close(Audit *a) {
         if (a) {
                 if (a->fd >= 0)
                         close(a->fd);
+                free(a->path);
                 free(a);
         }
         return NULL;
@@ -113,6 +141,7 @@ void audit_log(Audit *a, const AuditEvent *e) {
 
         if (!a || a->fd < 0)
                 return;
+        reopen_if_rotated(a);
         _cleanup_free_ char *line = audit_format(e);
         if (!line)
                 return;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <inttypes.h>
 
+#include "config.h"
 #include "scratchd/metrics.h"
 #include "scratchd/util.h"
 
@@ -11,12 +12,42 @@ static void header(FILE *f, const char *name, const char *type, const char *help
         fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* From a second (the quickest crypto-erase) to ten minutes (a release that
+ * kills and waits, on a slow disk): where the alerts' thresholds fall. */
+const double duration_buckets[DURATION_BUCKETS] = { 1, 2, 5, 10, 20, 30, 60, 120, 300, 600 };
+
+void duration_observe(DurationHistogram *h, uint64_t usec) {
+        double s = (double) usec / 1e6;
+        for (size_t i = 0; i < DURATION_BUCKETS; i++)
+                if (s <= duration_buckets[i]) {
+                        h->buckets[i]++;
+                        break;
+                }
+        h->count++;
+        h->sum += s;
+}
+
+static void histogram(FILE *f, const char *name, const char *volume, const DurationHistogram *h) {
+        uint64_t cumulative = 0;
+        for (size_t i = 0; i < DURATION_BUCKETS; i++) {
+                cumulative += h->buckets[i];
+                fprintf(f, "%s_bucket{volume=\"%s\",le=\"%g\"} %" PRIu64 "\n", name, volume, duration_buckets[i],
+                        cumulative);
+        }
+        fprintf(f, "%s_bucket{volume=\"%s\",le=\"+Inf\"} %" PRIu64 "\n", name, volume, h->count);
+        fprintf(f, "%s_sum{volume=\"%s\"} %.6f\n", name, volume, h->sum);
+        fprintf(f, "%s_count{volume=\"%s\"} %" PRIu64 "\n", name, volume, h->count);
+}
+
 char *metrics_format(const MetricsVolume *v, size_t n) {
         char *buf = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&buf, &len);
         if (!f)
                 return NULL;
+
+        header(f, "scratchd_build_info", "gauge", "Always 1; the running scratchd's version as a label.");
+        fprintf(f, "scratchd_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
 
         header(f, "scratchd_volume_state", "gauge", "1 for the state the volume is in, 0 for the others.");
         for (size_t i = 0; i < n; i++)
@@ -48,6 +79,15 @@ char *metrics_format(const MetricsVolume *v, size_t n) {
                         fprintf(f, "%s{volume=\"%s\"} %" PRIu64 "\n", counters[k].name, v[i].name,
                                 *(const uint64_t *) ((const char *) v[i].counters + counters[k].offset));
         }
+
+        header(f, "scratchd_wipe_duration_seconds", "histogram",
+               "How long each wipe took, failed or not (in shared mode, each job volume's erase).");
+        for (size_t i = 0; i < n; i++)
+                histogram(f, "scratchd_wipe_duration_seconds", v[i].name, &v[i].counters->wipe_seconds);
+        header(f, "scratchd_release_duration_seconds", "histogram",
+               "How long each release took, from the call to its answer's work done, failed or not.");
+        for (size_t i = 0; i < n; i++)
+                histogram(f, "scratchd_release_duration_seconds", v[i].name, &v[i].counters->release_seconds);
 
         header(f, "scratchd_last_wipe_duration_seconds", "gauge", "How long the last wipe took to make the volume ready.");
         for (size_t i = 0; i < n; i++)

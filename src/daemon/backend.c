@@ -591,15 +591,56 @@ static void backend_release(void *userdata, Call *call, const Caller *c, const c
                 }
         }
 
+        /* A volume being adopted (a restart, a boot) may turn out to be
+         * the job's: not known yet, so not answered yet (scratchctl asks
+         * again while VolumeBusy says "adopting"). */
+        for (size_t i = 0; i < m->n_volumes; i++)
+                if (m->volumes[i].work == WORK_ADOPT) {
+                        api_result_error(r, API_ERROR_VOLUME_BUSY, volume_brief(&m->volumes[i]));
+                        return;
+                }
+
+        /* A volume whose record still names the job, in a state none of the
+         * above took (ABSENT: its disk not there at adoption, the mapping
+         * perhaps live; an idle DIRTY or WIPING): its erase is owed, so this
+         * is no "unknown" job. Work in flight on it (a forced wipe): asked
+         * again once it ends. Otherwise it needs an admin. */
+        for (size_t i = 0; i < m->n_volumes; i++) {
+                Volume *v = &m->volumes[i];
+                bool names = streq(v->rec.job, job) || streq(v->rec.last_job, job) ||
+                             (!volume_idle(v) && streq(v->order.job, job));
+                if (!names || (v->rec.state == STATE_CLEAN && volume_idle(v)))
+                        continue;
+                if (!volume_idle(v)) {
+                        api_result_error(r, API_ERROR_VOLUME_BUSY, volume_brief(v));
+                        return;
+                }
+                char why[sizeof(v->rec.reason) + 256];
+                snprintf(why, sizeof(why), "volume %s is %s and its record still names job %s, whose erase is owed%s%s; "
+                         "fix the disk, then run 'scratchctl wipe'", v->sc->name,
+                         lifecycle_state_to_string(v->rec.state), job, v->rec.reason[0] ? ": " : "", v->rec.reason);
+                json_object *p = json_object_new_object();
+                json_object_object_add(p, "volume", json_object_new_string(v->sc->name));
+                json_object_object_add(p, "reason", json_object_new_string(why));
+                api_result_error(r, API_ERROR_VOLUME_FAILED, p);
+                return;
+        }
+
+        /* No volume holds it, or did since we started: its prolog failed,
+         * or it ran before a reboot (whose wipe at boot erased everything).
+         * Nothing to erase, and the epilog must not drain the node for it. */
         json_object *p = json_object_new_object();
-        json_object_object_add(p, "job", json_object_new_string(job));
-        api_result_error(r, API_ERROR_NO_SUCH_JOB, p);
-        AuditEvent e = { .event = "release", .job = job, .caller_uid = c->uid, .caller_pid = c->pid,
-                         .result = API_ERROR_NO_SUCH_JOB };
+        json_object_object_add(p, "volume", json_object_new_string(""));
+        json_object_object_add(p, "key_generation", json_object_new_int64(0));
+        json_object_object_add(p, "unknown", json_object_new_boolean(true));
+        r->parameters = p;
+        log_info("release of job %s: no volume holds it, nor did since scratchd started; nothing to erase", job);
+        AuditEvent e = { .event = "release-unknown", .job = job, .caller_uid = c->uid, .caller_pid = c->pid,
+                         .result = "ok" };
         audit_log(m->audit, &e);
 }
 
-static void backend_wipe(void *userdata, Call *call, const Caller *c, const char *volume, ApiResult *r) {
+static void backend_wipe(void *userdata, Call *call, const Caller *c, const char *volume, bool force, ApiResult *r) {
         Manager *m = userdata;
 
         if (volume && !manager_find_volume(m, volume)) {
@@ -612,6 +653,16 @@ static void backend_wipe(void *userdata, Call *call, const Caller *c, const char
                 Volume *v = &m->volumes[i];
                 if ((!volume || streq(volume, v->sc->name)) && !volume_idle(v)) {
                         api_result_error(r, API_ERROR_VOLUME_BUSY, volume_brief(v));
+                        return;
+                }
+                /* A job's scratch taken from under it: only when asked for. */
+                if ((!volume || streq(volume, v->sc->name)) && v->rec.state == STATE_IN_USE && !force) {
+                        char why[512];
+                        json_object *p = volume_brief(v);
+                        snprintf(why, sizeof(why), "job %s (user %s) uses it; release it when the job ends, or "
+                                 "'scratchctl wipe --force' to erase it under the job", v->rec.job, v->rec.user);
+                        json_object_object_add(p, "reason", json_object_new_string(why));
+                        api_result_error(r, API_ERROR_VOLUME_BUSY, p);
                         return;
                 }
                 /* A pool is wiped under no running job: only fenced job
@@ -649,6 +700,45 @@ static void backend_wipe(void *userdata, Call *call, const Caller *c, const char
         operation_volume_done(op, NULL, false);
 }
 
+static void backend_get_job(void *userdata, const Caller *c, const char *job, ApiResult *r) {
+        Manager *m = userdata;
+        const char *volume = NULL, *user = NULL;
+        char directory[PATH_MAX];
+        uid_t uid = (uid_t) -1;
+
+        Volume *j = pool_find_job(m, job);
+        if (j && volume_visible_state(j) == STATE_IN_USE) {
+                volume = j->pool->sc->name;
+                user = j->rec.user;
+                uid = j->rec.uid;
+                snprintf(directory, sizeof(directory), "%s", j->rec.mount_point);
+        }
+        for (size_t i = 0; !volume && i < m->n_volumes; i++) {
+                Volume *v = &m->volumes[i];
+                if (v->sc->mode == SCRATCH_MODE_SHARED || volume_visible_state(v) != STATE_IN_USE ||
+                    !streq(v->rec.job, job))
+                        continue;
+                volume = v->sc->name;
+                user = v->rec.user;
+                uid = v->rec.uid;
+                snprintf(directory, sizeof(directory), "%s/%s", v->sc->mount_point, job);
+        }
+        /* The job's own user, or whoever may read status: the same answer
+         * for a job that is someone else's as for one that is not there. */
+        if (!volume || (c->uid != uid && !auth_allowed_now(ACCESS_READ, c, m->api.read_gid, m->api.operator_gid,
+                                                           m->api.group_lists ?: auth_group_lists_cached))) {
+                json_object *p = json_object_new_object();
+                json_object_object_add(p, "job", json_object_new_string(job));
+                api_result_error(r, API_ERROR_NO_SUCH_JOB, p);
+                return;
+        }
+        json_object *p = json_object_new_object();
+        json_object_object_add(p, "volume", json_object_new_string(volume));
+        json_object_object_add(p, "directory", json_object_new_string(directory));
+        json_object_object_add(p, "user", json_object_new_string(user));
+        r->parameters = p;
+}
+
 void backend_init(Manager *m, ApiBackend *ret) {
         *ret = (ApiBackend) {
                 .get_status = backend_get_status,
@@ -657,6 +747,7 @@ void backend_init(Manager *m, ApiBackend *ret) {
                 .wipe = backend_wipe,
                 .subscribe = backend_subscribe,
                 .get_metrics = backend_get_metrics,
+                .get_job = backend_get_job,
                 .userdata = m,
         };
 }

@@ -21,6 +21,17 @@ Volume *manager_find_volume(Manager *m, const char *name) {
         return NULL;
 }
 
+void manager_check_ready(Manager *m) {
+        bool settled = true;
+        for (size_t i = 0; i < m->n_volumes; i++)
+                settled = settled && m->volumes[i].settled;
+        if (settled && m->running && !m->ready) {
+                m->ready = true;
+                sd_notify(0, "READY=1");
+                log_info("every volume's adoption has ended: ready");
+        }
+}
+
 void manager_volume_changed(Manager *m, Volume *v) {
         /* A job volume's change is its pool's. */
         if (v->pool)
@@ -34,7 +45,14 @@ void manager_volume_changed(Manager *m, Volume *v) {
                 snprintf(status + n, sizeof(status) - n, "%s%s %s gen %" PRIu64, i ? ", " : "", x->sc->name,
                          lifecycle_state_to_string(volume_visible_state(x)), x->rec.generation);
         }
+        /* Ready once every volume's first adoption has ended: a prolog that
+         * slurmd runs after that (it is ordered after us) finds the volumes
+         * as they are, not being adopted. Ended badly counts too (a disk
+         * not there yet, a volume FAILED): those are for status to say,
+         * and waiting on them would only have systemd kill us at
+         * TimeoutStartSec=. */
         sd_notify(0, status);
+        manager_check_ready(m);
 
         if (m->config->daemon.metrics_directory) {
                 _cleanup_free_ char *text = backend_metrics_text(m);
@@ -152,7 +170,9 @@ void manager_startup(Manager *m) {
         /* Whatever the volumes hold, adopt what our records prove and wipe the
          * rest, each in its own worker; the loop answers from the start. */
         for (size_t i = 0; i < m->n_volumes; i++)
-                (void) volume_start(&m->volumes[i], WORK_ADOPT, &volume_self_caller, NULL, NULL);
+                if (volume_start(&m->volumes[i], WORK_ADOPT, &volume_self_caller, NULL, NULL) < 0)
+                        m->volumes[i].settled = true;   /* no adoption to wait for (no thread) */
+        manager_check_ready(m);
 }
 
 static int open_socket(Manager *m, const char *path) {
@@ -287,8 +307,13 @@ int manager_run(Manager *m, const char *socket_path) {
         if (r < 0)
                 return log_error_errno(r, "cannot serve the socket: %m");
 
+        m->running = true;
+        /* READY=1 comes once every adoption has ended, and one may take up
+         * to WorkTimeoutSec= (up to an hour) before it is answered FAILED:
+         * systemd's start timeout is moved past that, whatever the unit's. */
+        sd_notifyf(0, "STATUS=adopting volumes\nEXTEND_TIMEOUT_USEC=%llu",
+                   (unsigned long long) (d->work_timeout_sec + 120) * USEC_PER_SEC);
         manager_startup(m);
-        sd_notify(0, "READY=1\nSTATUS=adopting volumes");
         log_info("serving io.scratchd on %s", m->socket_path ?: "the socket systemd passed");
         r = sd_event_loop(m->event);
         sd_notify(0, "STOPPING=1");

@@ -492,6 +492,8 @@ void job_work_done(Volume *j) {
                              failed ? (j->result.error ?: API_ERROR_INTERNAL) : "ok",
                              failed ? j->result.reason : NULL);
         } else {
+                duration_observe(&pool->counters.wipe_seconds, usec);
+                duration_observe(&pool->counters.release_seconds, usec);
                 if (failed) {
                         pool->counters.release_failures++;
                         pool->counters.wipe_failures++;

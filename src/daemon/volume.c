@@ -174,6 +174,11 @@ static int on_work_deadline(sd_event_source *es, uint64_t usec, void *userdata) 
         /* A Prepare answered failed: the job will not run, so if it ends
          * well after all, the volume is erased at once, not kept for it. */
         v->release_when_done = v->work == WORK_PREPARE || v->work == WORK_JOB_CREATE || v->work == WORK_JOB_ASSIGN;
+        /* An adoption stuck past its deadline has ended, as far as readiness
+         * goes: the volume is FAILED for status to say, and systemd must
+         * not kill us at TimeoutStartSec= for it. */
+        if (v->work == WORK_ADOPT)
+                v->settled = true;
         /* A Prepare that waits for the spare to give its space up. */
         if (v->pool && v->work == WORK_JOB_RELEASE && job_is_spare(v))
                 pool_pending_abort(v->pool, v->overdue_reason);
@@ -437,6 +442,10 @@ void volume_work_done(Volume *v) {
                 v->rec = v->result.rec;
                 failed = v->result.r < 0;
                 bool wiped = v->rec.generation != gen_before || w != WORK_ADOPT;
+                if (wiped)
+                        duration_observe(&v->counters.wipe_seconds, usec);
+                if (w == WORK_RELEASE)
+                        duration_observe(&v->counters.release_seconds, usec);
                 if (wiped) {
                         if (failed)
                                 v->counters.wipe_failures++;
@@ -458,6 +467,8 @@ void volume_work_done(Volume *v) {
                         schedule_adopt_retry(v);
                 else if (w == WORK_ADOPT)
                         v->retry_usec = 0;
+                if (w == WORK_ADOPT)
+                        v->settled = true;
                 v->result.killed[0] = 0;
                 if (v->sc->mode == SCRATCH_MODE_SHARED)
                         pool_work_done(v, w);

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "scratchd/api.h"
+#include "scratchd/metrics.h"
 #include "scratchd/reserve.h"
 #include "scratchd/util.h"
 #include "scratchd/varlink.h"
@@ -22,11 +23,16 @@ enum {
         EXIT_NOT_AUTHORIZED = 3,
         EXIT_UNREACHABLE = 4,     /* scratchd not running, not answering, or answering nonsense */
         EXIT_NOT_FOUND = 5,       /* no such job, user or volume */
+        EXIT_NOT_READY = 6,       /* status --check: a volume being wiped, set up or not there (yet) */
 };
 
 static const char *socket_path = DEFAULT_SOCKET_PATH;
 static int timeout_sec = -1;     /* -1: the command's default */
-static bool arg_json;
+static bool arg_json, arg_check, arg_force;
+/* The connection closed before the answer (scratchd restarting): not said
+ * yet, for call() to ask again (EXIT_CLOSED). */
+static bool quiet_eof;
+#define EXIT_CLOSED 100
 
 static void help(void) {
         printf("Usage: scratchctl [OPTIONS] COMMAND\n"
@@ -35,21 +41,32 @@ static void help(void) {
                "crypto-erases it between jobs.\n"
                "\n"
                "Commands:\n"
-               "  status [--json]                      every volume's state (a table, or JSON)\n"
+               "  status [--json] [--check]            every volume's state (a table, or JSON); --check:\n"
+               "                                       exit 0 only if every volume, and every job volume,\n"
+               "                                       is CLEAN or IN_USE (for node health checks)\n"
                "  prepare --job ID --user NAME         hand a CLEAN volume to a job; prints the job's\n"
                "          (or --uid UID) [--volume NAME] directory (0700, owned by the user)\n"
                "          [--size SIZE]                shared mode: the job volume's size, in bytes or\n"
                "                                       with K, M, G, T or P (100G; JobSize= when not given)\n"
                "  release --job ID                     take the job's volume back; returns once it is\n"
-               "                                       crypto-erased and CLEAN again\n"
-               "  wipe [--volume NAME]                 crypto-erase and re-key now\n"
-               "  metrics                              metrics in the Prometheus text format\n"
+               "                                       crypto-erased and CLEAN again (a job no volume\n"
+               "                                       holds: nothing to erase, success)\n"
+               "  job-dir --job ID                     the directory of a job that a volume holds (for\n"
+               "                                       the job's own user, as in a task prolog, and readers)\n"
+               "  wipe [--volume NAME] [--force]       crypto-erase and re-key now; a volume a job\n"
+               "                                       holds only with --force (the job loses its data)\n"
+               "  metrics [--output-dir DIR]           metrics in the Prometheus text format; with\n"
+               "                                       --output-dir, written atomically as\n"
+               "                                       DIR/scratchd.prom (node_exporter's textfile\n"
+               "                                       collector; scratchd-metrics.timer does this)\n"
                "  watch [--json]                       print each state change as it happens\n"
                "\n"
                "Options:\n"
                "      --socket PATH    scratchd's socket (default " DEFAULT_SOCKET_PATH ")\n"
                "      --timeout SEC    give up after SEC seconds (default 300 for prepare,\n"
-               "                       release and wipe, 30 for the others; 0: never)\n"
+               "                       release and wipe, 30 for the others; 0: never); until\n"
+               "                       then, a restarting scratchd or a volume being adopted,\n"
+               "                       wiped or set up is waited for\n"
                "  -h, --help           show this help\n"
                "      --version        show the version\n"
                "\n"
@@ -62,6 +79,8 @@ static void help(void) {
                "     for status, metrics and watch)\n"
                "  4  scratchd is not running or did not answer\n"
                "  5  no such job, user or volume\n"
+               "  6  status --check: a volume is being wiped or set up, or is not there: look\n"
+               "     again later (1: a volume is FAILED and needs an admin)\n"
                "Scheduler hooks should drain the node on any status but 0; the reason is on\n"
                "stderr, in one line.\n");
 }
@@ -84,20 +103,48 @@ typedef struct Client {
         uint64_t deadline;   /* 0: none */
 } Client;
 
-static int client_connect(Client *c, int default_timeout) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+static uint64_t deadline_of(int default_timeout) {
         int t = timeout_sec >= 0 ? timeout_sec : default_timeout;
+        return t > 0 ? now_usec() + (uint64_t) t * USEC_PER_SEC : 0;
+}
+
+/* Whether there is time for another try in a second. Without a deadline
+ * (--timeout 0, watch), none: asked again for ever, a call would hang
+ * without a word. */
+static bool time_for_another(uint64_t deadline) {
+        return deadline && now_usec() + USEC_PER_SEC < deadline;
+}
+
+/* Connects by `deadline`. A daemon that is restarting without systemd's
+ * socket (no socket file, or nobody listening on it) is waited for. */
+static int client_connect_by(Client *c, uint64_t deadline) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
         c->len = 0;
-        c->deadline = t > 0 ? now_usec() + (uint64_t) t * USEC_PER_SEC : 0;
+        c->fd = -1;
+        c->deadline = deadline;
         if (strlen(socket_path) >= sizeof(sa.sun_path))
                 return die(EXIT_USAGE, "socket path %s is too long", socket_path);
         strcpy(sa.sun_path, socket_path);
-        c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (c->fd < 0 || connect(c->fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+        for (;;) {
+                c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (c->fd >= 0 && connect(c->fd, (struct sockaddr *) &sa, sizeof(sa)) == 0)
+                        return 0;
+                int e = errno;
+                if (c->fd >= 0)
+                        close(c->fd);
+                c->fd = -1;
+                if ((e == ENOENT || e == ECONNREFUSED) && time_for_another(deadline)) {
+                        (void) nanosleep(&(struct timespec) { .tv_sec = 1 }, NULL);
+                        continue;
+                }
                 return die(EXIT_UNREACHABLE, "cannot reach scratchd at %s: %s; is scratchd.service running?",
-                           socket_path, strerror(errno));
-        return 0;
+                           socket_path, strerror(e));
+        }
+}
+
+static int client_connect(Client *c, int default_timeout) {
+        return client_connect_by(c, deadline_of(default_timeout));
 }
 
 static int client_send(Client *c, const char *method, json_object *params, bool more) {
@@ -149,6 +196,8 @@ static int client_receive(Client *c, char **ret_error, json_object **ret_params,
                 ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
                 if (n < 0 && errno == EINTR)
                         continue;
+                if (n <= 0 && quiet_eof)
+                        return EXIT_CLOSED;
                 if (n <= 0)
                         return die(EXIT_UNREACHABLE, "scratchd closed the connection%s%s", n < 0 ? ": " : "",
                                    n < 0 ? strerror(errno) : "");
@@ -193,8 +242,9 @@ static int explain_error(const char *error, json_object *p) {
                            "'scratchctl wipe'", volume, param_string(p, "reason") ?: "unknown reason");
         if (streq(error, API_ERROR_VOLUME_BUSY)) {
                 char why[256];
-                return die(EXIT_FAILED, "scratchd: volume %s is %s; wait, or release that job first", volume,
-                           describe_unavailable(p, why, sizeof(why)));
+                const char *reason = param_string(p, "reason");
+                return die(EXIT_FAILED, "scratchd: volume %s is %s; %s", volume,
+                           describe_unavailable(p, why, sizeof(why)), reason ?: "wait, or release that job first");
         }
         if (streq(error, API_ERROR_NO_CLEAN_VOLUME)) {
                 /* Each volume and why it cannot be had, on one line. */
@@ -256,26 +306,77 @@ static int explain_error(const char *error, json_object *p) {
 }
 
 /* One call, one reply. On success *ret_params holds the reply's parameters. */
-static int call(const char *method, json_object *params, int default_timeout, json_object **ret_params) {
-        Client c;
-        int r = client_connect(&c, default_timeout);
-        if (r == 0)
-                r = client_send(&c, method, params, false);
-        else
-                json_object_put(params);
-        if (r == 0) {
-                _cleanup_free_ char *error = NULL;
-                json_object *p = NULL;
-                r = client_receive(&c, &error, &p, NULL);
-                if (r == 0 && error) {
-                        r = explain_error(error, p);
-                        json_object_put(p);
-                } else if (r == 0)
-                        *ret_params = p;
+/* An error that clears by itself: every volume it names is being adopted,
+ * wiped or set up, not held by a job nor FAILED. Asked again, within the
+ * timeout, rather than failed (a hook would drain the node for it). */
+static bool transient(const char *error, json_object *p) {
+        json_object *vols;
+        /* Every slot taken (a task prolog for each of 128 ranks at once). */
+        if (streq(error, API_ERROR_TOO_MANY_CONNECTIONS))
+                return true;
+        if (streq(error, API_ERROR_VOLUME_BUSY))
+                return param_string(p, "activity") && !streq(param_string(p, "state") ?: "", "FAILED");
+        if (!streq(error, API_ERROR_NO_CLEAN_VOLUME) || !json_object_object_get_ex(p, "volumes", &vols) ||
+            !json_object_is_type(vols, json_type_array) || json_object_array_length(vols) == 0)
+                return false;
+        for (size_t i = 0; i < json_object_array_length(vols); i++) {
+                json_object *v = json_object_array_get_idx(vols, i);
+                const char *state = param_string(v, "state") ?: "";
+                if (streq(state, "FAILED") || (!param_string(v, "activity") && !streq(state, "WIPING")))
+                        return false;
         }
-        if (c.fd >= 0)
-                close(c.fd);
-        return r;
+        return true;
+}
+
+/* About a second, never the same for two callers: many that were refused
+ * together do not all come back together. */
+static void pause_before_asking_again(void) {
+        long ms = 500 + (long) (((unsigned) getpid() * 2654435761u + (unsigned) now_usec()) % 1000);
+        (void) nanosleep(&(struct timespec) { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 }, NULL);
+}
+
+static int call(const char *method, json_object *params, int default_timeout, json_object **ret_params) {
+        uint64_t deadline = deadline_of(default_timeout);
+        /* A connection closed before the answer (the daemon restarted) is
+         * asked again: every call is, but for a wipe, which would run twice. */
+        bool again_on_close = !streq(method, "io.scratchd.Wipe");
+        for (;;) {
+                Client c;
+                int r = client_connect_by(&c, deadline);
+                if (r == 0)
+                        r = client_send(&c, method, json_object_get(params), false);
+                if (r == 0) {
+                        _cleanup_free_ char *error = NULL;
+                        json_object *p = NULL;
+                        quiet_eof = again_on_close;
+                        r = client_receive(&c, &error, &p, NULL);
+                        quiet_eof = false;
+                        if (r == EXIT_CLOSED) {
+                                close(c.fd);
+                                if (time_for_another(deadline)) {
+                                        pause_before_asking_again();
+                                        continue;
+                                }
+                                json_object_put(params);
+                                return die(EXIT_UNREACHABLE, "scratchd closed the connection before it answered");
+                        }
+                        if (r == 0 && error && transient(error, p) && time_for_another(deadline)) {
+                                json_object_put(p);
+                                close(c.fd);
+                                pause_before_asking_again();
+                                continue;
+                        }
+                        if (r == 0 && error) {
+                                r = explain_error(error, p);
+                                json_object_put(p);
+                        } else if (r == 0)
+                                *ret_params = p;
+                }
+                if (c.fd >= 0)
+                        close(c.fd);
+                json_object_put(params);
+                return r;
+        }
 }
 
 static bool get_bool(json_object *o, const char *key) {
@@ -395,11 +496,54 @@ static void print_table(json_object *volumes) {
         }
 }
 
+/* status --check: FAILED anywhere is 1 (an admin must look: the volume or
+ * a job volume is fenced); a volume in any other state but CLEAN or IN_USE
+ * is 6 (it clears by itself: a wipe or a setup runs, a disk is not there
+ * yet), a job volume being released is not (the pool gives other jobs
+ * theirs meanwhile). Each in one line on stderr. */
+static int check_one(json_object *v, const char *job_of, int worst) {
+        const char *state = param_string(v, "state") ?: "?", *reason = param_string(v, "reason");
+        const char *name = param_string(v, job_of ? "job" : "name") ?: "?";
+        if (streq(state, "CLEAN") || streq(state, "IN_USE") || (job_of && !streq(state, "FAILED")))
+                return worst;
+        int code = streq(state, "FAILED") ? EXIT_FAILED : EXIT_NOT_READY;
+        fprintf(stderr, "scratchctl: %s%s%s %s is %s%s%s\n", job_of ? "volume " : "", job_of ?: "",
+                job_of ? ": job" : "volume", name, state, reason && reason[0] ? ": " : "", reason ?: "");
+        return worst == EXIT_FAILED ? worst : code;
+}
+
+static int check_volumes(json_object *volumes) {
+        int worst = EXIT_OK;
+        size_t n = json_object_array_length(volumes);
+        for (size_t i = 0; i < n; i++) {
+                json_object *v = json_object_array_get_idx(volumes, i), *jobs;
+                worst = check_one(v, NULL, worst);
+                if (json_object_object_get_ex(v, "jobs", &jobs) && json_object_is_type(jobs, json_type_array))
+                        for (size_t j = 0; j < json_object_array_length(jobs); j++)
+                                worst = check_one(json_object_array_get_idx(jobs, j), param_string(v, "name") ?: "?",
+                                                  worst);
+        }
+        if (n == 0) {
+                fprintf(stderr, "scratchctl: scratchd has no volume\n");
+                worst = EXIT_NOT_READY;
+        }
+        return worst;
+}
+
 static int cmd_status(void) {
         json_object *p = NULL, *volumes;
         int r = call("io.scratchd.GetStatus", NULL, 30, &p);
         if (r != 0)
                 return r;
+        if (!json_object_object_get_ex(p, "volumes", &volumes) || !json_object_is_type(volumes, json_type_array)) {
+                json_object_put(p);
+                return die(EXIT_UNREACHABLE, "scratchd's status has no volumes list");
+        }
+        if (arg_check) {
+                r = check_volumes(volumes);
+                json_object_put(p);
+                return r;
+        }
         if (arg_json)
                 printf("%s\n", json_object_to_json_string_ext(p, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -477,6 +621,26 @@ static int cmd_release(const char *job) {
         json_object *params = json_object_new_object(), *p = NULL;
         json_object_object_add(params, "job", json_object_new_string(job));
         int r = call("io.scratchd.Release", params, 300, &p);
+        if (r == 0 && get_bool(p, "unknown"))
+                printf("scratchd: job %s holds no volume here, nor did since scratchd started (its prolog failed, "
+                       "or ran before a reboot): nothing to erase\n", job);
+        json_object_put(p);
+        return r;
+}
+
+static int cmd_job_dir(const char *job) {
+        if (!job)
+                return die(EXIT_USAGE, "job-dir needs --job ID");
+        json_object *params = json_object_new_object(), *p = NULL;
+        json_object_object_add(params, "job", json_object_new_string(job));
+        int r = call("io.scratchd.GetJob", params, 30, &p);
+        if (r == 0) {
+                const char *dir = param_string(p, "directory");
+                if (dir)
+                        printf("%s\n", dir);
+                else
+                        r = die(EXIT_UNREACHABLE, "scratchd's reply has no directory");
+        }
         json_object_put(p);
         return r;
 }
@@ -485,21 +649,30 @@ static int cmd_wipe(const char *volume) {
         json_object *params = json_object_new_object(), *p = NULL;
         if (volume)
                 json_object_object_add(params, "volume", json_object_new_string(volume));
+        if (arg_force)
+                json_object_object_add(params, "force", json_object_new_boolean(true));
         int r = call("io.scratchd.Wipe", params, 300, &p);
         json_object_put(p);
         return r;
 }
 
-static int cmd_metrics(void) {
+static int cmd_metrics(const char *output_dir) {
         json_object *p = NULL;
         int r = call("io.scratchd.GetMetrics", NULL, 30, &p);
         if (r != 0)
                 return r;
         const char *text = param_string(p, "text");
-        if (text)
+        if (!text)
+                r = die(EXIT_UNREACHABLE, "scratchd's reply has no metrics text");
+        else if (!output_dir)
                 fputs(text, stdout);
+        else {
+                int k = metrics_write_textfile(output_dir, text);
+                if (k < 0)
+                        r = die(EXIT_FAILED, "cannot write %s/scratchd.prom: %s", output_dir, strerror(-k));
+        }
         json_object_put(p);
-        return text ? 0 : die(EXIT_UNREACHABLE, "scratchd's reply has no metrics text");
+        return r;
 }
 
 static void print_change(json_object *v) {
@@ -546,7 +719,8 @@ static int cmd_watch(void) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_SOCKET = 0x100, ARG_TIMEOUT, ARG_JOB, ARG_USER, ARG_UID, ARG_VOLUME, ARG_SIZE, ARG_JSON, ARG_VERSION };
+        enum { ARG_SOCKET = 0x100, ARG_TIMEOUT, ARG_JOB, ARG_USER, ARG_UID, ARG_VOLUME, ARG_SIZE, ARG_JSON, ARG_VERSION,
+               ARG_CHECK, ARG_FORCE, ARG_OUTPUT_DIR };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, ARG_SOCKET },
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
@@ -556,11 +730,14 @@ int main(int argc, char *argv[]) {
                 { "volume", required_argument, NULL, ARG_VOLUME },
                 { "size", required_argument, NULL, ARG_SIZE },
                 { "json", no_argument, NULL, ARG_JSON },
+                { "check", no_argument, NULL, ARG_CHECK },
+                { "force", no_argument, NULL, ARG_FORCE },
+                { "output-dir", required_argument, NULL, ARG_OUTPUT_DIR },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
         };
-        const char *job = NULL, *user = NULL, *uid = NULL, *volume = NULL, *size = NULL;
+        const char *job = NULL, *user = NULL, *uid = NULL, *volume = NULL, *size = NULL, *output_dir = NULL;
         int c;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
@@ -595,6 +772,15 @@ int main(int argc, char *argv[]) {
                 case ARG_JSON:
                         arg_json = true;
                         break;
+                case ARG_CHECK:
+                        arg_check = true;
+                        break;
+                case ARG_FORCE:
+                        arg_force = true;
+                        break;
+                case ARG_OUTPUT_DIR:
+                        output_dir = optarg;
+                        break;
                 case 'h':
                         help();
                         return EXIT_OK;
@@ -606,12 +792,18 @@ int main(int argc, char *argv[]) {
                 }
 
         if (optind >= argc)
-                return die(EXIT_USAGE, "no command given; use status, prepare, release, wipe, metrics or watch "
+                return die(EXIT_USAGE, "no command given; use status, prepare, release, job-dir, wipe, metrics or watch "
                            "(see 'scratchctl --help')");
         if (optind + 1 < argc)
                 return die(EXIT_USAGE, "unexpected argument '%s'; see 'scratchctl --help'", argv[optind + 1]);
         const char *verb = argv[optind];
 
+        if (arg_check && !streq(verb, "status"))
+                return die(EXIT_USAGE, "--check is for status only");
+        if (arg_force && !streq(verb, "wipe"))
+                return die(EXIT_USAGE, "--force is for wipe only");
+        if (output_dir && !streq(verb, "metrics"))
+                return die(EXIT_USAGE, "--output-dir is for metrics only");
         if (streq(verb, "status"))
                 return cmd_status();
         if (streq(verb, "prepare"))
@@ -620,9 +812,11 @@ int main(int argc, char *argv[]) {
                 return cmd_release(job);
         if (streq(verb, "wipe"))
                 return cmd_wipe(volume);
+        if (streq(verb, "job-dir"))
+                return cmd_job_dir(job);
         if (streq(verb, "metrics"))
-                return cmd_metrics();
+                return cmd_metrics(output_dir);
         if (streq(verb, "watch"))
                 return cmd_watch();
-        return die(EXIT_USAGE, "unknown command '%s'; use status, prepare, release, wipe, metrics or watch", verb);
+        return die(EXIT_USAGE, "unknown command '%s'; use status, prepare, release, job-dir, wipe, metrics or watch", verb);
 }

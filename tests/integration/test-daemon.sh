@@ -211,8 +211,20 @@ check "... and no step of the erase ran (same key generation)" test "$(field key
 check "... the record on file says FAILED" grep -q '^state=FAILED' /run/scratchd/scratch.state
 ctl prepare --job 105 --user daemon > /dev/null 2>&1; rc=$?
 check "... and no job gets the volume" test $rc -ne 0
+ctl status --check 2> "$WORK/err"; rc=$?
+check "... status --check exits 1 (FAILED: an admin must look)" test $rc -eq 1
+check "... naming the volume and why" grep -q "volume scratch is FAILED: .*by-id/scratch0: no such disk" "$WORK/err"
 ln -sf /dev/ubda "$WORK/by-id/scratch0"
 check "with the link back, an admin's wipe makes it CLEAN" ctl wipe
 check "... under a new key" test "$(live_key $map)" != "$key3"
+check "... and status --check exits 0" ctl status --check
+# A job's volume taken from under it: only with --force.
+dir4=$(ctl prepare --job 106 --user daemon)
+ctl wipe 2> "$WORK/err"; rc=$?
+check "a wipe of the volume job 106 holds is refused (exit 1)" test $rc -eq 1
+check "... naming the job, and --force" grep -q "job 106 (user daemon) uses it.*scratchctl wipe --force" "$WORK/err"
+check "... the job keeps it" test "$(field state) $(field job)" = "IN_USE 106"
+check "with --force, it is wiped" ctl wipe --force
+check "... CLEAN, the job's key gone" test "$(field state)" = CLEAN
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"
 exit 0

@@ -105,6 +105,8 @@ image_make() {  # image_make WORKDIR -> $ROOTFS
         cp "$DEB" "$ROOTFS/tmp/scratchd.deb"
         chroot "$ROOTFS" dpkg -i /tmp/scratchd.deb > "$1/dpkg.log" 2>&1 \
                 || { tail -n 20 "$1/dpkg.log"; echo "not ok - dpkg -i scratchd.deb failed in the image"; exit 1; }
+        # Kept for the tests that upgrade the package on the running node.
+        cp "$DEB" "$ROOTFS/root/scratchd.deb"
         mkdir -p "$ROOTFS/usr/lib/modules"
         cp -a "$UML_MODULES" "$ROOTFS/usr/lib/modules/"
         # udev makes no by-id links for ubd disks; this one uses their serial.

@@ -143,6 +143,33 @@ check_fails "... nor CAP_SYS_CHROOT" has_cap 18
 check_fails "... nor CAP_KILL" has_cap 5
 check "control: it does hold CAP_SYS_ADMIN" has_cap 21
 
+# A package upgrade while a job runs (the same .deb again, which dpkg
+# configures as an upgrade): the daemon is restarted and adopts the job's
+# volume as it is; the socket never stops listening, so calls made during
+# the upgrade (a hook's) wait and are answered.
+dir=$(scratchctl prepare --job 3 --user nobody)
+as_nobody sh -c "echo kept > '$dir/data'"
+before=$(systemctl show -p MainPID --value scratchd.service)
+rm -f /tmp/upgrade-done /tmp/upgrade-calls
+( while [ ! -e /tmp/upgrade-done ]; do
+        if scratchctl --timeout 120 status > /dev/null 2>&1; then echo ok; else echo "failed $?"; fi >> /tmp/upgrade-calls
+        sleep 0.2
+  done ) &
+caller=$!
+dpkg -i /root/scratchd.deb > /tmp/upgrade.log 2>&1; upgraded=$?
+touch /tmp/upgrade-done; wait $caller
+sed 's/^/#   dpkg: /' /tmp/upgrade.log | tail -n 5 >> $R
+check "the package upgrades on the running node" test $upgraded -eq 0
+after=$(systemctl show -p MainPID --value scratchd.service)
+check "... and the daemon was restarted ($before, then $after)" test "$after" != "$before" -a "$after" != 0
+for _ in $(seq 1 60); do [ "$(field adopting)" != True ] && [ "$(field state)" = IN_USE ] && break; sleep 0.5; done
+check "every call made during the upgrade was answered ($(grep -c . /tmp/upgrade-calls) calls)" \
+        bash -c "! grep -q failed /tmp/upgrade-calls && [ \$(grep -c ok /tmp/upgrade-calls) -ge 1 ]"
+check "the job's volume was adopted, still its" test "$(field state) $(field job)" = "IN_USE 3"
+check "... with its data" test "$(cat "$dir/data" 2>/dev/null)" = kept
+check "... and its release succeeds" scratchctl release --job 3
+check "... CLEAN again" test "$(field state)" = CLEAN
+
 # Cipher=auto under the hardened unit, which allows no AF_ALG: /proc/crypto
 # shows only the C AES (UML), Adiantum is not listed before its first use, so
 # auto keeps AES-XTS and says why. With the drop-in the README gives, the

@@ -71,7 +71,10 @@ wait_for 60 'sinfo -h -o %T | grep -q drain'
 reason=$(sinfo -h -o %E | head -n1)
 note "sinfo: $(sinfo -h -o '%T: %E' | head -n1)"
 check "the node drained after the failed wipe" bash -c "sinfo -h -o %T | grep -Eq 'drain'"
-check "the drain reason names scratchd" grep -q '^scratchd: release of job' <<<"$reason"
+check "the drain reason starts with a code of scratchd's: scratchd:failed release: ..." \
+        grep -q '^scratchd:failed release: volume scratch is FAILED' <<<"$reason"
+code=$(cut -d' ' -f1 <<<"$reason")
+check "... a code that fits sinfo -R's 20 columns ($code)" test ${#code} -le 20
 check "the volume is FAILED (fenced)" test "$(field state)" = FAILED
 check "the fenced volume is unmounted" bash -c "! findmnt -n /scratch >/dev/null"
 kill $holder

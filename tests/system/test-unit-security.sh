@@ -3,7 +3,8 @@
 # The units' hardening, scored by systemd itself (`systemd-analyze security
 # --offline=true`): scratchd.service at most 1.6 (mounts made by PID 1, the
 # holder scan and kills in scratchd-holders.service), scratchd-holders.service
-# at most 1.6 too; and `systemd-analyze verify` clean for every unit.
+# and scratchd-metrics.service at most 1.6 too; and `systemd-analyze verify`
+# clean for every unit.
 set -u
 root=$(dirname "$(realpath "$0")")/../..
 scratchd=${SCRATCHD:?SCRATCHD must name the built scratchd}
@@ -28,6 +29,7 @@ score() {  # score UNIT-FILE NAME-IN-OUTPUT
 }
 score "$root/systemd/scratchd.service" scratchd.service
 score "$root/systemd/scratchd-holders.service" 'scratchd-holders.service'
+score "$root/systemd/scratchd-metrics.service" 'scratchd-metrics.service'
 
 # verify wants the ExecStart binary to exist: point it at the build.
 tmp=$(mktemp -d)
@@ -35,11 +37,14 @@ trap 'rm -rf "$tmp"' EXIT
 sed "s|^ExecStart=/usr/sbin/scratchd|ExecStart=$scratchd|" "$root/systemd/scratchd.service" > "$tmp/scratchd.service"
 sed "s|^ExecStart=/usr/libexec/scratchd/scratchd-holders|ExecStart=${SCRATCHD_HOLDERS:?SCRATCHD_HOLDERS must name the built scratchd-holders}|" \
         "$root/systemd/scratchd-holders.service" > "$tmp/scratchd-holders.service"
-cp "$root/systemd/scratchd.socket" "$root/systemd/scratchd-holders.socket" "$tmp/"
-units=("$tmp/scratchd.service" "$tmp/scratchd.socket" "$tmp/scratchd-holders.socket" "$tmp/scratchd-holders.service")
+sed "s|/usr/bin/scratchctl|${SCRATCHCTL:?SCRATCHCTL must name the built scratchctl}|" \
+        "$root/systemd/scratchd-metrics.service" > "$tmp/scratchd-metrics.service"
+cp "$root/systemd/scratchd.socket" "$root/systemd/scratchd-holders.socket" "$root/systemd/scratchd-metrics.timer" "$tmp/"
+units=("$tmp/scratchd.service" "$tmp/scratchd.socket" "$tmp/scratchd-holders.socket" "$tmp/scratchd-holders.service"
+       "$tmp/scratchd-metrics.service" "$tmp/scratchd-metrics.timer")
 n=$((n + 1))
 if out=$(systemd-analyze verify --man=no "${units[@]}" 2>&1) && [ -z "$out" ]; then
-        echo "ok $n - systemd-analyze verify is clean for scratchd.service, scratchd.socket, scratchd-holders.socket and scratchd-holders.service"
+        echo "ok $n - systemd-analyze verify is clean for every unit: ${units[*]##*/}"
 else
         echo "not ok $n - systemd-analyze verify:"; sed 's/^/#   /' <<<"$out"; fail=1
 fi

@@ -52,7 +52,7 @@ typedef struct Fake {
         void *userdata, *conn;
         const Caller *caller;
         /* Copies: the strings belong to the call, freed after dispatch. */
-        bool has_job, has_user, has_volume;
+        bool has_job, has_user, has_volume, force;
         char job[512], user[512], volume[512];
         int64_t uid;
         uint64_t size;
@@ -103,8 +103,9 @@ static void fake_release(void *userdata, Call *conn, const Caller *c, const char
         r->deferred = true;   /* as the daemon does: the reply comes after the wipe */
 }
 
-static void fake_wipe(void *userdata, Call *conn, const Caller *c, const char *volume, ApiResult *r) {
+static void fake_wipe(void *userdata, Call *conn, const Caller *c, const char *volume, bool force, ApiResult *r) {
         record(userdata, FN_WIPE, conn, c, r);
+        fake.force = force;
         copy_arg(&fake.has_volume, fake.volume, sizeof(fake.volume), volume);
         r->deferred = true;
 }
@@ -428,7 +429,28 @@ static void test_route_wipe(void **state) {
         dispatch(&c, "io.scratchd.Wipe", "{\"volume\":null}", false, &r);
         assert_routed(&r, FN_WIPE, &c);
         assert_false(fake.has_volume);
+        assert_false(fake.force);
         result_done(&r);
+
+        /* force: a JSON boolean, passed as is; anything else is refused. */
+        dispatch(&c, "io.scratchd.Wipe", "{\"volume\":\"scratch\",\"force\":true}", false, &r);
+        assert_routed(&r, FN_WIPE, &c);
+        assert_true(fake.force);
+        result_done(&r);
+        dispatch(&c, "io.scratchd.Wipe", "{\"force\":false}", false, &r);
+        assert_routed(&r, FN_WIPE, &c);
+        assert_false(fake.force);
+        result_done(&r);
+        dispatch(&c, "io.scratchd.Wipe", "{\"force\":null}", false, &r);
+        assert_routed(&r, FN_WIPE, &c);
+        assert_false(fake.force);
+        result_done(&r);
+        static const char *const bad[] = { "{\"force\":1}", "{\"force\":\"true\"}", "{\"force\":[true]}" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                dispatch(&c, "io.scratchd.Wipe", bad[i], false, &r);
+                assert_invalid_parameter(&r, "force");
+                result_done(&r);
+        }
 }
 
 static void test_route_subscribe(void **state) {

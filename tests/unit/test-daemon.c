@@ -197,9 +197,14 @@ static void answer_done(Answer *a) {
 
 /* A client's call as the transport hands it over. Returns the Call, which the
  * test holds as the transport would while the client is connected. */
+/* The caller of the next invoke(): root unless a test says otherwise. */
+static Caller next_caller = { .uid = 0 };
+
 static Call *invoke_more(Manager *m, Answer *a, const char *method, const char *params, bool more) {
-        const Caller root = { .uid = 0, .pid = getpid() };
-        Call *call = call_new(&root, false, more, fake_send, a);
+        Caller caller = next_caller;
+        caller.pid = getpid();
+        next_caller = (Caller) { .uid = 0 };
+        Call *call = call_new(&caller, false, more, fake_send, a);
         assert_non_null(call);
         VarlinkCall vc = { .method = strdup(method), .parameters = json_tokener_parse(params ?: "{}"), .more = more };
         assert_non_null(vc.parameters);
@@ -260,6 +265,9 @@ static bool answered(Manager *m, void *arg) {
 /* n_volumes volumes, "scratch" and (second) "other", each on its own mount
  * directory, with `extra` lines in [Scratch]; adopted (wiped by the fake)
  * to CLEAN. */
+/* Set by a test: its fixture's adoption is held at the gate, not waited for. */
+static bool hold_adoption;
+
 static Fixture *fixture_new_with(void **state, size_t n_volumes, const char *fail, const char *extra) {
         Fixture *f = calloc(1, sizeof(Fixture));
         _cleanup_free_ char *text = NULL, *error = NULL;
@@ -303,8 +311,11 @@ static Fixture *fixture_new_with(void **state, size_t n_volumes, const char *fai
         nss_delay_ms = 0;
         VolumeWorker worker = { .run = fake_run };
         assert_int_equal(manager_new(f->config, f->state_dir, &worker, &f->m), 0);
+        if (hold_adoption)
+                gate(true);
         manager_startup(f->m);
-        assert_true(run_until(f->m, all_idle, NULL));
+        if (!hold_adoption)
+                assert_true(run_until(f->m, all_idle, NULL));
         *state = f;
         return f;
 }
@@ -439,6 +450,146 @@ static void test_release_retried(void **state) {
         answer_done(&r1);
         answer_done(&r2);
         answer_done(&r3);
+}
+
+/* A Release while the volume is being adopted (a restart): not known yet,
+ * so VolumeBusy, "adopting" (scratchctl asks again); once adopted, a job no
+ * volume holds is released at once, "unknown", nothing erased. */
+static void test_release_during_adoption(void **state) {
+        hold_adoption = true;
+        Fixture *f = fixture_new(state, 1, NULL);
+        hold_adoption = false;
+        Answer a = {}, b = {};
+        Call *ca = invoke(f->m, &a, "io.scratchd.Release", "{\"job\":\"5\"}");
+        assert_int_equal(a.n, 1);
+        assert_string_equal(a.error, API_ERROR_VOLUME_BUSY);
+        assert_string_equal(str(a.parameters, "activity"), "adopting");
+        gate(false);
+        assert_true(run_until(f->m, all_idle, NULL));
+        uint64_t gen = f->m->volumes[0].rec.generation;
+        Call *cb = invoke(f->m, &b, "io.scratchd.Release", "{\"job\":\"5\"}");
+        assert_int_equal(b.n, 1);
+        assert_string_equal(b.error, "");
+        assert_true(json_object_get_boolean(json_object_object_get(b.parameters, "unknown")));
+        assert_int_equal(state_of(f, 0), STATE_CLEAN);
+        assert_int_equal(f->m->volumes[0].rec.generation, gen);   /* nothing erased */
+        call_unref(ca);
+        call_unref(cb);
+        answer_done(&a);
+        answer_done(&b);
+}
+
+/* A volume whose record still names the job, ABSENT (its disk was not
+ * there at the adoption after a restart: the mapping may be live): the
+ * release is no "unknown job" success, but VolumeFailed, saying the erase
+ * is owed. The control: a job nothing names is unknown. */
+static void test_release_owed_not_unknown(void **state) {
+        Fixture *f = fixture_new(state, 1, NULL);
+        Answer a = {}, r = {}, u = {};
+        Call *cp = prepare(f, &a, "71");
+        assert_true(run_until(f->m, answered, &a));
+        f->m->volumes[0].rec.state = STATE_ABSENT;   /* as DISK_LOST leaves it, job kept */
+        Call *cr = invoke(f->m, &r, "io.scratchd.Release", "{\"job\":\"71\"}");
+        assert_int_equal(r.n, 1);
+        assert_string_equal(r.error, API_ERROR_VOLUME_FAILED);
+        assert_non_null(strstr(str(r.parameters, "reason"), "still names job 71, whose erase is owed"));
+        Call *cu = invoke(f->m, &u, "io.scratchd.Release", "{\"job\":\"72\"}");
+        assert_string_equal(u.error, "");
+        assert_true(json_object_get_boolean(json_object_object_get(u.parameters, "unknown")));
+        f->m->volumes[0].rec.state = STATE_IN_USE;
+        call_unref(cp);
+        call_unref(cr);
+        call_unref(cu);
+        answer_done(&a);
+        answer_done(&r);
+        answer_done(&u);
+}
+
+/* GetJob, for a task prolog: the job's directory for the job's own user
+ * (and root); anyone else, like a job no volume holds, gets NoSuchJob. */
+static void test_get_job(void **state) {
+        Fixture *f = fixture_new(state, 1, NULL);
+        if (geteuid() != 0)
+                skip();   /* the job is nobody's: its directory is chowned */
+        Answer a = {}, own = {}, other = {}, none = {}, byroot = {};
+        Call *cp = invoke(f->m, &a, "io.scratchd.Prepare", "{\"job\":\"61\",\"uid\":65534}");
+        assert_true(run_until(f->m, answered, &a));
+        assert_string_equal(a.error, "");
+        char want[256];
+        snprintf(want, sizeof(want), "%s/61", f->mounts[0]);
+
+        next_caller = (Caller) { .uid = 65534, .gid = 65534 };
+        Call *c1 = invoke(f->m, &own, "io.scratchd.GetJob", "{\"job\":\"61\"}");
+        assert_string_equal(own.error, "");
+        assert_string_equal(str(own.parameters, "directory"), want);
+        assert_string_equal(str(own.parameters, "user"), f->m->volumes[0].rec.user);
+
+        /* Another uid, in no group of scratchd's: as if there were no job. */
+        next_caller = (Caller) { .uid = 4242, .gid = 4242 };
+        Call *c2 = invoke(f->m, &other, "io.scratchd.GetJob", "{\"job\":\"61\"}");
+        assert_string_equal(other.error, API_ERROR_NO_SUCH_JOB);
+        assert_null(str(other.parameters, "directory"));
+        Call *c3 = invoke(f->m, &none, "io.scratchd.GetJob", "{\"job\":\"62\"}");
+        assert_string_equal(none.error, API_ERROR_NO_SUCH_JOB);
+        Call *c4 = invoke(f->m, &byroot, "io.scratchd.GetJob", "{\"job\":\"61\"}");
+        assert_string_equal(str(byroot.parameters, "directory"), want);
+        call_unref(cp);
+        call_unref(c1);
+        call_unref(c2);
+        call_unref(c3);
+        call_unref(c4);
+        answer_done(&a);
+        answer_done(&own);
+        answer_done(&other);
+        answer_done(&none);
+        answer_done(&byroot);
+}
+
+/* READY=1 (systemd starts slurmd after it) only once every volume's first
+ * adoption has ended: not while one runs. */
+static void test_ready_after_adoption(void **state) {
+        hold_adoption = true;
+        Fixture *f = fixture_new(state, 2, NULL);
+        hold_adoption = false;
+        f->m->running = true;   /* as manager_run() has it */
+        manager_check_ready(f->m);
+        assert_false(f->m->ready);
+        gate(false);
+        assert_true(run_until(f->m, all_idle, NULL));
+        assert_true(f->m->volumes[0].settled && f->m->volumes[1].settled);
+        assert_true(f->m->ready);
+}
+
+/* A wipe of a volume a job holds: refused, naming the job and --force;
+ * with force, it is wiped (and the job has lost its scratch). */
+static void test_wipe_in_use_needs_force(void **state) {
+        Fixture *f = fixture_new(state, 1, NULL);
+        Answer a = {}, w = {}, wf = {};
+        Call *cp = prepare(f, &a, "51");
+        assert_true(run_until(f->m, answered, &a));
+        assert_int_equal(state_of(f, 0), STATE_IN_USE);
+        uint64_t gen = f->m->volumes[0].rec.generation;
+
+        Call *cw = invoke(f->m, &w, "io.scratchd.Wipe", "{\"volume\":\"scratch\"}");
+        assert_int_equal(w.n, 1);
+        assert_string_equal(w.error, API_ERROR_VOLUME_BUSY);
+        assert_string_equal(str(w.parameters, "job"), "51");
+        assert_non_null(strstr(str(w.parameters, "reason"), "job 51 (user "));
+        assert_non_null(strstr(str(w.parameters, "reason"), "--force"));
+        assert_int_equal(state_of(f, 0), STATE_IN_USE);   /* untouched */
+        assert_int_equal(f->m->volumes[0].rec.generation, gen);
+
+        Call *cf = invoke(f->m, &wf, "io.scratchd.Wipe", "{\"volume\":\"scratch\",\"force\":true}");
+        assert_true(run_until(f->m, answered, &wf));
+        assert_string_equal(wf.error, "");
+        assert_int_equal(state_of(f, 0), STATE_CLEAN);
+        assert_int_equal(f->m->volumes[0].rec.generation, gen + 1);
+        call_unref(cp);
+        call_unref(cw);
+        call_unref(cf);
+        answer_done(&a);
+        answer_done(&w);
+        answer_done(&wf);
 }
 
 static void test_prepare_while_wiping(void **state) {
@@ -998,10 +1149,14 @@ static void test_shared_release_one(void **state) {
         assert_int_equal(r2.n, 1);
         assert_string_equal(r2.error, "");
         assert_int_equal(fw.n_releases - releases, 1);
-        /* A job that never had a volume here. */
+        /* A job that never had a volume here: nothing to erase, success,
+         * saying so; nothing else touched. */
         Call *cr3 = release(f, &r3, "999");
         assert_int_equal(r3.n, 1);
-        assert_string_equal(r3.error, API_ERROR_NO_SUCH_JOB);
+        assert_string_equal(r3.error, "");
+        assert_true(json_object_get_boolean(json_object_object_get(r3.parameters, "unknown")));
+        assert_string_equal(str(r3.parameters, "volume"), "");
+        assert_int_equal(fw.n_releases - releases, 1);
         assert_int_equal(volume_visible_state(pool_find_job(f->m, "102")), STATE_IN_USE);
 
         call_unref(cr);
@@ -1661,6 +1816,11 @@ int main(void) {
                 cmocka_unit_test_teardown(test_prepare_retried_same_directory, fixture_free),
                 cmocka_unit_test_teardown(test_prepare_by_uid, fixture_free),
                 cmocka_unit_test_teardown(test_release_retried, fixture_free),
+                cmocka_unit_test_teardown(test_wipe_in_use_needs_force, fixture_free),
+                cmocka_unit_test_teardown(test_release_during_adoption, fixture_free),
+                cmocka_unit_test_teardown(test_ready_after_adoption, fixture_free),
+                cmocka_unit_test_teardown(test_get_job, fixture_free),
+                cmocka_unit_test_teardown(test_release_owed_not_unknown, fixture_free),
                 cmocka_unit_test_teardown(test_prepare_while_wiping, fixture_free),
                 cmocka_unit_test_teardown(test_wipe_overdue, fixture_free),
                 cmocka_unit_test_teardown(test_stop_waits_for_work, fixture_free),

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "config.h"
 #include "scratchd/metrics.h"
 #include "scratchd/util.h"
 
@@ -73,6 +74,10 @@ static void sample_init(Sample *s) {
                 .size_bytes = 0,   /* not mounted */
                 .used_bytes = 0,
         };
+        /* Some durations, so that the histograms have something to say. */
+        duration_observe(&s->counters_a.wipe_seconds, 3000000);
+        duration_observe(&s->counters_a.wipe_seconds, 250000000);
+        duration_observe(&s->counters_a.release_seconds, 8000000);
 }
 
 static char *format_sample(void) {
@@ -135,20 +140,34 @@ static size_t count_prefix(char **lines, size_t n, const char *prefix) {
 }
 
 /* The metric name of a sample line, into buf. */
+/* The family a sample line is of: its name, less a histogram's _bucket,
+ * _sum or _count. */
 static const char *sample_name(const char *line, char *buf, size_t size) {
         size_t k = strcspn(line, "{ ");
         assert_true(k < size);
         memcpy(buf, line, k);
         buf[k] = 0;
+        static const char *const suffixes[] = { "_bucket", "_sum", "_count" };
+        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++)
+                if (strstr(buf, "_duration_seconds") && k > strlen(suffixes[i]) &&
+                    streq(buf + k - strlen(suffixes[i]), suffixes[i]))
+                        buf[k - strlen(suffixes[i])] = 0;
         return buf;
 }
 
+/* Samples in the two-volume sample, all families together. */
+static size_t sample_lines(void);
+
 /* ---- metrics_format() ---- */
 
+/* Each family, and how many samples the two-volume sample has of it (0:
+ * one a volume). */
 static const struct {
         const char *name, *type;
+        size_t samples;
 } families[] = {
-        { "scratchd_volume_state", "gauge" },
+        { "scratchd_build_info", "gauge", 1 },
+        { "scratchd_volume_state", "gauge", 2 * _STATE_MAX },
         { "scratchd_key_generation", "gauge" },
         { "scratchd_prepares_total", "counter" },
         { "scratchd_prepare_failures_total", "counter" },
@@ -156,6 +175,9 @@ static const struct {
         { "scratchd_release_failures_total", "counter" },
         { "scratchd_wipes_total", "counter" },
         { "scratchd_wipe_failures_total", "counter" },
+        /* Each bucket, +Inf, _sum and _count, for each volume. */
+        { "scratchd_wipe_duration_seconds", "histogram", 2 * (DURATION_BUCKETS + 3) },
+        { "scratchd_release_duration_seconds", "histogram", 2 * (DURATION_BUCKETS + 3) },
         { "scratchd_last_wipe_duration_seconds", "gauge" },
         { "scratchd_last_wipe_timestamp_seconds", "gauge" },
         { "scratchd_volume_size_bytes", "gauge" },
@@ -269,6 +291,37 @@ static void test_format_durations(void **state) {
         }
 }
 
+/* Durations into buckets: cumulative as Prometheus has them, +Inf the
+ * count, the sum in seconds; a duration on a bound is in that bucket. */
+static void test_format_histogram(void **state) {
+        Record rec = { .state = STATE_CLEAN };
+        VolumeCounters c = {};
+        duration_observe(&c.wipe_seconds, 500000);         /* 0.5 s */
+        duration_observe(&c.wipe_seconds, 2000000);        /* 2 s: on the bound */
+        duration_observe(&c.wipe_seconds, 2000001);        /* just past it */
+        duration_observe(&c.wipe_seconds, 700000000);      /* 700 s: past the last */
+        duration_observe(&c.release_seconds, 45000000);    /* 45 s */
+        MetricsVolume v = { .name = "x", .rec = &rec, .counters = &c };
+        _cleanup_free_ char *text = metrics_format(&v, 1);
+        static const char *const want[] = {
+                "scratchd_wipe_duration_seconds_bucket{volume=\"x\",le=\"1\"} 1",
+                "scratchd_wipe_duration_seconds_bucket{volume=\"x\",le=\"2\"} 2",
+                "scratchd_wipe_duration_seconds_bucket{volume=\"x\",le=\"5\"} 3",
+                "scratchd_wipe_duration_seconds_bucket{volume=\"x\",le=\"600\"} 3",
+                "scratchd_wipe_duration_seconds_bucket{volume=\"x\",le=\"+Inf\"} 4",
+                "scratchd_wipe_duration_seconds_sum{volume=\"x\"} 704.500001",
+                "scratchd_wipe_duration_seconds_count{volume=\"x\"} 4",
+                "scratchd_release_duration_seconds_bucket{volume=\"x\",le=\"30\"} 0",
+                "scratchd_release_duration_seconds_bucket{volume=\"x\",le=\"60\"} 1",
+                "scratchd_release_duration_seconds_count{volume=\"x\"} 1",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(want); i++)
+                assert_line(text, want[i]);
+        char build[128];
+        snprintf(build, sizeof(build), "scratchd_build_info{version=\"%s\"} 1", PACKAGE_VERSION);
+        assert_line(text, build);
+}
+
 static void test_format_help_and_type(void **state) {
         _cleanup_free_ char *text = format_sample();
         size_t n;
@@ -303,7 +356,7 @@ static void test_format_help_and_type(void **state) {
                 while (last < n && lines[last][0] != '#' && streq(sample_name(lines[last], name, sizeof(name)),
                                                                   families[f].name))
                         last++;
-                size_t expected = streq(families[f].name, "scratchd_volume_state") ? 2 * _STATE_MAX : 2;
+                size_t expected = families[f].samples ?: 2;
                 assert_int_equal(last - first, expected);
                 /* And no sample of it anywhere else. */
                 size_t total = 0;
@@ -322,14 +375,23 @@ static void test_format_help_and_type(void **state) {
         assert_int_equal(count_prefix(lines, n, "# HELP "), ELEMENTSOF(families));
         assert_int_equal(count_prefix(lines, n, "# TYPE "), ELEMENTSOF(families));
         assert_int_equal(count_prefix(lines, n, "#"), 2 * ELEMENTSOF(families));
-        assert_int_equal(n, 2 * ELEMENTSOF(families) + 2 * _STATE_MAX + 2 * (ELEMENTSOF(families) - 1));
+        assert_int_equal(n, 2 * ELEMENTSOF(families) + sample_lines());
         free_lines(lines, n);
+}
+
+static size_t sample_lines(void) {
+        size_t k = 0;
+        for (size_t f = 0; f < ELEMENTSOF(families); f++)
+                k += families[f].samples ?: 2;
+        return k;
 }
 
 static void test_format_line_syntax(void **state) {
         _cleanup_free_ char *text = format_sample();
         regex_t re;
-        assert_int_equal(regcomp(&re, "^[a-z_]+\\{volume=\"[a-z0-9_-]+\"(,state=\"[A-Z_]+\")?\\} [0-9.]+$",
+        assert_int_equal(regcomp(&re,
+                                 "^([a-z_]+\\{volume=\"[a-z0-9_-]+\"(,state=\"[A-Z_]+\"|,le=\"([0-9.]+|\\+Inf)\")?\\}"
+                                 "|scratchd_build_info\\{version=\"[0-9][0-9a-z.~+-]*\"\\}) [0-9.]+$",
                                  REG_EXTENDED | REG_NOSUB),
                          0);
 
@@ -350,7 +412,7 @@ static void test_format_line_syntax(void **state) {
                         print_error("line %zu does not match: \"%s\"\n", i + 1, lines[i]);
                 assert_int_equal(regexec(&re, lines[i], 0, NULL, 0), 0);
         }
-        assert_int_equal(samples, 2 * _STATE_MAX + 2 * (ELEMENTSOF(families) - 1));
+        assert_int_equal(samples, sample_lines());
         free_lines(lines, n);
         regfree(&re);
 }
@@ -360,10 +422,10 @@ static void test_format_no_volumes(void **state) {
         assert_non_null(text);
         size_t n;
         char **lines = split_lines(text, &n);
-        /* Only the HELP and TYPE lines. */
-        assert_int_equal(n, 2 * ELEMENTSOF(families));
+        /* Only the HELP and TYPE lines, and build_info's one sample. */
+        assert_int_equal(n, 2 * ELEMENTSOF(families) + 1);
         for (size_t i = 0; i < n; i++)
-                assert_int_equal(lines[i][0], '#');
+                assert_true(lines[i][0] == '#' || startswith(lines[i], "scratchd_build_info{version=\""));
         free_lines(lines, n);
 }
 
@@ -432,8 +494,8 @@ static void test_format_pool(void **state) {
         /* The rest as without a pool: the families, and one line per pool family more. */
         assert_int_equal(count_prefix(lines, n, "scratchd_pool_"), ELEMENTSOF(pool_families));
         assert_int_equal(count_prefix(lines, n, "# HELP "), ELEMENTSOF(families) + ELEMENTSOF(pool_families));
-        assert_int_equal(n, 2 * (ELEMENTSOF(families) + ELEMENTSOF(pool_families)) + 2 * _STATE_MAX +
-                                    2 * (ELEMENTSOF(families) - 1) + ELEMENTSOF(pool_families));
+        assert_int_equal(n, 2 * (ELEMENTSOF(families) + ELEMENTSOF(pool_families)) + sample_lines() +
+                                    ELEMENTSOF(pool_families));
         free_lines(lines, n);
 
         /* Every value the type holds, and zeros. */
@@ -680,6 +742,7 @@ int main(void) {
                 cmocka_unit_test(test_format_values),
                 cmocka_unit_test(test_format_durations),
                 cmocka_unit_test(test_format_help_and_type),
+                cmocka_unit_test(test_format_histogram),
                 cmocka_unit_test(test_format_line_syntax),
                 cmocka_unit_test(test_format_no_volumes),
                 cmocka_unit_test(test_format_pool),
