@@ -34,7 +34,9 @@ skip() {
 # field NAME: a field of the first volume in `scratchctl status --json` ("" if
 # absent or if status fails). Through $SCRATCHCTL and $SOCK where they are set
 # (UML guests), the installed scratchctl and its default socket otherwise.
+# In UML guests (SOCK set) the daemon is killed on purpose, with nothing to
+# start it again: --no-wait, an answer at once.
 field() {
-        "${SCRATCHCTL:-scratchctl}" ${SOCK:+--socket "$SOCK"} status --json 2>/dev/null \
+        "${SCRATCHCTL:-scratchctl}" ${SOCK:+--socket "$SOCK" --no-wait} status --json 2>/dev/null \
                 | python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0].get(sys.argv[1], ""))' "$1" 2>/dev/null
 }

@@ -28,7 +28,7 @@ enum {
 
 static const char *socket_path = DEFAULT_SOCKET_PATH;
 static int timeout_sec = -1;     /* -1: the command's default */
-static bool arg_json, arg_check, arg_force;
+static bool arg_json, arg_check, arg_force, arg_no_wait;
 /* The connection closed before the answer (scratchd restarting): not said
  * yet, for call() to ask again (EXIT_CLOSED). */
 static bool quiet_eof;
@@ -67,6 +67,7 @@ static void help(void) {
                "                       release and wipe, 30 for the others; 0: never); until\n"
                "                       then, a restarting scratchd or a volume being adopted,\n"
                "                       wiped or set up is waited for\n"
+               "      --no-wait        fail at once instead (tests that crash scratchd on purpose)\n"
                "  -h, --help           show this help\n"
                "      --version        show the version\n"
                "\n"
@@ -108,11 +109,13 @@ static uint64_t deadline_of(int default_timeout) {
         return t > 0 ? now_usec() + (uint64_t) t * USEC_PER_SEC : 0;
 }
 
-/* Whether there is time for another try in a second. Without a deadline
- * (--timeout 0, watch), none: asked again for ever, a call would hang
- * without a word. */
+/* Whether there is time for another try: a pause (at most 1.5 s) and a
+ * call after it, before the deadline, so that the last answer is the
+ * real one, not a timeout. Without a deadline (--timeout 0, watch), or
+ * with --no-wait, none: asked again for ever, a call would hang without a
+ * word. */
 static bool time_for_another(uint64_t deadline) {
-        return deadline && now_usec() + USEC_PER_SEC < deadline;
+        return !arg_no_wait && deadline && now_usec() + 5 * USEC_PER_SEC / 2 < deadline;
 }
 
 /* Connects by `deadline`. A daemon that is restarting without systemd's
@@ -720,7 +723,7 @@ static int cmd_watch(void) {
 
 int main(int argc, char *argv[]) {
         enum { ARG_SOCKET = 0x100, ARG_TIMEOUT, ARG_JOB, ARG_USER, ARG_UID, ARG_VOLUME, ARG_SIZE, ARG_JSON, ARG_VERSION,
-               ARG_CHECK, ARG_FORCE, ARG_OUTPUT_DIR };
+               ARG_CHECK, ARG_FORCE, ARG_OUTPUT_DIR, ARG_NO_WAIT };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, ARG_SOCKET },
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
@@ -733,6 +736,7 @@ int main(int argc, char *argv[]) {
                 { "check", no_argument, NULL, ARG_CHECK },
                 { "force", no_argument, NULL, ARG_FORCE },
                 { "output-dir", required_argument, NULL, ARG_OUTPUT_DIR },
+                { "no-wait", no_argument, NULL, ARG_NO_WAIT },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -780,6 +784,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_OUTPUT_DIR:
                         output_dir = optarg;
+                        break;
+                case ARG_NO_WAIT:
+                        arg_no_wait = true;
                         break;
                 case 'h':
                         help();

@@ -46,7 +46,10 @@ start_daemon() {  # start_daemon CONFIG [VAR=VALUE]...
 }
 SOCK=/run/scratchd/io.scratchd
 
-ctl() { "$SCRATCHCTL" --socket "$SOCK" "$@"; }
+# --no-wait: these tests kill and crash the daemon on purpose, with no
+# systemd to start it again, and want each call's failure at once, not
+# after scratchctl has waited its timeout for a daemon that is not coming.
+ctl() { "$SCRATCHCTL" --socket "$SOCK" --no-wait "$@"; }
 
 # Waits until every volume is in STATE (CLEAN by default), at most 60 s.
 wait_state() {

@@ -76,7 +76,7 @@ wait_state CLEAN || bail "no CLEAN volume before the stuck release"
 ctl prepare --job 203 --user daemon > /dev/null || bail "prepare of job 203 failed"
 before=$(field key_generation)
 s=$(date +%s)
-timeout 120 "$SCRATCHCTL" --socket "$SOCK" release --job 203 2> "$WORK/release.err"; rc=$?
+timeout 120 "$SCRATCHCTL" --socket "$SOCK" --no-wait release --job 203 2> "$WORK/release.err"; rc=$?
 took=$(($(date +%s) - s))
 note "stuck release: answered after $took s, exit $rc: $(cat "$WORK/release.err")"
 check "stuck release: answered, failed (exit 1), not hanging" test $rc -eq 1

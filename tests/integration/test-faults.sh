@@ -21,9 +21,9 @@ done
 # Every call to a daemon is bounded: a generous limit (UML on a busy host is
 # slow), well below the guest's own.
 LIMIT=150
-tctl() { timeout $LIMIT "$SCRATCHCTL" --socket "$SOCK" "$@"; }
+tctl() { timeout $LIMIT "$SCRATCHCTL" --socket "$SOCK" --no-wait "$@"; }
 # Status must answer at once whatever the disks do: 30 s is a hang.
-ctl() { timeout 30 "$SCRATCHCTL" --socket "$SOCK" "$@"; }
+ctl() { timeout 30 "$SCRATCHCTL" --socket "$SOCK" --no-wait "$@"; }
 field() { ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0].get(sys.argv[1], ""))' "$1"; }
 ms() { echo $(($(date +%s%N) / 1000000)); }
 # wait_until SECONDS COMMAND...: until COMMAND succeeds, at most SECONDS.

@@ -177,7 +177,7 @@ release_bounded() {
         local what=$1 s st gen rp
         gen=$(field key_generation)
         s=$(date +%s%N)
-        timeout 120 "$SCRATCHCTL" --socket "$SOCK" release --job $job 2> "$WORK/err" & rp=$!
+        timeout 120 "$SCRATCHCTL" --socket "$SOCK" --no-wait release --job $job 2> "$WORK/err" & rp=$!
         timeout 30 "$SCRATCHCTL" --socket "$SOCK" status > /dev/null 2>&1; st=$?
         kill -0 $rp 2> /dev/null && note "$what: status answered, the release still running"
         check "$what: status answers while the release runs (exit $st)" test $st -eq 0
