@@ -69,6 +69,13 @@ struct Volume {
         bool release_when_done;   /* an overdue Prepare was answered failed: a late success is released */
         char overdue_reason[320];
 
+        /* JobCheck= (stale.c): when the job holding it was first seen gone
+         * (CLOCK_MONOTONIC and Unix time; 0: running, or not known), and
+         * whether the daemon has started its release (ReleaseStale=). */
+        uint64_t job_gone_usec;
+        int64_t job_gone_since;
+        bool stale_logged;
+
         /* Adoption that found no usable disk is tried again, sooner at first:
          * disks appear late (drivers, udev), and an admin may fix the config
          * or the disk without restarting us. */

@@ -26,6 +26,15 @@ static bool volume_mounted_size(const Volume *v, uint64_t *ret_size, uint64_t *r
         return true;
 }
 
+/* JobCheck=: whether the job holding `v` is gone, and since when. */
+static void stale_json(const Volume *v, json_object *o) {
+        if (v->manager->config->daemon.job_check == JOB_CHECK_NONE || volume_visible_state(v) != STATE_IN_USE)
+                return;
+        json_object_object_add(o, "stale", json_object_new_boolean(volume_stale(v)));
+        if (v->job_gone_since)
+                json_object_object_add(o, "job_gone_since", json_object_new_int64(v->job_gone_since));
+}
+
 static json_object *job_json(const Volume *j) {
         json_object *o = json_object_new_object();
         struct statvfs sv;
@@ -45,6 +54,7 @@ static json_object *job_json(const Volume *j) {
         json_object_object_add(o, "thin_id", json_object_new_int64(j->rec.thin_id));
         if (j->rec.created)
                 json_object_object_add(o, "created", json_object_new_int64(j->rec.created));
+        stale_json(j, o);
         if (state == STATE_FAILED)
                 json_object_object_add(o, "reason", json_object_new_string(volume_reason(j)));
         return o;
@@ -138,6 +148,9 @@ static json_object *volume_json(const Volume *v) {
                 json_object_object_add(o, "last_wipe", json_object_new_int64(r->last_wipe));
                 json_object_object_add(o, "last_wipe_usec", json_object_new_uint64(r->last_wipe_usec));
         }
+        stale_json(v, o);
+        if (v->manager->config->daemon.job_check != JOB_CHECK_NONE && v->manager->job_check_blind[0])
+                json_object_object_add(o, "job_check", json_object_new_string(v->manager->job_check_blind));
         if (state == STATE_FAILED)
                 json_object_object_add(o, "reason", json_object_new_string(volume_reason(v)));
         else if (state == STATE_ABSENT && r->reason[0])
@@ -162,6 +175,11 @@ char *backend_metrics_text(Manager *m) {
                 Volume *v = &m->volumes[i];
                 mv[i] = (MetricsVolume) { .name = v->sc->name, .rec = &v->rec, .counters = &v->counters };
                 (void) volume_mounted_size(v, &mv[i].size_bytes, &mv[i].used_bytes);
+                mv[i].job_check = m->config->daemon.job_check != JOB_CHECK_NONE;
+                mv[i].job_check_blind = m->job_check_blind[0] != 0;
+                mv[i].stale = volume_stale(v);
+                for (size_t k = 0; k < v->n_jobs; k++)
+                        mv[i].stale += volume_stale(v->jobs[k]);
                 if (v->sc->mode != SCRATCH_MODE_SHARED)
                         continue;
                 ThinPoolUsage u = {};
@@ -739,6 +757,22 @@ static void backend_get_job(void *userdata, const Caller *c, const char *job, Ap
         r->parameters = p;
 }
 
+static void backend_reload(void *userdata, const Caller *c, ApiResult *r) {
+        Manager *m = userdata;
+        char changed[512];
+        _cleanup_free_ char *error = NULL;
+        log_info("reload asked for by uid %u (pid %d)", (unsigned) c->uid, (int) c->pid);
+        json_object *p = json_object_new_object();
+        if (manager_reload(m, changed, sizeof(changed), &error) < 0) {
+                log_error("reload refused: %s", error ?: "out of memory");
+                json_object_object_add(p, "reason", json_object_new_string(error ?: "out of memory"));
+                api_result_error(r, API_ERROR_CONFIG_REFUSED, p);
+                return;
+        }
+        json_object_object_add(p, "changed", json_object_new_string(changed));
+        r->parameters = p;
+}
+
 void backend_init(Manager *m, ApiBackend *ret) {
         *ret = (ApiBackend) {
                 .get_status = backend_get_status,
@@ -748,6 +782,7 @@ void backend_init(Manager *m, ApiBackend *ret) {
                 .subscribe = backend_subscribe,
                 .get_metrics = backend_get_metrics,
                 .get_job = backend_get_job,
+                .reload = backend_reload,
                 .userdata = m,
         };
 }

@@ -1810,6 +1810,295 @@ static void test_shared_status(void **state) {
         answer_done(&s);
 }
 
+/* ---- reload (systemctl reload, io.scratchd.Reload) ---- */
+
+/* Writes the fixture's config, with `extra` lines in [Scratch] and `daemon`
+ * lines in [Daemon], as the file a reload reads. */
+static void write_config(Fixture *f, const char *extra, const char *daemon) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s/scratchd.conf", f->dir.path);
+        FILE *c = fopen(path, "we");
+        assert_non_null(c);
+        fprintf(c, "[Scratch]\nDevices=/dev/null\nMountPoint=%s\n%s[Daemon]\nAuditLog=\n%s", f->mounts[0], extra ?: "",
+                daemon ?: "");
+        assert_int_equal(fclose(c), 0);
+        if (!f->m->config_path)
+                assert_non_null(f->m->config_path = strdup(path));
+}
+
+static void reload(Fixture *f, Answer *a) {
+        Call *c = invoke(f->m, a, "io.scratchd.Reload", NULL);
+        assert_int_equal(a->n, 1);   /* answered at once: nothing waits on a worker */
+        call_unref(c);
+}
+
+/* A good file applies (the [Scratch] keys from the next wipe on), a bad one
+ * is refused with its one-line error and changes nothing, and so is one that
+ * changes what only a restart can. */
+static void test_reload(void **state) {
+        Fixture *f = fixture_new(state, 1, NULL);
+        Answer a = {};
+
+        /* The same file: nothing changed. */
+        write_config(f, NULL, NULL);
+        reload(f, &a);
+        assert_string_equal(a.error, "");
+        assert_string_equal(str(a.parameters, "changed"), "");
+        answer_done(&a);
+
+        /* A good one. */
+        const Config *before = f->m->config;
+        write_config(f, "FileSystem=ext4\n", "WorkTimeoutSec=77\nMaxConnections=9\n");
+        reload(f, &a);
+        assert_string_equal(a.error, "");
+        assert_string_equal(str(a.parameters, "changed"), "FileSystem=, WorkTimeoutSec=, MaxConnections=");
+        answer_done(&a);
+        assert_ptr_not_equal(f->m->config, before);
+        assert_int_equal(f->m->config->daemon.work_timeout_sec, 77);
+        assert_int_equal(f->m->volumes[0].sc->file_system, FILE_SYSTEM_EXT4);
+        assert_int_equal(manager_transport_limits(f->m).max_connections, 9);
+        /* ... and the next wipe's order carries it. */
+        Call *cw = invoke(f->m, &a, "io.scratchd.Wipe", NULL);
+        assert_true(run_until(f->m, answered, &a));
+        assert_string_equal(a.error, "");
+        assert_int_equal(f->m->volumes[0].order.sc->file_system, FILE_SYSTEM_EXT4);
+        call_unref(cw);
+        answer_done(&a);
+
+        /* A bad value: refused, naming the file, the line and the key. */
+        const Config *good = f->m->config;
+        write_config(f, "FileSystem=btrfs\n", "WorkTimeoutSec=5\n");
+        reload(f, &a);
+        assert_string_equal(a.error, "io.scratchd.ConfigRefused");
+        const char *why = str(a.parameters, "reason");
+        assert_non_null(why);
+        assert_non_null(strstr(why, "scratchd.conf:4"));
+        assert_non_null(strstr(why, "FileSystem"));
+        assert_non_null(strstr(why, "the running config stays"));
+        assert_null(strchr(why, '\n'));
+        answer_done(&a);
+        assert_ptr_equal(f->m->config, good);
+        assert_int_equal(f->m->config->daemon.work_timeout_sec, 77);
+
+        /* What only a restart can change: refused, naming the key. */
+        write_config(f, "MountPoint=/elsewhere\n", NULL);
+        reload(f, &a);
+        assert_string_equal(a.error, "io.scratchd.ConfigRefused");
+        assert_non_null(strstr(str(a.parameters, "reason"), "MountPoint= changed"));
+        assert_non_null(strstr(str(a.parameters, "reason"), "systemctl restart scratchd"));
+        answer_done(&a);
+
+        /* A group that does not exist: refused (the old gids stay). */
+        write_config(f, NULL, "[Access]\nReadGroup=scratchd-no-such-group\n");
+        reload(f, &a);
+        assert_string_equal(a.error, "io.scratchd.ConfigRefused");
+        assert_non_null(strstr(str(a.parameters, "reason"), "ReadGroup=scratchd-no-such-group: no such group"));
+        answer_done(&a);
+        assert_ptr_equal(f->m->config, good);
+        assert_string_equal(lifecycle_state_to_string(state_of(f, 0)), "CLEAN");
+
+        /* Reloading is an operator's: anyone else is refused before the file is read. */
+        next_caller = (Caller) { .uid = 4242, .gid = 4242 };
+        reload(f, &a);
+        assert_string_equal(a.error, "io.scratchd.NotAuthorized");
+        answer_done(&a);
+}
+
+/* ---- stale volumes (JobCheck=slurm) ---- */
+
+/* A cgroup tree as slurmstepd leaves it (cgroup v1, freezer): CGROUP/freezer/slurm,
+ * and a job's directory below it while the job runs. */
+static void cgroup_job(Fixture *f, const char *job, bool present) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s/cgroup/freezer/slurm/uid_0/job_%s", f->dir.path, job);
+        if (present) {
+                for (char *p = strchr(path + strlen(f->dir.path) + 1, '/'); p; p = strchr(p + 1, '/')) {
+                        *p = 0;
+                        assert_true(mkdir(path, 0755) == 0 || errno == EEXIST);
+                        *p = '/';
+                }
+                assert_int_equal(mkdir(path, 0755), 0);
+        } else
+                assert_int_equal(rmdir(path), 0);
+}
+
+static Fixture *stale_fixture(void **state, const char *mode, bool release) {
+        char extra[256];
+        snprintf(extra, sizeof(extra), "%s[Daemon]\nJobCheck=slurm\nStaleAfterSec=30\nReleaseStale=%s\n", mode,
+                 release ? "yes" : "no");
+        Fixture *f = fixture_new_with(state, 1, NULL, extra);
+        if (*mode)
+                assert_true(run_until(f->m, pool_quiet, NULL));
+        static char root[256];
+        snprintf(root, sizeof(root), "%s/cgroup", f->dir.path);
+        f->m->cgroup_root = root;
+        return f;
+}
+
+/* Makes `v`'s job gone for longer than StaleAfterSec= (30 s), as if. */
+static void backdate(Volume *v) {
+        assert_true(v->job_gone_usec > 0);
+        v->job_gone_usec -= 31 * USEC_PER_SEC;
+}
+
+static json_object *volume_status(Fixture *f) {
+        Answer a = {};
+        Call *c = invoke(f->m, &a, "io.scratchd.GetStatus", NULL);
+        call_unref(c);
+        json_object *vols, *v;
+        assert_true(json_object_object_get_ex(a.parameters, "volumes", &vols));
+        v = json_object_get(json_object_array_get_idx(vols, 0));
+        answer_done(&a);
+        return v;
+}
+
+static bool status_bool(json_object *v, const char *key) {
+        json_object *b;
+        assert_true(json_object_object_get_ex(v, key, &b));
+        return json_object_get_boolean(b);
+}
+
+static bool metrics_have(Fixture *f, const char *line) {
+        _cleanup_free_ char *text = backend_metrics_text(f->m);
+        assert_non_null(text);
+        return strstr(text, line) != NULL;
+}
+
+/* Exclusive mode: the job's cgroup goes, the volume is stale StaleAfterSec=
+ * later (shown in status and the metrics), and ReleaseStale=yes releases it;
+ * the epilog that comes after succeeds. */
+static void test_stale_released(void **state) {
+        Fixture *f = stale_fixture(state, "", true);
+        Answer a = {}, r = {};
+        cgroup_job(f, "5", true);
+        Call *cp = prepare(f, &a, "5");
+        assert_true(run_until(f->m, answered, &a));
+        assert_string_equal(a.error, "");
+        Volume *v = &f->m->volumes[0];
+        uint64_t gen = v->rec.generation;
+
+        /* Running: the positive control, found. */
+        stale_check(f->m);
+        assert_int_equal(v->job_gone_usec, 0);
+        json_object *st = volume_status(f);
+        assert_false(status_bool(st, "stale"));
+        json_object_put(st);
+        assert_true(metrics_have(f, "scratchd_stale_volumes{volume=\"scratch\"} 0\n"));
+
+        /* Gone: not stale yet (its epilog may be on its way). */
+        cgroup_job(f, "5", false);
+        stale_check(f->m);
+        assert_true(v->job_gone_usec > 0);
+        assert_false(volume_stale(v));
+        st = volume_status(f);
+        assert_false(status_bool(st, "stale"));
+        json_object *since;
+        assert_true(json_object_object_get_ex(st, "job_gone_since", &since));
+        assert_true(json_object_get_int64(since) > 0);
+        json_object_put(st);
+
+        /* Gone for StaleAfterSec=: released by the daemon, as an epilog would. */
+        backdate(v);
+        assert_true(volume_stale(v));
+        assert_true(metrics_have(f, "scratchd_stale_volumes{volume=\"scratch\"} 1\n"));
+        stale_check(f->m);
+        assert_true(run_until(f->m, all_idle, NULL));
+        assert_int_equal(state_of(f, 0), STATE_CLEAN);
+        assert_true(v->rec.generation > gen);
+        assert_string_equal(v->rec.last_job, "5");
+        assert_int_equal(v->job_gone_usec, 0);
+        assert_true(metrics_have(f, "scratchd_stale_volumes{volume=\"scratch\"} 0\n"));
+
+        /* The epilog, late: success, nothing more erased. */
+        uint64_t after = v->rec.generation;
+        Call *cr = release(f, &r, "5");
+        assert_true(run_until(f->m, answered, &r));
+        assert_string_equal(r.error, "");
+        assert_int_equal(v->rec.generation, after);
+        call_unref(cp);
+        call_unref(cr);
+        answer_done(&a);
+        answer_done(&r);
+}
+
+/* ReleaseStale=no: shown, kept; and a job that comes back (its cgroup made
+ * late) is no longer gone. */
+static void test_stale_kept(void **state) {
+        Fixture *f = stale_fixture(state, "", false);
+        Answer a = {};
+        cgroup_job(f, "6", true);
+        cgroup_job(f, "6", false);   /* the slurm directory stays, as slurmstepd leaves it */
+        Call *cp = prepare(f, &a, "6");
+        assert_true(run_until(f->m, answered, &a));
+        Volume *v = &f->m->volumes[0];
+
+        stale_check(f->m);
+        backdate(v);
+        stale_check(f->m);
+        assert_true(volume_stale(v));
+        assert_true(all_idle(f->m, NULL));
+        assert_int_equal(state_of(f, 0), STATE_IN_USE);
+        json_object *st = volume_status(f);
+        assert_true(status_bool(st, "stale"));
+        json_object_put(st);
+
+        cgroup_job(f, "6", true);
+        stale_check(f->m);
+        assert_false(volume_stale(v));
+        assert_int_equal(v->job_gone_usec, 0);
+        call_unref(cp);
+        answer_done(&a);
+}
+
+/* No Slurm cgroups to look in: the check cannot see, says so, and calls no
+ * job gone however long. */
+static void test_stale_blind(void **state) {
+        Fixture *f = stale_fixture(state, "", true);
+        Answer a = {};
+        Call *cp = prepare(f, &a, "7");
+        assert_true(run_until(f->m, answered, &a));
+        Volume *v = &f->m->volumes[0];
+
+        stale_check(f->m);
+        assert_int_equal(v->job_gone_usec, 0);
+        assert_non_null(strstr(f->m->job_check_blind, "no Slurm job cgroups"));
+        json_object *st = volume_status(f);
+        assert_false(status_bool(st, "stale"));
+        assert_non_null(strstr(str(st, "job_check"), "proctrack/cgroup"));
+        json_object_put(st);
+        assert_true(metrics_have(f, "scratchd_job_check_blind{volume=\"scratch\"} 1\n"));
+        assert_int_equal(state_of(f, 0), STATE_IN_USE);
+
+        /* Slurm's cgroups appear (slurmd started): it sees again. */
+        cgroup_job(f, "7", true);
+        stale_check(f->m);
+        assert_string_equal(f->m->job_check_blind, "");
+        assert_true(metrics_have(f, "scratchd_job_check_blind{volume=\"scratch\"} 0\n"));
+        call_unref(cp);
+        answer_done(&a);
+}
+
+/* Shared mode: one job volume goes stale and is released; the other job's
+ * stays. */
+static void test_stale_shared(void **state) {
+        Fixture *f = stale_fixture(state, "Mode=shared\n", true);
+        cgroup_job(f, "201", true);
+        cgroup_job(f, "202", true);
+        prepare_done(f, "201", 0);
+        prepare_done(f, "202", 0);
+
+        cgroup_job(f, "201", false);
+        stale_check(f->m);
+        backdate(pool_find_job(f->m, "201"));
+        assert_true(metrics_have(f, "scratchd_stale_volumes{volume=\"scratch\"} 1\n"));
+        stale_check(f->m);
+        assert_true(run_until(f->m, pool_quiet, NULL));
+        assert_null(pool_find_job(f->m, "201"));
+        assert_non_null(pool_find_job(f->m, "202"));
+        assert_int_equal(volume_visible_state(pool_find_job(f->m, "202")), STATE_IN_USE);
+        assert_true(pool_released_recently(pool_of(f), "201"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_adopted_clean, fixture_free),
@@ -1849,6 +2138,11 @@ int main(void) {
                 cmocka_unit_test_teardown(test_shared_prepare_retried_while_spare_gives_way, fixture_free),
                 cmocka_unit_test_teardown(test_shared_spare_fails, fixture_free),
                 cmocka_unit_test_teardown(test_shared_status, fixture_free),
+                cmocka_unit_test_teardown(test_reload, fixture_free),
+                cmocka_unit_test_teardown(test_stale_released, fixture_free),
+                cmocka_unit_test_teardown(test_stale_kept, fixture_free),
+                cmocka_unit_test_teardown(test_stale_blind, fixture_free),
+                cmocka_unit_test_teardown(test_stale_shared, fixture_free),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

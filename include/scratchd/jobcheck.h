@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stddef.h>
+
+/* Whether a job still runs on this node, read locally (JobCheck=slurm): no
+ * call to the scheduler, which may be slow or down, and whose view of the
+ * node may lag the node's own.
+ *
+ * Slurm: slurmstepd keeps a cgroup per job while any of its steps runs (with
+ * PrologFlags=Contain, the extern step, for the job's whole life on the
+ * node), and removes it when the job ends:
+ *   cgroup v2: ROOT/system.slice/slurmstepd.scope/job_ID
+ *   cgroup v1: ROOT/CONTROLLER/slurm[_NODENAME]/uid_UID/job_ID
+ * A job's cgroup can only be "not there" where the place it would be is:
+ * the scope (v2) or a controller's slurm directory (v1). Where neither is,
+ * this check cannot see (proctrack/cgroup off, another cgroup root) and says
+ * so rather than call every job gone.
+ *
+ * Returns 1 (the job's cgroup is there), 0 (it is not, where it would be),
+ * or a negative errno with `why` saying what could not be seen. */
+int jobcheck_slurm(const char *cgroup_root, const char *job, char *why, size_t size);
+
+#define CGROUP_ROOT "/sys/fs/cgroup"

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* JobCheck=slurm: a job's cgroup, found where slurmstepd makes it (cgroup
+ * v2 and v1 layouts, built in a directory), gone when it is not there, and
+ * "cannot see" rather than "gone" where no Slurm cgroup is to be seen. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "helpers.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "scratchd/jobcheck.h"
+
+static void mkdirs(const char *root, const char *rel) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s/%s", root, rel);
+        for (char *p = strchr(path + strlen(root) + 1, '/'); p; p = strchr(p + 1, '/')) {
+                *p = 0;
+                assert_true(mkdir(path, 0755) == 0 || errno == EEXIST);
+                *p = '/';
+        }
+        assert_true(mkdir(path, 0755) == 0 || errno == EEXIST);
+}
+
+static void test_v2(void **state) {
+        TempDir *t = *state;
+        char why[256];
+        mkdirs(t->path, "system.slice/slurmstepd.scope/job_17/step_extern");
+        assert_int_equal(jobcheck_slurm(t->path, "17", why, sizeof(why)), 1);
+        assert_int_equal(jobcheck_slurm(t->path, "18", why, sizeof(why)), 0);
+        assert_non_null(strstr(why, "job 18 has no cgroup"));
+        /* job_1 is not job_17's prefix match. */
+        assert_int_equal(jobcheck_slurm(t->path, "1", why, sizeof(why)), 0);
+}
+
+static void test_v1(void **state) {
+        TempDir *t = *state;
+        char why[256];
+        /* Only memory has the job (task/cgroup without proctrack/cgroup), a
+         * node-named slurm directory (slurm_%n). */
+        mkdirs(t->path, "freezer/slurm_node1");
+        mkdirs(t->path, "memory/slurm_node1/uid_2001/job_42/step_0");
+        mkdirs(t->path, "cpuset");
+        assert_int_equal(jobcheck_slurm(t->path, "42", why, sizeof(why)), 1);
+        assert_int_equal(jobcheck_slurm(t->path, "43", why, sizeof(why)), 0);
+}
+
+static void test_cannot_see(void **state) {
+        TempDir *t = *state;
+        char why[256];
+        /* A cgroup root without Slurm in it: not "gone". */
+        mkdirs(t->path, "system.slice/ssh.service");
+        mkdirs(t->path, "freezer");
+        assert_int_equal(jobcheck_slurm(t->path, "42", why, sizeof(why)), -ENOENT);
+        assert_non_null(strstr(why, "proctrack/cgroup"));
+        char missing[128];
+        snprintf(missing, sizeof(missing), "%s/nothing-here", t->path);
+        assert_int_equal(jobcheck_slurm(missing, "42", why, sizeof(why)), -ENOENT);
+        /* Not a Slurm job id: no cgroup could say. */
+        mkdirs(t->path, "system.slice/slurmstepd.scope");
+        assert_int_equal(jobcheck_slurm(t->path, "my-test-job", why, sizeof(why)), -EINVAL);
+        assert_int_equal(jobcheck_slurm(t->path, "../../x", why, sizeof(why)), -EINVAL);
+        assert_int_equal(jobcheck_slurm(t->path, "", why, sizeof(why)), -EINVAL);
+}
+
+/* A directory that cannot be read proves nothing (as root, permissions do
+ * not stop a read: skipped there). */
+static void test_unreadable(void **state) {
+        TempDir *t = *state;
+        char why[256], dir[128];
+        if (geteuid() == 0)
+                skip();
+        mkdirs(t->path, "memory/slurm/uid_1/job_5");
+        snprintf(dir, sizeof(dir), "%s/memory/slurm", t->path);
+        assert_int_equal(chmod(dir, 0), 0);
+        assert_true(jobcheck_slurm(t->path, "6", why, sizeof(why)) < 0);
+        assert_non_null(strstr(why, "cannot read"));
+        assert_int_equal(chmod(dir, 0755), 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_v2, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_v1, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_cannot_see, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_unreadable, setup_tempdir, teardown_tempdir),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
