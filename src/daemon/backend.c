@@ -171,9 +171,14 @@ static json_object *status_json(Manager *m) {
 char *backend_metrics_text(Manager *m) {
         MetricsVolume mv[m->n_volumes ?: 1];
         MetricsPool mp[m->n_volumes ?: 1];
+        Record recs[m->n_volumes ?: 1];
         for (size_t i = 0; i < m->n_volumes; i++) {
                 Volume *v = &m->volumes[i];
-                mv[i] = (MetricsVolume) { .name = v->sc->name, .rec = &v->rec, .counters = &v->counters };
+                /* The state status shows (FAILED while work is overdue, a
+                 * disk that stopped answering), not the record's. */
+                recs[i] = v->rec;
+                recs[i].state = volume_visible_state(v);
+                mv[i] = (MetricsVolume) { .name = v->sc->name, .rec = &recs[i], .counters = &v->counters };
                 (void) volume_mounted_size(v, &mv[i].size_bytes, &mv[i].used_bytes);
                 mv[i].job_check = m->config->daemon.job_check != JOB_CHECK_NONE;
                 mv[i].job_check_blind = m->job_check_blind[0] != 0;

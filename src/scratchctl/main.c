@@ -229,8 +229,10 @@ static int64_t get_int(json_object *o, const char *key, int64_t fallback) {
 static const char *describe_unavailable(json_object *v, char *buf, size_t size) {
         const char *state = param_string(v, "state") ?: "?", *job = param_string(v, "job");
         const char *activity = param_string(v, "activity"), *reason = param_string(v, "reason");
-        if (streq(state, "FAILED") || streq(state, "ABSENT"))
-                snprintf(buf, size, "%s (fenced): %s", state, reason ?: "unknown reason");
+        if (streq(state, "FAILED"))
+                snprintf(buf, size, "FAILED (fenced): %s", reason ?: "unknown reason");
+        else if (streq(state, "ABSENT"))
+                snprintf(buf, size, "ABSENT (no usable disk): %s", reason ?: "unknown reason");
         else
                 snprintf(buf, size, "busy (%s%s%s%s%s)", state, job ? " by job " : "", job ?: "",
                          activity ? ", " : "", activity ?: "");
@@ -256,16 +258,23 @@ static int explain_error(const char *error, json_object *p) {
                 /* Each volume and why it cannot be had, on one line. */
                 json_object *a;
                 char line[1024] = "";
+                bool failed = false, absent = false;
                 if (p && json_object_object_get_ex(p, "volumes", &a) && json_object_is_type(a, json_type_array))
                         for (size_t i = 0; i < json_object_array_length(a); i++) {
                                 json_object *v = json_object_array_get_idx(a, i);
                                 char why[256];
+                                failed = failed || streq_ptr(param_string(v, "state"), "FAILED");
+                                absent = absent || streq_ptr(param_string(v, "state"), "ABSENT");
                                 size_t n = strlen(line);
                                 snprintf(line + n, sizeof(line) - n, "%s%s is %s", i ? "; " : "",
                                          param_string(v, "volume") ?: "?", describe_unavailable(v, why, sizeof(why)));
                         }
-                return die(EXIT_FAILED, "scratchd: no CLEAN volume: %s; wait, or release a job first (a FAILED "
-                           "volume needs 'scratchctl wipe')", line[0] ? line : "none configured");
+                /* The hint fits the states: a hook's drain reason is
+                 * classed by its words (FAILED, ABSENT, busy). */
+                return die(EXIT_FAILED, "scratchd: no CLEAN volume: %s; %s", line[0] ? line : "none configured",
+                           failed   ? "fix the cause, then run 'scratchctl wipe'"
+                           : absent ? "fix the disk or Devices= (scratchd tries again by itself)"
+                                    : "wait, or release a job first");
         }
         /* Shared mode: the node is fine, it is full for now. */
         if (streq(error, API_ERROR_NO_SPACE)) {
