@@ -461,11 +461,13 @@ void volume_work_done(Volume *v) {
                 volume_audit(v, w == WORK_ADOPT ? "adopt" : "wipe", &v->work_caller, v->order.job, from, v->rec.state,
                              usec, failed ? API_ERROR_VOLUME_FAILED : "ok", failed ? v->rec.reason : NULL);
 
-                /* No disk to take (not there yet, refused, busy): try again later.
-                 * A volume a wipe left FAILED waits for an operator instead. */
-                if (w == WORK_ADOPT && failed && !wiped)
+                /* No disk to take (not there yet, refused, busy): try again
+                 * later, after an adoption or after a wipe that found none
+                 * (ABSENT: nothing was written, nothing is held). A volume
+                 * a wipe left FAILED waits for an operator instead. */
+                if (failed && ((w == WORK_ADOPT && !wiped) || v->rec.state == STATE_ABSENT))
                         schedule_adopt_retry(v);
-                else if (w == WORK_ADOPT)
+                else if (w == WORK_ADOPT || !failed)
                         v->retry_usec = 0;
                 if (w == WORK_ADOPT)
                         v->settled = true;
