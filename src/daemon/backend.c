@@ -428,6 +428,8 @@ static void prepare_in_pool(Manager *m, Call *call, Volume *pool, const Caller *
                 defer_on(r, k);
                 return;
         }
+        if (k == -EBUSY && !volume_idle(pool))
+                return;   /* the pool's own work in flight: clears by itself */
         pool->counters.prepare_failures++;
         volume_audit(pool, "job-prepare", c, job, pool->rec.state, pool->rec.state, 0, r->error, why[0] ? why : NULL);
 }
@@ -495,6 +497,11 @@ static void backend_prepare(void *userdata, Call *call, const Caller *c, const c
                         for (size_t i = 0; i < m->n_volumes; i++) {
                                 Volume *x = &m->volumes[i];
                                 json_object_array_add(a, volume_brief(x));
+                                /* Work in flight (an adoption, a wipe) clears
+                                 * by itself, and scratchctl asks again: not a
+                                 * failure to count, nor one to audit each time. */
+                                if (!volume_idle(x))
+                                        continue;
                                 x->counters.prepare_failures++;
                                 volume_audit(x, "prepare", c, job, x->rec.state, x->rec.state, 0,
                                              API_ERROR_NO_CLEAN_VOLUME, NULL);
@@ -514,8 +521,10 @@ static void backend_prepare(void *userdata, Call *call, const Caller *c, const c
         int k = op ? volume_start_prepare(v, c, job, user, uid == UID_NONE ? 0 : (uid_t) uid, op) : -ENOMEM;
         if (k == -EBUSY || k == -EIO || k == -ENODEV) {
                 unavailable_error(r, v, k);
-                v->counters.prepare_failures++;
-                volume_audit(v, "prepare", c, job, v->rec.state, v->rec.state, 0, r->error, NULL);
+                if (volume_idle(v)) {   /* as above: work in flight is no failure */
+                        v->counters.prepare_failures++;
+                        volume_audit(v, "prepare", c, job, v->rec.state, v->rec.state, 0, r->error, NULL);
+                }
                 return;
         }
         defer_on(r, k);
