@@ -434,6 +434,21 @@ static void prepare_in_pool(Manager *m, Call *call, Volume *pool, const Caller *
         volume_audit(pool, "job-prepare", c, job, pool->rec.state, pool->rec.state, 0, r->error, why[0] ? why : NULL);
 }
 
+/* A retried Prepare of a job that holds `v` already gets the same answer,
+ * but only for the same user: another is refused (the job id is reused, or
+ * a hook is wrong), and the directory stays its owner's. */
+static bool same_user(const Volume *v, const char *user, int64_t uid, ApiResult *r) {
+        if (user ? streq(user, v->rec.user) : uid == (int64_t) v->rec.uid)
+                return true;
+        char why[256];
+        snprintf(why, sizeof(why), "job %s holds it already, for user %s (uid %u); release that job first",
+                 v->rec.job, v->rec.user, (unsigned) v->rec.uid);
+        json_object *p = volume_brief(v);
+        json_object_object_add(p, "reason", json_object_new_string(why));
+        api_result_error(r, API_ERROR_VOLUME_BUSY, p);
+        return false;
+}
+
 static void backend_prepare(void *userdata, Call *call, const Caller *c, const char *job, const char *user,
                             int64_t uid, const char *volume, uint64_t size, ApiResult *r) {
         Manager *m = userdata;
@@ -446,8 +461,10 @@ static void backend_prepare(void *userdata, Call *call, const Caller *c, const c
                 if (job_being_made(j)) {
                         _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_prepare, m);
                         wait_on(r, j, op);
-                } else if (volume_idle(j) && j->rec.state == STATE_IN_USE)
-                        r->parameters = prepare_params(j);
+                } else if (volume_idle(j) && j->rec.state == STATE_IN_USE) {
+                        if (same_user(j, user, uid, r))
+                                r->parameters = prepare_params(j);
+                }
                 else if (j->rec.state == STATE_FAILED)
                         api_result_error(r, API_ERROR_VOLUME_FAILED, failed_params(j));
                 else
@@ -468,7 +485,8 @@ static void backend_prepare(void *userdata, Call *call, const Caller *c, const c
                         continue;
                 /* The same job asking again (a retried prolog) gets the same answer... */
                 if (volume_idle(x) && x->rec.state == STATE_IN_USE && streq(x->rec.job, job)) {
-                        r->parameters = prepare_params(x);
+                        if (same_user(x, user, uid, r))
+                                r->parameters = prepare_params(x);
                         return;
                 }
                 /* ...or waits for the same Prepare. */

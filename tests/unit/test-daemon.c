@@ -391,6 +391,19 @@ static void test_prepare_retried_same_directory(void **state) {
         assert_int_equal(on_file.state, STATE_IN_USE);
         assert_string_equal(on_file.job, "42");
 
+        /* The same job for another user: refused, the directory stays its owner's. */
+        Answer d = {};
+        char params[128];
+        snprintf(params, sizeof(params), "{\"job\":\"42\",\"uid\":%u}", (unsigned) getuid() + 1);
+        Call *cd = invoke(f->m, &d, "io.scratchd.Prepare", params);
+        assert_int_equal(d.n, 1);
+        assert_string_equal(d.error, API_ERROR_VOLUME_BUSY);
+        assert_non_null(strstr(str(d.parameters, "reason"), "job 42 holds it already, for user"));
+        assert_int_equal(stat(expect, &st), 0);
+        assert_int_equal(st.st_uid, getuid());
+        call_unref(cd);
+        answer_done(&d);
+
         call_unref(ca);
         call_unref(cb);
         call_unref(cc);
