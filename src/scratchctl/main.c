@@ -132,6 +132,7 @@ static int client_connect_by(Client *c, uint64_t deadline) {
         if (strlen(socket_path) >= sizeof(sa.sun_path))
                 return die(EXIT_USAGE, "socket path %s is too long", socket_path);
         strcpy(sa.sun_path, socket_path);
+        bool said = false;
         for (;;) {
                 c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
                 if (c->fd >= 0 && connect(c->fd, (struct sockaddr *) &sa, sizeof(sa)) == 0)
@@ -141,6 +142,12 @@ static int client_connect_by(Client *c, uint64_t deadline) {
                         close(c->fd);
                 c->fd = -1;
                 if ((e == ENOENT || e == ECONNREFUSED) && time_for_another(deadline)) {
+                        /* An admin at a terminal is told why nothing happens
+                         * (hooks, whose stderr is a log, are not). */
+                        if (!said && isatty(STDERR_FILENO))
+                                fprintf(stderr, "scratchctl: cannot reach scratchd at %s (%s); waiting for it, "
+                                        "up to --timeout (--no-wait: fail at once)\n", socket_path, strerror(e));
+                        said = true;
                         (void) nanosleep(&(struct timespec) { .tv_sec = 1 }, NULL);
                         continue;
                 }
