@@ -12,12 +12,15 @@
  * node), and removes it when the job ends:
  *   cgroup v2: ROOT/system.slice/slurmstepd.scope/job_ID
  *   cgroup v1: ROOT/CONTROLLER/slurm[_NODENAME]/uid_UID/job_ID
+ * A job counts as running while its cgroup holds a process (a slurmstepd
+ * killed with SIGKILL leaves the empty cgroup behind, with cgroup v1).
  * A job's cgroup can only be "not there" where the place it would be is:
  * the scope (v2) or a controller's slurm directory (v1). Where neither is,
  * this check cannot see (proctrack/cgroup off, another cgroup root) and says
  * so rather than call every job gone.
  *
- * Returns 1 (the job's cgroup is there), 0 (it is not, where it would be),
+ * Returns 1 (the job's cgroup is there, with a process), 0 (it is not, or is
+ * empty, where it would be),
  * or a negative errno with `why` saying what could not be seen. */
 int jobcheck_slurm(const char *cgroup_root, const char *job, char *why, size_t size);
 

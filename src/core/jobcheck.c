@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Whether a job still runs on this node: Slurm's job cgroups. */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <glob.h>
 #include <stdio.h>
@@ -21,6 +22,46 @@ static bool is_dir(const char *path) {
         return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* Whether the cgroup at `path` (a job's) or one below it holds a process:
+ * 1, 0, or -errno. A slurmstepd killed with SIGKILL leaves its job's empty
+ * cgroup behind, so a directory that is there proves nothing by itself.
+ * cgroup v2 says so in cgroup.events; v1 has cgroup.procs in each (steps and
+ * tasks below the job: a depth of three is Slurm's). */
+static int populated(const char *path, unsigned depth) {
+        char file[PATH_MAX];
+        snprintf(file, sizeof(file), "%s/cgroup.events", path);
+        _cleanup_fclose_ FILE *f = fopen(file, "re");
+        if (f) {
+                char line[64];
+                while (fgets(line, sizeof(line), f))
+                        if (startswith(line, "populated "))
+                                return line[10] == '1';
+                return -EIO;
+        }
+        snprintf(file, sizeof(file), "%s/cgroup.procs", path);
+        _cleanup_fclose_ FILE *procs = fopen(file, "re");
+        if (!procs)
+                return errno == ENOENT ? 0 : -errno;   /* a cgroup gone meanwhile is empty */
+        if (fgetc(procs) != EOF)
+                return 1;
+        if (ferror(procs))
+                return -EIO;
+        if (depth == 0)
+                return 0;
+        _cleanup_(closedirp) DIR *d = opendir(path);
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        for (struct dirent *e; (e = readdir(d));) {
+                if (e->d_type != DT_DIR || e->d_name[0] == '.')
+                        continue;
+                snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+                int r = populated(file, depth - 1);
+                if (r != 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* The first error glob() met that is not "no such directory" (a controller
  * not mounted, a job's directory gone): that one proves nothing. The loop
  * that calls this is the only one. */
@@ -33,18 +74,26 @@ static int on_glob_error(const char *path, int error) {
         return 1;
 }
 
-/* Whether `pattern` matches a directory: 1, 0, or -errno when a directory
- * on the way could not be read (which proves nothing). */
-static int glob_dir(const char *pattern) {
+/* Whether `pattern` matches a directory (with `live`: one that holds a
+ * process, populated()): 1, 0, or -errno when a directory on the way could
+ * not be read (which proves nothing). */
+static int glob_dir(const char *pattern, bool live) {
         glob_t g = {};
         glob_error = 0;
         int r = glob(pattern, GLOB_ONLYDIR | GLOB_NOSORT, on_glob_error, &g);
-        globfree(&g);
-        if (r == 0)
-                return 1;
-        if (r == GLOB_NOMATCH)
+        if (r == GLOB_NOMATCH) {
+                globfree(&g);
                 return 0;
-        return r == GLOB_NOSPACE ? -ENOMEM : -(glob_error ?: EIO);
+        }
+        if (r != 0) {
+                globfree(&g);
+                return r == GLOB_NOSPACE ? -ENOMEM : -(glob_error ?: EIO);
+        }
+        int found = live ? 0 : 1;
+        for (size_t i = 0; live && i < g.gl_pathc && found == 0; i++)
+                found = populated(g.gl_pathv[i], 3);
+        globfree(&g);
+        return found;
 }
 
 /* A Slurm job id: digits (a heterogeneous job's component and an array
@@ -72,14 +121,19 @@ int jobcheck_slurm(const char *cgroup_root, const char *job, char *why, size_t s
         if (is_dir(path)) {
                 seen = true;
                 snprintf(path, sizeof(path), "%s/system.slice/slurmstepd.scope/job_%s", cgroup_root, job);
-                if (is_dir(path))
+                int r = is_dir(path) ? populated(path, 3) : 0;
+                if (r < 0) {
+                        snprintf(why, size, "cannot read %s: %s", path, strerror(-r));
+                        return r;
+                }
+                if (r > 0)
                         return 1;
         }
 
         /* cgroup v1: each controller's slurm (or slurm_NODENAME) directory. */
         for (size_t i = 0; i < ELEMENTSOF(v1_controllers); i++) {
                 snprintf(path, sizeof(path), "%s/%s/slurm*", cgroup_root, v1_controllers[i]);
-                int r = glob_dir(path);
+                int r = glob_dir(path, false);
                 if (r < 0) {
                         snprintf(why, size, "cannot read %s: %s", path, strerror(-r));
                         return r;
@@ -88,7 +142,7 @@ int jobcheck_slurm(const char *cgroup_root, const char *job, char *why, size_t s
                         continue;
                 seen = true;
                 snprintf(path, sizeof(path), "%s/%s/slurm*/uid_*/job_%s", cgroup_root, v1_controllers[i], job);
-                r = glob_dir(path);
+                r = glob_dir(path, true);
                 if (r < 0) {
                         snprintf(why, size, "cannot read %s: %s", path, strerror(-r));
                         return r;
@@ -102,6 +156,7 @@ int jobcheck_slurm(const char *cgroup_root, const char *job, char *why, size_t s
                          "CONTROLLER/slurm*): is ProctrackType=proctrack/cgroup set?", cgroup_root);
                 return -ENOENT;
         }
-        snprintf(why, size, "job %s has no cgroup under %s: it no longer runs here", job, cgroup_root);
+        snprintf(why, size, "job %s has no cgroup with a process in it under %s: it no longer runs here", job,
+                 cgroup_root);
         return 0;
 }

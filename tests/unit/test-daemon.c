@@ -1947,8 +1947,19 @@ static void cgroup_job(Fixture *f, const char *job, bool present) {
                         *p = '/';
                 }
                 assert_int_equal(mkdir(path, 0755), 0);
-        } else
+                /* A process in it, as the job's extern step keeps one. */
+                strcat(path, "/cgroup.procs");
+                FILE *procs = fopen(path, "we");
+                assert_non_null(procs);
+                fputs("4242\n", procs);
+                assert_int_equal(fclose(procs), 0);
+        } else {
+                /* As the kernel removes a cgroup: its files go with it. */
+                char procs[300];
+                snprintf(procs, sizeof(procs), "%s/cgroup.procs", path);
+                assert_int_equal(unlink(procs), 0);
                 assert_int_equal(rmdir(path), 0);
+        }
 }
 
 static Fixture *stale_fixture(void **state, const char *mode, bool release) {

@@ -26,11 +26,25 @@ static void mkdirs(const char *root, const char *rel) {
         assert_true(mkdir(path, 0755) == 0 || errno == EEXIST);
 }
 
+static void put(const char *root, const char *rel, const char *text) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s/%s", root, rel);
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        fputs(text, f);
+        assert_int_equal(fclose(f), 0);
+}
+
 static void test_v2(void **state) {
         TempDir *t = *state;
         char why[256];
         mkdirs(t->path, "system.slice/slurmstepd.scope/job_17/step_extern");
+        put(t->path, "system.slice/slurmstepd.scope/job_17/cgroup.events", "populated 1\nfrozen 0\n");
         assert_int_equal(jobcheck_slurm(t->path, "17", why, sizeof(why)), 1);
+        /* Its processes gone, the cgroup not yet removed: gone. */
+        put(t->path, "system.slice/slurmstepd.scope/job_17/cgroup.events", "populated 0\nfrozen 0\n");
+        assert_int_equal(jobcheck_slurm(t->path, "17", why, sizeof(why)), 0);
+        put(t->path, "system.slice/slurmstepd.scope/job_17/cgroup.events", "populated 1\nfrozen 0\n");
         assert_int_equal(jobcheck_slurm(t->path, "18", why, sizeof(why)), 0);
         assert_non_null(strstr(why, "job 18 has no cgroup"));
         /* job_1 is not job_17's prefix match. */
@@ -45,8 +59,15 @@ static void test_v1(void **state) {
         mkdirs(t->path, "freezer/slurm_node1");
         mkdirs(t->path, "memory/slurm_node1/uid_2001/job_42/step_0");
         mkdirs(t->path, "cpuset");
+        /* Only a step's cgroup has the processes. */
+        put(t->path, "memory/slurm_node1/uid_2001/job_42/cgroup.procs", "");
+        put(t->path, "memory/slurm_node1/uid_2001/job_42/step_0/cgroup.procs", "4242\n");
         assert_int_equal(jobcheck_slurm(t->path, "42", why, sizeof(why)), 1);
         assert_int_equal(jobcheck_slurm(t->path, "43", why, sizeof(why)), 0);
+        /* A slurmstepd killed with SIGKILL leaves its empty cgroups: gone. */
+        put(t->path, "memory/slurm_node1/uid_2001/job_42/step_0/cgroup.procs", "");
+        assert_int_equal(jobcheck_slurm(t->path, "42", why, sizeof(why)), 0);
+        assert_non_null(strstr(why, "no cgroup with a process in it"));
 }
 
 static void test_cannot_see(void **state) {
