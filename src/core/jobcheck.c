@@ -22,40 +22,57 @@ static bool is_dir(const char *path) {
         return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* cgroup v2's word: 1 or 0; -ENOENT where there is no cgroup.events (v1). */
+static int events_populated(const char *path) {
+        char file[PATH_MAX], line[64];
+        snprintf(file, sizeof(file), "%s/cgroup.events", path);
+        FILE *f = fopen(file, "re");
+        if (!f)
+                return -errno;
+        int r = -EIO;
+        while (r == -EIO && fgets(line, sizeof(line), f))
+                if (startswith(line, "populated "))
+                        r = line[10] == '1';
+        fclose(f);
+        return r;
+}
+
+/* Whether a cgroup's own cgroup.procs lists a process: 1, 0, or -errno; a
+ * cgroup removed meanwhile has none. */
+static int procs_listed(const char *path) {
+        char file[PATH_MAX];
+        snprintf(file, sizeof(file), "%s/cgroup.procs", path);
+        FILE *f = fopen(file, "re");
+        if (!f)
+                return errno == ENOENT ? 0 : -errno;
+        int r = fgetc(f) != EOF ? 1 : ferror(f) ? -EIO : 0;
+        fclose(f);
+        return r;
+}
+
 /* Whether the cgroup at `path` (a job's) or one below it holds a process:
  * 1, 0, or -errno. A slurmstepd killed with SIGKILL leaves its job's empty
  * cgroup behind, so a directory that is there proves nothing by itself.
  * cgroup v2 says so in cgroup.events; v1 has cgroup.procs in each (steps and
  * tasks below the job: a depth of three is Slurm's). */
 static int populated(const char *path, unsigned depth) {
-        char file[PATH_MAX];
-        snprintf(file, sizeof(file), "%s/cgroup.events", path);
-        _cleanup_fclose_ FILE *f = fopen(file, "re");
-        if (f) {
-                char line[64];
-                while (fgets(line, sizeof(line), f))
-                        if (startswith(line, "populated "))
-                                return line[10] == '1';
-                return -EIO;
-        }
-        snprintf(file, sizeof(file), "%s/cgroup.procs", path);
-        _cleanup_fclose_ FILE *procs = fopen(file, "re");
-        if (!procs)
-                return errno == ENOENT ? 0 : -errno;   /* a cgroup gone meanwhile is empty */
-        if (fgetc(procs) != EOF)
-                return 1;
-        if (ferror(procs))
-                return -EIO;
+        int r = events_populated(path);
+        if (r != -ENOENT)
+                return r;
+        r = procs_listed(path);
+        if (r != 0)
+                return r;
         if (depth == 0)
                 return 0;
         _cleanup_(closedirp) DIR *d = opendir(path);
         if (!d)
                 return errno == ENOENT ? 0 : -errno;
         for (struct dirent *e; (e = readdir(d));) {
+                char sub[PATH_MAX];
                 if (e->d_type != DT_DIR || e->d_name[0] == '.')
                         continue;
-                snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
-                int r = populated(file, depth - 1);
+                snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+                r = populated(sub, depth - 1);
                 if (r != 0)
                         return r;
         }
