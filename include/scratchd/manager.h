@@ -79,10 +79,11 @@ void manager_volume_changed(Manager *m, Volume *v);
 
 Volume *manager_find_volume(Manager *m, const char *name);
 
-/* Reads the config file again (reload.c): 0, with the keys that changed in
+/* Reads the config file again (reload.c; `caller` for the audit log, NULL:
+ * SIGHUP): 0, with the keys that changed in
  * `changed`, or a negative errno with *ret_error one line saying why the
  * file was refused; the running config then stays. */
-int manager_reload(Manager *m, char *changed, size_t size, char **ret_error);
+int manager_reload(Manager *m, const Caller *caller, char *changed, size_t size, char **ret_error);
 
 /* JobCheck= (stale.c): the timer that looks for volumes whose job is gone. */
 int stale_start(Manager *m);

@@ -70,10 +70,11 @@ struct Volume {
         char overdue_reason[320];
 
         /* JobCheck= (stale.c): when the job holding it was first seen gone
-         * (CLOCK_MONOTONIC and Unix time; 0: running, or not known), and
-         * whether the daemon has started its release (ReleaseStale=). */
+         * after it was seen running (CLOCK_MONOTONIC and Unix time; 0:
+         * running, or not known), and whether that has been logged. */
         uint64_t job_gone_usec;
         int64_t job_gone_since;
+        char job_seen[65];        /* the job whose cgroup has been seen running while it held this; "" none */
         bool stale_logged;
 
         /* Adoption that found no usable disk is tried again, sooner at first:

@@ -3,6 +3,8 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
 #include <glob.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,11 +18,6 @@
  * proctrack/cgroup (freezer), task/cgroup (cpuset, memory, devices) and
  * jobacct_gather/cgroup (cpuacct, memory) are in use. */
 static const char *const v1_controllers[] = { "freezer", "memory", "cpuset", "devices", "cpuacct", "pids" };
-
-static bool is_dir(const char *path) {
-        struct stat st;
-        return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 /* cgroup v2's word: 1 or 0; -ENOENT where there is no cgroup.events (v1). */
 static int events_populated(const char *path) {
@@ -93,7 +90,9 @@ static int on_glob_error(const char *path, int error) {
 
 /* Whether `pattern` matches a directory (with `live`: one that holds a
  * process, populated()): 1, 0, or -errno when a directory on the way could
- * not be read (which proves nothing). */
+ * not be read (which proves nothing). A job's own subtree that cannot be
+ * read counts as running: its user may own some of it, and "cannot tell"
+ * must never erase a job's data. */
 static int glob_dir(const char *pattern, bool live) {
         glob_t g = {};
         glob_error = 0;
@@ -108,57 +107,87 @@ static int glob_dir(const char *pattern, bool live) {
         }
         int found = live ? 0 : 1;
         for (size_t i = 0; live && i < g.gl_pathc && found == 0; i++)
-                found = populated(g.gl_pathv[i], 3);
+                found = populated(g.gl_pathv[i], 3) != 0;
         globfree(&g);
         return found;
 }
 
-/* A Slurm job id: digits (a heterogeneous job's component and an array
- * task have ids of their own, which are their cgroups'). */
+/* A Slurm job id as Slurm writes it: a uint32 in decimal, no leading zero
+ * (a heterogeneous job's component and an array task have ids of their
+ * own, which are their cgroups'). "0123" would name no cgroup ever: not
+ * taken, rather than called gone. */
 static bool slurm_job_id(const char *job) {
-        if (!*job || strlen(job) > 20)
+        size_t n = strlen(job);
+        if (n == 0 || n > 10 || job[0] == '0')
                 return false;
         for (const char *c = job; *c; c++)
                 if (!isdigit((unsigned char) *c))
                         return false;
-        return true;
+        return strtoull(job, NULL, 10) <= UINT32_MAX;
 }
 
-int jobcheck_slurm(const char *cgroup_root, const char *job, char *why, size_t size) {
-        char path[PATH_MAX];
+/* Where Slurm's job cgroups would be, as glob patterns: cgroup v2's scope
+ * (slurmstepd.scope, or NODENAME_slurmstepd.scope with several slurmd on a
+ * node), then each v1 controller's slurm (or slurm_NODENAME) directory. */
+static int roots(const char *cgroup_root, char (*ret)[PATH_MAX], size_t n) {
+        size_t k = 0;
+        snprintf(ret[k++], PATH_MAX, "%s/system.slice/*slurmstepd.scope", cgroup_root);
+        for (size_t i = 0; i < ELEMENTSOF(v1_controllers) && k < n; i++)
+                snprintf(ret[k++], PATH_MAX, "%s/%s/slurm*", cgroup_root, v1_controllers[i]);
+        return (int) k;
+}
+
+#define N_ROOTS (1 + ELEMENTSOF(v1_controllers))
+
+static int blind(const char *cgroup_root, char *why, size_t size) {
+        snprintf(why, size, "no Slurm job cgroups under %s (system.slice/*slurmstepd.scope, or CONTROLLER/slurm*): "
+                 "they need ProctrackType=proctrack/cgroup and a running slurmd", cgroup_root);
+        return -ENOENT;
+}
+
+int jobcheck_slurm_visible(const char *cgroup_root, char *why, size_t size) {
+        char patterns[N_ROOTS][PATH_MAX];
+        int n = roots(cgroup_root, patterns, N_ROOTS);
+        for (int i = 0; i < n; i++) {
+                int r = glob_dir(patterns[i], false);
+                if (r < 0) {
+                        snprintf(why, size, "cannot read %s: %s", patterns[i], strerror(-r));
+                        return r;
+                }
+                if (r > 0)
+                        return 0;
+        }
+        return blind(cgroup_root, why, size);
+}
+
+int jobcheck_slurm(const char *cgroup_root, const char *job, int64_t uid, char *why, size_t size) {
+        char patterns[N_ROOTS][PATH_MAX], path[PATH_MAX + 64], user[32];
         bool seen = false;
 
         if (!slurm_job_id(job)) {
                 snprintf(why, size, "job %s: not a Slurm job id, so no cgroup of Slurm's can tell whether it runs", job);
                 return -EINVAL;
         }
+        /* v1 puts the job below its user's cgroup: that user's, when known. */
+        if (uid >= 0)
+                snprintf(user, sizeof(user), "uid_%" PRId64, uid);
+        else
+                snprintf(user, sizeof(user), "uid_*");
 
-        /* cgroup v2: the scope slurmd makes at its start holds every job. */
-        snprintf(path, sizeof(path), "%s/system.slice/slurmstepd.scope", cgroup_root);
-        if (is_dir(path)) {
-                seen = true;
-                snprintf(path, sizeof(path), "%s/system.slice/slurmstepd.scope/job_%s", cgroup_root, job);
-                int r = is_dir(path) ? populated(path, 3) : 0;
+        int n = roots(cgroup_root, patterns, N_ROOTS);
+        for (int i = 0; i < n; i++) {
+                int r = glob_dir(patterns[i], false);
                 if (r < 0) {
-                        snprintf(why, size, "cannot read %s: %s", path, strerror(-r));
-                        return r;
-                }
-                if (r > 0)
-                        return 1;
-        }
-
-        /* cgroup v1: each controller's slurm (or slurm_NODENAME) directory. */
-        for (size_t i = 0; i < ELEMENTSOF(v1_controllers); i++) {
-                snprintf(path, sizeof(path), "%s/%s/slurm*", cgroup_root, v1_controllers[i]);
-                int r = glob_dir(path, false);
-                if (r < 0) {
-                        snprintf(why, size, "cannot read %s: %s", path, strerror(-r));
+                        snprintf(why, size, "cannot read %s: %s", patterns[i], strerror(-r));
                         return r;
                 }
                 if (r == 0)
                         continue;
                 seen = true;
-                snprintf(path, sizeof(path), "%s/%s/slurm*/uid_*/job_%s", cgroup_root, v1_controllers[i], job);
+                if (i == 0)
+                        snprintf(path, sizeof(path), "%s/job_%s", patterns[i], job);
+                else
+                        snprintf(path, sizeof(path), "%s/%s/job_%s", patterns[i], user, job);
                 r = glob_dir(path, true);
                 if (r < 0) {
                         snprintf(why, size, "cannot read %s: %s", path, strerror(-r));
@@ -167,12 +196,8 @@ int jobcheck_slurm(const char *cgroup_root, const char *job, char *why, size_t s
                 if (r > 0)
                         return 1;
         }
-
-        if (!seen) {
-                snprintf(why, size, "no Slurm job cgroups under %s (system.slice/slurmstepd.scope, or "
-                         "CONTROLLER/slurm*): is ProctrackType=proctrack/cgroup set?", cgroup_root);
-                return -ENOENT;
-        }
+        if (!seen)
+                return blind(cgroup_root, why, size);
         snprintf(why, size, "job %s has no cgroup with a process in it under %s: it no longer runs here", job,
                  cgroup_root);
         return 0;

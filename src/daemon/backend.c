@@ -449,6 +449,22 @@ static bool same_user(const Volume *v, const char *user, int64_t uid, ApiResult 
         return false;
 }
 
+/* The same, for a Prepare still in the worker: asked for by name or by uid
+ * (the name not looked up yet), each compared as asked. */
+static bool same_order_user(const Volume *v, const char *user, int64_t uid, ApiResult *r) {
+        const WorkOrder *o = &v->order;
+        bool same = o->user[0] ? user && streq(user, o->user) : !user && uid == (int64_t) o->uid;
+        if (same)
+                return true;
+        char why[256];
+        snprintf(why, sizeof(why), "job %s is being handed it already, for another user; release that job first",
+                 o->job);
+        json_object *p = volume_brief(v);
+        json_object_object_add(p, "reason", json_object_new_string(why));
+        api_result_error(r, API_ERROR_VOLUME_BUSY, p);
+        return false;
+}
+
 static void backend_prepare(void *userdata, Call *call, const Caller *c, const char *job, const char *user,
                             int64_t uid, const char *volume, uint64_t size, ApiResult *r) {
         Manager *m = userdata;
@@ -459,6 +475,8 @@ static void backend_prepare(void *userdata, Call *call, const Caller *c, const c
         Volume *j = pool_find_job(m, job);
         if (j && (!volume || streq(volume, j->sc->name))) {
                 if (job_being_made(j)) {
+                        if (!same_order_user(j, user, uid, r))
+                                return;
                         _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_prepare, m);
                         wait_on(r, j, op);
                 } else if (volume_idle(j) && j->rec.state == STATE_IN_USE) {
@@ -491,6 +509,8 @@ static void backend_prepare(void *userdata, Call *call, const Caller *c, const c
                 }
                 /* ...or waits for the same Prepare. */
                 if (x->work == WORK_PREPARE && streq(x->order.job, job)) {
+                        if (!same_order_user(x, user, uid, r))
+                                return;
                         _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_prepare, m);
                         wait_on(r, x, op);
                         return;
@@ -795,7 +815,7 @@ static void backend_reload(void *userdata, const Caller *c, ApiResult *r) {
         _cleanup_free_ char *error = NULL;
         log_info("reload asked for by uid %u (pid %d)", (unsigned) c->uid, (int) c->pid);
         json_object *p = json_object_new_object();
-        if (manager_reload(m, changed, sizeof(changed), &error) < 0) {
+        if (manager_reload(m, c, changed, sizeof(changed), &error) < 0) {
                 log_error("reload refused: %s", error ?: "out of memory");
                 json_object_object_add(p, "reason", json_object_new_string(error ?: "out of memory"));
                 api_result_error(r, API_ERROR_CONFIG_REFUSED, p);

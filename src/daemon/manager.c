@@ -294,7 +294,7 @@ static int on_sighup(sd_event_source *es, const struct signalfd_siginfo *si, voi
         Manager *m = userdata;
         char changed[512];
         _cleanup_free_ char *error = NULL;
-        if (manager_reload(m, changed, sizeof(changed), &error) < 0)
+        if (manager_reload(m, NULL, changed, sizeof(changed), &error) < 0)
                 log_error("reload refused: %s", error ?: "out of memory");
         return 0;
 }

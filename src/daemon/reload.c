@@ -27,7 +27,34 @@ static int refuse(char **ret_error, int r, const char *fmt, ...) {
         return r;
 }
 
-int manager_reload(Manager *m, char *changed, size_t size, char **ret_error) {
+/* Whether work in flight still reads `c` (its order's [Scratch] is one of c's). */
+static bool config_in_use(const Manager *m, const Config *c) {
+        for (size_t i = 0; i < m->n_volumes; i++) {
+                const Volume *v = &m->volumes[i];
+                for (size_t k = 0; k <= v->n_jobs; k++) {
+                        const Volume *x = k == 0 ? v : v->jobs[k - 1];
+                        if (!volume_idle(x) && x->order.sc >= c->scratch && x->order.sc < c->scratch + c->n_scratch)
+                                return true;
+                }
+        }
+        return false;
+}
+
+/* Frees the configs that reloads replaced and no work reads any more
+ * (manager_new()'s is its caller's). */
+static void retired_sweep(Manager *m) {
+        size_t kept = 0;
+        for (size_t i = 0; i < m->n_retired; i++) {
+                Config *c = m->retired[i];
+                if (c == m->config_original || config_in_use(m, c))
+                        m->retired[kept++] = c;
+                else
+                        config_free(c);
+        }
+        m->n_retired = kept;
+}
+
+int manager_reload(Manager *m, const Caller *caller, char *changed, size_t size, char **ret_error) {
         _cleanup_config_free_ Config *c = NULL;
         Audit *audit = NULL;
         gid_t read_gid, operator_gid;
@@ -61,7 +88,13 @@ int manager_reload(Manager *m, char *changed, size_t size, char **ret_error) {
                                       "running config stays", c->daemon.audit_log, strerror(-r));
         }
 
-        /* Every check passed: from here on nothing fails. */
+        /* Every check passed: from here on nothing fails. Nothing changed:
+         * nothing to swap (a reload in a loop must not grow the daemon). */
+        if (!changed[0]) {
+                log_info("reloaded %s: nothing changed", m->config_path);
+                return 0;
+        }
+        retired_sweep(m);
         Config **retired = reallocarray(m->retired, m->n_retired + 1, sizeof(Config *));
         if (!retired) {
                 audit_close(audit);
@@ -89,7 +122,8 @@ int manager_reload(Manager *m, char *changed, size_t size, char **ret_error) {
         }
 
         log_info("reloaded %s: %s", m->config_path, changed[0] ? changed : "nothing changed");
-        AuditEvent e = { .event = "reload", .caller_uid = (uid_t) -1, .result = "ok",
+        AuditEvent e = { .event = "reload", .caller_uid = caller ? caller->uid : (uid_t) -1,
+                         .caller_pid = caller ? caller->pid : 0, .result = "ok",
                          .detail = changed[0] ? changed : "nothing changed" };
         audit_log(m->audit, &e);
         /* The metrics (MetricsDirectory=), the stale check (JobCheck=) at once. */

@@ -37,18 +37,25 @@ static void forget(Volume *v) {
         v->stale_logged = false;
 }
 
+/* Not held any more (released): the next job is seen afresh. */
+static void forget_job(Volume *v) {
+        forget(v);
+        v->job_seen[0] = 0;
+}
+
 static void release_stale(Manager *m, Volume *v) {
         char job[sizeof(v->rec.job)];
         snprintf(job, sizeof(job), "%s", v->rec.job);
         int r = v->pool ? job_start_release(v, &volume_self_caller, NULL)
                         : volume_start(v, WORK_RELEASE, &volume_self_caller, job, NULL);
         if (r < 0) {
-                log_error_errno(r, "%s: cannot start the release of stale job %s: %m; release it by hand "
-                                "('scratchctl release --job %s')", v->sc->name, job, job);
+                log_error_errno(r, "%s: cannot start the release of stale job %s: %m; trying again in 30 s, or "
+                                "release it by hand ('scratchctl release --job %s')", v->sc->name, job, job);
                 (v->pool ?: v)->counters.release_failures++;
+                v->stale_logged = false;   /* the next look tries again */
                 return;
         }
-        forget(v);
+        forget_job(v);
         manager_volume_changed(m, v);
 }
 
@@ -56,26 +63,32 @@ static void check_volume(Manager *m, Volume *v) {
         const DaemonConfig *d = &m->config->daemon;
         const char *job = held_by(v);
         if (!job) {
-                forget(v);
+                if (volume_idle(v))
+                        forget_job(v);
                 return;
         }
 
         char why[sizeof(m->job_check_blind)];
-        int r = jobcheck_slurm(m->cgroup_root, job, why, sizeof(why));
+        int r = jobcheck_slurm(m->cgroup_root, job, v->rec.uid, why, sizeof(why));
         if (r < 0 && r != -EINVAL) {
                 /* Cannot see: nothing is called gone (a check that cannot
                  * see is no proof); status and the metrics say so. */
-                if (!m->job_check_blind[0])
-                        log_warning("JobCheck=slurm cannot see the jobs: %s; no volume is found stale until it can",
-                                    why);
                 snprintf(m->job_check_blind, sizeof(m->job_check_blind), "%s", why);
                 forget(v);
                 return;
         }
         if (r != 0) {   /* running, or not a job Slurm knows by id (a job prepared by hand) */
+                if (r > 0)
+                        snprintf(v->job_seen, sizeof(v->job_seen), "%s", job);
                 forget(v);
                 return;
         }
+        /* Gone, but never seen running: the window between the prolog and
+         * the job's first cgroup (the extern step starts once every prolog
+         * has ended), or a job that ended while the daemon was down. Not
+         * proof enough to erase anything. */
+        if (!streq(v->job_seen, job))
+                return;
         if (v->job_gone_usec == 0) {
                 v->job_gone_usec = now_usec();
                 v->job_gone_since = (int64_t) time(NULL);
@@ -100,7 +113,10 @@ static void check_volume(Manager *m, Volume *v) {
 void stale_check(Manager *m) {
         char blind_before[sizeof(m->job_check_blind)];
         snprintf(blind_before, sizeof(blind_before), "%s", m->job_check_blind);
-        m->job_check_blind[0] = 0;
+        /* Whether the check can see at all, job or no job (so that a node
+         * that cannot is told between jobs too): the positive control. */
+        if (jobcheck_slurm_visible(m->cgroup_root, m->job_check_blind, sizeof(m->job_check_blind)) >= 0)
+                m->job_check_blind[0] = 0;
         for (size_t i = 0; i < m->n_volumes; i++) {
                 Volume *v = &m->volumes[i];
                 check_volume(m, v);
@@ -108,7 +124,10 @@ void stale_check(Manager *m) {
                 for (size_t k = 0; k < v->n_jobs; k++)
                         check_volume(m, v->jobs[k]);
         }
-        if (blind_before[0] && !m->job_check_blind[0])
+        /* Said once, when it changes. */
+        if (m->job_check_blind[0] && !streq(m->job_check_blind, blind_before))
+                log_warning("JobCheck=slurm cannot see: %s; no volume is found stale meanwhile", m->job_check_blind);
+        else if (blind_before[0] && !m->job_check_blind[0])
                 log_info("JobCheck=slurm sees the jobs again");
 }
 

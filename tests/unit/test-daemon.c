@@ -1933,6 +1933,56 @@ static void test_reload(void **state) {
         answer_done(&a);
 }
 
+/* A reload while work is in flight: the worker keeps the config it started
+ * with until it ends; configs no work reads are freed at the next reload,
+ * and a reload that changes nothing swaps nothing. */
+static void test_reload_during_work(void **state) {
+        Fixture *f = fixture_new(state, 1, NULL);
+        Answer a = {}, w = {};
+        char line[64];
+
+        write_config(f, NULL, "WorkTimeoutSec=71\n");
+        reload(f, &a);
+        assert_string_equal(a.error, "");
+        answer_done(&a);
+        const Config *c1 = f->m->config;
+        assert_int_equal(f->m->n_retired, 1);   /* the fixture's own, never freed here */
+
+        gate(true);
+        Call *cw = invoke(f->m, &w, "io.scratchd.Wipe", NULL);
+        assert_ptr_equal(f->m->volumes[0].order.sc, &c1->scratch[0]);
+        for (unsigned t = 72; t <= 73; t++) {
+                snprintf(line, sizeof(line), "WorkTimeoutSec=%u\n", t);
+                write_config(f, NULL, line);
+                reload(f, &a);
+                assert_string_equal(a.error, "");
+                answer_done(&a);
+        }
+        /* c1 is retired, and kept: the wipe still reads it. */
+        assert_int_equal(f->m->n_retired, 3);
+        assert_ptr_equal(f->m->volumes[0].order.sc, &c1->scratch[0]);
+        assert_string_equal(f->m->volumes[0].order.sc->name, "scratch");
+        assert_int_equal(f->m->config->daemon.work_timeout_sec, 73);
+
+        gate(false);
+        assert_true(run_until(f->m, answered, &w));
+        assert_string_equal(w.error, "");
+        write_config(f, NULL, "WorkTimeoutSec=74\n");
+        reload(f, &a);
+        answer_done(&a);
+        assert_int_equal(f->m->n_retired, 2);   /* the fixture's and the one just replaced */
+
+        /* Nothing changed: nothing swapped. */
+        const Config *now = f->m->config;
+        reload(f, &a);
+        assert_string_equal(str(a.parameters, "changed"), "");
+        answer_done(&a);
+        assert_ptr_equal(f->m->config, now);
+        assert_int_equal(f->m->n_retired, 2);
+        call_unref(cw);
+        answer_done(&w);
+}
+
 /* ---- stale volumes (JobCheck=slurm) ---- */
 
 /* A cgroup tree as slurmstepd leaves it (cgroup v1, freezer): CGROUP/freezer/slurm,
@@ -2061,17 +2111,26 @@ static void test_stale_released(void **state) {
         answer_done(&r);
 }
 
-/* ReleaseStale=no: shown, kept; and a job that comes back (its cgroup made
- * late) is no longer gone. */
+/* A job never seen running is not called gone; one seen, then gone, is
+ * stale, shown and (ReleaseStale=no) kept; and one that comes back is no
+ * longer gone. */
 static void test_stale_kept(void **state) {
         Fixture *f = stale_fixture(state, "", false);
         Answer a = {};
-        cgroup_job(f, "6", true);
-        cgroup_job(f, "6", false);   /* the slurm directory stays, as slurmstepd leaves it */
+        cgroup_job(f, "5", true);    /* Slurm's cgroups are there (another job's) */
         Call *cp = prepare(f, &a, "6");
         assert_true(run_until(f->m, answered, &a));
         Volume *v = &f->m->volumes[0];
 
+        /* Handed out, its cgroup not made yet (the extern step starts once
+         * the prolog has ended): not gone, however long. */
+        stale_check(f->m);
+        assert_int_equal(v->job_gone_usec, 0);
+        assert_false(volume_stale(v));
+
+        cgroup_job(f, "6", true);
+        stale_check(f->m);
+        cgroup_job(f, "6", false);
         stale_check(f->m);
         backdate(v);
         stale_check(f->m);
@@ -2126,6 +2185,7 @@ static void test_stale_shared(void **state) {
         cgroup_job(f, "202", true);
         prepare_done(f, "201", 0);
         prepare_done(f, "202", 0);
+        stale_check(f->m);   /* both seen running */
 
         cgroup_job(f, "201", false);
         stale_check(f->m);
@@ -2179,6 +2239,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_shared_spare_fails, fixture_free),
                 cmocka_unit_test_teardown(test_shared_status, fixture_free),
                 cmocka_unit_test_teardown(test_reload, fixture_free),
+                cmocka_unit_test_teardown(test_reload_during_work, fixture_free),
                 cmocka_unit_test_teardown(test_stale_released, fixture_free),
                 cmocka_unit_test_teardown(test_stale_kept, fixture_free),
                 cmocka_unit_test_teardown(test_stale_blind, fixture_free),

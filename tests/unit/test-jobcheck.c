@@ -40,15 +40,18 @@ static void test_v2(void **state) {
         char why[256];
         mkdirs(t->path, "system.slice/slurmstepd.scope/job_17/step_extern");
         put(t->path, "system.slice/slurmstepd.scope/job_17/cgroup.events", "populated 1\nfrozen 0\n");
-        assert_int_equal(jobcheck_slurm(t->path, "17", why, sizeof(why)), 1);
+        assert_int_equal(jobcheck_slurm(t->path, "17", -1, why, sizeof(why)), 1);
         /* Its processes gone, the cgroup not yet removed: gone. */
         put(t->path, "system.slice/slurmstepd.scope/job_17/cgroup.events", "populated 0\nfrozen 0\n");
-        assert_int_equal(jobcheck_slurm(t->path, "17", why, sizeof(why)), 0);
+        assert_int_equal(jobcheck_slurm(t->path, "17", -1, why, sizeof(why)), 0);
         put(t->path, "system.slice/slurmstepd.scope/job_17/cgroup.events", "populated 1\nfrozen 0\n");
-        assert_int_equal(jobcheck_slurm(t->path, "18", why, sizeof(why)), 0);
+        assert_int_equal(jobcheck_slurm(t->path, "18", -1, why, sizeof(why)), 0);
         assert_non_null(strstr(why, "job 18 has no cgroup"));
-        /* job_1 is not job_17's prefix match. */
-        assert_int_equal(jobcheck_slurm(t->path, "1", why, sizeof(why)), 0);
+        /* Several slurmd on a node: NODENAME_slurmstepd.scope. */
+        mkdirs(t->path, "system.slice/node2_slurmstepd.scope/job_19");
+        put(t->path, "system.slice/node2_slurmstepd.scope/job_19/cgroup.events", "populated 1\n");
+        assert_int_equal(jobcheck_slurm(t->path, "19", -1, why, sizeof(why)), 1);
+        assert_int_equal(jobcheck_slurm_visible(t->path, why, sizeof(why)), 0);
 }
 
 static void test_v1(void **state) {
@@ -62,11 +65,14 @@ static void test_v1(void **state) {
         /* Only a step's cgroup has the processes. */
         put(t->path, "memory/slurm_node1/uid_2001/job_42/cgroup.procs", "");
         put(t->path, "memory/slurm_node1/uid_2001/job_42/step_0/cgroup.procs", "4242\n");
-        assert_int_equal(jobcheck_slurm(t->path, "42", why, sizeof(why)), 1);
-        assert_int_equal(jobcheck_slurm(t->path, "43", why, sizeof(why)), 0);
+        assert_int_equal(jobcheck_slurm(t->path, "42", -1, why, sizeof(why)), 1);
+        assert_int_equal(jobcheck_slurm(t->path, "42", 2001, why, sizeof(why)), 1);
+        /* Another user's job 42 is not this one. */
+        assert_int_equal(jobcheck_slurm(t->path, "42", 2002, why, sizeof(why)), 0);
+        assert_int_equal(jobcheck_slurm(t->path, "43", -1, why, sizeof(why)), 0);
         /* A slurmstepd killed with SIGKILL leaves its empty cgroups: gone. */
         put(t->path, "memory/slurm_node1/uid_2001/job_42/step_0/cgroup.procs", "");
-        assert_int_equal(jobcheck_slurm(t->path, "42", why, sizeof(why)), 0);
+        assert_int_equal(jobcheck_slurm(t->path, "42", -1, why, sizeof(why)), 0);
         assert_non_null(strstr(why, "no cgroup with a process in it"));
 }
 
@@ -76,16 +82,21 @@ static void test_cannot_see(void **state) {
         /* A cgroup root without Slurm in it: not "gone". */
         mkdirs(t->path, "system.slice/ssh.service");
         mkdirs(t->path, "freezer");
-        assert_int_equal(jobcheck_slurm(t->path, "42", why, sizeof(why)), -ENOENT);
+        assert_int_equal(jobcheck_slurm(t->path, "42", -1, why, sizeof(why)), -ENOENT);
         assert_non_null(strstr(why, "proctrack/cgroup"));
         char missing[128];
         snprintf(missing, sizeof(missing), "%s/nothing-here", t->path);
-        assert_int_equal(jobcheck_slurm(missing, "42", why, sizeof(why)), -ENOENT);
+        assert_int_equal(jobcheck_slurm(missing, "42", -1, why, sizeof(why)), -ENOENT);
+        assert_int_equal(jobcheck_slurm_visible(missing, why, sizeof(why)), -ENOENT);
         /* Not a Slurm job id: no cgroup could say. */
         mkdirs(t->path, "system.slice/slurmstepd.scope");
-        assert_int_equal(jobcheck_slurm(t->path, "my-test-job", why, sizeof(why)), -EINVAL);
-        assert_int_equal(jobcheck_slurm(t->path, "../../x", why, sizeof(why)), -EINVAL);
-        assert_int_equal(jobcheck_slurm(t->path, "", why, sizeof(why)), -EINVAL);
+        assert_int_equal(jobcheck_slurm(t->path, "my-test-job", -1, why, sizeof(why)), -EINVAL);
+        assert_int_equal(jobcheck_slurm(t->path, "../../x", -1, why, sizeof(why)), -EINVAL);
+        assert_int_equal(jobcheck_slurm(t->path, "", -1, why, sizeof(why)), -EINVAL);
+        /* Not as Slurm writes ids: never called gone (job_123 would not match "0123"). */
+        assert_int_equal(jobcheck_slurm(t->path, "0123", -1, why, sizeof(why)), -EINVAL);
+        assert_int_equal(jobcheck_slurm(t->path, "4294967296", -1, why, sizeof(why)), -EINVAL);
+        assert_int_equal(jobcheck_slurm(t->path, "4294967295", -1, why, sizeof(why)), 0);
 }
 
 /* A directory that cannot be read proves nothing (as root, permissions do
@@ -98,7 +109,7 @@ static void test_unreadable(void **state) {
         mkdirs(t->path, "memory/slurm/uid_1/job_5");
         snprintf(dir, sizeof(dir), "%s/memory/slurm", t->path);
         assert_int_equal(chmod(dir, 0), 0);
-        assert_true(jobcheck_slurm(t->path, "6", why, sizeof(why)) < 0);
+        assert_true(jobcheck_slurm(t->path, "6", -1, why, sizeof(why)) < 0);
         assert_non_null(strstr(why, "cannot read"));
         assert_int_equal(chmod(dir, 0755), 0);
 }
