@@ -139,6 +139,14 @@ static int roots(const char *cgroup_root, char (*ret)[PATH_MAX], size_t n) {
 
 #define N_ROOTS (1 + ELEMENTSOF(v1_controllers))
 
+/* glob_dir(), with what it could not read said in `why`. */
+static int glob_dir_why(const char *pattern, bool live, char *why, size_t size) {
+        int r = glob_dir(pattern, live);
+        if (r < 0)
+                snprintf(why, size, "cannot read %s: %s", pattern, strerror(-r));
+        return r;
+}
+
 static int blind(const char *cgroup_root, char *why, size_t size) {
         snprintf(why, size, "no Slurm job cgroups under %s (system.slice/*slurmstepd.scope, or CONTROLLER/slurm*): "
                  "they need ProctrackType=proctrack/cgroup and a running slurmd", cgroup_root);
@@ -149,13 +157,9 @@ int jobcheck_slurm_visible(const char *cgroup_root, char *why, size_t size) {
         char patterns[N_ROOTS][PATH_MAX];
         int n = roots(cgroup_root, patterns, N_ROOTS);
         for (int i = 0; i < n; i++) {
-                int r = glob_dir(patterns[i], false);
-                if (r < 0) {
-                        snprintf(why, size, "cannot read %s: %s", patterns[i], strerror(-r));
-                        return r;
-                }
-                if (r > 0)
-                        return 0;
+                int r = glob_dir_why(patterns[i], false, why, size);
+                if (r != 0)
+                        return r < 0 ? r : 0;
         }
         return blind(cgroup_root, why, size);
 }
@@ -176,11 +180,9 @@ int jobcheck_slurm(const char *cgroup_root, const char *job, int64_t uid, char *
 
         int n = roots(cgroup_root, patterns, N_ROOTS);
         for (int i = 0; i < n; i++) {
-                int r = glob_dir(patterns[i], false);
-                if (r < 0) {
-                        snprintf(why, size, "cannot read %s: %s", patterns[i], strerror(-r));
+                int r = glob_dir_why(patterns[i], false, why, size);
+                if (r < 0)
                         return r;
-                }
                 if (r == 0)
                         continue;
                 seen = true;
@@ -188,13 +190,9 @@ int jobcheck_slurm(const char *cgroup_root, const char *job, int64_t uid, char *
                         snprintf(path, sizeof(path), "%s/job_%s", patterns[i], job);
                 else
                         snprintf(path, sizeof(path), "%s/%s/job_%s", patterns[i], user, job);
-                r = glob_dir(path, true);
-                if (r < 0) {
-                        snprintf(why, size, "cannot read %s: %s", path, strerror(-r));
+                r = glob_dir_why(path, true, why, size);
+                if (r != 0)
                         return r;
-                }
-                if (r > 0)
-                        return 1;
         }
         if (!seen)
                 return blind(cgroup_root, why, size);
