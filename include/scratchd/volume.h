@@ -82,6 +82,7 @@ struct Volume {
          * or the disk without restarting us. */
         sd_event_source *retry_source;
         uint64_t retry_usec;
+        uint64_t disk_wait_until;  /* CLOCK_MONOTONIC; 0: not waiting (volume_waiting_for_disk()) */
 
         /* Shared mode (pool.c). A pool's job volumes, each a Volume of its
          * own (allocated apart, its record "<name>.<thin id>"); a job
@@ -111,6 +112,9 @@ LifecycleState volume_visible_state(const Volume *v);
 /* "adopting", "preparing", "wiping", or NULL when idle. */
 const char *volume_activity(const Volume *v);
 bool volume_idle(const Volume *v);
+/* ABSENT, and within the first stretch of trying its disk again (a disk
+ * late at boot): what clears by itself, so hooks wait and READY=1 too. */
+bool volume_waiting_for_disk(const Volume *v);
 /* Why the volume is FAILED, as clients are told. */
 const char *volume_reason(const Volume *v);
 

@@ -538,7 +538,7 @@ static void backend_prepare(void *userdata, Call *call, const Caller *c, const c
                                 /* Work in flight (an adoption, a wipe) clears
                                  * by itself, and scratchctl asks again: not a
                                  * failure to count, nor one to audit each time. */
-                                if (!volume_idle(x))
+                                if (!volume_idle(x) || volume_waiting_for_disk(x))
                                         continue;
                                 x->counters.prepare_failures++;
                                 volume_audit(x, "prepare", c, job, x->rec.state, x->rec.state, 0,
@@ -681,7 +681,8 @@ static void backend_release(void *userdata, Call *call, const Caller *c, const c
                              (!volume_idle(v) && streq(v->order.job, job));
                 if (!names || (v->rec.state == STATE_CLEAN && volume_idle(v)))
                         continue;
-                if (!volume_idle(v)) {
+                /* Work in flight, or its disk not there yet at boot: asked again. */
+                if (!volume_idle(v) || volume_waiting_for_disk(v)) {
                         api_result_error(r, API_ERROR_VOLUME_BUSY, volume_brief(v));
                         return;
                 }

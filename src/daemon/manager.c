@@ -24,7 +24,7 @@ Volume *manager_find_volume(Manager *m, const char *name) {
 void manager_check_ready(Manager *m) {
         bool settled = true;
         for (size_t i = 0; i < m->n_volumes; i++)
-                settled = settled && m->volumes[i].settled;
+                settled = settled && m->volumes[i].settled && !volume_waiting_for_disk(&m->volumes[i]);
         if (settled && m->running && !m->ready) {
                 m->ready = true;
                 sd_notify(0, "READY=1");
@@ -47,10 +47,11 @@ void manager_volume_changed(Manager *m, Volume *v) {
         }
         /* Ready once every volume's first adoption has ended: a prolog that
          * slurmd runs after that (it is ordered after us) finds the volumes
-         * as they are, not being adopted. Ended badly counts too (a disk
-         * not there yet, a volume FAILED): those are for status to say,
-         * and waiting on them would only have systemd kill us at
-         * TimeoutStartSec=. */
+         * as they are, not being adopted. A disk not there yet is waited
+         * for a while (volume_waiting_for_disk(): udev may make its link
+         * late); past that, and for a volume FAILED, ended badly counts
+         * too: those are for status to say, and waiting on them would only
+         * have systemd kill us at TimeoutStartSec=. */
         sd_notify(0, status);
         manager_check_ready(m);
 

@@ -47,6 +47,7 @@ typedef struct FakeWorker {
         pthread_cond_t cond;
         bool gate_closed;          /* wipes wait here until it opens */
         const char *fail;          /* the volume whose wipes fail, or NULL */
+        bool absent;               /* adoption finds no disk (ABSENT), as before udev makes its link */
         const char *state_dir;
         /* Shared mode. */
         const char *fail_job;      /* the job whose volume's release fails, or NULL */
@@ -151,6 +152,12 @@ static void fake_run(void *userdata, const WorkOrder *o, WorkResult *ret) {
         }
 
         Record rec;
+        if (fw.absent && o->kind == WORK_ADOPT) {
+                ret->rec = (Record) { .state = STATE_ABSENT };
+                snprintf(ret->rec.reason, sizeof(ret->rec.reason), "Devices=/dev/disk/by-id/x: no such disk");
+                ret->r = -ENODEV;
+                return;
+        }
         if (record_load(fw.state_dir, o->sc->name, &rec) < 0)
                 rec = (Record) { .state = STATE_ABSENT };
         assert_int_equal(lifecycle_apply(&rec, EVENT_WIPE_START, NULL), 0);
@@ -303,6 +310,7 @@ static Fixture *fixture_new_with(void **state, size_t n_volumes, const char *fai
         }
 
         fw.fail = fail;
+        fw.absent = false;
         fw.fail_job = NULL;
         fw.fail_create = false;
         fw.n_creates = fw.n_assigns = fw.n_releases = fw.n_spare_creates = fw.n_spare_releases = 0;
@@ -1839,6 +1847,50 @@ static void test_shared_status(void **state) {
         answer_done(&s);
 }
 
+/* A disk not there at the first adoption (udev makes its link late): the
+ * volume is ABSENT "waiting for its disk", a Prepare meanwhile is refused
+ * as something that clears by itself (scratchctl asks again), not counted
+ * as a failure, and the daemon's own retry takes the disk once it comes. */
+static bool volume_clean(Manager *m, void *arg) {
+        return volume_idle(&m->volumes[0]) && m->volumes[0].rec.state == STATE_CLEAN;
+}
+
+static void test_disk_late(void **state) {
+        fw.absent = true;
+        hold_adoption = true;
+        Fixture *f = fixture_new(state, 1, NULL);
+        hold_adoption = false;
+        fw.absent = true;
+        gate(false);
+        Volume *v = &f->m->volumes[0];
+        assert_true(run_until(f->m, all_idle, NULL));
+        assert_int_equal(v->rec.state, STATE_ABSENT);
+        assert_true(v->settled);
+        assert_true(volume_waiting_for_disk(v));
+        assert_string_equal(volume_activity(v), "waiting for its disk");
+
+        Answer a = {};
+        Call *c = prepare(f, &a, "90");
+        assert_string_equal(a.error, API_ERROR_NO_CLEAN_VOLUME);
+        json_object *vols;
+        assert_true(json_object_object_get_ex(a.parameters, "volumes", &vols));
+        assert_string_equal(str(json_object_array_get_idx(vols, 0), "activity"), "waiting for its disk");
+        assert_int_equal(v->counters.prepare_failures, 0);
+        call_unref(c);
+        answer_done(&a);
+
+        /* The disk comes: the retry (after 1 s) takes it. */
+        fw.absent = false;
+        assert_true(run_until(f->m, volume_clean, NULL));
+        assert_false(volume_waiting_for_disk(v));
+        assert_null(volume_activity(v));
+
+        /* Past the wait, a disk still missing is no longer waited for. */
+        v->rec.state = STATE_ABSENT;
+        v->disk_wait_until = now_usec() - 1;
+        assert_false(volume_waiting_for_disk(v));
+}
+
 /* ---- reload (systemctl reload, io.scratchd.Reload) ---- */
 
 /* Writes the fixture's config, with `extra` lines in [Scratch] and `daemon`
@@ -2238,6 +2290,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_shared_prepare_retried_while_spare_gives_way, fixture_free),
                 cmocka_unit_test_teardown(test_shared_spare_fails, fixture_free),
                 cmocka_unit_test_teardown(test_shared_status, fixture_free),
+                cmocka_unit_test_teardown(test_disk_late, fixture_free),
                 cmocka_unit_test_teardown(test_reload, fixture_free),
                 cmocka_unit_test_teardown(test_reload_during_work, fixture_free),
                 cmocka_unit_test_teardown(test_stale_released, fixture_free),
