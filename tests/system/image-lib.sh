@@ -202,7 +202,7 @@ image_result() {
 # contrib/slurm/slurm.conf.snippet as the package ships them, comments left
 # out: image_slurm NODE-LINE [SLURM.CONF-LINE...]. cgroup v1, as the kernel
 # command line in the tests' IMAGE_CMDLINE asks. SLURM_PROCTRACK= picks the
-# ProctrackType (proctrack/linuxproc unless set).
+# ProctrackType (proctrack/linuxproc unless set); SLURMD_TIMEOUT=, SlurmdTimeout (60).
 image_slurm() {
         local node=$1; shift
         chroot "$ROOTFS" useradd -m -u 2001 -s /bin/bash alice
@@ -223,7 +223,7 @@ SlurmdPidFile=/run/slurmd.pid
 SlurmdSpoolDir=/var/spool/slurmd
 StateSaveLocation=/var/spool/slurmctld
 ReturnToService=2
-SlurmdTimeout=60
+SlurmdTimeout=${SLURMD_TIMEOUT:-60}
 InactiveLimit=0
 KillWait=5
 SLURM

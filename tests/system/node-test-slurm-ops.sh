@@ -14,7 +14,12 @@
 #   2. runs through a package upgrade (a newer build of the .deb), during
 #      which the prolog is called as slurmd calls it, and job 3 is queued:
 #      job 2 keeps its data, its epilog succeeds, and job 3's prolog too;
-#   3. runs when the node reboots; its epilog, after the reboot, succeeds.
+#   3. runs when the node reboots; its epilog, after the reboot, succeeds;
+#   4. is killed without its epilog (slurmd stopped, the job's processes
+#      SIGKILLed, its empty cgroups left): scratchd finds its volume stale
+#      (JobCheck=slurm, StaleAfterSec=30), shows it in status and metrics,
+#      and once a reload sets ReleaseStale=yes, releases it; the epilog that
+#      comes once slurmd is back succeeds.
 # The node never drains, and is idle at the end.
 R=/results/result
 RESULT=$R
@@ -215,21 +220,66 @@ note "failed units: $(systemctl --failed --plain --no-legend 2>&1 | tr '\n' ' ')
 # itself, asked for here with scontrol reconfigure. Then slurmd runs its
 # epilog. If Slurm has not ended it in 180 s, it is cancelled (noted): the
 # epilog after the reboot is what is tested.
-running3() { [ "$(squeue -h -j "$J3" -o %T 2>/dev/null)" = RUNNING ]; }
-end=$((SECONDS + 180))
-while running3 && [ $SECONDS -lt $end ]; do
-        sleep 25; scontrol reconfigure > /dev/null 2>&1
-        wait_for 15 '! running3'
-done
-if running3; then
-        note "Slurm did not end job 3 in 180 s after the reboot: cancelled"
-        timeout 20 scancel "$J3"
-fi
-note "job 3 after the reboot: $(scontrol -o show job "$J3" 2>&1 | grep -o 'JobState=[^ ]* Reason=[^ ]*')"
+running() { [ "$(squeue -h -j "$1" -o %T 2>/dev/null)" = RUNNING ]; }
+# end_in_slurm N ID: Slurm ends a job that no longer runs on the node.
+end_in_slurm() {
+        local end=$((SECONDS + 180))
+        while running "$2" && [ $SECONDS -lt $end ]; do
+                sleep 25; scontrol reconfigure > /dev/null 2>&1
+                wait_for 15 "! running $2"
+        done
+        if running "$2"; then
+                note "Slurm did not end job $1 in 180 s: cancelled"
+                timeout 20 scancel "$2"
+        fi
+        note "job $1: $(scontrol -o show job "$2" 2>&1 | grep -o 'JobState=[^ ]* Reason=[^ ]*')"
+}
+end_in_slurm 3 "$J3"
 epilog_ok "$J3"
 check "... and left the volume CLEAN" test "$(field state)" = CLEAN
 wait_for 120 'sinfo -h -n node1 -o %T 2>/dev/null | grep -qx idle'
 no_drain "after job 3's epilog"
+
+# 5. A job killed without its epilog: its volume is stale.
+J4=$(submit 4 2>&1)
+job_started 4 "$J4" || finish
+gen=$(field key_generation)
+check "job 4 running: its volume not stale" test "$(field state) $(field stale)" = "IN_USE False"
+# scratchd looks every 30 s: it has seen job 4's cgroup with a process in
+# it (a job never seen running is not called gone).
+sleep 40
+check "... still not, 40 s on" test "$(field stale)" = False
+cg=$(find /sys/fs/cgroup/freezer -type d -name "job_$J4" 2>/dev/null | head -n 1)
+timeout 60 systemctl stop slurmd.service
+job_pids() { cat $(find "$cg" -name cgroup.procs 2>/dev/null) 2>/dev/null; pgrep -f "slurmstepd: \[$J4\." ; }
+for _ in $(seq 1 40); do
+        p=$(job_pids); [ -z "$p" ] && break
+        kill -9 $p 2>/dev/null; sleep 0.5
+done
+check "job 4 killed on the node, slurmd stopped: no process left, its cgroup ${cg:-none} left empty" \
+        test -n "$cg" -a -d "$cg" -a -z "$(job_pids)"
+stale() { [ "$(field stale)" = True ]; }
+wait_for 240 stale
+check "scratchd finds its volume stale ($(scratchctl status 2>&1 | grep -o 'job [0-9]* is stale[^;]*'))" stale
+check "... status says so, and how to release it" bash -c "scratchctl status | grep -q 'job $J4 is stale: gone from this node since .*scratchctl release --job $J4'"
+check "... the metrics too" bash -c "scratchctl metrics | grep -qx 'scratchd_stale_volumes{volume=\"scratch\"} 1'"
+check "... and, ReleaseStale=no, it is kept: IN_USE, key generation $gen" \
+        test "$(field state) $(field key_generation)" = "IN_USE $gen"
+mkdir -p /etc/scratchd/conf.d
+printf '[Daemon]\nReleaseStale=yes\n' > /etc/scratchd/conf.d/50-release-stale.conf
+check "systemctl reload with ReleaseStale=yes" timeout 60 systemctl reload scratchd.service
+wait_for 120 '[ "$(field state)" = CLEAN ] && [ "$(field key_generation)" -gt '"$gen"' ]'
+check "scratchd released the stale volume itself: CLEAN, key generation $gen -> $(field key_generation)" \
+        test "$(field state)" = CLEAN -a "$(field key_generation)" -gt "$gen"
+check "... the audit log has its stale event, then its release, by scratchd" \
+        bash -c "grep '\"job\":\"$J4\"' /var/log/scratchd/audit.log | grep -q '\"event\":\"stale\"' &&
+                 grep '\"job\":\"$J4\"' /var/log/scratchd/audit.log | grep '\"event\":\"release\"' | grep -vq caller_uid"
+timeout 60 systemctl start slurmd.service
+end_in_slurm 4 "$J4"
+epilog_ok "$J4"
+check "... the volume still CLEAN after it" test "$(field state)" = CLEAN
+wait_for 120 'sinfo -h -n node1 -o %T 2>/dev/null | grep -qx idle'
+no_drain "after job 4's epilog"
 check "node1 is idle at the end" test "$(sinfo -h -n node1 -o %T 2>&1)" = idle
 check_fails "node1 never drained (every 2 s, both boots: /results/node-states.log)" grep -Eqi 'drain' /results/node-states.log
 finish
