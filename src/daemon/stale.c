@@ -95,19 +95,24 @@ static void check_volume(Manager *m, Volume *v) {
                 log_info("%s: %s; stale in %u s unless it comes back or its epilog releases it", v->sc->name, why,
                          d->stale_after_sec);
         }
-        if (!volume_stale(v) || v->stale_logged)
+        if (!volume_stale(v))
                 return;
 
-        v->stale_logged = true;
-        char detail[sizeof(why) + 96];
-        snprintf(detail, sizeof(detail), "%s (for %u s or more); %s", why, d->stale_after_sec,
-                 d->release_stale ? "released (ReleaseStale=yes)" : "kept until its epilog or an admin releases it");
-        log_warning("%s: job %s is stale: %s", v->sc->name, job, detail);
-        volume_audit(v, "stale", &volume_self_caller, job, v->rec.state, v->rec.state, 0, "ok", detail);
+        /* Said once; released whenever ReleaseStale= is (or, by a reload,
+         * becomes) yes. */
+        if (!v->stale_logged) {
+                v->stale_logged = true;
+                char detail[sizeof(why) + 96];
+                snprintf(detail, sizeof(detail), "%s (for %u s or more); %s", why, d->stale_after_sec,
+                         d->release_stale ? "released (ReleaseStale=yes)"
+                                          : "kept until its epilog or an admin releases it");
+                log_warning("%s: job %s is stale: %s", v->sc->name, job, detail);
+                volume_audit(v, "stale", &volume_self_caller, job, v->rec.state, v->rec.state, 0, "ok", detail);
+                if (!d->release_stale)
+                        manager_volume_changed(m, v);
+        }
         if (d->release_stale)
                 release_stale(m, v);
-        else
-                manager_volume_changed(m, v);
 }
 
 void stale_check(Manager *m) {

@@ -2197,6 +2197,24 @@ static void test_stale_kept(void **state) {
         stale_check(f->m);
         assert_false(volume_stale(v));
         assert_int_equal(v->job_gone_usec, 0);
+
+        /* Gone again, stale again; then a reload sets ReleaseStale=yes: released. */
+        cgroup_job(f, "6", false);
+        stale_check(f->m);
+        backdate(v);
+        stale_check(f->m);
+        assert_true(volume_stale(v));
+        assert_int_equal(state_of(f, 0), STATE_IN_USE);
+        uint64_t gen = v->rec.generation;
+        write_config(f, NULL, "JobCheck=slurm\nStaleAfterSec=30\nReleaseStale=yes\n");
+        Answer r = {};
+        reload(f, &r);
+        assert_string_equal(r.error, "");
+        assert_string_equal(str(r.parameters, "changed"), "ReleaseStale=");
+        answer_done(&r);
+        assert_true(run_until(f->m, all_idle, NULL));
+        assert_int_equal(state_of(f, 0), STATE_CLEAN);
+        assert_true(v->rec.generation > gen);
         call_unref(cp);
         answer_done(&a);
 }
