@@ -67,7 +67,7 @@ def reason_code(rc, msg):
     if rc == 5:
         return "scratchd:notfound"
     if rc == 1:
-        if "FAILED" in msg:
+        if "FAILED" in msg or "ABSENT" in msg:
             return "scratchd:failed"
         if "no space for" in msg or "no room for" in msg or "MaxJobs=" in msg:
             return "scratchd:nospace"

@@ -28,6 +28,8 @@
  * reason). Neither says the node is broken: wait, or ask for less. */
 #define API_ERROR_NO_SPACE "io.scratchd.NoSpace"
 #define API_ERROR_TOO_MANY_JOBS "io.scratchd.TooManyJobs"
+/* Reload: the file is bad, or changes what only a restart can (reason). */
+#define API_ERROR_CONFIG_REFUSED "io.scratchd.ConfigRefused"
 #define API_ERROR_INVALID_MESSAGE "io.scratchd.InvalidMessage"
 #define API_ERROR_TOO_MANY_CONNECTIONS "io.scratchd.TooManyConnections"
 #define API_ERROR_INTERNAL "io.scratchd.InternalError"
@@ -72,6 +74,8 @@ typedef struct ApiBackend {
         /* GetJob: `c` is the caller, whom the backend checks (the job's own
          * user, or a reader); NULL: NoSuchJob for every job. */
         void (*get_job)(void *userdata, const Caller *c, const char *job, ApiResult *r);
+        /* Reload: NULL where there is no config to read again (ConfigRefused). */
+        void (*reload)(void *userdata, const Caller *c, ApiResult *r);
         void *userdata;
         gid_t read_gid, operator_gid;
         /* Whether the group database still lists a user in a group; NULL:

@@ -52,6 +52,18 @@ typedef enum BusyPolicy {
 const char *busy_policy_to_string(BusyPolicy b);
 BusyPolicy busy_policy_from_string(const char *s);
 
+/* JobCheck=: how the daemon tells whether a volume's job still runs on the
+ * node (jobcheck.h); a job that does not is stale. */
+typedef enum JobCheck {
+        JOB_CHECK_NONE,         /* no check: no volume is ever stale */
+        JOB_CHECK_SLURM,        /* the job's cgroup, which slurmstepd makes and removes */
+        _JOB_CHECK_MAX,
+        _JOB_CHECK_INVALID = -EINVAL,
+} JobCheck;
+
+const char *job_check_to_string(JobCheck j);
+JobCheck job_check_from_string(const char *s);
+
 /* JobSize=: bytes, or a share of the pool in percent (reserve.h). */
 typedef struct JobSize {
         uint64_t bytes;          /* 0 with percent, or when not set */
@@ -87,6 +99,9 @@ typedef struct DaemonConfig {
         unsigned max_connections_per_user;  /* MaxConnectionsPerUser=, default 32 */
         char *audit_log;                    /* AuditLog=, JSON lines; NULL: off */
         char *metrics_directory;            /* MetricsDirectory=, node_exporter textfiles; NULL: off */
+        JobCheck job_check;                 /* JobCheck=, default none */
+        unsigned stale_after_sec;           /* StaleAfterSec=, default 600: gone this long, the volume is stale */
+        bool release_stale;                 /* ReleaseStale=, default no: a stale volume is released */
 } DaemonConfig;
 
 #define DEFAULT_AUDIT_LOG "/var/log/scratchd/audit.log"
@@ -107,6 +122,13 @@ int config_load(const char *path, Config **ret, char **ret_error);
 
 /* Same, from a string (tests, fuzzers). `name` stands for the file in errors. */
 int config_load_string(const char *name, const char *text, Config **ret, char **ret_error);
+
+/* Whether the running daemon can take `new` in place of `old` (a reload):
+ * 0, with the keys that differ in `changed` ("Cipher=, WorkTimeoutSec=", or
+ * "" when none do); or -EINVAL with *ret_error one line naming the first
+ * key that only a restart can change (the volume's name, disks, mount point
+ * and mode; SocketMode=). */
+int config_compare(const Config *old, const Config *new, char *changed, size_t size, char **ret_error);
 
 Config *config_free(Config *c);
 static inline void config_freep(Config **c) {

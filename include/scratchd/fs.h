@@ -28,6 +28,11 @@ void fs_mount_through_pid1(bool on);
 /* Mounts `device` at `where` (created 0755 if missing) nodev,nosuid. */
 int fs_mount(const char *device, const char *where, FileSystem fs);
 
+/* The file system `device` carries (xfs or ext4), as libblkid reads it; or
+ * `fallback` where it reads none of those. A job volume made before a
+ * reload or restart changed FileSystem= is mounted as what it is. */
+FileSystem fs_probe_type(const char *device, FileSystem fallback);
+
 /* Unmounts `where`; not mounted is success. `detach`: lazily, if busy. */
 int fs_unmount(const char *where, bool detach);
 /* The same for the file system of `dev` (0: whatever is on top at `where`):

@@ -35,6 +35,18 @@ struct Manager {
         uint64_t watchdog_usec;    /* WatchdogSec=, 0: none */
         bool watchdog_withheld;    /* overdue work holds the watchdog back */
 
+        /* Reload (reload.c): the file to read again, and the configs it
+         * replaced, kept until the end (a worker may still read one). */
+        char *config_path;
+        Config *config_original;             /* manager_new()'s, its caller's to free */
+        Config **retired;
+        size_t n_retired;
+
+        /* JobCheck= (stale.c). */
+        sd_event_source *stale_timer;
+        const char *cgroup_root;             /* CGROUP_ROOT; tests give their own */
+        char job_check_blind[320];           /* why the last check could not see the jobs; "" when it could */
+
         Transport *transport;
         int listen_fd;
         char *socket_path;         /* ours to unlink; NULL when systemd passed the socket */
@@ -56,6 +68,9 @@ void manager_startup(Manager *m);
  * and SIGINT, reports READY=1 and runs the loop until told to stop. */
 int manager_run(Manager *m, const char *socket_path);
 
+/* The transport's limits from the config in use. */
+TransportLimits manager_transport_limits(const Manager *m);
+
 /* Where the transport hands each call (a fake transport in the unit tests too). */
 void manager_handle_call(void *userdata, Call *call, const VarlinkCall *message);
 
@@ -63,6 +78,20 @@ void manager_handle_call(void *userdata, Call *call, const VarlinkCall *message)
 void manager_volume_changed(Manager *m, Volume *v);
 
 Volume *manager_find_volume(Manager *m, const char *name);
+
+/* Reads the config file again (reload.c; `caller` for the audit log, NULL:
+ * SIGHUP): 0, with the keys that changed in
+ * `changed`, or a negative errno with *ret_error one line saying why the
+ * file was refused; the running config then stays. */
+int manager_reload(Manager *m, const Caller *caller, char *changed, size_t size, char **ret_error);
+
+/* JobCheck= (stale.c): the timer that looks for volumes whose job is gone. */
+int stale_start(Manager *m);
+/* One look now (the timer's; tests). */
+void stale_check(Manager *m);
+/* Whether the job holding `v` (a volume or a job volume) has been gone for
+ * StaleAfterSec=. */
+bool volume_stale(const Volume *v);
 
 /* The backend (backend.c): the io.scratchd methods over the manager's volumes. */
 void backend_init(Manager *m, ApiBackend *ret);

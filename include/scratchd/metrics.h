@@ -38,6 +38,9 @@ typedef struct MetricsVolume {
         const VolumeCounters *counters;
         uint64_t size_bytes, used_bytes;   /* 0 when not mounted */
         const MetricsPool *pool;           /* NULL: exclusive mode */
+        bool job_check;                    /* JobCheck= is set: the two below are shown */
+        unsigned stale;                    /* its volume or job volumes whose job is gone (StaleAfterSec=) */
+        bool job_check_blind;              /* the check could not see the jobs (no Slurm cgroups) */
 } MetricsVolume;
 
 /* The Prometheus text exposition format (version 0.0.4) of these volumes.

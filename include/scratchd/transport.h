@@ -81,3 +81,5 @@ int transport_new(sd_event *event, int listen_fd, const TransportLimits *limits,
                   void *userdata, Transport **ret);
 Transport *transport_free(Transport *t);
 unsigned transport_n_connections(const Transport *t);
+/* New limits (a reload): for connections from now on, and calls from now on. */
+void transport_set_limits(Transport *t, const TransportLimits *limits);

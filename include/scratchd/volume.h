@@ -69,11 +69,20 @@ struct Volume {
         bool release_when_done;   /* an overdue Prepare was answered failed: a late success is released */
         char overdue_reason[320];
 
+        /* JobCheck= (stale.c): when the job holding it was first seen gone
+         * after it was seen running (CLOCK_MONOTONIC and Unix time; 0:
+         * running, or not known), and whether that has been logged. */
+        uint64_t job_gone_usec;
+        int64_t job_gone_since;
+        char job_seen[65];        /* the job whose cgroup has been seen running while it held this; "" none */
+        bool stale_logged;
+
         /* Adoption that found no usable disk is tried again, sooner at first:
          * disks appear late (drivers, udev), and an admin may fix the config
          * or the disk without restarting us. */
         sd_event_source *retry_source;
         uint64_t retry_usec;
+        uint64_t disk_wait_until;  /* CLOCK_MONOTONIC; 0: not waiting (volume_waiting_for_disk()) */
 
         /* Shared mode (pool.c). A pool's job volumes, each a Volume of its
          * own (allocated apart, its record "<name>.<thin id>"); a job
@@ -103,6 +112,9 @@ LifecycleState volume_visible_state(const Volume *v);
 /* "adopting", "preparing", "wiping", or NULL when idle. */
 const char *volume_activity(const Volume *v);
 bool volume_idle(const Volume *v);
+/* ABSENT, and within the first stretch of trying its disk again (a disk
+ * late at boot): what clears by itself, so hooks wait and READY=1 too. */
+bool volume_waiting_for_disk(const Volume *v);
 /* Why the volume is FAILED, as clients are told. */
 const char *volume_reason(const Volume *v);
 

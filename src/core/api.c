@@ -31,6 +31,11 @@ const char api_interface_description[] =
         "  used_bytes: ?int,\n"
         "  last_wipe: ?int,\n"
         "  last_wipe_usec: ?int,\n"
+        "  # JobCheck=: whether the job holding it is gone (for StaleAfterSec=), since when (Unix time),\n"
+        "  # and why the check cannot see the jobs, when it cannot\n"
+        "  stale: ?bool,\n"
+        "  job_gone_since: ?int,\n"
+        "  job_check: ?string,\n"
         "  reason: ?string\n"
         ")\n"
         "\n"
@@ -70,6 +75,11 @@ const char api_interface_description[] =
         "# NoSuchJob for anyone else, as for a job no volume holds.\n"
         "method GetJob(job: string) -> (volume: string, directory: string, user: string)\n"
         "\n"
+        "# Reads the config file again. changed: the keys that differ (\"Cipher=, WorkTimeoutSec=\"), \"\" if none.\n"
+        "# A bad file, or one that changes what only a restart can, is refused (ConfigRefused) and the\n"
+        "# running config stays.\n"
+        "method Reload() -> (changed: string)\n"
+        "\n"
         "error NotAuthorized ()\n"
         "error VolumeBusy (volume: string, state: string, job: ?string, reason: ?string)\n"
         "error VolumeFailed (volume: string, reason: string)\n"
@@ -81,6 +91,7 @@ const char api_interface_description[] =
         "error NoSpace (volume: string, requested_bytes: int, free_bytes: int, reason: string)\n"
         "# Shared mode: MaxJobs= job volumes exist already; wait for a job to end.\n"
         "error TooManyJobs (volume: string, max_jobs: int, reason: string)\n"
+        "error ConfigRefused (reason: string)\n"
         "error InvalidMessage (reason: string)\n"
         "error TooManyConnections ()\n"
         "error InternalError (reason: string)\n";
@@ -114,6 +125,7 @@ typedef enum MethodId {
         M_SUBSCRIBE,
         M_GET_METRICS,
         M_GET_JOB,
+        M_RELOAD,
         M_GET_INFO,
         M_GET_INTERFACE_DESCRIPTION,
 } MethodId;
@@ -155,6 +167,7 @@ static const Method methods[] = {
         /* Anyone may ask; the backend answers only the job's own user and
          * readers (NoSuchJob to others, who learn nothing). */
         { "io.scratchd.GetJob", M_GET_JOB, ACCESS_PUBLIC, { { "job", true } } },
+        { "io.scratchd.Reload", M_RELOAD, ACCESS_OPERATE, {} },
         { "org.varlink.service.GetInfo", M_GET_INFO, ACCESS_PUBLIC, {} },
         { "org.varlink.service.GetInterfaceDescription", M_GET_INTERFACE_DESCRIPTION, ACCESS_PUBLIC,
           { { "interface", true } } },
@@ -342,6 +355,15 @@ void api_dispatch(const ApiBackend *b, Call *call, const Caller *c, const Varlin
                         b->get_job(b->userdata, c, v[0], ret);
                 else
                         api_result_error(ret, API_ERROR_NO_SUCH_JOB, NULL);
+                break;
+        case M_RELOAD:
+                if (b->reload)
+                        b->reload(b->userdata, c, ret);
+                else {
+                        json_object *p = json_object_new_object();
+                        json_object_object_add(p, "reason", json_object_new_string("nothing to reload here"));
+                        api_result_error(ret, API_ERROR_CONFIG_REFUSED, p);
+                }
                 break;
         case M_GET_INFO:
                 get_info(ret);

@@ -31,6 +31,13 @@ static const char *const busy_policy_table[_BUSY_POLICY_MAX] = {
 
 DEFINE_STRING_TABLE_LOOKUP(busy_policy, BusyPolicy, _BUSY_POLICY_MAX);
 
+static const char *const job_check_table[_JOB_CHECK_MAX] = {
+        [JOB_CHECK_NONE] = "none",
+        [JOB_CHECK_SLURM] = "slurm",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(job_check, JobCheck, _JOB_CHECK_MAX);
+
 static const char *const tristate_table[_TRISTATE_MAX] = {
         [TRISTATE_AUTO] = "auto",
         [TRISTATE_YES] = "yes",
@@ -418,6 +425,21 @@ static int parse_timeout_sec(Parser *p, const char *key, const char *value, void
         return 1;
 }
 
+static int parse_stale_after(Parser *p, const char *key, const char *value, void *field) {
+        if (parse_uint(value, 30, 86400, 10, field) < 0)
+                return fail(p, key, "'%s' is not a number of seconds from 30 to 86400", value);
+        return 1;
+}
+
+static int parse_job_check(Parser *p, const char *key, const char *value, void *field) {
+        JobCheck j = job_check_from_string(value);
+        if (j < 0)
+                return fail(p, key, "'%s' is not valid; use none, or slurm (a job whose cgroup is gone is stale)",
+                            value);
+        *(JobCheck *) field = j;
+        return 1;
+}
+
 static int parse_connections(Parser *p, const char *key, const char *value, void *field) {
         if (parse_uint(value, 1, 65536, 10, field) < 0)
                 return fail(p, key, "'%s' is not a number from 1 to 65536", value);
@@ -493,36 +515,56 @@ static int parse_directory(Parser *p, const char *key, const char *value, void *
 /* Every key: where it goes and how its value is read. A [Scratch] key's
  * offset is into the ScratchConfig, the others' into the Config. The order
  * is that of the "known keys are" lists in messages. */
+/* How a key's value is compared at a reload (config_compare()). */
+typedef enum ValueKind {
+        VALUE_PLAIN,      /* compared as bytes (numbers, enums, bools) */
+        VALUE_STRING,     /* char *, NULL or not */
+        VALUE_STRV,       /* char **, a list */
+        VALUE_JOB_SIZE,   /* JobSize, field by field */
+} ValueKind;
+
 static const struct ConfigKey {
         Section section;
         const char *key;
         KeyParser parse;
         size_t offset;
+        size_t size;
+        ValueKind kind;
+        bool restart;     /* a reload cannot change it: the daemon holds volumes, mounts or sockets by it */
 } config_keys[] = {
-        { SECTION_SCRATCH, "Name", parse_name, offsetof(ScratchConfig, name) },
-        { SECTION_SCRATCH, "Devices", parse_devices, offsetof(ScratchConfig, devices) },
-        { SECTION_SCRATCH, "MountPoint", parse_mount_point, offsetof(ScratchConfig, mount_point) },
-        { SECTION_SCRATCH, "FileSystem", parse_file_system, offsetof(ScratchConfig, file_system) },
-        { SECTION_SCRATCH, "Expendable", parse_bool, offsetof(ScratchConfig, expendable) },
-        { SECTION_SCRATCH, "Discard", parse_tristate, offsetof(ScratchConfig, discard) },
-        { SECTION_SCRATCH, "SectorSize", parse_sector_size, offsetof(ScratchConfig, sector_size) },
-        { SECTION_SCRATCH, "Cipher", parse_cipher, offsetof(ScratchConfig, cipher) },
-        { SECTION_SCRATCH, "BypassWorkqueues", parse_tristate, offsetof(ScratchConfig, bypass_workqueues) },
-        { SECTION_SCRATCH, "AllowDiscards", parse_tristate, offsetof(ScratchConfig, allow_discards) },
-        { SECTION_SCRATCH, "Mode", parse_scratch_mode, offsetof(ScratchConfig, mode) },
-        { SECTION_SCRATCH, "JobSize", parse_job_size, offsetof(ScratchConfig, job_size) },
-        { SECTION_SCRATCH, "MaxJobs", parse_max_jobs, offsetof(ScratchConfig, max_jobs) },
-        { SECTION_SCRATCH, "BusyPolicy", parse_busy_policy, offsetof(ScratchConfig, busy_policy) },
-        { SECTION_ACCESS, "ReadGroup", parse_group, offsetof(Config, read_group) },
-        { SECTION_ACCESS, "OperatorGroup", parse_group, offsetof(Config, operator_group) },
-        { SECTION_DAEMON, "SocketMode", parse_mode, offsetof(Config, daemon.socket_mode) },
-        { SECTION_DAEMON, "IdleTimeoutSec", parse_timeout_sec, offsetof(Config, daemon.idle_timeout_sec) },
-        { SECTION_DAEMON, "WorkTimeoutSec", parse_timeout_sec, offsetof(Config, daemon.work_timeout_sec) },
-        { SECTION_DAEMON, "MaxConnections", parse_connections, offsetof(Config, daemon.max_connections) },
-        { SECTION_DAEMON, "MaxConnectionsPerUser", parse_connections,
-          offsetof(Config, daemon.max_connections_per_user) },
-        { SECTION_DAEMON, "AuditLog", parse_log_file, offsetof(Config, daemon.audit_log) },
-        { SECTION_DAEMON, "MetricsDirectory", parse_directory, offsetof(Config, daemon.metrics_directory) },
+#define SCRATCH_KEY(k, parser, member, kind, restart) \
+        { SECTION_SCRATCH, k, parser, offsetof(ScratchConfig, member), sizeof(((ScratchConfig *) 0)->member), kind, restart }
+#define CONFIG_KEY(section, k, parser, member, kind, restart) \
+        { section, k, parser, offsetof(Config, member), sizeof(((Config *) 0)->member), kind, restart }
+        SCRATCH_KEY("Name", parse_name, name, VALUE_STRING, true),
+        SCRATCH_KEY("Devices", parse_devices, devices, VALUE_STRV, true),
+        SCRATCH_KEY("MountPoint", parse_mount_point, mount_point, VALUE_STRING, true),
+        SCRATCH_KEY("FileSystem", parse_file_system, file_system, VALUE_PLAIN, false),
+        SCRATCH_KEY("Expendable", parse_bool, expendable, VALUE_PLAIN, false),
+        SCRATCH_KEY("Discard", parse_tristate, discard, VALUE_PLAIN, false),
+        SCRATCH_KEY("SectorSize", parse_sector_size, sector_size, VALUE_PLAIN, false),
+        SCRATCH_KEY("Cipher", parse_cipher, cipher, VALUE_PLAIN, false),
+        SCRATCH_KEY("BypassWorkqueues", parse_tristate, bypass_workqueues, VALUE_PLAIN, false),
+        SCRATCH_KEY("AllowDiscards", parse_tristate, allow_discards, VALUE_PLAIN, false),
+        SCRATCH_KEY("Mode", parse_scratch_mode, mode, VALUE_PLAIN, true),
+        SCRATCH_KEY("JobSize", parse_job_size, job_size, VALUE_JOB_SIZE, false),
+        SCRATCH_KEY("MaxJobs", parse_max_jobs, max_jobs, VALUE_PLAIN, false),
+        SCRATCH_KEY("BusyPolicy", parse_busy_policy, busy_policy, VALUE_PLAIN, false),
+        CONFIG_KEY(SECTION_ACCESS, "ReadGroup", parse_group, read_group, VALUE_STRING, false),
+        CONFIG_KEY(SECTION_ACCESS, "OperatorGroup", parse_group, operator_group, VALUE_STRING, false),
+        CONFIG_KEY(SECTION_DAEMON, "SocketMode", parse_mode, daemon.socket_mode, VALUE_PLAIN, true),
+        CONFIG_KEY(SECTION_DAEMON, "IdleTimeoutSec", parse_timeout_sec, daemon.idle_timeout_sec, VALUE_PLAIN, false),
+        CONFIG_KEY(SECTION_DAEMON, "WorkTimeoutSec", parse_timeout_sec, daemon.work_timeout_sec, VALUE_PLAIN, false),
+        CONFIG_KEY(SECTION_DAEMON, "MaxConnections", parse_connections, daemon.max_connections, VALUE_PLAIN, false),
+        CONFIG_KEY(SECTION_DAEMON, "MaxConnectionsPerUser", parse_connections, daemon.max_connections_per_user,
+                   VALUE_PLAIN, false),
+        CONFIG_KEY(SECTION_DAEMON, "AuditLog", parse_log_file, daemon.audit_log, VALUE_STRING, false),
+        CONFIG_KEY(SECTION_DAEMON, "MetricsDirectory", parse_directory, daemon.metrics_directory, VALUE_STRING, false),
+        CONFIG_KEY(SECTION_DAEMON, "JobCheck", parse_job_check, daemon.job_check, VALUE_PLAIN, false),
+        CONFIG_KEY(SECTION_DAEMON, "StaleAfterSec", parse_stale_after, daemon.stale_after_sec, VALUE_PLAIN, false),
+        CONFIG_KEY(SECTION_DAEMON, "ReleaseStale", parse_bool, daemon.release_stale, VALUE_PLAIN, false),
+#undef SCRATCH_KEY
+#undef CONFIG_KEY
 };
 
 #define N_CONFIG_KEYS ELEMENTSOF(config_keys)
@@ -640,6 +682,11 @@ static int validate(Config *c, const char *file, const KeyOrigin *origins, char 
                         return errorf(ret_error, -EINVAL, "%s:%u: %s= applies to Mode=shared only; remove it or set "
                                       "Mode=shared", o->file, o->line, shared_only[i]);
         }
+        /* Releasing stale volumes needs a way to tell a job is gone. */
+        const KeyOrigin *o = origin_of(origins, SECTION_DAEMON, "ReleaseStale");
+        if (c->daemon.release_stale && c->daemon.job_check == JOB_CHECK_NONE && o && o->file)
+                return errorf(ret_error, -EINVAL, "%s:%u: ReleaseStale=yes needs JobCheck=slurm (how scratchd tells a "
+                              "job is gone); set it, or remove ReleaseStale=", o->file, o->line);
         return 0;
 }
 
@@ -653,6 +700,7 @@ static Config *config_new(void) {
                 .work_timeout_sec = 300,
                 .max_connections = 256,
                 .max_connections_per_user = 32,
+                .stale_after_sec = 600,
                 .audit_log = strdup(DEFAULT_AUDIT_LOG),
         };
         if (!c->daemon.audit_log) {
@@ -756,4 +804,48 @@ Config *config_free(Config *c) {
         free(c->daemon.metrics_directory);
         free(c);
         return NULL;
+}
+
+static bool value_equal(const struct ConfigKey *k, const void *a, const void *b) {
+        switch (k->kind) {
+        case VALUE_STRING:
+                return streq_ptr(*(char *const *) a, *(char *const *) b);
+        case VALUE_STRV: {
+                char *const *x = *(char **const *) a, *const *y = *(char **const *) b;
+                for (; x && *x && y && *y; x++, y++)
+                        if (!streq(*x, *y))
+                                return false;
+                return !(x && *x) && !(y && *y);
+        }
+        case VALUE_JOB_SIZE: {
+                const JobSize *x = a, *y = b;
+                return x->bytes == y->bytes && x->percent == y->percent;
+        }
+        case VALUE_PLAIN:
+                break;
+        }
+        return memcmp(a, b, k->size) == 0;
+}
+
+int config_compare(const Config *old, const Config *new, char *changed, size_t size, char **ret_error) {
+        changed[0] = 0;
+        if (old->n_scratch != new->n_scratch)
+                return errorf(ret_error, -EINVAL, "the [Scratch] sections changed; that takes a restart (systemctl "
+                              "restart scratchd); the running config stays");
+        for (size_t i = 0; i < N_CONFIG_KEYS; i++) {
+                const struct ConfigKey *k = &config_keys[i];
+                size_t n = k->section == SECTION_SCRATCH ? old->n_scratch : 1;
+                for (size_t v = 0; v < n; v++) {
+                        const void *a = k->section == SECTION_SCRATCH ? (const void *) &old->scratch[v] : (const void *) old;
+                        const void *b = k->section == SECTION_SCRATCH ? (const void *) &new->scratch[v] : (const void *) new;
+                        if (value_equal(k, (const char *) a + k->offset, (const char *) b + k->offset))
+                                continue;
+                        if (k->restart)
+                                return errorf(ret_error, -EINVAL, "[%s] %s= changed; scratchd holds its volumes and "
+                                              "socket by it, so that takes a restart (systemctl restart scratchd); "
+                                              "the running config stays", section_table[k->section], k->key);
+                        appendf(changed, size, "%s%s=", changed[0] ? ", " : "", k->key);
+                }
+        }
+        return 0;
 }

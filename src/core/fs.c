@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <blkid/blkid.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -636,4 +637,21 @@ int fs_find_users(dev_t dev, char **ret) {
         holders_format(h, n, out, size);
         *ret = out;
         return 0;
+}
+
+FileSystem fs_probe_type(const char *device, FileSystem fallback) {
+        blkid_probe pr = blkid_new_probe_from_filename(device);
+        if (!pr)
+                return fallback;
+        FileSystem fs = fallback;
+        const char *type = NULL;
+        blkid_probe_enable_superblocks(pr, 1);
+        blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE);
+        if (blkid_do_safeprobe(pr) == 0 && blkid_probe_lookup_value(pr, "TYPE", &type, NULL) == 0 && type) {
+                FileSystem found = file_system_from_string(type);
+                if (found >= 0)
+                        fs = found;
+        }
+        blkid_free_probe(pr);
+        return fs;
 }

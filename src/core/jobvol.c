@@ -199,7 +199,7 @@ static int assign(const char *state_dir, const ScratchConfig *sc, Record *rec, c
         *step = "mount";
         r = fs_prepare_mount_root(sc->mount_point);
         if (r >= 0)
-                r = fs_mount(path, rec->mount_point, sc->file_system);
+                r = fs_mount(path, rec->mount_point, fs_probe_type(path, sc->file_system));
         if (r >= 0) {
                 *step = "owner";
                 r = own_root(rec->mount_point, rec->mapping_devnum, uid, gid);

@@ -127,7 +127,7 @@ static int open_checked_disk(const char *volume, const WipeDisk *d) {
                        seq != d->diskseq))
                 r = log_error_errno(ESTALE, "%s: %s is no longer the disk that was checked (device %u:%u, diskseq "
                                     "%" PRIu64 ", identity %s; it was %u:%u, diskseq %" PRIu64 ", %s); nothing "
-                                    "written; run 'scratchd wipe' to check the disks again", volume, d->path,
+                                    "written; run 'scratchctl wipe' to check the disks again", volume, d->path,
                                     major(st.st_rdev), minor(st.st_rdev), seq, identity ?: "none", major(d->devnum),
                                     minor(d->devnum), d->diskseq, d->identity ?: "none");
         if (r < 0) {

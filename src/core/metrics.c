@@ -122,6 +122,23 @@ char *metrics_format(const MetricsVolume *v, size_t n) {
         for (size_t i = 0; i < n; i++)
                 fprintf(f, "scratchd_volume_data_bytes{volume=\"%s\"} %" PRIu64 "\n", v[i].name, v[i].rec->data_size);
 
+        bool any_check = false;
+        for (size_t i = 0; i < n; i++)
+                any_check = any_check || v[i].job_check;
+        if (any_check) {
+                header(f, "scratchd_stale_volumes", "gauge",
+                       "Volumes (in shared mode, job volumes) held by a job gone from the node for StaleAfterSec=.");
+                for (size_t i = 0; i < n; i++)
+                        if (v[i].job_check)
+                                fprintf(f, "scratchd_stale_volumes{volume=\"%s\"} %u\n", v[i].name, v[i].stale);
+                header(f, "scratchd_job_check_blind", "gauge",
+                       "1 while JobCheck= cannot see the scheduler's jobs (so no volume can be found stale).");
+                for (size_t i = 0; i < n; i++)
+                        if (v[i].job_check)
+                                fprintf(f, "scratchd_job_check_blind{volume=\"%s\"} %d\n", v[i].name,
+                                        v[i].job_check_blind);
+        }
+
         static const struct {
                 const char *name, *help;
                 size_t offset;

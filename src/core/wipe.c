@@ -202,7 +202,8 @@ static void fence(Wipe *w, WipeStep failed, int error) {
         int r = save(w);
         if (r < 0)
                 log_error_errno(r, "%s: cannot record FAILED state: %m", q->name);
-        log_error("%s: fenced (FAILED): %s; run 'scratchd wipe' once the cause is fixed", q->name, w->rec->reason);
+        log_error("%s: fenced (FAILED): %s; run 'scratchctl wipe' once the cause is fixed "
+                  "('scratchd wipe' where the daemon does not run)", q->name, w->rec->reason);
 }
 
 int wipe_volume(const WipeOps *ops, const WipeRequest *req, Record *rec, WipeStep *ret_failed_step) {

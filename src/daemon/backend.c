@@ -26,6 +26,15 @@ static bool volume_mounted_size(const Volume *v, uint64_t *ret_size, uint64_t *r
         return true;
 }
 
+/* JobCheck=: whether the job holding `v` is gone, and since when. */
+static void stale_json(const Volume *v, json_object *o) {
+        if (v->manager->config->daemon.job_check == JOB_CHECK_NONE || volume_visible_state(v) != STATE_IN_USE)
+                return;
+        json_object_object_add(o, "stale", json_object_new_boolean(volume_stale(v)));
+        if (v->job_gone_since)
+                json_object_object_add(o, "job_gone_since", json_object_new_int64(v->job_gone_since));
+}
+
 static json_object *job_json(const Volume *j) {
         json_object *o = json_object_new_object();
         struct statvfs sv;
@@ -45,6 +54,7 @@ static json_object *job_json(const Volume *j) {
         json_object_object_add(o, "thin_id", json_object_new_int64(j->rec.thin_id));
         if (j->rec.created)
                 json_object_object_add(o, "created", json_object_new_int64(j->rec.created));
+        stale_json(j, o);
         if (state == STATE_FAILED)
                 json_object_object_add(o, "reason", json_object_new_string(volume_reason(j)));
         return o;
@@ -138,6 +148,9 @@ static json_object *volume_json(const Volume *v) {
                 json_object_object_add(o, "last_wipe", json_object_new_int64(r->last_wipe));
                 json_object_object_add(o, "last_wipe_usec", json_object_new_uint64(r->last_wipe_usec));
         }
+        stale_json(v, o);
+        if (v->manager->config->daemon.job_check != JOB_CHECK_NONE && v->manager->job_check_blind[0])
+                json_object_object_add(o, "job_check", json_object_new_string(v->manager->job_check_blind));
         if (state == STATE_FAILED)
                 json_object_object_add(o, "reason", json_object_new_string(volume_reason(v)));
         else if (state == STATE_ABSENT && r->reason[0])
@@ -158,10 +171,20 @@ static json_object *status_json(Manager *m) {
 char *backend_metrics_text(Manager *m) {
         MetricsVolume mv[m->n_volumes ?: 1];
         MetricsPool mp[m->n_volumes ?: 1];
+        Record recs[m->n_volumes ?: 1];
         for (size_t i = 0; i < m->n_volumes; i++) {
                 Volume *v = &m->volumes[i];
-                mv[i] = (MetricsVolume) { .name = v->sc->name, .rec = &v->rec, .counters = &v->counters };
+                /* The state status shows (FAILED while work is overdue, a
+                 * disk that stopped answering), not the record's. */
+                recs[i] = v->rec;
+                recs[i].state = volume_visible_state(v);
+                mv[i] = (MetricsVolume) { .name = v->sc->name, .rec = &recs[i], .counters = &v->counters };
                 (void) volume_mounted_size(v, &mv[i].size_bytes, &mv[i].used_bytes);
+                mv[i].job_check = m->config->daemon.job_check != JOB_CHECK_NONE;
+                mv[i].job_check_blind = m->job_check_blind[0] != 0;
+                mv[i].stale = volume_stale(v);
+                for (size_t k = 0; k < v->n_jobs; k++)
+                        mv[i].stale += volume_stale(v->jobs[k]);
                 if (v->sc->mode != SCRATCH_MODE_SHARED)
                         continue;
                 ThinPoolUsage u = {};
@@ -405,8 +428,41 @@ static void prepare_in_pool(Manager *m, Call *call, Volume *pool, const Caller *
                 defer_on(r, k);
                 return;
         }
+        if (k == -EBUSY && !volume_idle(pool))
+                return;   /* the pool's own work in flight: clears by itself */
         pool->counters.prepare_failures++;
         volume_audit(pool, "job-prepare", c, job, pool->rec.state, pool->rec.state, 0, r->error, why[0] ? why : NULL);
+}
+
+/* A retried Prepare of a job that holds `v` already gets the same answer,
+ * but only for the same user: another is refused (the job id is reused, or
+ * a hook is wrong), and the directory stays its owner's. */
+static bool same_user(const Volume *v, const char *user, int64_t uid, ApiResult *r) {
+        if (user ? streq(user, v->rec.user) : uid == (int64_t) v->rec.uid)
+                return true;
+        char why[256];
+        snprintf(why, sizeof(why), "job %s holds it already, for user %s (uid %u); release that job first",
+                 v->rec.job, v->rec.user, (unsigned) v->rec.uid);
+        json_object *p = volume_brief(v);
+        json_object_object_add(p, "reason", json_object_new_string(why));
+        api_result_error(r, API_ERROR_VOLUME_BUSY, p);
+        return false;
+}
+
+/* The same, for a Prepare still in the worker: asked for by name or by uid
+ * (the name not looked up yet), each compared as asked. */
+static bool same_order_user(const Volume *v, const char *user, int64_t uid, ApiResult *r) {
+        const WorkOrder *o = &v->order;
+        bool same = o->user[0] ? user && streq(user, o->user) : !user && uid == (int64_t) o->uid;
+        if (same)
+                return true;
+        char why[256];
+        snprintf(why, sizeof(why), "job %s is being handed it already, for another user; release that job first",
+                 o->job);
+        json_object *p = volume_brief(v);
+        json_object_object_add(p, "reason", json_object_new_string(why));
+        api_result_error(r, API_ERROR_VOLUME_BUSY, p);
+        return false;
 }
 
 static void backend_prepare(void *userdata, Call *call, const Caller *c, const char *job, const char *user,
@@ -419,10 +475,14 @@ static void backend_prepare(void *userdata, Call *call, const Caller *c, const c
         Volume *j = pool_find_job(m, job);
         if (j && (!volume || streq(volume, j->sc->name))) {
                 if (job_being_made(j)) {
+                        if (!same_order_user(j, user, uid, r))
+                                return;
                         _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_prepare, m);
                         wait_on(r, j, op);
-                } else if (volume_idle(j) && j->rec.state == STATE_IN_USE)
-                        r->parameters = prepare_params(j);
+                } else if (volume_idle(j) && j->rec.state == STATE_IN_USE) {
+                        if (same_user(j, user, uid, r))
+                                r->parameters = prepare_params(j);
+                }
                 else if (j->rec.state == STATE_FAILED)
                         api_result_error(r, API_ERROR_VOLUME_FAILED, failed_params(j));
                 else
@@ -443,11 +503,14 @@ static void backend_prepare(void *userdata, Call *call, const Caller *c, const c
                         continue;
                 /* The same job asking again (a retried prolog) gets the same answer... */
                 if (volume_idle(x) && x->rec.state == STATE_IN_USE && streq(x->rec.job, job)) {
-                        r->parameters = prepare_params(x);
+                        if (same_user(x, user, uid, r))
+                                r->parameters = prepare_params(x);
                         return;
                 }
                 /* ...or waits for the same Prepare. */
                 if (x->work == WORK_PREPARE && streq(x->order.job, job)) {
+                        if (!same_order_user(x, user, uid, r))
+                                return;
                         _cleanup_(operation_unrefp) Operation *op = operation_new(call, answer_prepare, m);
                         wait_on(r, x, op);
                         return;
@@ -472,6 +535,11 @@ static void backend_prepare(void *userdata, Call *call, const Caller *c, const c
                         for (size_t i = 0; i < m->n_volumes; i++) {
                                 Volume *x = &m->volumes[i];
                                 json_object_array_add(a, volume_brief(x));
+                                /* Work in flight (an adoption, a wipe) clears
+                                 * by itself, and scratchctl asks again: not a
+                                 * failure to count, nor one to audit each time. */
+                                if (!volume_idle(x) || volume_waiting_for_disk(x))
+                                        continue;
                                 x->counters.prepare_failures++;
                                 volume_audit(x, "prepare", c, job, x->rec.state, x->rec.state, 0,
                                              API_ERROR_NO_CLEAN_VOLUME, NULL);
@@ -491,8 +559,10 @@ static void backend_prepare(void *userdata, Call *call, const Caller *c, const c
         int k = op ? volume_start_prepare(v, c, job, user, uid == UID_NONE ? 0 : (uid_t) uid, op) : -ENOMEM;
         if (k == -EBUSY || k == -EIO || k == -ENODEV) {
                 unavailable_error(r, v, k);
-                v->counters.prepare_failures++;
-                volume_audit(v, "prepare", c, job, v->rec.state, v->rec.state, 0, r->error, NULL);
+                if (volume_idle(v)) {   /* as above: work in flight is no failure */
+                        v->counters.prepare_failures++;
+                        volume_audit(v, "prepare", c, job, v->rec.state, v->rec.state, 0, r->error, NULL);
+                }
                 return;
         }
         defer_on(r, k);
@@ -611,7 +681,8 @@ static void backend_release(void *userdata, Call *call, const Caller *c, const c
                              (!volume_idle(v) && streq(v->order.job, job));
                 if (!names || (v->rec.state == STATE_CLEAN && volume_idle(v)))
                         continue;
-                if (!volume_idle(v)) {
+                /* Work in flight, or its disk not there yet at boot: asked again. */
+                if (!volume_idle(v) || volume_waiting_for_disk(v)) {
                         api_result_error(r, API_ERROR_VOLUME_BUSY, volume_brief(v));
                         return;
                 }
@@ -739,6 +810,22 @@ static void backend_get_job(void *userdata, const Caller *c, const char *job, Ap
         r->parameters = p;
 }
 
+static void backend_reload(void *userdata, const Caller *c, ApiResult *r) {
+        Manager *m = userdata;
+        char changed[512];
+        _cleanup_free_ char *error = NULL;
+        log_info("reload asked for by uid %u (pid %d)", (unsigned) c->uid, (int) c->pid);
+        json_object *p = json_object_new_object();
+        if (manager_reload(m, c, changed, sizeof(changed), &error) < 0) {
+                log_error("reload refused: %s", error ?: "out of memory");
+                json_object_object_add(p, "reason", json_object_new_string(error ?: "out of memory"));
+                api_result_error(r, API_ERROR_CONFIG_REFUSED, p);
+                return;
+        }
+        json_object_object_add(p, "changed", json_object_new_string(changed));
+        r->parameters = p;
+}
+
 void backend_init(Manager *m, ApiBackend *ret) {
         *ret = (ApiBackend) {
                 .get_status = backend_get_status,
@@ -748,6 +835,7 @@ void backend_init(Manager *m, ApiBackend *ret) {
                 .subscribe = backend_subscribe,
                 .get_metrics = backend_get_metrics,
                 .get_job = backend_get_job,
+                .reload = backend_reload,
                 .userdata = m,
         };
 }

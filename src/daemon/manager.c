@@ -24,7 +24,7 @@ Volume *manager_find_volume(Manager *m, const char *name) {
 void manager_check_ready(Manager *m) {
         bool settled = true;
         for (size_t i = 0; i < m->n_volumes; i++)
-                settled = settled && m->volumes[i].settled;
+                settled = settled && m->volumes[i].settled && !volume_waiting_for_disk(&m->volumes[i]);
         if (settled && m->running && !m->ready) {
                 m->ready = true;
                 sd_notify(0, "READY=1");
@@ -47,10 +47,11 @@ void manager_volume_changed(Manager *m, Volume *v) {
         }
         /* Ready once every volume's first adoption has ended: a prolog that
          * slurmd runs after that (it is ordered after us) finds the volumes
-         * as they are, not being adopted. Ended badly counts too (a disk
-         * not there yet, a volume FAILED): those are for status to say,
-         * and waiting on them would only have systemd kill us at
-         * TimeoutStartSec=. */
+         * as they are, not being adopted. A disk not there yet is waited
+         * for a while (volume_waiting_for_disk(): udev may make its link
+         * late); past that, and for a volume FAILED, ended badly counts
+         * too: those are for status to say, and waiting on them would only
+         * have systemd kill us at TimeoutStartSec=. */
         sd_notify(0, status);
         manager_check_ready(m);
 
@@ -110,7 +111,7 @@ int manager_new(Config *config, const char *state_dir, const VolumeWorker *worke
 
         if (!m)
                 return -ENOMEM;
-        *m = (Manager) { .config = config, .listen_fd = -EBADF, .wake = { -EBADF, -EBADF } };
+        *m = (Manager) { .config = config, .config_original = config, .listen_fd = -EBADF, .wake = { -EBADF, -EBADF } };
         m->state_dir = strdup(state_dir);
         if (!m->state_dir) {
                 r = -ENOMEM;
@@ -144,6 +145,9 @@ int manager_new(Config *config, const char *state_dir, const VolumeWorker *worke
                 goto fail;
         }
         r = sd_event_add_io(m->event, &m->wake_source, m->wake[0], EPOLLIN, on_wake, m);
+        if (r < 0)
+                goto fail;
+        r = stale_start(m);
         if (r < 0)
                 goto fail;
 
@@ -275,6 +279,27 @@ static int watchdog_start(Manager *m) {
         return sd_event_add_time_relative(m->event, NULL, CLOCK_MONOTONIC, usec / 2, usec / 10, on_watchdog, m);
 }
 
+TransportLimits manager_transport_limits(const Manager *m) {
+        const DaemonConfig *d = &m->config->daemon;
+        return (TransportLimits) {
+                .max_connections = d->max_connections,
+                .max_connections_per_user = d->max_connections_per_user,
+                .reserved = d->max_connections / 4,
+                .idle_usec = (uint64_t) d->idle_timeout_sec * USEC_PER_SEC,
+                .read_gid = m->api.read_gid,
+                .operator_gid = m->api.operator_gid,
+        };
+}
+
+static int on_sighup(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        char changed[512];
+        _cleanup_free_ char *error = NULL;
+        if (manager_reload(m, NULL, changed, sizeof(changed), &error) < 0)
+                log_error("reload refused: %s", error ?: "out of memory");
+        return 0;
+}
+
 int manager_run(Manager *m, const char *socket_path) {
         const DaemonConfig *d = &m->config->daemon;
         int r;
@@ -284,10 +309,12 @@ int manager_run(Manager *m, const char *socket_path) {
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
         sigprocmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);
         if ((r = sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL)) < 0 ||
             (r = sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL)) < 0 ||
+            (r = sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m)) < 0 ||
             (r = watchdog_start(m)) < 0)
                 return log_error_errno(r, "cannot set up the event loop: %m");
 
@@ -295,14 +322,7 @@ int manager_run(Manager *m, const char *socket_path) {
         r = open_socket(m, socket_path);
         if (r < 0)
                 return r;
-        TransportLimits limits = {
-                .max_connections = d->max_connections,
-                .max_connections_per_user = d->max_connections_per_user,
-                .reserved = d->max_connections / 4,
-                .idle_usec = (uint64_t) d->idle_timeout_sec * USEC_PER_SEC,
-                .read_gid = m->api.read_gid,
-                .operator_gid = m->api.operator_gid,
-        };
+        TransportLimits limits = manager_transport_limits(m);
         r = transport_new(m->event, m->listen_fd, &limits, manager_handle_call, m, &m->transport);
         if (r < 0)
                 return log_error_errno(r, "cannot serve the socket: %m");
@@ -373,6 +393,16 @@ Manager *manager_free(Manager *m) {
                 free(m->socket_path);
         }
         sd_event_source_disable_unref(m->wake_source);
+        sd_event_source_disable_unref(m->stale_timer);
+        /* The configs reloads replaced, and the one now in use, but not
+         * the caller's (manager_new()'s), which is its to free. */
+        for (size_t i = 0; i < m->n_retired; i++)
+                if (m->retired[i] != m->config_original)
+                        config_free(m->retired[i]);
+        free(m->retired);
+        if (m->config != m->config_original)
+                config_free(m->config);
+        free(m->config_path);
         if (m->wake[0] >= 0)
                 close(m->wake[0]);
         if (m->wake[1] >= 0)

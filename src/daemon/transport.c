@@ -526,6 +526,10 @@ int transport_new(sd_event *event, int listen_fd, const TransportLimits *limits,
         return 0;
 }
 
+void transport_set_limits(Transport *t, const TransportLimits *limits) {
+        t->limits = *limits;
+}
+
 Transport *transport_free(Transport *t) {
         if (!t)
                 return NULL;

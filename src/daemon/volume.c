@@ -13,6 +13,11 @@
 #include "scratchd/volume.h"
 
 #define ADOPT_RETRY_FIRST_USEC (1 * USEC_PER_SEC)
+/* How long, from the first try that found no disk, a volume is "waiting for
+ * its disk": disks appear late (udev making a by-id link, a driver), so
+ * READY=1 waits and a hook asks again meanwhile rather than drain the node.
+ * Past it, a disk that has not come is an admin's to see (ABSENT). */
+#define DISK_WAIT_USEC (120 * USEC_PER_SEC)
 #define ADOPT_RETRY_MAX_USEC (60 * USEC_PER_SEC)
 
 /* Wipes are background work: the loop must keep answering, so the worker and
@@ -106,6 +111,11 @@ LifecycleState volume_visible_state(const Volume *v) {
                                                                                              : v->rec.state;
 }
 
+bool volume_waiting_for_disk(const Volume *v) {
+        return volume_idle(v) && v->rec.state == STATE_ABSENT && v->disk_wait_until > 0 &&
+               now_usec() < v->disk_wait_until;
+}
+
 const char *volume_activity(const Volume *v) {
         switch (v->work) {
         case WORK_ADOPT:
@@ -119,7 +129,7 @@ const char *volume_activity(const Volume *v) {
         case WORK_JOB_RELEASE:
                 return "wiping";
         default:
-                return NULL;
+                return volume_waiting_for_disk(v) ? "waiting for its disk" : NULL;
         }
 }
 
@@ -344,6 +354,8 @@ static int on_adopt_retry(sd_event_source *es, uint64_t usec, void *userdata) {
 }
 
 static void schedule_adopt_retry(Volume *v) {
+        if (!v->retry_usec)
+                v->disk_wait_until = now_usec() + DISK_WAIT_USEC;
         v->retry_usec = v->retry_usec ? v->retry_usec * 2 : ADOPT_RETRY_FIRST_USEC;
         if (v->retry_usec > ADOPT_RETRY_MAX_USEC)
                 v->retry_usec = ADOPT_RETRY_MAX_USEC;
@@ -461,12 +473,14 @@ void volume_work_done(Volume *v) {
                 volume_audit(v, w == WORK_ADOPT ? "adopt" : "wipe", &v->work_caller, v->order.job, from, v->rec.state,
                              usec, failed ? API_ERROR_VOLUME_FAILED : "ok", failed ? v->rec.reason : NULL);
 
-                /* No disk to take (not there yet, refused, busy): try again later.
-                 * A volume a wipe left FAILED waits for an operator instead. */
-                if (w == WORK_ADOPT && failed && !wiped)
+                /* No disk to take (not there yet, refused, busy): try again
+                 * later, after an adoption or after a wipe that found none
+                 * (ABSENT: nothing was written, nothing is held). A volume
+                 * a wipe left FAILED waits for an operator instead. */
+                if (failed && ((w == WORK_ADOPT && !wiped) || v->rec.state == STATE_ABSENT))
                         schedule_adopt_retry(v);
-                else if (w == WORK_ADOPT)
-                        v->retry_usec = 0;
+                else if (w == WORK_ADOPT || !failed)
+                        v->retry_usec = v->disk_wait_until = 0;
                 if (w == WORK_ADOPT)
                         v->settled = true;
                 v->result.killed[0] = 0;

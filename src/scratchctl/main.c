@@ -60,6 +60,9 @@ static void help(void) {
                "                                       DIR/scratchd.prom (node_exporter's textfile\n"
                "                                       collector; scratchd-metrics.timer does this)\n"
                "  watch [--json]                       print each state change as it happens\n"
+               "  reload                               read scratchd.conf again (systemctl reload does\n"
+               "                                       this); a bad file is refused, the running config\n"
+               "                                       stays, and the error says why\n"
                "\n"
                "Options:\n"
                "      --socket PATH    scratchd's socket (default " DEFAULT_SOCKET_PATH ")\n"
@@ -129,6 +132,7 @@ static int client_connect_by(Client *c, uint64_t deadline) {
         if (strlen(socket_path) >= sizeof(sa.sun_path))
                 return die(EXIT_USAGE, "socket path %s is too long", socket_path);
         strcpy(sa.sun_path, socket_path);
+        bool said = false;
         for (;;) {
                 c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
                 if (c->fd >= 0 && connect(c->fd, (struct sockaddr *) &sa, sizeof(sa)) == 0)
@@ -138,6 +142,12 @@ static int client_connect_by(Client *c, uint64_t deadline) {
                         close(c->fd);
                 c->fd = -1;
                 if ((e == ENOENT || e == ECONNREFUSED) && time_for_another(deadline)) {
+                        /* An admin at a terminal is told why nothing happens
+                         * (hooks, whose stderr is a log, are not). */
+                        if (!said && isatty(STDERR_FILENO))
+                                fprintf(stderr, "scratchctl: cannot reach scratchd at %s (%s); waiting for it, "
+                                        "up to --timeout (--no-wait: fail at once)\n", socket_path, strerror(e));
+                        said = true;
                         (void) nanosleep(&(struct timespec) { .tv_sec = 1 }, NULL);
                         continue;
                 }
@@ -226,8 +236,10 @@ static int64_t get_int(json_object *o, const char *key, int64_t fallback) {
 static const char *describe_unavailable(json_object *v, char *buf, size_t size) {
         const char *state = param_string(v, "state") ?: "?", *job = param_string(v, "job");
         const char *activity = param_string(v, "activity"), *reason = param_string(v, "reason");
-        if (streq(state, "FAILED") || streq(state, "ABSENT"))
-                snprintf(buf, size, "%s (fenced): %s", state, reason ?: "unknown reason");
+        if (streq(state, "FAILED"))
+                snprintf(buf, size, "FAILED (fenced): %s", reason ?: "unknown reason");
+        else if (streq(state, "ABSENT"))
+                snprintf(buf, size, "ABSENT (no usable disk): %s", reason ?: "unknown reason");
         else
                 snprintf(buf, size, "busy (%s%s%s%s%s)", state, job ? " by job " : "", job ?: "",
                          activity ? ", " : "", activity ?: "");
@@ -253,16 +265,23 @@ static int explain_error(const char *error, json_object *p) {
                 /* Each volume and why it cannot be had, on one line. */
                 json_object *a;
                 char line[1024] = "";
+                bool failed = false, absent = false;
                 if (p && json_object_object_get_ex(p, "volumes", &a) && json_object_is_type(a, json_type_array))
                         for (size_t i = 0; i < json_object_array_length(a); i++) {
                                 json_object *v = json_object_array_get_idx(a, i);
                                 char why[256];
+                                failed = failed || streq_ptr(param_string(v, "state"), "FAILED");
+                                absent = absent || streq_ptr(param_string(v, "state"), "ABSENT");
                                 size_t n = strlen(line);
                                 snprintf(line + n, sizeof(line) - n, "%s%s is %s", i ? "; " : "",
                                          param_string(v, "volume") ?: "?", describe_unavailable(v, why, sizeof(why)));
                         }
-                return die(EXIT_FAILED, "scratchd: no CLEAN volume: %s; wait, or release a job first (a FAILED "
-                           "volume needs 'scratchctl wipe')", line[0] ? line : "none configured");
+                /* The hint fits the states: a hook's drain reason is
+                 * classed by its words (FAILED, ABSENT, busy). */
+                return die(EXIT_FAILED, "scratchd: no CLEAN volume: %s; %s", line[0] ? line : "none configured",
+                           failed   ? "fix the cause, then run 'scratchctl wipe'"
+                           : absent ? "fix the disk or Devices= (scratchd tries again by itself)"
+                                    : "wait, or release a job first");
         }
         /* Shared mode: the node is fine, it is full for now. */
         if (streq(error, API_ERROR_NO_SPACE)) {
@@ -304,6 +323,8 @@ static int explain_error(const char *error, json_object *p) {
                            "'_' or '-'", param_string(p, "parameter") ?: "?");
         if (streq(error, API_ERROR_TOO_MANY_CONNECTIONS))
                 return die(EXIT_UNREACHABLE, "scratchd has too many connections; try again");
+        if (streq(error, API_ERROR_CONFIG_REFUSED))
+                return die(EXIT_FAILED, "scratchd refused the reload: %s", param_string(p, "reason") ?: "?");
         const char *reason = param_string(p, "reason");
         return die(EXIT_FAILED, "scratchd answered %s%s%s", error, reason ? ": " : "", reason ?: "");
 }
@@ -388,6 +409,27 @@ static bool get_bool(json_object *o, const char *key) {
                json_object_get_boolean(v);
 }
 
+/* JobCheck=: a job gone from the node (its epilog never came), and a check
+ * that cannot see. */
+static void print_stale(const char *name, json_object *v) {
+        int64_t since = get_int(v, "job_gone_since", 0);
+        const char *job = param_string(v, "job") ?: "?", *blind = param_string(v, "job_check");
+        if (since > 0) {
+                time_t t = (time_t) since;
+                struct tm tm;
+                char ts[32];
+                strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+                if (get_bool(v, "stale"))
+                        printf("%s: job %s is stale: gone from this node since %s; release it with 'scratchctl "
+                               "release --job %s' (or set ReleaseStale=yes)\n", name, job, ts, job);
+                else
+                        printf("%s: job %s is gone from this node since %s; stale after StaleAfterSec= unless its "
+                               "epilog comes\n", name, job, ts);
+        }
+        if (blind)
+                printf("%s: JobCheck= cannot see the jobs: %s\n", name, blind);
+}
+
 /* Shared mode: the pool's numbers, then a line for each job volume. */
 static void print_pool(json_object *v) {
         json_object *pool, *jobs;
@@ -414,6 +456,7 @@ static void print_pool(json_object *v) {
                        format_bytes(a, sizeof(a), (uint64_t) get_int(j, "size_bytes", 0)),
                        used >= 0 ? format_bytes(b, sizeof(b), (uint64_t) used) : "-", get_int(j, "key_generation", 0),
                        param_string(j, "directory") ?: "?", reason ? ": " : "", reason ?: "");
+                print_stale(name, j);
         }
 }
 
@@ -480,6 +523,7 @@ static void print_table(json_object *volumes) {
                 const char *reason = param_string(v, "reason"), *tuning = param_string(v, "tuning");
                 if (reason)
                         printf("%s: %s\n", param_string(v, "name") ?: "?", reason);
+                print_stale(param_string(v, "name") ?: "?", v);
                 json_object *layout, *disks;
                 if (json_object_object_get_ex(v, "layout", &layout) &&
                     json_object_object_get_ex(layout, "disks", &disks) && json_object_is_type(disks, json_type_array) &&
@@ -659,6 +703,18 @@ static int cmd_wipe(const char *volume) {
         return r;
 }
 
+static int cmd_reload(void) {
+        json_object *p = NULL;
+        int r = call("io.scratchd.Reload", NULL, 30, &p);
+        if (r == 0) {
+                const char *changed = param_string(p, "changed");
+                printf("scratchd: reloaded; %s%s\n", changed && changed[0] ? "changed: " : "nothing changed",
+                       changed ?: "");
+        }
+        json_object_put(p);
+        return r;
+}
+
 static int cmd_metrics(const char *output_dir) {
         json_object *p = NULL;
         int r = call("io.scratchd.GetMetrics", NULL, 30, &p);
@@ -799,7 +855,8 @@ int main(int argc, char *argv[]) {
                 }
 
         if (optind >= argc)
-                return die(EXIT_USAGE, "no command given; use status, prepare, release, job-dir, wipe, metrics or watch "
+                return die(EXIT_USAGE, "no command given; use status, prepare, release, job-dir, wipe, metrics, watch or "
+                           "reload "
                            "(see 'scratchctl --help')");
         if (optind + 1 < argc)
                 return die(EXIT_USAGE, "unexpected argument '%s'; see 'scratchctl --help'", argv[optind + 1]);
@@ -823,7 +880,10 @@ int main(int argc, char *argv[]) {
                 return cmd_job_dir(job);
         if (streq(verb, "metrics"))
                 return cmd_metrics(output_dir);
+        if (streq(verb, "reload"))
+                return cmd_reload();
         if (streq(verb, "watch"))
                 return cmd_watch();
-        return die(EXIT_USAGE, "unknown command '%s'; use status, prepare, release, job-dir, wipe, metrics or watch", verb);
+        return die(EXIT_USAGE, "unknown command '%s'; use status, prepare, release, job-dir, wipe, metrics, watch or "
+                   "reload", verb);
 }

@@ -134,6 +134,8 @@ int main(int argc, char *argv[]) {
                         fs_mount_through_pid1(true);
                 Manager *m = NULL;
                 r = manager_new(config, state_dir, NULL, &m);
+                if (r >= 0 && !(m->config_path = strdup(config_path)))
+                        r = -ENOMEM;
                 if (r >= 0)
                         r = manager_run(m, socket_path);
                 manager_free(m);

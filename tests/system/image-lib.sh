@@ -141,7 +141,10 @@ UNIT
 }
 
 # Installs GUEST-SCRIPT as a oneshot unit that runs once multi-user is up,
-# writes TAP to /results/result and powers the node off.
+# writes TAP to /results/result and powers the node off. At each boot: a
+# test that reboots the node on purpose touches /run/node-test-reboot first
+# (tmpfs: gone at the next boot), so that its unit's end does not turn the
+# reboot into a poweroff.
 image_add_test_unit() {  # image_add_test_unit GUEST-SCRIPT
         install -m 0755 "$1" "$ROOTFS/usr/local/sbin/node-test"
         install -D -m 0644 "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" "$ROOTFS/usr/local/lib/scratchd-tests/lib.sh"
@@ -154,7 +157,7 @@ Type=oneshot
 StandardOutput=append:/results/guest.log
 StandardError=append:/results/guest.log
 ExecStart=/usr/local/sbin/node-test
-ExecStopPost=/bin/systemctl poweroff --no-block
+ExecStopPost=/bin/sh -c 'test -e /run/node-test-reboot || exec /bin/systemctl poweroff --no-block'
 [Install]
 WantedBy=multi-user.target
 UNIT
@@ -198,20 +201,21 @@ image_result() {
 # users alice (2001) and bob (2002), and the lines of
 # contrib/slurm/slurm.conf.snippet as the package ships them, comments left
 # out: image_slurm NODE-LINE [SLURM.CONF-LINE...]. cgroup v1, as the kernel
-# command line in the tests' IMAGE_CMDLINE asks.
+# command line in the tests' IMAGE_CMDLINE asks. SLURM_PROCTRACK= picks the
+# ProctrackType (proctrack/linuxproc unless set); SLURMD_TIMEOUT=, SlurmdTimeout (60).
 image_slurm() {
         local node=$1; shift
         chroot "$ROOTFS" useradd -m -u 2001 -s /bin/bash alice
         chroot "$ROOTFS" useradd -m -u 2002 -s /bin/bash bob
         mkdir -p "$ROOTFS/var/spool/slurmd" "$ROOTFS/var/spool/slurmctld"
         {
-                cat <<'SLURM'
+                cat <<SLURM
 ClusterName=scratchtest
 SlurmctldHost=node1(127.0.0.1)
 SlurmUser=root
 AuthType=auth/munge
 MpiDefault=none
-ProctrackType=proctrack/linuxproc
+ProctrackType=${SLURM_PROCTRACK:-proctrack/linuxproc}
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
 SlurmctldPidFile=/run/slurmctld.pid
@@ -219,7 +223,7 @@ SlurmdPidFile=/run/slurmd.pid
 SlurmdSpoolDir=/var/spool/slurmd
 StateSaveLocation=/var/spool/slurmctld
 ReturnToService=2
-SlurmdTimeout=60
+SlurmdTimeout=${SLURMD_TIMEOUT:-60}
 InactiveLimit=0
 KillWait=5
 SLURM

@@ -200,6 +200,40 @@ check "Cipher=auto with the AF_ALG drop-in: Adiantum" test "$(cipher)" = xchacha
 check "... and status says why" tuning_says '^cipher: Cipher=auto, no AES instructions (xts(ecb(aes-generic)));'
 check "... CLEAN" test "$(state)" = CLEAN
 rm /etc/scratchd/conf.d/50-cipher.conf /etc/systemd/system/scratchd.service.d/50-af-alg.conf
+systemctl daemon-reload
+
+# systemctl reload: a good file applies without a restart (the [Scratch]
+# keys from the next wipe); a bad one fails the reload with its one-line
+# error and the running config stays; so does one that changes what only a
+# restart can. The daemon's PID is the same throughout.
+pid=$(systemctl show -P MainPID scratchd.service)
+fstype() { findmnt -n -o FSTYPE /scratch; }
+journal_has() { journalctl -b -u scratchd.service --no-pager -o cat | grep -qF -- "$1"; }
+printf '[Scratch]\nFileSystem=ext4\n[Daemon]\nWorkTimeoutSec=123\n' > /etc/scratchd/conf.d/60-reload.conf
+check "systemctl reload with a good file succeeds" systemctl reload scratchd.service
+# Cipher=: the case above left Cipher=auto running, and its drop-in is gone.
+check "... the journal names what changed" \
+        journal_has "reloaded /etc/scratchd/scratchd.conf: FileSystem=, Cipher=, WorkTimeoutSec="
+check "... the mount is still xfs until the next wipe" test "$(fstype)" = xfs
+check "... which makes ext4" bash -c 'scratchctl wipe > /dev/null && [ "$(findmnt -n -o FSTYPE /scratch)" = ext4 ]'
+printf '[Scratch]\nFileSystem=btrfs\n' > /etc/scratchd/conf.d/60-reload.conf
+check_fails "systemctl reload with a bad file fails" systemctl reload scratchd.service
+check "... the journal says why, in one line naming the file, line and key" \
+        journal_has "reload refused: /etc/scratchd/conf.d/60-reload.conf:2: FileSystem: 'btrfs' is not supported"
+check "... and the running config stays (the next wipe makes ext4 again)" \
+        bash -c 'scratchctl wipe > /dev/null && [ "$(findmnt -n -o FSTYPE /scratch)" = ext4 ]'
+printf '[Scratch]\nMountPoint=/elsewhere\n' > /etc/scratchd/conf.d/60-reload.conf
+check_fails "a reload that changes MountPoint= fails" systemctl reload scratchd.service
+check "... saying that takes a restart" journal_has "MountPoint= changed; scratchd holds its volumes and socket by it"
+rm /etc/scratchd/conf.d/60-reload.conf
+reloads() { journalctl -b -u scratchd.service --no-pager -o cat | grep -c "^reloaded /etc/scratchd/scratchd.conf: FileSystem=, WorkTimeoutSec=$"; }
+before=$(reloads)
+systemctl kill --kill-who=main -s HUP scratchd.service
+for _ in $(seq 1 20); do [ "$(reloads)" -gt "$before" ] && break; sleep 0.5; done
+check "SIGHUP reloads too (back to the defaults: the journal's reloads $before -> $(reloads))" test "$(reloads)" -gt "$before"
+check "the daemon was never restarted (MainPID $pid)" test "$(systemctl show -P MainPID scratchd.service)" = "$pid"
+check "... is active" systemctl -q is-active scratchd.service
+check "... CLEAN" test "$(state)" = CLEAN
 
 systemd-analyze blame 2>/dev/null | head -n 5 | sed 's/^/#   blame: /' >> $R
 journalctl -b -u scratchd.service --no-pager 2>/dev/null | tail -n 15 | sed 's/^/#   journal: /' >> $R

@@ -47,6 +47,7 @@ typedef struct FakeWorker {
         pthread_cond_t cond;
         bool gate_closed;          /* wipes wait here until it opens */
         const char *fail;          /* the volume whose wipes fail, or NULL */
+        bool absent;               /* adoption finds no disk (ABSENT), as before udev makes its link */
         const char *state_dir;
         /* Shared mode. */
         const char *fail_job;      /* the job whose volume's release fails, or NULL */
@@ -151,6 +152,12 @@ static void fake_run(void *userdata, const WorkOrder *o, WorkResult *ret) {
         }
 
         Record rec;
+        if (fw.absent && o->kind == WORK_ADOPT) {
+                ret->rec = (Record) { .state = STATE_ABSENT };
+                snprintf(ret->rec.reason, sizeof(ret->rec.reason), "Devices=/dev/disk/by-id/x: no such disk");
+                ret->r = -ENODEV;
+                return;
+        }
         if (record_load(fw.state_dir, o->sc->name, &rec) < 0)
                 rec = (Record) { .state = STATE_ABSENT };
         assert_int_equal(lifecycle_apply(&rec, EVENT_WIPE_START, NULL), 0);
@@ -303,6 +310,7 @@ static Fixture *fixture_new_with(void **state, size_t n_volumes, const char *fai
         }
 
         fw.fail = fail;
+        fw.absent = false;
         fw.fail_job = NULL;
         fw.fail_create = false;
         fw.n_creates = fw.n_assigns = fw.n_releases = fw.n_spare_creates = fw.n_spare_releases = 0;
@@ -390,6 +398,19 @@ static void test_prepare_retried_same_directory(void **state) {
         assert_int_equal(record_load(f->state_dir, "scratch", &on_file), 0);
         assert_int_equal(on_file.state, STATE_IN_USE);
         assert_string_equal(on_file.job, "42");
+
+        /* The same job for another user: refused, the directory stays its owner's. */
+        Answer d = {};
+        char params[128];
+        snprintf(params, sizeof(params), "{\"job\":\"42\",\"uid\":%u}", (unsigned) getuid() + 1);
+        Call *cd = invoke(f->m, &d, "io.scratchd.Prepare", params);
+        assert_int_equal(d.n, 1);
+        assert_string_equal(d.error, API_ERROR_VOLUME_BUSY);
+        assert_non_null(strstr(str(d.parameters, "reason"), "job 42 holds it already, for user"));
+        assert_int_equal(stat(expect, &st), 0);
+        assert_int_equal(st.st_uid, getuid());
+        call_unref(cd);
+        answer_done(&d);
 
         call_unref(ca);
         call_unref(cb);
@@ -621,7 +642,9 @@ static void test_prepare_while_wiping(void **state) {
         assert_true(run_until(f->m, answered, &w));
         assert_string_equal(w.error, "");
         assert_int_equal(state_of(f, 0), STATE_CLEAN);
-        assert_int_equal(f->m->volumes[0].counters.prepare_failures, 1);
+        /* Not counted as a failure: a wipe clears by itself, and scratchctl
+         * asks again (ScratchdFailures must not fire at every boot). */
+        assert_int_equal(f->m->volumes[0].counters.prepare_failures, 0);
         assert_string_equal(f->m->volumes[0].rec.job, "");
 
         call_unref(cw);
@@ -630,6 +653,20 @@ static void test_prepare_while_wiping(void **state) {
         answer_done(&w);
         answer_done(&p);
         answer_done(&s);
+
+        /* The control: a volume another job holds is counted. */
+        Answer a = {}, b = {};
+        Call *ca = prepare(f, &a, "78");
+        assert_true(run_until(f->m, answered, &a));
+        assert_string_equal(a.error, "");
+        Call *cb = prepare(f, &b, "79");
+        assert_int_equal(b.n, 1);
+        assert_string_equal(b.error, API_ERROR_NO_CLEAN_VOLUME);
+        assert_int_equal(f->m->volumes[0].counters.prepare_failures, 1);
+        call_unref(ca);
+        call_unref(cb);
+        answer_done(&a);
+        answer_done(&b);
 }
 
 /* A wipe stuck past WorkTimeoutSec=: answered VolumeFailed with where it is
@@ -1810,6 +1847,428 @@ static void test_shared_status(void **state) {
         answer_done(&s);
 }
 
+/* A disk not there at the first adoption (udev makes its link late): the
+ * volume is ABSENT "waiting for its disk", a Prepare meanwhile is refused
+ * as something that clears by itself (scratchctl asks again), not counted
+ * as a failure, and the daemon's own retry takes the disk once it comes. */
+static bool volume_clean(Manager *m, void *arg) {
+        return volume_idle(&m->volumes[0]) && m->volumes[0].rec.state == STATE_CLEAN;
+}
+
+static void test_disk_late(void **state) {
+        fw.absent = true;
+        hold_adoption = true;
+        Fixture *f = fixture_new(state, 1, NULL);
+        hold_adoption = false;
+        fw.absent = true;
+        gate(false);
+        Volume *v = &f->m->volumes[0];
+        assert_true(run_until(f->m, all_idle, NULL));
+        assert_int_equal(v->rec.state, STATE_ABSENT);
+        assert_true(v->settled);
+        assert_true(volume_waiting_for_disk(v));
+        assert_string_equal(volume_activity(v), "waiting for its disk");
+
+        Answer a = {};
+        Call *c = prepare(f, &a, "90");
+        assert_string_equal(a.error, API_ERROR_NO_CLEAN_VOLUME);
+        json_object *vols;
+        assert_true(json_object_object_get_ex(a.parameters, "volumes", &vols));
+        assert_string_equal(str(json_object_array_get_idx(vols, 0), "activity"), "waiting for its disk");
+        assert_int_equal(v->counters.prepare_failures, 0);
+        call_unref(c);
+        answer_done(&a);
+
+        /* The disk comes: the retry (after 1 s) takes it. */
+        fw.absent = false;
+        assert_true(run_until(f->m, volume_clean, NULL));
+        assert_false(volume_waiting_for_disk(v));
+        assert_null(volume_activity(v));
+
+        /* Past the wait, a disk still missing is no longer waited for. */
+        v->rec.state = STATE_ABSENT;
+        v->disk_wait_until = now_usec() - 1;
+        assert_false(volume_waiting_for_disk(v));
+}
+
+/* ---- reload (systemctl reload, io.scratchd.Reload) ---- */
+
+/* Writes the fixture's config, with `extra` lines in [Scratch] and `daemon`
+ * lines in [Daemon], as the file a reload reads. */
+static void write_config(Fixture *f, const char *extra, const char *daemon) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s/scratchd.conf", f->dir.path);
+        FILE *c = fopen(path, "we");
+        assert_non_null(c);
+        fprintf(c, "[Scratch]\nDevices=/dev/null\nMountPoint=%s\n%s[Daemon]\nAuditLog=\n%s", f->mounts[0], extra ?: "",
+                daemon ?: "");
+        assert_int_equal(fclose(c), 0);
+        if (!f->m->config_path)
+                assert_non_null(f->m->config_path = strdup(path));
+}
+
+static void reload(Fixture *f, Answer *a) {
+        Call *c = invoke(f->m, a, "io.scratchd.Reload", NULL);
+        assert_int_equal(a->n, 1);   /* answered at once: nothing waits on a worker */
+        call_unref(c);
+}
+
+/* A good file applies (the [Scratch] keys from the next wipe on), a bad one
+ * is refused with its one-line error and changes nothing, and so is one that
+ * changes what only a restart can. */
+static void test_reload(void **state) {
+        Fixture *f = fixture_new(state, 1, NULL);
+        Answer a = {};
+
+        /* The same file: nothing changed. */
+        write_config(f, NULL, NULL);
+        reload(f, &a);
+        assert_string_equal(a.error, "");
+        assert_string_equal(str(a.parameters, "changed"), "");
+        answer_done(&a);
+
+        /* A good one. */
+        const Config *before = f->m->config;
+        write_config(f, "FileSystem=ext4\n", "WorkTimeoutSec=77\nMaxConnections=9\n");
+        reload(f, &a);
+        assert_string_equal(a.error, "");
+        assert_string_equal(str(a.parameters, "changed"), "FileSystem=, WorkTimeoutSec=, MaxConnections=");
+        answer_done(&a);
+        assert_ptr_not_equal(f->m->config, before);
+        assert_int_equal(f->m->config->daemon.work_timeout_sec, 77);
+        assert_int_equal(f->m->volumes[0].sc->file_system, FILE_SYSTEM_EXT4);
+        assert_int_equal(manager_transport_limits(f->m).max_connections, 9);
+        /* ... and the next wipe's order carries it. */
+        Call *cw = invoke(f->m, &a, "io.scratchd.Wipe", NULL);
+        assert_true(run_until(f->m, answered, &a));
+        assert_string_equal(a.error, "");
+        assert_int_equal(f->m->volumes[0].order.sc->file_system, FILE_SYSTEM_EXT4);
+        call_unref(cw);
+        answer_done(&a);
+
+        /* A bad value: refused, naming the file, the line and the key. */
+        const Config *good = f->m->config;
+        write_config(f, "FileSystem=btrfs\n", "WorkTimeoutSec=5\n");
+        reload(f, &a);
+        assert_string_equal(a.error, "io.scratchd.ConfigRefused");
+        const char *why = str(a.parameters, "reason");
+        assert_non_null(why);
+        assert_non_null(strstr(why, "scratchd.conf:4"));
+        assert_non_null(strstr(why, "FileSystem"));
+        assert_non_null(strstr(why, "the running config stays"));
+        assert_null(strchr(why, '\n'));
+        answer_done(&a);
+        assert_ptr_equal(f->m->config, good);
+        assert_int_equal(f->m->config->daemon.work_timeout_sec, 77);
+
+        /* What only a restart can change: refused, naming the key. */
+        write_config(f, "MountPoint=/elsewhere\n", NULL);
+        reload(f, &a);
+        assert_string_equal(a.error, "io.scratchd.ConfigRefused");
+        assert_non_null(strstr(str(a.parameters, "reason"), "MountPoint= changed"));
+        assert_non_null(strstr(str(a.parameters, "reason"), "systemctl restart scratchd"));
+        answer_done(&a);
+
+        /* A group that does not exist: refused (the old gids stay). */
+        write_config(f, NULL, "[Access]\nReadGroup=scratchd-no-such-group\n");
+        reload(f, &a);
+        assert_string_equal(a.error, "io.scratchd.ConfigRefused");
+        assert_non_null(strstr(str(a.parameters, "reason"), "ReadGroup=scratchd-no-such-group: no such group"));
+        answer_done(&a);
+        assert_ptr_equal(f->m->config, good);
+        assert_string_equal(lifecycle_state_to_string(state_of(f, 0)), "CLEAN");
+
+        /* Reloading is an operator's: anyone else is refused before the file is read. */
+        next_caller = (Caller) { .uid = 4242, .gid = 4242 };
+        reload(f, &a);
+        assert_string_equal(a.error, "io.scratchd.NotAuthorized");
+        answer_done(&a);
+}
+
+/* A reload while work is in flight: the worker keeps the config it started
+ * with until it ends; configs no work reads are freed at the next reload,
+ * and a reload that changes nothing swaps nothing. */
+static void test_reload_during_work(void **state) {
+        Fixture *f = fixture_new(state, 1, NULL);
+        Answer a = {}, w = {};
+        char line[64];
+
+        write_config(f, NULL, "WorkTimeoutSec=71\n");
+        reload(f, &a);
+        assert_string_equal(a.error, "");
+        answer_done(&a);
+        const Config *c1 = f->m->config;
+        assert_int_equal(f->m->n_retired, 1);   /* the fixture's own, never freed here */
+
+        gate(true);
+        Call *cw = invoke(f->m, &w, "io.scratchd.Wipe", NULL);
+        assert_ptr_equal(f->m->volumes[0].order.sc, &c1->scratch[0]);
+        for (unsigned t = 72; t <= 73; t++) {
+                snprintf(line, sizeof(line), "WorkTimeoutSec=%u\n", t);
+                write_config(f, NULL, line);
+                reload(f, &a);
+                assert_string_equal(a.error, "");
+                answer_done(&a);
+        }
+        /* c1 is retired, and kept: the wipe still reads it. */
+        assert_int_equal(f->m->n_retired, 3);
+        assert_ptr_equal(f->m->volumes[0].order.sc, &c1->scratch[0]);
+        assert_string_equal(f->m->volumes[0].order.sc->name, "scratch");
+        assert_int_equal(f->m->config->daemon.work_timeout_sec, 73);
+
+        gate(false);
+        assert_true(run_until(f->m, answered, &w));
+        assert_string_equal(w.error, "");
+        write_config(f, NULL, "WorkTimeoutSec=74\n");
+        reload(f, &a);
+        answer_done(&a);
+        assert_int_equal(f->m->n_retired, 2);   /* the fixture's and the one just replaced */
+
+        /* Nothing changed: nothing swapped. */
+        const Config *now = f->m->config;
+        reload(f, &a);
+        assert_string_equal(str(a.parameters, "changed"), "");
+        answer_done(&a);
+        assert_ptr_equal(f->m->config, now);
+        assert_int_equal(f->m->n_retired, 2);
+        call_unref(cw);
+        answer_done(&w);
+}
+
+/* ---- stale volumes (JobCheck=slurm) ---- */
+
+/* A cgroup tree as slurmstepd leaves it (cgroup v1, freezer): CGROUP/freezer/slurm,
+ * and a job's directory below it while the job runs. */
+static void cgroup_job(Fixture *f, const char *job, bool present) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s/cgroup/freezer/slurm/uid_0/job_%s", f->dir.path, job);
+        if (present) {
+                for (char *p = strchr(path + strlen(f->dir.path) + 1, '/'); p; p = strchr(p + 1, '/')) {
+                        *p = 0;
+                        assert_true(mkdir(path, 0755) == 0 || errno == EEXIST);
+                        *p = '/';
+                }
+                assert_int_equal(mkdir(path, 0755), 0);
+                /* A process in it, as the job's extern step keeps one. */
+                strcat(path, "/cgroup.procs");
+                FILE *procs = fopen(path, "we");
+                assert_non_null(procs);
+                fputs("4242\n", procs);
+                assert_int_equal(fclose(procs), 0);
+        } else {
+                /* As the kernel removes a cgroup: its files go with it. */
+                char procs[300];
+                snprintf(procs, sizeof(procs), "%s/cgroup.procs", path);
+                assert_int_equal(unlink(procs), 0);
+                assert_int_equal(rmdir(path), 0);
+        }
+}
+
+static Fixture *stale_fixture(void **state, const char *mode, bool release) {
+        char extra[256];
+        snprintf(extra, sizeof(extra), "%s[Daemon]\nJobCheck=slurm\nStaleAfterSec=30\nReleaseStale=%s\n", mode,
+                 release ? "yes" : "no");
+        Fixture *f = fixture_new_with(state, 1, NULL, extra);
+        if (*mode)
+                assert_true(run_until(f->m, pool_quiet, NULL));
+        static char root[256];
+        snprintf(root, sizeof(root), "%s/cgroup", f->dir.path);
+        f->m->cgroup_root = root;
+        return f;
+}
+
+/* Makes `v`'s job gone for longer than StaleAfterSec= (30 s), as if. */
+static void backdate(Volume *v) {
+        assert_true(v->job_gone_usec > 0);
+        v->job_gone_usec -= 31 * USEC_PER_SEC;
+}
+
+static json_object *volume_status(Fixture *f) {
+        Answer a = {};
+        Call *c = invoke(f->m, &a, "io.scratchd.GetStatus", NULL);
+        call_unref(c);
+        json_object *vols, *v;
+        assert_true(json_object_object_get_ex(a.parameters, "volumes", &vols));
+        v = json_object_get(json_object_array_get_idx(vols, 0));
+        answer_done(&a);
+        return v;
+}
+
+static bool status_bool(json_object *v, const char *key) {
+        json_object *b;
+        assert_true(json_object_object_get_ex(v, key, &b));
+        return json_object_get_boolean(b);
+}
+
+static bool metrics_have(Fixture *f, const char *line) {
+        _cleanup_free_ char *text = backend_metrics_text(f->m);
+        assert_non_null(text);
+        return strstr(text, line) != NULL;
+}
+
+/* Exclusive mode: the job's cgroup goes, the volume is stale StaleAfterSec=
+ * later (shown in status and the metrics), and ReleaseStale=yes releases it;
+ * the epilog that comes after succeeds. */
+static void test_stale_released(void **state) {
+        Fixture *f = stale_fixture(state, "", true);
+        Answer a = {}, r = {};
+        cgroup_job(f, "5", true);
+        Call *cp = prepare(f, &a, "5");
+        assert_true(run_until(f->m, answered, &a));
+        assert_string_equal(a.error, "");
+        Volume *v = &f->m->volumes[0];
+        uint64_t gen = v->rec.generation;
+
+        /* Running: the positive control, found. */
+        stale_check(f->m);
+        assert_int_equal(v->job_gone_usec, 0);
+        json_object *st = volume_status(f);
+        assert_false(status_bool(st, "stale"));
+        json_object_put(st);
+        assert_true(metrics_have(f, "scratchd_stale_volumes{volume=\"scratch\"} 0\n"));
+
+        /* Gone: not stale yet (its epilog may be on its way). */
+        cgroup_job(f, "5", false);
+        stale_check(f->m);
+        assert_true(v->job_gone_usec > 0);
+        assert_false(volume_stale(v));
+        st = volume_status(f);
+        assert_false(status_bool(st, "stale"));
+        json_object *since;
+        assert_true(json_object_object_get_ex(st, "job_gone_since", &since));
+        assert_true(json_object_get_int64(since) > 0);
+        json_object_put(st);
+
+        /* Gone for StaleAfterSec=: released by the daemon, as an epilog would. */
+        backdate(v);
+        assert_true(volume_stale(v));
+        assert_true(metrics_have(f, "scratchd_stale_volumes{volume=\"scratch\"} 1\n"));
+        stale_check(f->m);
+        assert_true(run_until(f->m, all_idle, NULL));
+        assert_int_equal(state_of(f, 0), STATE_CLEAN);
+        assert_true(v->rec.generation > gen);
+        assert_string_equal(v->rec.last_job, "5");
+        assert_int_equal(v->job_gone_usec, 0);
+        assert_true(metrics_have(f, "scratchd_stale_volumes{volume=\"scratch\"} 0\n"));
+
+        /* The epilog, late: success, nothing more erased. */
+        uint64_t after = v->rec.generation;
+        Call *cr = release(f, &r, "5");
+        assert_true(run_until(f->m, answered, &r));
+        assert_string_equal(r.error, "");
+        assert_int_equal(v->rec.generation, after);
+        call_unref(cp);
+        call_unref(cr);
+        answer_done(&a);
+        answer_done(&r);
+}
+
+/* A job never seen running is not called gone; one seen, then gone, is
+ * stale, shown and (ReleaseStale=no) kept; and one that comes back is no
+ * longer gone. */
+static void test_stale_kept(void **state) {
+        Fixture *f = stale_fixture(state, "", false);
+        Answer a = {};
+        cgroup_job(f, "5", true);    /* Slurm's cgroups are there (another job's) */
+        Call *cp = prepare(f, &a, "6");
+        assert_true(run_until(f->m, answered, &a));
+        Volume *v = &f->m->volumes[0];
+
+        /* Handed out, its cgroup not made yet (the extern step starts once
+         * the prolog has ended): not gone, however long. */
+        stale_check(f->m);
+        assert_int_equal(v->job_gone_usec, 0);
+        assert_false(volume_stale(v));
+
+        cgroup_job(f, "6", true);
+        stale_check(f->m);
+        cgroup_job(f, "6", false);
+        stale_check(f->m);
+        backdate(v);
+        stale_check(f->m);
+        assert_true(volume_stale(v));
+        assert_true(all_idle(f->m, NULL));
+        assert_int_equal(state_of(f, 0), STATE_IN_USE);
+        json_object *st = volume_status(f);
+        assert_true(status_bool(st, "stale"));
+        json_object_put(st);
+
+        cgroup_job(f, "6", true);
+        stale_check(f->m);
+        assert_false(volume_stale(v));
+        assert_int_equal(v->job_gone_usec, 0);
+
+        /* Gone again, stale again; then a reload sets ReleaseStale=yes: released. */
+        cgroup_job(f, "6", false);
+        stale_check(f->m);
+        backdate(v);
+        stale_check(f->m);
+        assert_true(volume_stale(v));
+        assert_int_equal(state_of(f, 0), STATE_IN_USE);
+        uint64_t gen = v->rec.generation;
+        write_config(f, NULL, "JobCheck=slurm\nStaleAfterSec=30\nReleaseStale=yes\n");
+        Answer r = {};
+        reload(f, &r);
+        assert_string_equal(r.error, "");
+        assert_string_equal(str(r.parameters, "changed"), "ReleaseStale=");
+        answer_done(&r);
+        assert_true(run_until(f->m, all_idle, NULL));
+        assert_int_equal(state_of(f, 0), STATE_CLEAN);
+        assert_true(v->rec.generation > gen);
+        call_unref(cp);
+        answer_done(&a);
+}
+
+/* No Slurm cgroups to look in: the check cannot see, says so, and calls no
+ * job gone however long. */
+static void test_stale_blind(void **state) {
+        Fixture *f = stale_fixture(state, "", true);
+        Answer a = {};
+        Call *cp = prepare(f, &a, "7");
+        assert_true(run_until(f->m, answered, &a));
+        Volume *v = &f->m->volumes[0];
+
+        stale_check(f->m);
+        assert_int_equal(v->job_gone_usec, 0);
+        assert_non_null(strstr(f->m->job_check_blind, "no Slurm job cgroups"));
+        json_object *st = volume_status(f);
+        assert_false(status_bool(st, "stale"));
+        assert_non_null(strstr(str(st, "job_check"), "proctrack/cgroup"));
+        json_object_put(st);
+        assert_true(metrics_have(f, "scratchd_job_check_blind{volume=\"scratch\"} 1\n"));
+        assert_int_equal(state_of(f, 0), STATE_IN_USE);
+
+        /* Slurm's cgroups appear (slurmd started): it sees again. */
+        cgroup_job(f, "7", true);
+        stale_check(f->m);
+        assert_string_equal(f->m->job_check_blind, "");
+        assert_true(metrics_have(f, "scratchd_job_check_blind{volume=\"scratch\"} 0\n"));
+        call_unref(cp);
+        answer_done(&a);
+}
+
+/* Shared mode: one job volume goes stale and is released; the other job's
+ * stays. */
+static void test_stale_shared(void **state) {
+        Fixture *f = stale_fixture(state, "Mode=shared\n", true);
+        cgroup_job(f, "201", true);
+        cgroup_job(f, "202", true);
+        prepare_done(f, "201", 0);
+        prepare_done(f, "202", 0);
+        stale_check(f->m);   /* both seen running */
+
+        cgroup_job(f, "201", false);
+        stale_check(f->m);
+        backdate(pool_find_job(f->m, "201"));
+        assert_true(metrics_have(f, "scratchd_stale_volumes{volume=\"scratch\"} 1\n"));
+        stale_check(f->m);
+        assert_true(run_until(f->m, pool_quiet, NULL));
+        assert_null(pool_find_job(f->m, "201"));
+        assert_non_null(pool_find_job(f->m, "202"));
+        assert_int_equal(volume_visible_state(pool_find_job(f->m, "202")), STATE_IN_USE);
+        assert_true(pool_released_recently(pool_of(f), "201"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_adopted_clean, fixture_free),
@@ -1849,6 +2308,13 @@ int main(void) {
                 cmocka_unit_test_teardown(test_shared_prepare_retried_while_spare_gives_way, fixture_free),
                 cmocka_unit_test_teardown(test_shared_spare_fails, fixture_free),
                 cmocka_unit_test_teardown(test_shared_status, fixture_free),
+                cmocka_unit_test_teardown(test_disk_late, fixture_free),
+                cmocka_unit_test_teardown(test_reload, fixture_free),
+                cmocka_unit_test_teardown(test_reload_during_work, fixture_free),
+                cmocka_unit_test_teardown(test_stale_released, fixture_free),
+                cmocka_unit_test_teardown(test_stale_kept, fixture_free),
+                cmocka_unit_test_teardown(test_stale_blind, fixture_free),
+                cmocka_unit_test_teardown(test_stale_shared, fixture_free),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
