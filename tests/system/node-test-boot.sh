@@ -117,11 +117,13 @@ for i in "${!keys[@]}"; do
         check "key $((i + 1)) of ${#keys[@]} is nowhere in the journal" not_in_journal "${keys[$i]}"
 done
 # The controls: a key-like string logged on purpose as hex, and one logged as
-# raw bytes (none a newline or NUL, which would split or end the line), are
-# each found, both in the export and in the files.
+# raw bytes, are each found, both in the export and in the files. The raw
+# bytes hold no NUL or newline (which split or end the line), no whitespace
+# (journald strips it from a stdout line's ends, strstrip(): a control that failed
+# once so, in about forty runs) and no '<' (a "<N>" priority prefix).
 hexprobe=$(head -c 64 /dev/urandom | od -An -tx1 | tr -d ' \n')
 echo "$hexprobe" | systemd-cat -t scratchd-journal-probe
-rawprobe=$(python3 -c 'import os; print(bytes(b for b in os.urandom(256) if b not in (0, 10))[:64].hex())')
+rawprobe=$(python3 -c 'import os; print(bytes(b for b in os.urandom(512) if b not in b"\0\t\n\v\f\r <")[:64].hex())')
 python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.argv[1]) + b"\n")' "$rawprobe" \
         | systemd-cat -t scratchd-journal-probe
 for where in export files; do
