@@ -52,8 +52,7 @@ static void release_stale(Manager *m, Volume *v) {
                 log_error_errno(r, "%s: cannot start the release of stale job %s: %m; trying again in 30 s, or "
                                 "release it by hand ('scratchctl release --job %s')", v->sc->name, job, job);
                 (v->pool ?: v)->counters.release_failures++;
-                v->stale_logged = false;   /* the next look tries again */
-                return;
+                return;   /* the next look tries again (the stale event is not written twice) */
         }
         forget_job(v);
         manager_volume_changed(m, v);
