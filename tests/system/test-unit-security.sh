@@ -31,10 +31,12 @@ score "$root/systemd/scratchd.service" scratchd.service
 score "$root/systemd/scratchd-holders.service" 'scratchd-holders.service'
 score "$root/systemd/scratchd-metrics.service" 'scratchd-metrics.service'
 
-# verify wants the ExecStart binary to exist: point it at the build.
+# verify wants the Exec*= binaries to exist: point them at the build.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-sed "s|^ExecStart=/usr/sbin/scratchd|ExecStart=$scratchd|" "$root/systemd/scratchd.service" > "$tmp/scratchd.service"
+sed -e "s|^ExecStart=/usr/sbin/scratchd|ExecStart=$scratchd|" \
+    -e "s|^ExecReload=/usr/bin/scratchctl|ExecReload=${SCRATCHCTL:?SCRATCHCTL must name the built scratchctl}|" \
+        "$root/systemd/scratchd.service" > "$tmp/scratchd.service"
 sed "s|^ExecStart=/usr/libexec/scratchd/scratchd-holders|ExecStart=${SCRATCHD_HOLDERS:?SCRATCHD_HOLDERS must name the built scratchd-holders}|" \
         "$root/systemd/scratchd-holders.service" > "$tmp/scratchd-holders.service"
 sed "s|/usr/bin/scratchctl|${SCRATCHCTL:?SCRATCHCTL must name the built scratchctl}|" \
