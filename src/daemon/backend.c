@@ -437,32 +437,32 @@ static void prepare_in_pool(Manager *m, Call *call, Volume *pool, const Caller *
 /* A retried Prepare of a job that holds `v` already gets the same answer,
  * but only for the same user: another is refused (the job id is reused, or
  * a hook is wrong), and the directory stays its owner's. */
-static bool same_user(const Volume *v, const char *user, int64_t uid, ApiResult *r) {
-        if (user ? streq(user, v->rec.user) : uid == (int64_t) v->rec.uid)
-                return true;
-        char why[256];
-        snprintf(why, sizeof(why), "job %s holds it already, for user %s (uid %u); release that job first",
-                 v->rec.job, v->rec.user, (unsigned) v->rec.uid);
+static bool refuse_other_user(const Volume *v, const char *why, ApiResult *r) {
         json_object *p = volume_brief(v);
         json_object_object_add(p, "reason", json_object_new_string(why));
         api_result_error(r, API_ERROR_VOLUME_BUSY, p);
         return false;
 }
 
+static bool same_user(const Volume *v, const char *user, int64_t uid, ApiResult *r) {
+        if (user ? streq(user, v->rec.user) : uid == (int64_t) v->rec.uid)
+                return true;
+        char why[256];
+        snprintf(why, sizeof(why), "job %s holds it already, for user %s (uid %u); release that job first",
+                 v->rec.job, v->rec.user, (unsigned) v->rec.uid);
+        return refuse_other_user(v, why, r);
+}
+
 /* The same, for a Prepare still in the worker: asked for by name or by uid
  * (the name not looked up yet), each compared as asked. */
 static bool same_order_user(const Volume *v, const char *user, int64_t uid, ApiResult *r) {
         const WorkOrder *o = &v->order;
-        bool same = o->user[0] ? user && streq(user, o->user) : !user && uid == (int64_t) o->uid;
-        if (same)
+        if (o->user[0] ? user && streq(user, o->user) : !user && uid == (int64_t) o->uid)
                 return true;
         char why[256];
         snprintf(why, sizeof(why), "job %s is being handed it already, for another user; release that job first",
                  o->job);
-        json_object *p = volume_brief(v);
-        json_object_object_add(p, "reason", json_object_new_string(why));
-        api_result_error(r, API_ERROR_VOLUME_BUSY, p);
-        return false;
+        return refuse_other_user(v, why, r);
 }
 
 static void backend_prepare(void *userdata, Call *call, const Caller *c, const char *job, const char *user,

@@ -121,10 +121,10 @@ int manager_reload(Manager *m, const Caller *caller, char *changed, size_t size,
                 m->audit = audit;
         }
 
-        log_info("reloaded %s: %s", m->config_path, changed[0] ? changed : "nothing changed");
+        log_info("reloaded %s: %s", m->config_path, changed);
         AuditEvent e = { .event = "reload", .caller_uid = caller ? caller->uid : (uid_t) -1,
                          .caller_pid = caller ? caller->pid : 0, .result = "ok",
-                         .detail = changed[0] ? changed : "nothing changed" };
+                         .detail = changed };
         audit_log(m->audit, &e);
         /* The metrics (MetricsDirectory=), the stale check (JobCheck=) at once. */
         if (m->config->daemon.job_check != JOB_CHECK_NONE)
