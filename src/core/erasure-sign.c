@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* erasure-sign.c: the node key, and Ed25519 signatures over erase records'
+ * canonical form (canonjson.h), through OpenSSL's libcrypto. */
+#include <fcntl.h>
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <sys/stat.h>
+
+#include "scratchd/canonjson.h"
+#include "scratchd/erasure.h"
+#include "scratchd/util.h"
+
+#define ED25519_KEY_SIZE 32
+#define ED25519_SIG_SIZE 64
+#define KEY_FILE_MAX 16384
+
+static inline void evp_pkey_freep(EVP_PKEY **p) {
+        EVP_PKEY_free(*p);
+}
+static inline void evp_md_ctx_freep(EVP_MD_CTX **p) {
+        EVP_MD_CTX_free(*p);
+}
+static inline void biop(BIO **p) {
+        BIO_free(*p);
+}
+static inline void json_putp(json_object **p) {
+        json_object_put(*p);
+}
+
+static char *base64_encode(const unsigned char *data, size_t n) {
+        char *s = malloc((n + 2) / 3 * 4 + 1);
+        if (s)
+                EVP_EncodeBlock((unsigned char *) s, data, (int) n);
+        return s;
+}
+
+/* Exactly `size` bytes from strict base64 (padded, no whitespace). */
+static int base64_decode_exact(const char *s, unsigned char *out, size_t size) {
+        unsigned char buf[96];
+        size_t n = strlen(s);
+        if (n == 0 || n % 4 != 0 || n / 4 * 3 > sizeof(buf) || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != n)
+                return -EBADMSG;
+        int k = EVP_DecodeBlock(buf, (const unsigned char *) s, (int) n);
+        /* EVP_DecodeBlock counts the padding's bytes as data. */
+        size_t pad = (s[n - 1] == '=') + (s[n - 2] == '=');
+        if (k < 0 || (size_t) k - pad != size)
+                return -EBADMSG;
+        memcpy(out, buf, size);
+        return 0;
+}
+
+int erasure_key_public_base64(EVP_PKEY *key, char **ret) {
+        unsigned char raw[ED25519_KEY_SIZE];
+        size_t n = sizeof(raw);
+        if (EVP_PKEY_get_raw_public_key(key, raw, &n) != 1 || n != sizeof(raw))
+                return -EINVAL;
+        char *s = base64_encode(raw, n);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+int erasure_key_public_pem(EVP_PKEY *key, char **ret) {
+        _cleanup_(biop) BIO *b = BIO_new(BIO_s_mem());
+        if (!b)
+                return -ENOMEM;
+        if (PEM_write_bio_PUBKEY(b, key) != 1)
+                return -EINVAL;
+        char *data;
+        long n = BIO_get_mem_data(b, &data);
+        char *s = n >= 0 ? strndup(data, (size_t) n) : NULL;
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+static int key_from_raw_public(const unsigned char *raw, EVP_PKEY **ret) {
+        EVP_PKEY *k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, ED25519_KEY_SIZE);
+        if (!k)
+                return -EBADMSG;
+        *ret = k;
+        return 0;
+}
+
+int erasure_key_parse_public(const char *text, EVP_PKEY **ret) {
+        text += strspn(text, " \t\n");
+        if (startswith(text, "-----BEGIN")) {
+                _cleanup_(biop) BIO *b = BIO_new_mem_buf(text, -1);
+                if (!b)
+                        return -ENOMEM;
+                EVP_PKEY *k = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL);
+                if (!k)
+                        return -EBADMSG;
+                if (!EVP_PKEY_is_a(k, "ED25519")) {
+                        EVP_PKEY_free(k);
+                        return -EBADMSG;
+                }
+                *ret = k;
+                return 0;
+        }
+        char b64[96];
+        size_t n = strcspn(text, " \t\n");
+        if (n >= sizeof(b64) || text[n + strspn(text + n, " \t\n")])
+                return -EBADMSG;   /* one word, then only whitespace */
+        memcpy(b64, text, n);
+        b64[n] = 0;
+        unsigned char raw[ED25519_KEY_SIZE];
+        int r = base64_decode_exact(b64, raw, sizeof(raw));
+        return r < 0 ? r : key_from_raw_public(raw, ret);
+}
+
+/* The bytes signed: the canonical form of every member but "signature". */
+static int signed_bytes(json_object *record, char **ret, size_t *ret_len) {
+        _cleanup_(json_putp) json_object *copy = json_object_new_object();
+        if (!copy)
+                return -ENOMEM;
+        json_object_object_foreach(record, name, member)
+                if (!streq(name, "signature") && json_object_object_add(copy, name, json_object_get(member)) < 0) {
+                        json_object_put(member);
+                        return -ENOMEM;
+                }
+        return canonjson_serialize(copy, ret, ret_len);
+}
+
+int erasure_sign(json_object *record, EVP_PKEY *key) {
+        _cleanup_free_ char *data = NULL, *pub = NULL, *value = NULL;
+        size_t len;
+        int r = signed_bytes(record, &data, &len);
+        if (r < 0)
+                return r;
+        _cleanup_(evp_md_ctx_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        if (!ctx)
+                return -ENOMEM;
+        unsigned char sig[ED25519_SIG_SIZE];
+        size_t sig_len = sizeof(sig);
+        /* Ed25519 hashes the message itself: no digest (NULL md), one shot. */
+        if (EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) != 1 ||
+            EVP_DigestSign(ctx, sig, &sig_len, (const unsigned char *) data, len) != 1 || sig_len != sizeof(sig))
+                return -EINVAL;
+        r = erasure_key_public_base64(key, &pub);
+        if (r < 0)
+                return r;
+        value = base64_encode(sig, sig_len);
+        if (!value)
+                return -ENOMEM;
+
+        json_object *s = json_object_new_object();
+        if (!s)
+                return -ENOMEM;
+        if (json_object_object_add(s, "algorithm", json_object_new_string("ed25519")) < 0 ||
+            json_object_object_add(s, "public_key", json_object_new_string(pub)) < 0 ||
+            json_object_object_add(s, "value", json_object_new_string(value)) < 0 ||
+            json_object_object_add(record, "signature", s) < 0) {
+                json_object_put(s);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static const char *member_string(json_object *o, const char *name) {
+        json_object *v;
+        if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+/* The whole text is one JSON object, nothing after it but whitespace. */
+static int parse_object(const char *text, json_object **ret) {
+        json_tokener *tok = json_tokener_new();
+        if (!tok)
+                return -ENOMEM;
+        size_t n = strlen(text);
+        json_object *o = json_tokener_parse_ex(tok, text, (int) n);
+        bool whole = json_tokener_get_error(tok) == json_tokener_success &&
+                     text[json_tokener_get_parse_end(tok) + strspn(text + json_tokener_get_parse_end(tok), " \t\r\n")] == 0;
+        json_tokener_free(tok);
+        if (!o || !whole || !json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                return -EBADMSG;
+        }
+        *ret = o;
+        return 0;
+}
+
+int erasure_verify(const char *text, EVP_PKEY *pinned, bool *ret_pinned, char **ret_error) {
+        _cleanup_(json_putp) json_object *o = NULL;
+        _cleanup_(evp_pkey_freep) EVP_PKEY *embedded = NULL;
+        _cleanup_free_ char *data = NULL;
+        json_object *sig;
+        size_t len;
+
+        if (parse_object(text, &o) < 0)
+                return errorf(ret_error, -EBADMSG, "not a JSON object: not an erase record");
+        if (!json_object_object_get_ex(o, "signature", &sig) || !json_object_is_type(sig, json_type_object))
+                return errorf(ret_error, -EBADMSG, "no \"signature\" object: the record is not signed");
+        const char *alg = member_string(sig, "algorithm"), *pub = member_string(sig, "public_key"),
+                   *value = member_string(sig, "value");
+        if (!streq_ptr(alg, "ed25519"))
+                return errorf(ret_error, -EBADMSG, "signature algorithm %s%s%s, expected \"ed25519\"",
+                              alg ? "\"" : "", alg ?: "missing", alg ? "\"" : "");
+        unsigned char raw[ED25519_KEY_SIZE], s[ED25519_SIG_SIZE];
+        if (!pub || base64_decode_exact(pub, raw, sizeof(raw)) < 0 || key_from_raw_public(raw, &embedded) < 0)
+                return errorf(ret_error, -EBADMSG, "signature.public_key is not base64 of a 32-byte Ed25519 key");
+        if (!value || base64_decode_exact(value, s, sizeof(s)) < 0)
+                return errorf(ret_error, -EBADMSG, "signature.value is not base64 of a 64-byte signature");
+        if (pinned && EVP_PKEY_eq(pinned, embedded) != 1)
+                return errorf(ret_error, -EBADMSG,
+                              "signed with another key (%s) than the one given: not this node's record, or not "
+                              "this node's public key", pub);
+
+        int r = signed_bytes(o, &data, &len);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return errorf(ret_error, -EBADMSG, "not in canonical form (a float, or text that is not UTF-8)");
+        _cleanup_(evp_md_ctx_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        if (!ctx)
+                return -ENOMEM;
+        if (EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pinned ?: embedded) != 1 ||
+            EVP_DigestVerify(ctx, s, sizeof(s), (const unsigned char *) data, len) != 1)
+                return errorf(ret_error, -EBADMSG, "bad signature: the record was changed after it was signed");
+        if (ret_pinned)
+                *ret_pinned = pinned != NULL;
+        return 0;
+}
+
+/* -ENOENT: none yet. */
+static int key_load(int dfd, EVP_PKEY **ret) {
+        _cleanup_close_ int fd = openat(dfd, ERASURE_KEY_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ELOOP ? -EPERM : -errno;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) || st.st_size > KEY_FILE_MAX)
+                return -EPERM;
+        /* Secure heap where there is one; erased on free either way. */
+        size_t size = (size_t) st.st_size + 1;
+        char *buf = OPENSSL_secure_zalloc(size);
+        if (!buf)
+                return -ENOMEM;
+        ssize_t n = read(fd, buf, size - 1);
+        int r = n < 0 ? -errno : 0;
+        EVP_PKEY *k = NULL;
+        if (r >= 0) {
+                BIO *b = BIO_new_mem_buf(buf, (int) n);
+                k = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+                r = !b ? -ENOMEM : !k || !EVP_PKEY_is_a(k, "ED25519") ? -EBADMSG : 0;
+                BIO_free(b);
+        }
+        OPENSSL_secure_clear_free(buf, size);
+        if (r < 0) {
+                EVP_PKEY_free(k);
+                return r;
+        }
+        *ret = k;
+        return 0;
+}
+
+static int key_write(int dfd, const char *tmp, EVP_PKEY *key) {
+        _cleanup_(biop) BIO *b = BIO_new(BIO_s_secmem());   /* the PEM text is erased when freed */
+        if (!b)
+                return -ENOMEM;
+        if (PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL) != 1)
+                return -EINVAL;
+        char *data;
+        long n = BIO_get_mem_data(b, &data);
+        if (n <= 0)
+                return -EINVAL;
+        (void) unlinkat(dfd, tmp, 0);   /* a stale one, from a crash mid-way */
+        _cleanup_close_ int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        int r = fchmod(fd, 0600) < 0 ? -errno : write_all(fd, data, (size_t) n);
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        return r;
+}
+
+int erasure_key_load_or_create(const char *state_dir, EVP_PKEY **ret) {
+        if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        _cleanup_close_ int dfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        struct stat st;
+        if (fstat(dfd, &st) < 0)
+                return -errno;
+        /* Whoever can write the directory can swap the key. */
+        if (st.st_uid != geteuid() || (st.st_mode & 022))
+                return -EPERM;
+
+        int r = key_load(dfd, ret);
+        if (r != -ENOENT)
+                return r;
+
+        _cleanup_(evp_pkey_freep) EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+        if (!key)
+                return -ENOMEM;
+        char tmp[64];
+        snprintf(tmp, sizeof(tmp), "." ERASURE_KEY_FILE ".%d.tmp", (int) getpid());
+        r = key_write(dfd, tmp, key);
+        /* link(), not rename(): never replaces a key another start made meanwhile. */
+        if (r >= 0 && linkat(dfd, tmp, dfd, ERASURE_KEY_FILE, 0) < 0)
+                r = -errno;
+        (void) unlinkat(dfd, tmp, 0);
+        if (r == -EEXIST)
+                return key_load(dfd, ret);
+        if (r < 0)
+                return r;
+        if (fsync(dfd) < 0)
+                return -errno;
+        *ret = TAKE_PTR(key);
+        return 0;
+}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* erasure-store.c: erase records' files: one per erase, never replaced,
+ * named so that `ls` lists them by time; and their retention. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sys/stat.h>
+
+#include "scratchd/erasure.h"
+#include "scratchd/util.h"
+
+#define TIME_FORMAT "%Y%m%dT%H%M%SZ"
+#define TIME_LEN 16   /* 20261203T120102Z */
+#define NAME_TRIES 1000
+
+static inline void json_putp(json_object **p) {
+        json_object_put(*p);
+}
+
+/* Volume names are [A-Za-z0-9_-], job volumes' "<pool>.<thin id>" (jobvol.h);
+ * anything else would make a path of a name. */
+static bool volume_name_ok(const char *v) {
+        size_t n = strlen(v);
+        return n > 0 && n <= 128 && v[0] != '.' &&
+               strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}
+
+static int write_temp(int dfd, const char *tmp, const char *text) {
+        (void) unlinkat(dfd, tmp, 0);   /* a stale one, from a crash mid-way */
+        _cleanup_close_ int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        int r = fchmod(fd, 0600) < 0 ? -errno : write_all(fd, text, strlen(text));
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        return r;
+}
+
+/* Links the temporary file at the first free name: STEM.json, STEM.1.json, ... */
+static int link_free_name(int dfd, const char *tmp, const char *stem, char **ret_name) {
+        for (unsigned i = 0; i < NAME_TRIES; i++) {
+                char name[256];
+                if (i == 0)
+                        snprintf(name, sizeof(name), "%s.json", stem);
+                else
+                        snprintf(name, sizeof(name), "%s.%u.json", stem, i);
+                if (linkat(dfd, tmp, dfd, name, 0) < 0) {
+                        if (errno == EEXIST)
+                                continue;
+                        return -errno;
+                }
+                if (ret_name && !(*ret_name = strdup(name)))
+                        return -ENOMEM;
+                return 0;
+        }
+        return -EEXIST;
+}
+
+int erasure_write(const char *dir, const ErasureRecord *r, EVP_PKEY *key, char **ret_name) {
+        _cleanup_(json_putp) json_object *o = NULL;
+        if (!r->volume || !volume_name_ok(r->volume))
+                return -EINVAL;
+        int e = erasure_build(r, &o);
+        if (e < 0)
+                return e;
+        e = erasure_sign(o, key);
+        if (e < 0)
+                return e;
+        /* Pretty, for the auditor who reads it; the signature is over the
+         * canonical form, whatever the layout. */
+        const char *json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
+        _cleanup_free_ char *text = NULL;
+        if (!json || asprintf(&text, "%s\n", json) < 0)
+                return -ENOMEM;
+
+        char stem[200], when[32], tmp[256];
+        time_t t = (time_t) (r->end_usec / USEC_PER_SEC);
+        struct tm tm;
+        strftime(when, sizeof(when), TIME_FORMAT, gmtime_r(&t, &tm));
+        snprintf(stem, sizeof(stem), "%s-%s-%" PRIu64, when, r->volume, r->key_generation);
+        snprintf(tmp, sizeof(tmp), ".%s.tmp", stem);
+
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        e = write_temp(dfd, tmp, text);
+        if (e >= 0)
+                e = link_free_name(dfd, tmp, stem, ret_name);
+        (void) unlinkat(dfd, tmp, 0);
+        if (e < 0)
+                return e;
+        return fsync(dfd) < 0 ? -errno : 0;
+}
+
+/* When the record's erase ended, from its name; -1 if not a record's name. */
+static time_t record_time(const char *name) {
+        size_t n = strlen(name);
+        if (n < TIME_LEN + 2 + 5 || name[TIME_LEN] != '-' || !streq(name + n - 5, ".json"))
+                return -1;
+        struct tm tm = {};
+        const char *end = strptime(name, TIME_FORMAT, &tm);
+        if (end != name + TIME_LEN)
+                return -1;
+        return timegm(&tm);
+}
+
+static int is_record(const struct dirent *d) {
+        return record_time(d->d_name) >= 0;
+}
+
+int erasure_prune(const char *dir, unsigned max_days, unsigned max_count, time_t now) {
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        struct dirent **list = NULL;
+        /* The names sort as the times do: oldest first. */
+        int n = scandirat(dfd, ".", &list, is_record, alphasort);
+        if (n < 0)
+                return -errno;
+
+        int removed = 0, r = 0;
+        size_t left = (size_t) n;
+        time_t cutoff = now - (time_t) max_days * 24 * 3600;
+        for (int i = 0; i < n; i++) {
+                bool old = max_days > 0 && record_time(list[i]->d_name) < cutoff;
+                bool surplus = max_count > 0 && left > max_count;
+                if (old || surplus) {
+                        if (unlinkat(dfd, list[i]->d_name, 0) < 0 && errno != ENOENT) {
+                                if (r == 0)
+                                        r = -errno;
+                        } else {
+                                removed++;
+                                left--;
+                        }
+                }
+                free(list[i]);
+        }
+        free(list);
+        return r < 0 ? r : removed;
+}
