@@ -154,7 +154,8 @@ int erasure_sign(json_object *record, EVP_PKEY *key);
  * that the record was not changed since someone with that key signed it, and
  * *ret_pinned says so (false). Returns 0 when the signature is good;
  * -EBADMSG when it is not, or the text is no signed record, or the embedded
- * key is not `pinned`, with *ret_error saying which (malloc'd, one line);
+ * key is not `pinned`, with *ret_error (if not NULL) saying which (malloc'd,
+ * one line);
  * -ENOMEM. */
 int erasure_verify(const char *text, EVP_PKEY *pinned, bool *ret_pinned, char **ret_error);
 

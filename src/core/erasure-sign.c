@@ -46,6 +46,13 @@ static int base64_decode_exact(const char *s, unsigned char *out, size_t size) {
         size_t pad = (s[n - 1] == '=') + (s[n - 2] == '=');
         if (k < 0 || (size_t) k - pad != size)
                 return -EBADMSG;
+        /* One text for each value: base64's unused low bits must be zero, or
+         * a changed character would decode to the same bytes. */
+        _cleanup_free_ char *again = base64_encode(buf, size);
+        if (!again)
+                return -ENOMEM;
+        if (!streq(again, s))
+                return -EBADMSG;
         memcpy(out, buf, size);
         return 0;
 }
@@ -185,7 +192,7 @@ static int parse_object(const char *text, json_object **ret) {
         return 0;
 }
 
-int erasure_verify(const char *text, EVP_PKEY *pinned, bool *ret_pinned, char **ret_error) {
+static int verify(const char *text, EVP_PKEY *pinned, bool *ret_pinned, char **ret_error) {
         _cleanup_(json_putp) json_object *o = NULL;
         _cleanup_(evp_pkey_freep) EVP_PKEY *embedded = NULL;
         _cleanup_free_ char *data = NULL;
@@ -225,6 +232,14 @@ int erasure_verify(const char *text, EVP_PKEY *pinned, bool *ret_pinned, char **
         if (ret_pinned)
                 *ret_pinned = pinned != NULL;
         return 0;
+}
+
+int erasure_verify(const char *text, EVP_PKEY *pinned, bool *ret_pinned, char **ret_error) {
+        _cleanup_free_ char *error = NULL;
+        int r = verify(text, pinned, ret_pinned, &error);
+        if (r < 0 && ret_error)
+                *ret_error = TAKE_PTR(error);
+        return r;
 }
 
 /* -ENOENT: none yet. */

@@ -1,0 +1,701 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* erasure.c and its neighbours: an erase record's fields, its canonical form
+ * (stable across runs and insertion orders), its Ed25519 signature (any
+ * change fails it, as does another key), the node key's file, the records'
+ * files and their retention, and each weakening condition on a fake root. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "helpers.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "scratchd/canonjson.h"
+#include "scratchd/erasure.h"
+#include "scratchd/util.h"
+
+static inline void json_putp(json_object **p) {
+        json_object_put(*p);
+}
+static inline void evp_pkey_freep(EVP_PKEY **p) {
+        EVP_PKEY_free(*p);
+}
+
+/* 2026-12-03T12:01:02Z */
+#define T0 UINT64_C(1796299262)
+
+static const ErasureMedia sample_media[] = {
+        { "/dev/disk/by-id/nvme-A", "Samsung PM9A3", "S64ANS0T123456", "eui.0025388b1234", UINT64_C(3840755982336) },
+        { "/dev/disk/by-id/nvme-B", NULL, NULL, NULL, UINT64_C(3840755982336) },
+};
+static const ErasureCheck sample_checks[] = {
+        { "mapping-removed", true, "scratchd-scratch not in the dm table" },
+        { "key-generation-changed", true, "7 -> 8" },
+};
+
+static ErasureNode sample_node(void) {
+        ErasureNode n = { .host = "node01", .boot_id = "f08f71fc-4d21-4655-8e52-7afa1f43ede5" };
+        n.checked[n.n_checked++] = "crash-kernel-armed";
+        n.checked[n.n_checked++] = "hibernation-available";
+        n.present[n.n_present].name = "crash-kernel-armed";
+        snprintf(n.present[n.n_present++].detail, sizeof(n.present[0].detail), "kdump loaded");
+        return n;
+}
+
+static ErasureRecord sample(const ErasureNode *node) {
+        return (ErasureRecord) {
+                .volume = "scratch", .mode = "exclusive", .trigger = "release",
+                .media = sample_media, .n_media = ELEMENTSOF(sample_media),
+                .cipher = "aes-xts-plain64", .key_bits = 512, .sector_size = 4096,
+                .discard_done = false, .discard_detail = "Discard=auto: 2 disks over the request limit",
+                .scope = ERASURE_SCOPE_VOLUME, .scope_size_bytes = UINT64_C(7681511964672),
+                .job = "1234", .user = "alice", .key_generation = 7, .next_key_generation = 8,
+                .start_usec = T0 * USEC_PER_SEC, .end_usec = T0 * USEC_PER_SEC + 1500000,
+                .result = "ok", .verification = sample_checks, .n_verification = ELEMENTSOF(sample_checks),
+                .node = node,
+        };
+}
+
+static json_object *get_path(json_object *o, const char *a, const char *b) {
+        json_object *v = NULL;
+        assert_true(json_object_object_get_ex(o, a, &v));
+        if (b)
+                assert_true(json_object_object_get_ex(v, b, &v));
+        return v;
+}
+
+static void test_build(void **state) {
+        ErasureNode node = sample_node();
+        ErasureRecord r = sample(&node);
+        _cleanup_(json_putp) json_object *o = NULL;
+        assert_int_equal(erasure_build(&r, &o), 0);
+
+        assert_string_equal(json_object_get_string(get_path(o, "format", NULL)), ERASURE_FORMAT);
+        assert_string_equal(json_object_get_string(get_path(o, "method", "category")), "Purge");
+        assert_string_equal(json_object_get_string(get_path(o, "method", "technique")), "cryptographic erase");
+        assert_string_equal(json_object_get_string(get_path(o, "method", "cipher")), "aes-xts-plain64");
+        assert_int_equal(json_object_get_int64(get_path(o, "method", "key_bits")), 512);
+        assert_non_null(strstr(json_object_get_string(get_path(o, "method", "key_lifecycle")), "getrandom"));
+        assert_non_null(strstr(json_object_get_string(get_path(o, "method", "key_destruction")), "removed"));
+        assert_false(json_object_get_boolean(get_path(o, "discard", "done")));
+        assert_string_equal(json_object_get_string(get_path(o, "scope", "kind")), "volume");
+        assert_int_equal(json_object_get_uint64(get_path(o, "scope", "size_bytes")), UINT64_C(7681511964672));
+        assert_string_equal(json_object_get_string(get_path(o, "job", NULL)), "1234");
+        assert_int_equal(json_object_get_uint64(get_path(o, "key_generation", NULL)), 7);
+        assert_int_equal(json_object_get_uint64(get_path(o, "next_key_generation", NULL)), 8);
+        assert_string_equal(json_object_get_string(get_path(o, "start", NULL)), "2026-12-03T12:01:02.000000Z");
+        assert_string_equal(json_object_get_string(get_path(o, "end", NULL)), "2026-12-03T12:01:03.500000Z");
+        assert_int_equal(json_object_get_uint64(get_path(o, "duration_usec", NULL)), 1500000);
+        assert_string_equal(json_object_get_string(get_path(o, "tool", "version")), PACKAGE_VERSION);
+        assert_string_equal(json_object_get_string(get_path(o, "host", NULL)), "node01");
+
+        json_object *media = get_path(o, "media", NULL);
+        assert_int_equal(json_object_array_length(media), 2);
+        json_object *m0 = json_object_array_get_idx(media, 0), *m1 = json_object_array_get_idx(media, 1), *v;
+        assert_string_equal(json_object_get_string(get_path(m0, "serial", NULL)), "S64ANS0T123456");
+        assert_string_equal(json_object_get_string(get_path(m0, "wwn", NULL)), "eui.0025388b1234");
+        /* Not known: null, present (every record has the same members). */
+        assert_true(json_object_object_get_ex(m1, "serial", &v));
+        assert_null(v);
+        assert_int_equal(json_object_array_length(get_path(o, "verification", NULL)), 2);
+        assert_int_equal(json_object_array_length(get_path(o, "weakening_conditions", "checked")), 2);
+        json_object *present = get_path(o, "weakening_conditions", "present");
+        assert_int_equal(json_object_array_length(present), 1);
+        assert_string_equal(json_object_get_string(get_path(json_object_array_get_idx(present, 0), "condition", NULL)),
+                            "crash-kernel-armed");
+}
+
+static void test_build_edges(void **state) {
+        ErasureNode node = sample_node();
+        ErasureRecord r = sample(&node);
+        json_object *o = NULL, *v;
+
+        /* A job volume removed: no next key; no job, no user. */
+        r.scope = ERASURE_SCOPE_JOB_VOLUME;
+        r.next_key_generation = 0;
+        r.job = r.user = NULL;
+        assert_int_equal(erasure_build(&r, &o), 0);
+        assert_string_equal(json_object_get_string(get_path(o, "scope", "kind")), "job-volume");
+        assert_true(json_object_object_get_ex(o, "next_key_generation", &v));
+        assert_null(v);
+        assert_true(json_object_object_get_ex(o, "job", &v));
+        assert_null(v);
+        json_object_put(o);
+
+        /* Required fields, and text that no canonical form can hold. */
+        r = sample(&node);
+        r.volume = NULL;
+        assert_int_equal(erasure_build(&r, &o), -EINVAL);
+        r = sample(&node);
+        r.node = NULL;
+        assert_int_equal(erasure_build(&r, &o), -EINVAL);
+        r = sample(&node);
+        r.scope = _ERASURE_SCOPE_MAX;
+        assert_int_equal(erasure_build(&r, &o), -EINVAL);
+        r = sample(&node);
+        r.user = "\xff\xfe";
+        assert_int_equal(erasure_build(&r, &o), -EINVAL);
+}
+
+static char *canon(json_object *o) {
+        char *s = NULL;
+        assert_int_equal(canonjson_serialize(o, &s, NULL), 0);
+        return s;
+}
+
+static void test_canonical_known_answer(void **state) {
+        _cleanup_(json_putp) json_object *o = json_tokener_parse(
+                "{ \"b\": [3, -4, {\"z\": null, \"a\": true}], \"a\": \"x/y\\u00e9\\n\\t\\u0001\\\"\\\\\\u007f\","
+                "  \"big\": 18446744073709551615, \"min\": -9223372036854775808, \"\\u00e9\": false, \"Z\": {} }");
+        assert_non_null(o);
+        _cleanup_free_ char *s = canon(o);
+        /* Sorted by bytes (Z < a < b < big < min < é), no spaces, only the
+         * escapes the rules name, integers at both ends of their range. */
+        assert_string_equal(s, "{\"Z\":{},\"a\":\"x/y\xc3\xa9\\n\\t\\u0001\\\"\\\\\x7f\",\"b\":[3,-4,{\"a\":true,\"z\":null}],"
+                               "\"big\":18446744073709551615,\"min\":-9223372036854775808,\"\xc3\xa9\":false}");
+
+        /* What cannot be canonical is refused. */
+        json_object *f = json_tokener_parse("{\"a\": 1.5}");
+        char *t = NULL;
+        assert_int_equal(canonjson_serialize(f, &t, NULL), -EINVAL);
+        json_object_put(f);
+        f = json_object_new_string("\xc0\xaf");   /* an overlong "/" */
+        assert_int_equal(canonjson_serialize(f, &t, NULL), -EINVAL);
+        json_object_put(f);
+        f = json_object_new_string("\xed\xa0\x80");   /* a surrogate */
+        assert_int_equal(canonjson_serialize(f, &t, NULL), -EINVAL);
+        json_object_put(f);
+        assert_null(t);
+}
+
+/* The same members added in the given order, and in the reverse one. */
+static json_object *nested(bool reverse) {
+        static const char *const names[] = { "volume", "job", "media", "a", "zz", "key_generation" };
+        json_object *o = json_object_new_object(), *inner = json_object_new_object();
+        for (size_t k = 0; k < ELEMENTSOF(names); k++) {
+                size_t i = reverse ? ELEMENTSOF(names) - 1 - k : k;
+                json_object_object_add(inner, names[i], json_object_new_int64((int64_t) i));
+        }
+        for (size_t k = 0; k < ELEMENTSOF(names); k++) {
+                size_t i = reverse ? ELEMENTSOF(names) - 1 - k : k;
+                json_object_object_add(o, names[i], i == 2 ? json_object_get(inner) : json_object_new_string(names[i]));
+        }
+        json_object_put(inner);
+        return o;
+}
+
+static void test_canonical_stable(void **state) {
+        _cleanup_(json_putp) json_object *a = nested(false), *b = nested(true);
+        _cleanup_free_ char *sa = canon(a), *sb = canon(b);
+        /* The control: json-c's own writer keeps insertion order, so differs. */
+        assert_string_not_equal(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN),
+                                json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN));
+        assert_string_equal(sa, sb);
+
+        /* A record built twice, and parsed back from json-c's pretty text. */
+        ErasureNode node = sample_node();
+        ErasureRecord r = sample(&node);
+        _cleanup_(json_putp) json_object *r1 = NULL, *r2 = NULL, *r3 = NULL;
+        assert_int_equal(erasure_build(&r, &r1), 0);
+        assert_int_equal(erasure_build(&r, &r2), 0);
+        r3 = json_tokener_parse(json_object_to_json_string_ext(r1, JSON_C_TO_STRING_PRETTY));
+        _cleanup_free_ char *c1 = canon(r1), *c2 = canon(r2), *c3 = canon(r3);
+        assert_string_equal(c1, c2);
+        assert_string_equal(c1, c3);
+        assert_null(strstr(c1, "\": "));   /* no whitespace between tokens */
+        assert_null(strchr(c1, '\n'));
+        assert_true(startswith(c1, "{\"boot_id\":"));                        /* sorted */
+}
+
+static EVP_PKEY *new_key(void) {
+        EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+        assert_non_null(k);
+        return k;
+}
+
+/* The sample record, signed with `key`, as erasure_write() lays it out. */
+static char *signed_text(EVP_PKEY *key) {
+        ErasureNode node = sample_node();
+        ErasureRecord r = sample(&node);
+        _cleanup_(json_putp) json_object *o = NULL;
+        assert_int_equal(erasure_build(&r, &o), 0);
+        assert_int_equal(erasure_sign(o, key), 0);
+        char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        assert_non_null(s);
+        return s;
+}
+
+static void test_sign_verify(void **state) {
+        _cleanup_(evp_pkey_freep) EVP_PKEY *key = new_key();
+        _cleanup_free_ char *text = signed_text(key), *error = NULL;
+        bool pinned = true;
+
+        assert_int_equal(erasure_verify(text, NULL, &pinned, &error), 0);
+        assert_false(pinned);   /* the embedded key only: said so */
+        assert_int_equal(erasure_verify(text, key, &pinned, &error), 0);
+        assert_true(pinned);
+        assert_null(error);
+
+        /* The layout is not signed: the compact form verifies too. */
+        _cleanup_(json_putp) json_object *o = json_tokener_parse(text);
+        assert_int_equal(erasure_verify(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), key, NULL, &error),
+                         0);
+
+        /* Signed twice: the second signature replaces the first. */
+        assert_int_equal(erasure_sign(o, key), 0);
+        assert_int_equal(erasure_verify(json_object_to_json_string(o), key, NULL, &error), 0);
+
+        /* Not a signed record at all. */
+        assert_int_equal(erasure_verify("{\"volume\": \"scratch\"}", NULL, NULL, &error), -EBADMSG);
+        assert_non_null(strstr(error, "not signed"));
+        free(TAKE_PTR(error));
+        assert_int_equal(erasure_verify("[1]", NULL, NULL, &error), -EBADMSG);
+        free(TAKE_PTR(error));
+        assert_int_equal(erasure_verify("{} {}", NULL, NULL, &error), -EBADMSG);
+}
+
+/* Replaces the n-th leaf (depth first) with a changed value: one byte of a
+ * string flipped, an integer plus one, a boolean negated, null made "".
+ * Whether there was an n-th. */
+static json_object *changed(json_object *v) {
+        switch (json_object_get_type(v)) {
+        case json_type_string: {
+                char buf[4096];
+                size_t n = (size_t) json_object_get_string_len(v);
+                assert_true(n < sizeof(buf));
+                memcpy(buf, json_object_get_string(v), n);
+                if (n == 0)
+                        buf[n++] = 'x';
+                else
+                        buf[n / 2] ^= 1;   /* ASCII stays ASCII */
+                return json_object_new_string_len(buf, (int) n);
+        }
+        case json_type_int:
+                return json_object_new_uint64(json_object_get_uint64(v) + 1);
+        case json_type_boolean:
+                return json_object_new_boolean(!json_object_get_boolean(v));
+        case json_type_null:
+                return json_object_new_string("");
+        default:
+                fail_msg("unexpected leaf type %d", json_object_get_type(v));
+                return NULL;
+        }
+}
+
+static bool is_leaf(json_object *v) {
+        return !json_object_is_type(v, json_type_object) && !json_object_is_type(v, json_type_array);
+}
+
+static bool change_nth(json_object *v, int *n) {
+        if (json_object_is_type(v, json_type_object)) {
+                json_object_object_foreach(v, name, member) {
+                        if (is_leaf(member)) {
+                                if ((*n)-- == 0) {
+                                        json_object_object_add(v, name, changed(member));
+                                        return true;
+                                }
+                        } else if (change_nth(member, n))
+                                return true;
+                }
+        } else if (json_object_is_type(v, json_type_array)) {
+                for (size_t i = 0; i < json_object_array_length(v); i++) {
+                        json_object *member = json_object_array_get_idx(v, i);
+                        if (is_leaf(member)) {
+                                if ((*n)-- == 0) {
+                                        json_object_array_put_idx(v, i, changed(member));
+                                        return true;
+                                }
+                        } else if (change_nth(member, n))
+                                return true;
+                }
+        }
+        return false;
+}
+
+static void test_any_change_fails(void **state) {
+        _cleanup_(evp_pkey_freep) EVP_PKEY *key = new_key();
+        _cleanup_free_ char *text = signed_text(key);
+        _cleanup_(json_putp) json_object *o = json_tokener_parse(text);
+        int leaves = 0;
+
+        for (;; leaves++) {
+                json_object *copy = NULL;
+                assert_int_equal(json_object_deep_copy(o, &copy, NULL), 0);
+                /* The control: an unchanged copy verifies. */
+                assert_int_equal(erasure_verify(json_object_to_json_string(copy), key, NULL, NULL), 0);
+                int n = leaves;
+                if (!change_nth(copy, &n)) {
+                        json_object_put(copy);
+                        break;
+                }
+                const char *changed_text = json_object_to_json_string(copy);
+                char *error = NULL;
+                if (erasure_verify(changed_text, key, NULL, &error) != -EBADMSG ||
+                    erasure_verify(changed_text, NULL, NULL, NULL) != -EBADMSG)
+                        fail_msg("leaf %d changed, and the record still verifies: %s", leaves, changed_text);
+                free(error);
+                json_object_put(copy);
+        }
+        /* Every field was reached: the sample has more than 50 leaves. */
+        assert_true(leaves > 50);
+
+        /* A member added, or one removed. */
+        json_object *copy = NULL;
+        assert_int_equal(json_object_deep_copy(o, &copy, NULL), 0);
+        json_object_object_add(copy, "note", json_object_new_string("x"));
+        assert_int_equal(erasure_verify(json_object_to_json_string(copy), key, NULL, NULL), -EBADMSG);
+        json_object_object_del(copy, "note");
+        json_object_object_del(copy, "job");
+        assert_int_equal(erasure_verify(json_object_to_json_string(copy), key, NULL, NULL), -EBADMSG);
+        json_object_put(copy);
+
+        /* Every byte of the file's text that is not whitespace: flipped, the
+         * text either no longer parses or no longer verifies. */
+        size_t len = strlen(text), flipped = 0;
+        for (size_t i = 0; i < len; i++) {
+                if (strchr(" \t\r\n", text[i]))
+                        continue;
+                text[i] ^= 1;
+                if (erasure_verify(text, NULL, NULL, NULL) != -EBADMSG)
+                        fail_msg("byte %zu flipped, and the record still verifies", i);
+                text[i] ^= 1;
+                flipped++;
+        }
+        assert_true(flipped > 1000);
+        assert_int_equal(erasure_verify(text, key, NULL, NULL), 0);   /* all flipped back */
+}
+
+static void test_wrong_key(void **state) {
+        _cleanup_(evp_pkey_freep) EVP_PKEY *key = new_key(), *other = new_key();
+        _cleanup_free_ char *text = signed_text(key), *error = NULL, *other_pub = NULL;
+
+        assert_int_equal(erasure_verify(text, other, NULL, &error), -EBADMSG);
+        assert_non_null(strstr(error, "another key"));
+        free(TAKE_PTR(error));
+
+        /* Another key put in the record, the signature left: fails unpinned. */
+        _cleanup_(json_putp) json_object *o = json_tokener_parse(text);
+        assert_int_equal(erasure_key_public_base64(other, &other_pub), 0);
+        json_object_object_add(get_path(o, "signature", NULL), "public_key", json_object_new_string(other_pub));
+        assert_int_equal(erasure_verify(json_object_to_json_string(o), NULL, NULL, &error), -EBADMSG);
+        assert_non_null(strstr(error, "bad signature"));
+        /* ...and pinned to that other key too: the signature is not its. */
+        assert_int_equal(erasure_verify(json_object_to_json_string(o), other, NULL, NULL), -EBADMSG);
+
+        /* Signed by the other key altogether: verifies unpinned (that is all
+         * an embedded key can say), not against the node's key. */
+        assert_int_equal(erasure_sign(o, other), 0);
+        assert_int_equal(erasure_verify(json_object_to_json_string(o), NULL, NULL, NULL), 0);
+        assert_int_equal(erasure_verify(json_object_to_json_string(o), key, NULL, NULL), -EBADMSG);
+}
+
+/* ROOT/REL with `text`, its directories made. */
+static void write_at(const char *root, const char *rel, const char *text) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s%s", root, rel);
+        for (char *p = strchr(path + strlen(root) + 1, '/'); p; p = strchr(p + 1, '/')) {
+                *p = 0;
+                (void) mkdir(path, 0755);
+                *p = '/';
+        }
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        fputs(text, f);
+        assert_int_equal(fclose(f), 0);
+}
+
+static void test_conditions(void **state) {
+        TempDir *t = *state;
+        const char *root = t->path;
+        ErasureNode n;
+
+        /* Nothing there: a kernel without kexec or power management. */
+        assert_int_equal(erasure_crash_kernel_armed(root), 0);
+        assert_int_equal(erasure_hibernation_available(root), 0);
+        erasure_node_read(root, &n);
+        assert_int_equal(n.n_checked, 2);
+        assert_int_equal(n.n_present, 0);
+        assert_string_equal(n.host, "");
+
+        write_at(root, "/sys/kernel/kexec_crash_loaded", "0\n");
+        write_at(root, "/sys/power/state", "freeze mem\n");
+        write_at(root, "/proc/sys/kernel/hostname", "node07\n");
+        write_at(root, "/proc/sys/kernel/random/boot_id", "0c9b3a1e-8f1d-4a51-9f06-1a2b3c4d5e6f\n");
+        assert_int_equal(erasure_crash_kernel_armed(root), 0);
+        assert_int_equal(erasure_hibernation_available(root), 0);
+        erasure_node_read(root, &n);
+        assert_int_equal(n.n_present, 0);
+        assert_string_equal(n.host, "node07");
+        assert_string_equal(n.boot_id, "0c9b3a1e-8f1d-4a51-9f06-1a2b3c4d5e6f");
+
+        write_at(root, "/sys/kernel/kexec_crash_loaded", "1\n");
+        assert_int_equal(erasure_crash_kernel_armed(root), 1);
+        erasure_node_read(root, &n);
+        assert_int_equal(n.n_present, 1);
+        assert_string_equal(n.present[0].name, "crash-kernel-armed");
+        assert_non_null(strstr(n.present[0].detail, "kdump"));
+
+        /* A word, not a substring. */
+        write_at(root, "/sys/power/state", "freeze mem diskless\n");
+        assert_int_equal(erasure_hibernation_available(root), 0);
+        write_at(root, "/sys/power/state", "freeze mem disk\n");
+        assert_int_equal(erasure_hibernation_available(root), 1);
+        write_at(root, "/sys/power/state", "disk mem\n");
+        assert_int_equal(erasure_hibernation_available(root), 1);
+        erasure_node_read(root, &n);
+        assert_int_equal(n.n_present, 2);
+        assert_string_equal(n.present[1].name, "hibernation-available");
+
+        /* Unreadable: counted as present, and said so. */
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/sys/kernel/kexec_crash_loaded", root);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(mkdir(path, 0755), 0);   /* read(2) of a directory: EISDIR */
+        assert_true(erasure_crash_kernel_armed(root) < 0);
+        erasure_node_read(root, &n);
+        assert_int_equal(n.n_present, 2);
+        assert_non_null(strstr(n.present[0].detail, "could not be read"));
+}
+
+static void test_node_key(void **state) {
+        TempDir *t = *state;
+        char dir[PATH_MAX], file[PATH_MAX + 32];
+        snprintf(dir, sizeof(dir), "%s/state", t->path);
+        snprintf(file, sizeof(file), "%s/" ERASURE_KEY_FILE, dir);
+
+        _cleanup_(evp_pkey_freep) EVP_PKEY *made = NULL, *loaded = NULL, *parsed = NULL, *parsed2 = NULL;
+        assert_int_equal(erasure_key_load_or_create(dir, &made), 0);
+        struct stat st;
+        assert_int_equal(stat(dir, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0700);
+        assert_int_equal(lstat(file, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        assert_int_equal(st.st_mode & 07777, 0600);
+        _cleanup_free_ char *names = list_dir(dir);
+        assert_string_equal(names, ERASURE_KEY_FILE);   /* no temporary file left */
+
+        /* Loaded again: the same key, the file untouched. */
+        assert_int_equal(erasure_key_load_or_create(dir, &loaded), 0);
+        assert_int_equal(EVP_PKEY_eq(made, loaded), 1);
+        struct stat again;
+        assert_int_equal(lstat(file, &again), 0);
+        assert_int_equal(again.st_ino, st.st_ino);
+
+        /* The public halves an auditor gets, read back. */
+        _cleanup_free_ char *pem = NULL, *b64 = NULL, *b64_nl = NULL;
+        assert_int_equal(erasure_key_public_pem(made, &pem), 0);
+        assert_true(startswith(pem, "-----BEGIN PUBLIC KEY-----"));
+        assert_null(strstr(pem, "PRIVATE"));
+        assert_int_equal(erasure_key_public_base64(made, &b64), 0);
+        assert_int_equal(strlen(b64), 44);
+        assert_int_equal(erasure_key_parse_public(pem, &parsed), 0);
+        assert_int_equal(EVP_PKEY_eq(made, parsed), 1);
+        assert_int_equal(asprintf(&b64_nl, "%s\n", b64), (int) strlen(b64) + 1);
+        assert_int_equal(erasure_key_parse_public(b64_nl, &parsed2), 0);
+        assert_int_equal(EVP_PKEY_eq(made, parsed2), 1);
+        EVP_PKEY *bad = NULL;
+        assert_int_equal(erasure_key_parse_public("AAAA", &bad), -EBADMSG);
+        assert_int_equal(erasure_key_parse_public("not a key at all", &bad), -EBADMSG);
+
+        /* A key others may read is not this node's alone: refused. */
+        assert_int_equal(chmod(file, 0644), 0);
+        assert_int_equal(erasure_key_load_or_create(dir, &bad), -EPERM);
+        assert_int_equal(chmod(file, 0600), 0);
+        /* Nor one behind a symlink. */
+        char moved[PATH_MAX + 32];
+        snprintf(moved, sizeof(moved), "%s/elsewhere.pem", t->path);
+        assert_int_equal(rename(file, moved), 0);
+        assert_int_equal(symlink(moved, file), 0);
+        assert_int_equal(erasure_key_load_or_create(dir, &bad), -EPERM);
+        assert_int_equal(unlink(file), 0);
+        /* Nor a file that is no key. */
+        write_at(dir, "/" ERASURE_KEY_FILE, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+        assert_int_equal(chmod(file, 0600), 0);
+        assert_int_equal(erasure_key_load_or_create(dir, &bad), -EBADMSG);
+        /* Nor a directory others may write. */
+        assert_int_equal(chmod(dir, 0777), 0);
+        assert_int_equal(erasure_key_load_or_create(dir, &bad), -EPERM);
+        assert_null(bad);
+}
+
+static ErasureRecord at_time(const ErasureNode *node, uint64_t sec, uint64_t generation) {
+        ErasureRecord r = sample(node);
+        r.start_usec = sec * USEC_PER_SEC;
+        r.end_usec = sec * USEC_PER_SEC + 1;
+        r.key_generation = generation;
+        r.next_key_generation = generation + 1;
+        return r;
+}
+
+static void test_write(void **state) {
+        TempDir *t = *state;
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s/records", t->path);
+        _cleanup_(evp_pkey_freep) EVP_PKEY *key = new_key();
+        ErasureNode node = sample_node();
+
+        ErasureRecord r = at_time(&node, T0, 7);
+        _cleanup_free_ char *name = NULL, *name2 = NULL, *name3 = NULL, *listing = NULL;
+        assert_int_equal(erasure_write(dir, &r, key, &name), 0);
+        assert_string_equal(name, "20261203T120102Z-scratch-7.json");
+        /* The same second, volume and generation (a reboot's erase finds
+         * generation 0 again): never replaced. */
+        assert_int_equal(erasure_write(dir, &r, key, &name2), 0);
+        assert_string_equal(name2, "20261203T120102Z-scratch-7.1.json");
+        r = at_time(&node, T0 + 3600, 8);
+        r.volume = "scratch.3";   /* a job volume */
+        assert_int_equal(erasure_write(dir, &r, key, &name3), 0);
+        listing = list_dir(dir);
+        assert_string_equal(listing, "20261203T120102Z-scratch-7.1.json 20261203T120102Z-scratch-7.json "
+                                     "20261203T130102Z-scratch.3-8.json");
+
+        struct stat st;
+        assert_int_equal(stat(dir, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0700);
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        _cleanup_free_ char *text = NULL;
+        assert_int_equal(read_full_file(path, &text), 0);
+        assert_int_equal(erasure_verify(text, key, NULL, NULL), 0);
+
+        /* A name that would be a path is refused. */
+        r.volume = "../etc";
+        assert_int_equal(erasure_write(dir, &r, key, NULL), -EINVAL);
+        r.volume = ".hidden";
+        assert_int_equal(erasure_write(dir, &r, key, NULL), -EINVAL);
+}
+
+static void test_prune(void **state) {
+        TempDir *t = *state;
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s/records", t->path);
+        _cleanup_(evp_pkey_freep) EVP_PKEY *key = new_key();
+        ErasureNode node = sample_node();
+
+        /* One record a day, for 6 days up to T0 (the oldest first). */
+        for (unsigned d = 0; d < 6; d++) {
+                ErasureRecord r = at_time(&node, T0 - (5 - d) * 86400, d);
+                assert_int_equal(erasure_write(dir, &r, key, NULL), 0);
+        }
+        write_at(dir, "/notes.txt", "not a record\n");
+        time_t now = (time_t) T0 + 60;
+
+        assert_int_equal(erasure_prune(dir, 0, 0, now), 0);   /* no limits: nothing */
+        /* Older than 3 days: the first 3 (ended 5, 4, 3 days and a minute ago). */
+        assert_int_equal(erasure_prune(dir, 3, 0, now), 3);
+        _cleanup_free_ char *after_days = list_dir(dir);
+        assert_string_equal(after_days, "20261201T120102Z-scratch-3.json 20261202T120102Z-scratch-4.json "
+                                        "20261203T120102Z-scratch-5.json notes.txt");
+        /* The newest 2 kept. */
+        assert_int_equal(erasure_prune(dir, 0, 2, now), 1);
+        _cleanup_free_ char *after_count = list_dir(dir);
+        assert_string_equal(after_count, "20261202T120102Z-scratch-4.json 20261203T120102Z-scratch-5.json notes.txt");
+        assert_int_equal(erasure_prune(dir, 3, 2, now), 0);   /* idempotent */
+        /* No directory yet: nothing to do. */
+        char none[PATH_MAX + 8];
+        snprintf(none, sizeof(none), "%s/none", t->path);
+        assert_int_equal(erasure_prune(none, 1, 1, now), 0);
+}
+
+/* Every member a record can have, by path ("[]" for any array element):
+ * none of them can hold key material (the signature's public key and value
+ * are public by design). A new member fails this test until it is added here,
+ * after asking whether it could ever carry a key. */
+static const char *const allowed_paths[] = {
+        "boot_id", "discard", "discard.detail", "discard.done", "duration_usec", "end", "format", "host", "job",
+        "key_generation", "media", "media[]", "media[].model", "media[].path", "media[].serial",
+        "media[].size_bytes", "media[].wwn", "method", "method.category", "method.cipher", "method.key_bits",
+        "method.key_destruction", "method.key_lifecycle", "method.sector_size", "method.technique", "mode",
+        "next_key_generation", "result", "scope", "scope.kind", "scope.size_bytes", "scope.volume", "signature",
+        "signature.algorithm", "signature.public_key", "signature.value", "standard", "start", "tool",
+        "tool.name", "tool.version", "trigger", "user", "verification", "verification[]",
+        "verification[].check", "verification[].detail", "verification[].passed", "volume",
+        "weakening_conditions", "weakening_conditions.checked", "weakening_conditions.checked[]",
+        "weakening_conditions.present", "weakening_conditions.present[]",
+        "weakening_conditions.present[].condition", "weakening_conditions.present[].detail",
+};
+
+static void collect_paths(json_object *v, const char *prefix, char ***paths) {
+        char path[512];
+        if (json_object_is_type(v, json_type_object)) {
+                json_object_object_foreach(v, name, member) {
+                        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", name);
+                        if (!strv_contains(*paths, path))
+                                assert_int_equal(strv_extend(paths, path), 0);
+                        collect_paths(member, path, paths);
+                }
+        } else if (json_object_is_type(v, json_type_array)) {
+                snprintf(path, sizeof(path), "%s[]", prefix);
+                for (size_t i = 0; i < json_object_array_length(v); i++) {
+                        if (!strv_contains(*paths, path))
+                                assert_int_equal(strv_extend(paths, path), 0);
+                        collect_paths(json_object_array_get_idx(v, i), path, paths);
+                }
+        }
+}
+
+static void hex(const unsigned char *b, size_t n, char *out) {
+        for (size_t i = 0; i < n; i++)
+                sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+static void test_no_key_material(void **state) {
+        _cleanup_(evp_pkey_freep) EVP_PKEY *key = new_key();
+        _cleanup_free_ char *text = signed_text(key);
+        _cleanup_(json_putp) json_object *o = json_tokener_parse(text);
+        _cleanup_strv_free_ char **paths = NULL;
+
+        collect_paths(o, "", &paths);
+        for (char **p = paths; *p; p++)
+                if (!strv_contains((char **) allowed_paths, *p) && !streq(*p, ""))
+                        fail_msg("a member not known to hold no key: %s", *p);
+        /* The control: the sample reaches every allowed path. */
+        assert_int_equal(strv_length(paths), ELEMENTSOF(allowed_paths));
+
+        /* A volume key (fake, 64 bytes as for aes-xts-plain64 512 bits), in
+         * the forms a leak would take: none is in the record. */
+        unsigned char volume_key[64];
+        for (size_t i = 0; i < sizeof(volume_key); i++)
+                volume_key[i] = (unsigned char) (0xa5 ^ (i * 37));
+        char key_hex[2 * sizeof(volume_key) + 1], key_b64[128];
+        hex(volume_key, sizeof(volume_key), key_hex);
+        EVP_EncodeBlock((unsigned char *) key_b64, volume_key, sizeof(volume_key));
+        assert_null(strstr(text, key_hex));
+        assert_null(strstr(text, key_b64));
+        assert_null(memmem(text, strlen(text), volume_key, 16));
+
+        /* The positive control: the scan finds a key where one is put. */
+        ErasureNode node = sample_node();
+        ErasureRecord r = sample(&node);
+        r.job = key_hex;
+        _cleanup_(json_putp) json_object *leaky = NULL;
+        assert_int_equal(erasure_build(&r, &leaky), 0);
+        assert_non_null(strstr(json_object_to_json_string(leaky), key_hex));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_build),
+                cmocka_unit_test(test_build_edges),
+                cmocka_unit_test(test_canonical_known_answer),
+                cmocka_unit_test(test_canonical_stable),
+                cmocka_unit_test(test_sign_verify),
+                cmocka_unit_test(test_any_change_fails),
+                cmocka_unit_test(test_wrong_key),
+                cmocka_unit_test_setup_teardown(test_conditions, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_node_key, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_write, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_prune, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test(test_no_key_material),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
