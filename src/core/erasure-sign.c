@@ -179,6 +179,10 @@ static int parse_object(const char *text, json_object **ret) {
         json_tokener *tok = json_tokener_new();
         if (!tok)
                 return -ENOMEM;
+        /* Strict: JSON as RFC 8259 has it (no comments, no single quotes),
+         * as any other verifier reads it. A member named twice: the last
+         * one counts, as in Python's json. */
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
         size_t n = strlen(text);
         json_object *o = json_tokener_parse_ex(tok, text, (int) n);
         bool whole = json_tokener_get_error(tok) == json_tokener_success &&

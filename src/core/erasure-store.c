@@ -48,9 +48,8 @@ static int link_free_name(int dfd, const char *tmp, const char *stem, char **ret
                                 continue;
                         return -errno;
                 }
-                if (ret_name && !(*ret_name = strdup(name)))
-                        return -ENOMEM;
-                return 0;
+                *ret_name = strdup(name);
+                return *ret_name ? 0 : -ENOMEM;
         }
         return -EEXIST;
 }
@@ -85,13 +84,18 @@ int erasure_write(const char *dir, const ErasureRecord *r, EVP_PKEY *key, char *
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0)
                 return -errno;
+        _cleanup_free_ char *name = NULL;
         e = write_temp(dfd, tmp, text);
         if (e >= 0)
-                e = link_free_name(dfd, tmp, stem, ret_name);
+                e = link_free_name(dfd, tmp, stem, &name);
         (void) unlinkat(dfd, tmp, 0);
         if (e < 0)
                 return e;
-        return fsync(dfd) < 0 ? -errno : 0;
+        if (fsync(dfd) < 0)
+                return -errno;
+        if (ret_name)
+                *ret_name = TAKE_PTR(name);
+        return 0;
 }
 
 /* When the record's erase ended, from its name; -1 if not a record's name. */

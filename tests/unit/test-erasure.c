@@ -259,6 +259,12 @@ static void test_sign_verify(void **state) {
         assert_int_equal(erasure_verify("[1]", NULL, NULL, &error), -EBADMSG);
         free(TAKE_PTR(error));
         assert_int_equal(erasure_verify("{} {}", NULL, NULL, &error), -EBADMSG);
+        free(TAKE_PTR(error));
+        /* Lax JSON that json-c would otherwise take: a comment. */
+        _cleanup_free_ char *commented = NULL;
+        assert_true(asprintf(&commented, "/* note */ %s", text) > 0);
+        assert_int_equal(erasure_verify(commented, NULL, NULL, &error), -EBADMSG);
+        assert_non_null(strstr(error, "not a JSON object"));
 }
 
 /* Replaces the n-th leaf (depth first) with a changed value: one byte of a
