@@ -15,6 +15,7 @@
 #include "scratchd/reserve.h"
 #include "scratchd/util.h"
 #include "scratchd/varlink.h"
+#include "verify.h"
 
 enum {
         EXIT_OK = 0,
@@ -63,6 +64,9 @@ static void help(void) {
                "  reload                               read scratchd.conf again (systemctl reload does\n"
                "                                       this); a bad file is refused, the running config\n"
                "                                       stays, and the error says why\n"
+               "  verify FILE... [--pubkey FILE]       check erase records' signatures, offline (with the\n"
+               "                                       node's public key; without it, only that each is\n"
+               "                                       intact under the key it carries)\n"
                "\n"
                "Options:\n"
                "      --socket PATH    scratchd's socket (default " DEFAULT_SOCKET_PATH ")\n"
@@ -779,7 +783,7 @@ static int cmd_watch(void) {
 
 int main(int argc, char *argv[]) {
         enum { ARG_SOCKET = 0x100, ARG_TIMEOUT, ARG_JOB, ARG_USER, ARG_UID, ARG_VOLUME, ARG_SIZE, ARG_JSON, ARG_VERSION,
-               ARG_CHECK, ARG_FORCE, ARG_OUTPUT_DIR, ARG_NO_WAIT };
+               ARG_CHECK, ARG_FORCE, ARG_OUTPUT_DIR, ARG_NO_WAIT, ARG_PUBKEY };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, ARG_SOCKET },
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
@@ -793,11 +797,13 @@ int main(int argc, char *argv[]) {
                 { "force", no_argument, NULL, ARG_FORCE },
                 { "output-dir", required_argument, NULL, ARG_OUTPUT_DIR },
                 { "no-wait", no_argument, NULL, ARG_NO_WAIT },
+                { "pubkey", required_argument, NULL, ARG_PUBKEY },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
         };
-        const char *job = NULL, *user = NULL, *uid = NULL, *volume = NULL, *size = NULL, *output_dir = NULL;
+        const char *job = NULL, *user = NULL, *uid = NULL, *volume = NULL, *size = NULL, *output_dir = NULL,
+                   *pubkey = NULL;
         int c;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
@@ -841,6 +847,9 @@ int main(int argc, char *argv[]) {
                 case ARG_OUTPUT_DIR:
                         output_dir = optarg;
                         break;
+                case ARG_PUBKEY:
+                        pubkey = optarg;
+                        break;
                 case ARG_NO_WAIT:
                         arg_no_wait = true;
                         break;
@@ -858,9 +867,14 @@ int main(int argc, char *argv[]) {
                 return die(EXIT_USAGE, "no command given; use status, prepare, release, job-dir, wipe, metrics, watch or "
                            "reload "
                            "(see 'scratchctl --help')");
+        const char *verb = argv[optind];
+        /* The one command that takes operands: the record files. */
+        if (streq(verb, "verify"))
+                return cmd_verify(argv + optind + 1, (size_t) (argc - optind - 1), pubkey);
+        if (pubkey)
+                return die(EXIT_USAGE, "--pubkey is for verify only");
         if (optind + 1 < argc)
                 return die(EXIT_USAGE, "unexpected argument '%s'; see 'scratchctl --help'", argv[optind + 1]);
-        const char *verb = argv[optind];
 
         if (arg_check && !streq(verb, "status"))
                 return die(EXIT_USAGE, "--check is for status only");
