@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "scratchd/config.h"
+#include "scratchd/erasure.h"
 #include "scratchd/wipe.h"
 
 /* The engine: brings a configured volume to CLEAN (its disk resolved, checked
@@ -15,6 +16,7 @@ typedef struct Engine {
         const char *state_dir;
         const char *root;    /* NULL, or where the real root is mounted (initramfs): mounts go below it */
         WipeOps ops;
+        ErasureSink records;   /* where each erase's record goes */
 } Engine;
 
 void engine_init(Engine *e, const Config *config, const char *state_dir, const char *root);

@@ -178,6 +178,17 @@ int erasure_key_parse_public(const char *text, EVP_PKEY **ret);
  * linked into place. The name (not the path) in *ret_name if not NULL. */
 int erasure_write(const char *dir, const ErasureRecord *r, EVP_PKEY *key, char **ret_name);
 
+/* Where erases' records go: the engine's (engine.h), set by whoever runs it.
+ * dir NULL: no records (tests of other parts). key NULL: written unsigned, for
+ * the daemon to sign at its start (the initramfs, which has no key: the real
+ * root is not writable there); see erasure_sign_pending(). */
+typedef struct ErasureSink {
+        const char *dir;
+        EVP_PKEY *key;
+        unsigned keep_days, keep_count;   /* retention (erasure_prune()); 0: no limit */
+        const char *node_root;            /* for erasure_node_read(); NULL: "/" */
+} ErasureSink;
+
 /* Retention: removes records (files named as erasure_write() names them)
  * that ended more than max_days days before `now` (0: no limit by age), then
  * all but the newest max_count (0: no limit by count). The number removed,

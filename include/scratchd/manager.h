@@ -47,6 +47,14 @@ struct Manager {
         const char *cgroup_root;             /* CGROUP_ROOT; tests give their own */
         char job_check_blind[320];           /* why the last check could not see the jobs; "" when it could */
 
+        /* Erase records (erasure.h, erasures.c): where they go (NULL: none
+         * written, as in most unit tests), the node key that signs them, and
+         * how writing them went. The engine's sink points here. */
+        char *records_dir;
+        EVP_PKEY *node_key;
+        uint64_t records_written, records_failed;
+        char record_error[320];              /* why the last record could not be written; "" since one was */
+
         Transport *transport;
         int listen_fd;
         char *socket_path;         /* ours to unlink; NULL when systemd passed the socket */
@@ -76,6 +84,13 @@ void manager_handle_call(void *userdata, Call *call, const VarlinkCall *message)
 
 /* After any change of a volume: subscribers, systemd's STATUS=, the metrics textfile. */
 void manager_volume_changed(Manager *m, Volume *v);
+
+/* Erase records from here on: the node key in `state_dir` (made at the
+ * first start), the records in state_dir/records, and the records the
+ * initramfs left unsigned (in `pending_dir`) signed and moved there. A key
+ * that cannot be had is not fatal: erases go on, unrecorded, and status,
+ * metrics and the journal say why. */
+int manager_records_open(Manager *m, const char *state_dir, const char *pending_dir);
 
 Volume *manager_find_volume(Manager *m, const char *name);
 
