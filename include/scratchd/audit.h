@@ -24,6 +24,10 @@ typedef struct AuditEvent {
         const char *result;       /* "ok" or an error name */
         const char *detail;       /* or NULL */
         const char *killed;       /* processes killed (BusyPolicy=kill), each "pid (comm, uid N, why)"; or NULL */
+        /* An erase's: its record's file name (erasure.h), and the generation
+         * of the key it destroyed, as the record has them; NULL / 0 otherwise. */
+        const char *record;
+        uint64_t erased_generation;
 } AuditEvent;
 
 typedef struct Audit Audit;

@@ -102,6 +102,8 @@ typedef struct DaemonConfig {
         JobCheck job_check;                 /* JobCheck=, default none */
         unsigned stale_after_sec;           /* StaleAfterSec=, default 600: gone this long, the volume is stale */
         bool release_stale;                 /* ReleaseStale=, default no: a stale volume is released */
+        unsigned records_keep_days;         /* RecordsKeepDays=, default 400: erase records older go; 0: no limit */
+        unsigned records_keep_count;        /* RecordsKeepCount=, default 100000: only the newest stay; 0: no limit */
 } DaemonConfig;
 
 #define DEFAULT_AUDIT_LOG "/var/log/scratchd/audit.log"

@@ -68,3 +68,15 @@ uint64_t disk_seq(int fd);
  * "serial:<serial>[/n<NVMe namespace id>]", blank-separated, whichever it
  * has; NULL (and 0) when it reports neither. */
 int disk_identity(const char *sysname, char **ret);
+
+/* What an erase record says of a disk (erasure.h): its model, serial and
+ * WWN as sysfs has them (udev's ID_MODEL, ID_SERIAL_SHORT and ID_WWN where
+ * sysfs says nothing), "" where neither knows; its size in bytes. `path`: the
+ * disk's node ("/dev/nvme1n1") or a link to it. */
+typedef struct DiskMedia {
+        char model[128];
+        char serial[128];
+        char wwn[128];
+        uint64_t size;
+} DiskMedia;
+int disk_media(const char *path, DiskMedia *ret);

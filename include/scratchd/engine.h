@@ -37,9 +37,13 @@ int engine_lock_volume(const Engine *e, const char *name);
 /* The work behind setup and wipe for one volume, without taking its lock:
  * the caller holds it. Keeps a volume whose record is proven (CLEAN, or
  * IN_USE by a job) unless `force_wipe`; wipes anything else. The volume's
- * record as it ends up goes to *ret_rec, also on failure. Safe to call from a
- * worker thread. */
-int engine_run_volume(Engine *e, const ScratchConfig *vc, bool force_wipe, Record *ret_rec);
+ * record as it ends up goes to *ret_rec, also on failure. Each erase writes
+ * its record to e->records: `trigger` is what it says asked for the erase
+ * ("release", "wipe", "startup"; NULL: "wipe" when forced, else "startup"),
+ * and how the writing went goes to *ret_record (NULL: not wanted; its name
+ * "" when nothing was erased). Safe to call from a worker thread. */
+int engine_run_volume(Engine *e, const ScratchConfig *vc, bool force_wipe, const char *trigger, Record *ret_rec,
+                      ErasureOutcome *ret_record);
 
 /* Prints every volume's state, a block each, for people. */
 int engine_status(Engine *e, FILE *out);

@@ -35,10 +35,17 @@
  * and a failed write (disk full) does not undo the erase: the caller shows
  * it in status, metrics and the journal. */
 
+static inline void evp_pkey_freep(EVP_PKEY **p) {
+        EVP_PKEY_free(*p);
+}
+
 #define ERASURE_FORMAT "scratchd-erasure-record/1"
 #define ERASURE_RECORDS_DIR "/var/lib/scratchd/records"
 #define ERASURE_STATE_DIR "/var/lib/scratchd"
 #define ERASURE_KEY_FILE "node-key.pem"
+/* Where the initramfs (no node key there: the real root is read-only) leaves
+ * its records, unsigned; /run goes on into the booted system. */
+#define ERASURE_PENDING_DIR "/run/scratchd/records-pending"
 
 /* One disk under the volume, as the daemon saw it (sysfs, udev). NULL
  * strings: not known (written as null). */
@@ -187,7 +194,32 @@ typedef struct ErasureSink {
         EVP_PKEY *key;
         unsigned keep_days, keep_count;   /* retention (erasure_prune()); 0: no limit */
         const char *node_root;            /* for erasure_node_read(); NULL: "/" */
+        int unavailable;                  /* the node key could not be had (negative errno): no record is
+                                           * written, and each erase says so */
 } ErasureSink;
+
+/* How writing one erase's record went. */
+typedef struct ErasureOutcome {
+        char name[128];   /* the record's file name in the sink's dir; "" when none was written */
+        int error;        /* 0, or why it could not be written (negative errno) */
+        uint64_t key_generation;   /* of the key destroyed */
+} ErasureOutcome;
+
+/* The engine's call at the end of each erase: fills in what the record says
+ * of the node (erasure_node_read()) and of each disk in `disks` (space-
+ * separated, as a volume's state record names them; disk_media()), writes it
+ * signed (unsigned without a key), then applies the retention. A record that
+ * cannot be written is logged, with what to do, and in *ret: the erase
+ * stands. A sink without a dir writes nothing (ret->name ""). */
+void erasure_sink_write(const ErasureSink *s, ErasureRecord *r, const char *disks, ErasureOutcome *ret);
+
+/* The records the initramfs wrote unsigned in `pending_dir`, signed with
+ * `key` and moved to `dir` under the same names. How many, or a negative
+ * errno (those not moved stay, for the next start). */
+int erasure_sign_pending(const char *pending_dir, const char *dir, EVP_PKEY *key);
+
+/* The current time, CLOCK_REALTIME, for records' start and end. */
+uint64_t erasure_now_usec(void);
 
 /* Retention: removes records (files named as erasure_write() names them)
  * that ended more than max_days days before `now` (0: no limit by age), then

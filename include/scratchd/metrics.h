@@ -21,6 +21,7 @@ typedef struct VolumeCounters {
         uint64_t prepares, prepare_failures;
         uint64_t releases, release_failures;
         uint64_t wipes, wipe_failures;
+        uint64_t erase_records, erase_record_failures;   /* erasure.h */
         /* Every wipe and release, failed or not, from start to answer. */
         DurationHistogram wipe_seconds, release_seconds;
 } VolumeCounters;

@@ -68,6 +68,11 @@ struct Volume {
         bool settled;             /* its first adoption has ended (well or not) */
         bool release_when_done;   /* an overdue Prepare was answered failed: a late success is released */
         char overdue_reason[320];
+        /* Erase records (erasures.c): the last one written, and why the
+         * last one could not be (cleared by the next written). A pool's
+         * hold its job volumes' too. */
+        char last_record[128];
+        char record_error[320];
 
         /* JobCheck= (stale.c): when the job holding it was first seen gone
          * after it was seen running (CLOCK_MONOTONIC and Unix time; 0:
@@ -187,5 +192,10 @@ void pool_work_done(Volume *pool, WorkKind w);
 void pool_drop_jobs(Volume *pool);
 
 /* Audits one event of this volume. */
+/* After a work's end (erasures.c): its erase records counted in `owner`
+ * (the volume, or a job volume's pool), a record not written shown there
+ * (status, metrics; the journal has it already). */
+void volume_erasure_done(Volume *owner, const Volume *v, const WorkResult *r);
+
 void volume_audit(const Volume *v, const char *event, const Caller *c, const char *job, LifecycleState from,
                   LifecycleState to, uint64_t usec, const char *result, const char *detail);

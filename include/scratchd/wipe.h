@@ -64,6 +64,10 @@ typedef struct WipeOps {
         int (*mkfs)(void *userdata, FileSystem fs, const char *mapping, uint64_t size, char **ret_output);
         int (*mount)(void *userdata, const char *mapping, const char *mount_point, FileSystem fs);
         int (*save_state)(void *userdata, const char *name, const Record *rec);
+        /* Whether the mapping is in the kernel's dm table: 1, 0, or a
+         * negative errno; for the erase record's check that the old one is
+         * gone. NULL: not checked. */
+        int (*mapping_exists)(void *userdata, const char *mapping);
         void *userdata;
 } WipeOps;
 
@@ -74,6 +78,17 @@ struct WipeDisk {
         uint64_t diskseq;          /* as it was checked (disk_seq()); 0: the kernel has none */
         const char *identity;      /* for its label; NULL: the disk reports none */
 };
+
+/* What a wipe did, for its erase record (erasure.h). */
+typedef struct WipeReport {
+        /* Looked up right after the old mapping was removed (before the new
+         * one is made under the same name): 1 gone from the kernel's table,
+         * 0 still there, negative: not checked (the wipe stopped before, or
+         * the table could not be read). */
+        int mapping_gone;
+        bool discard_done;
+        char discard_detail[200];   /* how, or why skipped */
+} WipeReport;
 
 struct WipeRequest {
         const char *name;          /* volume name, for logs and state */
@@ -93,6 +108,7 @@ struct WipeRequest {
                                     * (root's processes are never killed) */
         Tristate discard;       /* as configured, for the log */
         uint64_t discard_max_bytes;  /* as the device says, for the log */
+        WipeReport *report;        /* filled in as the wipe goes; or NULL */
 };
 
 /* The request's disks, space-separated, as the record names them. */

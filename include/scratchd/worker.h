@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include "scratchd/config.h"
+#include "scratchd/erasure.h"
 #include "scratchd/record.h"
 
 /* The daemon's long work on one volume, run in a worker thread so that the
@@ -61,6 +62,12 @@ typedef struct WorkResult {
         /* Processes the work killed (BusyPolicy=kill), as holders_format()
          * names them, for the audit event of its end. */
         char killed[1024];
+        /* Each erase's record (erasure.h): the pool's or volume's, or the job
+         * volume's; name "" when nothing was erased. Job volumes erased at a
+         * pool's adoption have their own, named in the journal. */
+        ErasureOutcome erasure;
+        unsigned erasures_recorded;  /* records written, this one included */
+        unsigned erasure_failures;   /* records that could not be written, this one included */
 } WorkResult;
 
 /* The worker's body, called in the worker thread: a function pointer, so

@@ -114,6 +114,10 @@ char *audit_format(const AuditEvent *e) {
         add_string(o, "result", e->result);
         add_string(o, "detail", e->detail);
         add_string(o, "killed", e->killed);
+        if (e->record) {
+                add_string(o, "record", e->record);
+                json_object_object_add(o, "erased_key_generation", json_object_new_uint64(e->erased_generation));
+        }
 
         const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         char *out = s ? strdup(s) : NULL;
@@ -137,7 +141,8 @@ void audit_log(Audit *a, const AuditEvent *e) {
                         "CALLER_UID=%s", uid, "CALLER_PID=%s", pid, "FROM_STATE=%s", e->from ?: "",
                         "TO_STATE=%s", e->to ?: "", "KEY_GENERATION=%" PRIu64, e->generation,
                         "DURATION_USEC=%" PRIu64, e->duration_usec, "RESULT=%s", e->result ?: "ok",
-                        "DETAIL=%s", e->detail ?: "", "KILLED=%s", e->killed ?: "", NULL);
+                        "DETAIL=%s", e->detail ?: "", "KILLED=%s", e->killed ?: "", "ERASE_RECORD=%s",
+                        e->record ?: "", NULL);
 
         if (!a || a->fd < 0)
                 return;

@@ -431,6 +431,12 @@ static int parse_stale_after(Parser *p, const char *key, const char *value, void
         return 1;
 }
 
+static int parse_keep(Parser *p, const char *key, const char *value, void *field) {
+        if (parse_uint(value, 0, 100000000, 10, field) < 0)
+                return fail(p, key, "'%s' is not a whole number from 0 (no limit) to 100000000", value);
+        return 1;
+}
+
 static int parse_job_check(Parser *p, const char *key, const char *value, void *field) {
         JobCheck j = job_check_from_string(value);
         if (j < 0)
@@ -563,6 +569,8 @@ static const struct ConfigKey {
         CONFIG_KEY(SECTION_DAEMON, "JobCheck", parse_job_check, daemon.job_check, VALUE_PLAIN, false),
         CONFIG_KEY(SECTION_DAEMON, "StaleAfterSec", parse_stale_after, daemon.stale_after_sec, VALUE_PLAIN, false),
         CONFIG_KEY(SECTION_DAEMON, "ReleaseStale", parse_bool, daemon.release_stale, VALUE_PLAIN, false),
+        CONFIG_KEY(SECTION_DAEMON, "RecordsKeepDays", parse_keep, daemon.records_keep_days, VALUE_PLAIN, false),
+        CONFIG_KEY(SECTION_DAEMON, "RecordsKeepCount", parse_keep, daemon.records_keep_count, VALUE_PLAIN, false),
 #undef SCRATCH_KEY
 #undef CONFIG_KEY
 };
@@ -701,6 +709,8 @@ static Config *config_new(void) {
                 .max_connections = 256,
                 .max_connections_per_user = 32,
                 .stale_after_sec = 600,
+                .records_keep_days = 400,
+                .records_keep_count = 100000,
                 .audit_log = strdup(DEFAULT_AUDIT_LOG),
         };
         if (!c->daemon.audit_log) {

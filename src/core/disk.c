@@ -449,6 +449,71 @@ int disk_identity(const char *sysname, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
+/* `value` trimmed into buf; false for none (empty, or "(null)" as ubd prints). */
+static bool media_value(const char *value, char *buf, size_t size) {
+        if (!value)
+                return false;
+        while (isspace((unsigned char) *value))
+                value++;
+        size_t n = strlen(value);
+        while (n > 0 && isspace((unsigned char) value[n - 1]))
+                n--;
+        if (n == 0 || (n == 6 && strncmp(value, "(null)", n) == 0))
+                return false;
+        snprintf(buf, size, "%.*s", (int) n, value);
+        return true;
+}
+
+/* The first of `attrs` that sysfs has for the disk; else udev's property;
+ * "" when neither has it. */
+static void media_field(const char *sysname, struct udev_device *d, const char *const *attrs, const char *property,
+                        char *buf, size_t size) {
+        buf[0] = 0;
+        for (const char *const *a = attrs; *a; a++) {
+                _cleanup_free_ char *v = NULL;
+                char p[PATH_MAX];
+                snprintf(p, sizeof(p), "/sys/class/block/%s/%s", sysname, *a);
+                if (read_one_line(p, &v) >= 0 && media_value(v, buf, size))
+                        return;
+        }
+        if (d)
+                (void) media_value(udev_device_get_property_value(d, property), buf, size);
+}
+
+int disk_media(const char *path, DiskMedia *ret) {
+        static const char *const model_attrs[] = { "device/model", NULL };
+        static const char *const serial_attrs[] = { "device/serial", "serial", NULL };
+        static const char *const wwn_attrs[] = { "wwid", "device/wwid", NULL };
+        struct stat st;
+
+        *ret = (DiskMedia) {};
+        if (stat(path, &st) < 0)
+                return -errno;
+        if (!S_ISBLK(st.st_mode))
+                return -ENOTBLK;
+        char link[PATH_MAX], target[PATH_MAX];
+        snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major(st.st_rdev), minor(st.st_rdev));
+        ssize_t n = readlink(link, target, sizeof(target) - 1);
+        if (n < 0)
+                return -errno;
+        target[n] = 0;
+        const char *sysname = strrchr(target, '/') ? strrchr(target, '/') + 1 : target;
+
+        _cleanup_(udev_unrefp) struct udev *udev = udev_new();
+        _cleanup_(udev_device_unrefp) struct udev_device *d =
+                udev ? udev_device_new_from_devnum(udev, 'b', st.st_rdev) : NULL;
+        media_field(sysname, d, model_attrs, "ID_MODEL", ret->model, sizeof(ret->model));
+        media_field(sysname, d, serial_attrs, "ID_SERIAL_SHORT", ret->serial, sizeof(ret->serial));
+        media_field(sysname, d, wwn_attrs, "ID_WWN", ret->wwn, sizeof(ret->wwn));
+
+        _cleanup_free_ char *sectors = NULL;
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "/sys/dev/block/%u:%u/size", major(st.st_rdev), minor(st.st_rdev));
+        if (read_one_line(p, &sectors) >= 0)
+                ret->size = strtoull(sectors, NULL, 10) * 512;
+        return 0;
+}
+
 static bool all_zero(const uint8_t *p, size_t n) {
         return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }

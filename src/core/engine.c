@@ -301,7 +301,7 @@ static bool record_live(const Target *t, const Record *rec) {
         return true;
 }
 
-static int wipe_target(Engine *e, Target *t, Record *rec) {
+static int wipe_target(Engine *e, Target *t, Record *rec, WipeReport *report) {
         WipeDisk disks[STRIPE_DISKS_MAX];
         for (size_t i = 0; i < t->n_disks; i++)
                 disks[i] = (WipeDisk) {
@@ -328,6 +328,7 @@ static int wipe_target(Engine *e, Target *t, Record *rec) {
                 .kill_uid = t->vc->busy_policy == BUSY_POLICY_KILL && rec->state == STATE_DIRTY ? rec->uid : 0,
                 .discard = t->vc->discard,
                 .discard_max_bytes = t->data.discard_max_bytes,
+                .report = report,
         };
         WipeStep failed;
         return wipe_volume(&e->ops, &req, rec, &failed);
@@ -467,11 +468,73 @@ static int fence_unchecked(Engine *e, const ScratchConfig *vc, Record *rec, int 
         return error;
 }
 
-int engine_run_volume(Engine *e, const ScratchConfig *vc, bool force_wipe, Record *ret_rec) {
+/* The erase's record (erasure.h): what was destroyed (the state before),
+ * what came of it, and the checks after. */
+static void record_erase(Engine *e, const Target *t, const char *trigger, const Record *before,
+                         const Record *after, int r, uint64_t start, const WipeReport *report,
+                         ErasureOutcome *ret) {
+        const ScratchConfig *vc = t->vc;
+        bool shared = vc->mode == SCRATCH_MODE_SHARED;
+        char gone[300], generation[160];
+        ErasureCheck checks[2];
+        size_t n = 0;
+
+        if (report->mapping_gone == 1)
+                snprintf(gone, sizeof(gone), shared ? "the pool's job volumes, each with its key, were removed; "
+                         "/dev/mapper/%s was not in the kernel's device-mapper table after" :
+                         "/dev/mapper/%s, and the key in it, was not in the kernel's device-mapper table after "
+                         "its removal", t->mapping);
+        else if (report->mapping_gone == 0)
+                snprintf(gone, sizeof(gone), "/dev/mapper/%s was still in the kernel's table after its removal",
+                         t->mapping);
+        else if (report->mapping_gone == -ENODATA)
+                snprintf(gone, sizeof(gone), "not checked: the erase stopped before the mapping was removed");
+        else
+                snprintf(gone, sizeof(gone), "cannot read the kernel's device-mapper table: %s",
+                         strerror(-report->mapping_gone));
+        checks[n++] = (ErasureCheck) { "mapping-removed", report->mapping_gone == 1, gone };
+        bool changed = r >= 0 && after->generation != before->generation;
+        if (r >= 0)
+                snprintf(generation, sizeof(generation), "key generation %" PRIu64 " destroyed, %" PRIu64 " made",
+                         before->generation, after->generation);
+        else
+                snprintf(generation, sizeof(generation), "no new key: the erase failed");
+        checks[n++] = (ErasureCheck) { "key-generation-changed", changed, generation };
+
+        const Record *keyed = before->cipher[0] ? before : NULL;
+        const char *job = before->job[0] ? before->job : NULL;
+        ErasureRecord rec = {
+                .volume = vc->name,
+                .mode = shared ? "shared" : "exclusive",
+                .trigger = trigger,
+                .cipher = keyed ? keyed->cipher : t->tuning.cipher_spec,
+                .key_bits = keyed ? keyed->key_bits : t->tuning.key_size * 8,
+                .sector_size = keyed ? keyed->sector_size : t->tuning.sector_size,
+                .discard_done = report->discard_done,
+                .discard_detail = report->discard_detail[0] ? report->discard_detail : NULL,
+                .scope = ERASURE_SCOPE_VOLUME,
+                .scope_size_bytes = before->data_size ?: t->geometry.size,
+                .job = job,
+                .user = job && before->user[0] ? before->user : NULL,
+                .key_generation = before->generation,
+                .next_key_generation = r >= 0 ? after->generation : 0,
+                .start_usec = start,
+                .end_usec = erasure_now_usec(),
+                .result = r >= 0 ? "ok" : after->reason[0] ? after->reason : strerror(-r),
+                .verification = checks,
+                .n_verification = n,
+        };
+        erasure_sink_write(&e->records, &rec, t->disk_list, ret);
+}
+
+int engine_run_volume(Engine *e, const ScratchConfig *vc, bool force_wipe, const char *trigger, Record *ret_rec,
+                      ErasureOutcome *ret_record) {
         _cleanup_(target_done) Target t = {};
         Record rec = {};
         int r;
 
+        if (ret_record)
+                *ret_record = (ErasureOutcome) {};
         int load = record_load(e->state_dir, vc->name, &rec);
         bool have_record = load >= 0;
         if (!have_record)
@@ -519,7 +582,15 @@ int engine_run_volume(Engine *e, const ScratchConfig *vc, bool force_wipe, Recor
                 log_info("%s: found an active mapping on %s that cannot be proven clean (state %s); wiping",
                          vc->name, t.disk_list, have_record ? lifecycle_state_to_string(rec.state) : "unknown");
 
-        r = wipe_target(e, &t, &rec);
+        Record before = rec;
+        uint64_t start = erasure_now_usec();
+        WipeReport report = { .mapping_gone = -ENODATA };
+        r = wipe_target(e, &t, &rec, &report);
+        /* What the record needs ends here; a record not written is the
+         * caller's to show, and does not undo the erase. */
+        ErasureOutcome ignored;
+        record_erase(e, &t, trigger ?: (force_wipe ? "wipe" : "startup"), &before, &rec, r, start, &report,
+                     ret_record ?: &ignored);
         *ret_rec = rec;
         return r;
 }
@@ -530,7 +601,7 @@ static int for_each_volume(Engine *e, bool force_wipe) {
                 const ScratchConfig *vc = &e->config->scratch[i];
                 _cleanup_close_ int lock = engine_lock_volume(e, vc->name);
                 Record rec;
-                int r = lock < 0 ? lock : engine_run_volume(e, vc, force_wipe, &rec);
+                int r = lock < 0 ? lock : engine_run_volume(e, vc, force_wipe, NULL, &rec, NULL);
                 if (r < 0 && ret == 0)
                         ret = r;
         }

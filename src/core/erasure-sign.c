@@ -15,9 +15,6 @@
 #define ED25519_SIG_SIZE 64
 #define KEY_FILE_MAX 16384
 
-static inline void evp_pkey_freep(EVP_PKEY **p) {
-        EVP_PKEY_free(*p);
-}
 static inline void evp_md_ctx_freep(EVP_MD_CTX **p) {
         EVP_MD_CTX_free(*p);
 }

@@ -61,7 +61,8 @@ int erasure_write(const char *dir, const ErasureRecord *r, EVP_PKEY *key, char *
         int e = erasure_build(r, &o);
         if (e < 0)
                 return e;
-        e = erasure_sign(o, key);
+        /* Without a key (the initramfs): signed by the daemon at its start. */
+        e = key ? erasure_sign(o, key) : 0;
         if (e < 0)
                 return e;
         /* Pretty, for the auditor who reads it; the signature is over the
@@ -96,6 +97,78 @@ int erasure_write(const char *dir, const ErasureRecord *r, EVP_PKEY *key, char *
         if (ret_name)
                 *ret_name = TAKE_PTR(name);
         return 0;
+}
+
+static int is_record(const struct dirent *d);
+
+/* Writes `text` as DIR/NAME: a temporary file, fsync'd, linked (never
+ * replacing one), the directory fsync'd. */
+static int write_named(const char *dir, const char *name, const char *text) {
+        char tmp[300];
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+        int e = write_temp(dfd, tmp, text);
+        if (e >= 0 && linkat(dfd, tmp, dfd, name, 0) < 0)
+                e = -errno;
+        (void) unlinkat(dfd, tmp, 0);
+        if (e >= 0 && fsync(dfd) < 0)
+                e = -errno;
+        return e;
+}
+
+static int sign_one(int pfd, const char *pending_dir, const char *name, const char *dir, EVP_PKEY *key) {
+        _cleanup_free_ char *text = NULL, *path = NULL;
+        if (asprintf(&path, "%s/%s", pending_dir, name) < 0)
+                return -ENOMEM;
+        int e = read_full_file(path, &text);
+        if (e < 0)
+                return e;
+        _cleanup_(json_putp) json_object *o = json_tokener_parse(text);
+        if (!o || !json_object_is_type(o, json_type_object))
+                return -EBADMSG;
+        /* Ours, unsigned: the format, and no signature (one with a signature
+         * is not the initramfs's: left alone). */
+        json_object *format = NULL;
+        if (!json_object_object_get_ex(o, "format", &format) || !json_object_is_type(format, json_type_string) ||
+            !streq(json_object_get_string(format), ERASURE_FORMAT) || json_object_object_get_ex(o, "signature", NULL))
+                return -EBADMSG;
+        e = erasure_sign(o, key);
+        if (e < 0)
+                return e;
+        const char *json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
+        _cleanup_free_ char *signed_text = NULL;
+        if (!json || asprintf(&signed_text, "%s\n", json) < 0)
+                return -ENOMEM;
+        e = write_named(dir, name, signed_text);
+        if (e < 0 && e != -EEXIST)
+                return e;
+        return unlinkat(pfd, name, 0) < 0 ? -errno : 0;
+}
+
+int erasure_sign_pending(const char *pending_dir, const char *dir, EVP_PKEY *key) {
+        _cleanup_close_ int pfd = open(pending_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (pfd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        struct dirent **list = NULL;
+        int n = scandirat(pfd, ".", &list, is_record, alphasort);
+        if (n < 0)
+                return -errno;
+        int moved = 0, r = 0;
+        for (int i = 0; i < n; i++) {
+                int e = sign_one(pfd, pending_dir, list[i]->d_name, dir, key);
+                if (e < 0 && r == 0)
+                        r = e;
+                else if (e >= 0)
+                        moved++;
+                free(list[i]);
+        }
+        free(list);
+        return r < 0 ? r : moved;
 }
 
 /* When the record's erase ended, from its name; -1 if not a record's name. */

@@ -10,6 +10,7 @@
 
 #include "scratchd/block.h"
 #include "scratchd/disk.h"
+#include "scratchd/dm-util.h"
 #include "scratchd/fs.h"
 #include "scratchd/jobvol.h"
 #include "scratchd/kernel-ops.h"
@@ -253,6 +254,10 @@ static int k_save_state(void *userdata, const char *name, const Record *rec) {
         return record_save(userdata, name, rec);
 }
 
+static int k_mapping_exists(void *userdata, const char *mapping) {
+        return dm_device_info(mapping, NULL, NULL, 0, NULL);
+}
+
 void kernel_ops_init(WipeOps *ops, const char *state_dir) {
         *ops = (WipeOps) {
                 .find_users = k_find_users,
@@ -271,6 +276,7 @@ void kernel_ops_init(WipeOps *ops, const char *state_dir) {
                 .mkfs = k_mkfs,
                 .mount = k_mount,
                 .save_state = k_save_state,
+                .mapping_exists = k_mapping_exists,
                 .userdata = (void *) state_dir,
         };
 }

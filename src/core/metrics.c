@@ -72,6 +72,11 @@ char *metrics_format(const MetricsVolume *v, size_t n) {
                 { "scratchd_wipes_total", "Crypto-erase wipes that completed.", offsetof(VolumeCounters, wipes) },
                 { "scratchd_wipe_failures_total", "Crypto-erase wipes that failed and fenced the volume.",
                   offsetof(VolumeCounters, wipe_failures) },
+                { "scratchd_erase_records_total", "Signed erase records written (one per erase).",
+                  offsetof(VolumeCounters, erase_records) },
+                { "scratchd_erase_record_failures_total",
+                  "Erases whose record could not be written (disk full, no node key); the erase stood.",
+                  offsetof(VolumeCounters, erase_record_failures) },
         };
         for (size_t k = 0; k < ELEMENTSOF(counters); k++) {
                 header(f, counters[k].name, "counter", counters[k].help);

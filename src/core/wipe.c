@@ -78,6 +78,12 @@ static int run_step(Wipe *w, WipeStep step) {
         case WIPE_STEP_DEACTIVATE:
                 target = q->mapping;
                 r = o->deactivate(o->userdata, q->mapping, false);
+                /* The record's check: the mapping, and the key in it, gone
+                 * from the kernel (not merely deferred). */
+                if (r >= 0 && q->report && o->mapping_exists) {
+                        int k = o->mapping_exists(o->userdata, q->mapping);
+                        q->report->mapping_gone = k < 0 ? k : !k;
+                }
                 if (r == -EBUSY)
                         snprintf(w->detail, sizeof(w->detail), "/dev/mapper/%s is still open (a process holds "
                                  "files on the old volume: 'fuser -vm /dev/mapper/%s' names it)", q->mapping,
@@ -119,12 +125,23 @@ static int run_step(Wipe *w, WipeStep step) {
                 break;
         case WIPE_STEP_DISCARD:
                 if (!q->tuning.discard_on_wipe) {
+                        if (q->report)
+                                snprintf(q->report->discard_detail, sizeof(q->report->discard_detail),
+                                         "skipped: Discard=%s (the device discards %llu bytes at most per request)",
+                                         tristate_to_string(q->discard), (unsigned long long) q->discard_max_bytes);
                         log_info("%s: discard %s: skipped (Discard=%s, device discards %llu bytes at most per "
                                  "request); the key change alone made the old data unreadable", q->name,
                                  q->device, tristate_to_string(q->discard), (unsigned long long) q->discard_max_bytes);
                         return 0;
                 }
                 r = o->discard(o->userdata, q->device);
+                if (q->report) {
+                        q->report->discard_done = r >= 0;
+                        snprintf(q->report->discard_detail, sizeof(q->report->discard_detail), "%s",
+                                 r >= 0 ? "BLKDISCARD of the whole data area of every disk, after the key was destroyed"
+                                 : r == -EOPNOTSUPP ? "skipped: the device does not support discard"
+                                                    : "failed");
+                }
                 if (r == -EOPNOTSUPP) {
                         snprintf(w->detail, sizeof(w->detail), "not supported; the key change alone erased it");
                         log_step(q->name, "discard", q->device, now_usec() - start, 0, w->detail);

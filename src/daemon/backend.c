@@ -149,6 +149,11 @@ static json_object *volume_json(const Volume *v) {
                 json_object_object_add(o, "last_wipe_usec", json_object_new_uint64(r->last_wipe_usec));
         }
         stale_json(v, o);
+        /* Erase records: the last one written, and a failure to write one. */
+        if (v->last_record[0])
+                json_object_object_add(o, "last_erase_record", json_object_new_string(v->last_record));
+        if (v->record_error[0])
+                json_object_object_add(o, "erase_record_error", json_object_new_string(v->record_error));
         if (v->manager->config->daemon.job_check != JOB_CHECK_NONE && v->manager->job_check_blind[0])
                 json_object_object_add(o, "job_check", json_object_new_string(v->manager->job_check_blind));
         if (state == STATE_FAILED)

@@ -409,6 +409,8 @@ Manager *manager_free(Manager *m) {
                 close(m->wake[1]);
         sd_event_unref(m->event);
         audit_close(m->audit);
+        EVP_PKEY_free(m->node_key);
+        free(m->records_dir);
         free(m->state_dir);
         free(m);
         return NULL;

@@ -416,7 +416,8 @@ int job_start_release(Volume *j, const Caller *c, Operation *op) {
         if (!volume_idle(j))
                 return -EBUSY;
         volume_audit(j, "job-release-requested", c, j->rec.job, j->rec.state, STATE_WIPING, 0, "ok", NULL);
-        j->order = (WorkOrder) { .kind = WORK_JOB_RELEASE, .sc = j->sc, .job_rec = j->rec };
+        /* The pool's record: its disks, for the erase record. */
+        j->order = (WorkOrder) { .kind = WORK_JOB_RELEASE, .sc = j->sc, .job_rec = j->rec, .pool = j->pool->rec };
         snprintf(j->order.job, sizeof(j->order.job), "%s", j->rec.job);
         return volume_launch(j, c, op);
 }
@@ -508,9 +509,11 @@ void job_work_done(Volume *j) {
                                          sizeof(pool->released[0]), "%s", job);
                         }
                 }
+                volume_erasure_done(pool, j, &j->result);
                 volume_audit(j, job[0] ? "job-release" : "spare-release", &j->work_caller, job, from,
                              failed ? STATE_FAILED : STATE_ABSENT, usec, failed ? API_ERROR_VOLUME_FAILED : "ok",
                              failed ? j->rec.reason : NULL);
+                j->result.erasure = (ErasureOutcome) {};
                 j->result.killed[0] = 0;
         }
 

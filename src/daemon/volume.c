@@ -226,6 +226,9 @@ void volume_audit(const Volume *v, const char *event, const Caller *c, const cha
                 .detail = detail,
                 /* Set between a work's end and its audit event (then cleared). */
                 .killed = volume_idle(v) && v->result.killed[0] ? v->result.killed : NULL,
+                /* Likewise: the erase's record, on the event of its end. */
+                .record = volume_idle(v) && v->result.erasure.name[0] ? v->result.erasure.name : NULL,
+                .erased_generation = v->result.erasure.key_generation,
         };
         audit_log(v->manager->audit, &e);
 }
@@ -470,8 +473,10 @@ void volume_work_done(Volume *v) {
                         else
                                 v->counters.releases++;
                 }
+                volume_erasure_done(v, v, &v->result);
                 volume_audit(v, w == WORK_ADOPT ? "adopt" : "wipe", &v->work_caller, v->order.job, from, v->rec.state,
                              usec, failed ? API_ERROR_VOLUME_FAILED : "ok", failed ? v->rec.reason : NULL);
+                v->result.erasure = (ErasureOutcome) {};
 
                 /* No disk to take (not there yet, refused, busy): try again
                  * later, after an adoption or after a wipe that found none

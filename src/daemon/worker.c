@@ -5,11 +5,13 @@
 #include <sys/stat.h>
 
 #include "scratchd/api.h"
+#include "scratchd/dm-util.h"
 #include "scratchd/engine.h"
 #include "scratchd/fault.h"
 #include "scratchd/fs.h"
 #include "scratchd/jobvol.h"
 #include "scratchd/log.h"
+#include "scratchd/thin.h"
 #include "scratchd/util.h"
 #include "scratchd/worker.h"
 
@@ -109,6 +111,68 @@ static void job_create(Engine *engine, const WorkOrder *o, WorkResult *ret) {
                 ret->error = API_ERROR_INTERNAL;
 }
 
+/* A job volume's erase, and its record: the volume "<pool>.<thin id>", on
+ * the pool's disks (`disks`). `rec`: the job volume's record before. */
+static int job_erase(Engine *engine, const ScratchConfig *sc, const char *disks, const char *trigger, Record *rec,
+                     char *reason, size_t reason_size, WorkResult *ret) {
+        Record before = *rec;
+        uint64_t start = erasure_now_usec();
+        int r = jobvol_erase(engine->state_dir, sc, rec, reason, reason_size);
+
+        char volume[160], mapping[128], gone[300], thin[200];
+        snprintf(volume, sizeof(volume), "%s.%" PRIu32, sc->name, before.thin_id);
+        jobvol_mapping(sc->name, before.thin_id, mapping, sizeof(mapping));
+        ErasureCheck checks[2];
+        size_t n = 0;
+        if (r >= 0) {
+                int k = dm_device_info(mapping, NULL, NULL, 0, NULL);
+                if (k < 0)
+                        snprintf(gone, sizeof(gone), "cannot read the kernel's device-mapper table: %s", strerror(-k));
+                else
+                        snprintf(gone, sizeof(gone), "/dev/mapper/%s, and the key in it, %s in the kernel's "
+                                 "device-mapper table after its removal", mapping, k ? "was still" : "was not");
+                checks[n++] = (ErasureCheck) { "mapping-removed", k == 0, gone };
+                int t = thin_live(sc->name, before.thin_id, NULL, NULL);
+                snprintf(thin, sizeof(thin), "thin volume %" PRIu32 "'s device %s", before.thin_id,
+                         t == 0 ? "is gone from the kernel's table" : t > 0 ? "is still in the kernel's table"
+                                                                       : "cannot be looked up");
+                checks[n++] = (ErasureCheck) { "thin-device-removed", t == 0, thin };
+        } else {
+                checks[n++] = (ErasureCheck) { "mapping-removed", false, "not checked: the erase failed" };
+        }
+        const char *job = before.job[0] ? before.job : NULL;
+        ErasureRecord er = {
+                .volume = volume,
+                .mode = "shared",
+                .trigger = trigger,
+                .cipher = before.cipher[0] ? before.cipher : "unknown",
+                .key_bits = before.key_bits,
+                .sector_size = before.sector_size,
+                .discard_done = false,
+                .discard_detail = "the thin volume was deleted; its blocks went back to the pool, unreadable without "
+                                  "the destroyed key, and are discarded when the pool is wiped",
+                .scope = ERASURE_SCOPE_JOB_VOLUME,
+                .scope_size_bytes = before.data_size,
+                .job = job,
+                .user = job && before.user[0] ? before.user : NULL,
+                .key_generation = before.generation,
+                .start_usec = start,
+                .end_usec = erasure_now_usec(),
+                .result = r >= 0 ? "ok" : reason[0] ? reason : strerror(-r),
+                .verification = checks,
+                .n_verification = n,
+        };
+        ErasureOutcome outcome;
+        erasure_sink_write(&engine->records, &er, disks, &outcome);
+        if (outcome.error < 0)
+                ret->erasure_failures++;
+        else if (outcome.name[0])
+                ret->erasures_recorded++;
+        if (!ret->erasure.name[0] && !ret->erasure.error)
+                ret->erasure = outcome;
+        return r;
+}
+
 /* After the pool's own work: its job volumes. A pool kept as it was keeps
  * the job volumes the kernel proves; any other is erased (fenced if that
  * fails: its space stays reserved). A pool built anew has none. */
@@ -138,7 +202,7 @@ static void pool_jobs_adopt(Engine *engine, const WorkOrder *o, WorkResult *ret)
                 log_info("%s: job %s's volume (thin %" PRIu32 ", state %s) cannot be proven; erasing it",
                          o->sc->name, list[i].job[0] ? list[i].job : "?", list[i].thin_id,
                          lifecycle_state_to_string(list[i].state));
-                if (jobvol_erase(engine->state_dir, o->sc, &list[i], reason, sizeof(reason)) < 0)
+                if (job_erase(engine, o->sc, ret->rec.device, "startup", &list[i], reason, sizeof(reason), ret) < 0)
                         list[kept++] = list[i];
         }
         ret->jobs = list;
@@ -166,10 +230,17 @@ void worker_run(void *userdata, const WorkOrder *o, WorkResult *ret) {
                 return;
         case WORK_JOB_RELEASE:
                 ret->rec = o->job_rec;
-                ret->r = jobvol_erase(engine->state_dir, o->sc, &ret->rec, ret->reason, sizeof(ret->reason));
+                ret->r = job_erase(engine, o->sc, o->pool.device, o->job[0] ? "release" : "spare-release",
+                                   &ret->rec, ret->reason, sizeof(ret->reason), ret);
                 return;
         default:
-                ret->r = engine_run_volume(engine, o->sc, o->kind != WORK_ADOPT, &ret->rec);
+                ret->r = engine_run_volume(engine, o->sc, o->kind != WORK_ADOPT,
+                                           o->kind == WORK_ADOPT ? "startup" : o->kind == WORK_RELEASE ? "release" : "wipe",
+                                           &ret->rec, &ret->erasure);
+                if (ret->erasure.error < 0)
+                        ret->erasure_failures++;
+                else if (ret->erasure.name[0])
+                        ret->erasures_recorded++;
                 if (o->sc->mode == SCRATCH_MODE_SHARED)
                         pool_jobs_adopt(engine, o, ret);
                 return;

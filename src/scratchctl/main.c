@@ -432,6 +432,9 @@ static void print_stale(const char *name, json_object *v) {
         }
         if (blind)
                 printf("%s: JobCheck= cannot see the jobs: %s\n", name, blind);
+        const char *record_error = param_string(v, "erase_record_error");
+        if (record_error)
+                printf("%s: %s\n", name, record_error);
 }
 
 /* Shared mode: the pool's numbers, then a line for each job volume. */

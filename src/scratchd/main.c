@@ -136,6 +136,9 @@ int main(int argc, char *argv[]) {
                 r = manager_new(config, state_dir, NULL, &m);
                 if (r >= 0 && !(m->config_path = strdup(config_path)))
                         r = -ENOMEM;
+                /* Not fatal: erases go on unrecorded, and say so. */
+                if (r >= 0 && manager_records_open(m, ERASURE_STATE_DIR, ERASURE_PENDING_DIR) == -ENOMEM)
+                        r = -ENOMEM;
                 if (r >= 0)
                         r = manager_run(m, socket_path);
                 manager_free(m);
@@ -144,6 +147,27 @@ int main(int argc, char *argv[]) {
 
         Engine e;
         engine_init(&e, config, state_dir, root);
+        /* Erase records: signed here; in the initramfs (--root), left
+         * unsigned in /run for the daemon to sign at its start. */
+        _cleanup_(evp_pkey_freep) EVP_PKEY *key = NULL;
+        if (root)
+                /* Not pruned there: the daemon moves them. */
+                e.records = (ErasureSink) { .dir = ERASURE_PENDING_DIR };
+        else if (!streq(verb, "status")) {
+                e.records = (ErasureSink) {
+                        .dir = ERASURE_RECORDS_DIR,
+                        .keep_days = config->daemon.records_keep_days,
+                        .keep_count = config->daemon.records_keep_count,
+                };
+                int k = mkdir(ERASURE_STATE_DIR, 0700) < 0 && errno != EEXIST ? -errno : 0;
+                if (k >= 0)
+                        k = erasure_key_load_or_create(ERASURE_STATE_DIR, &key);
+                if (k < 0)
+                        log_error("cannot load or make the node key in %s: %s; erases go on, unrecorded",
+                                  ERASURE_STATE_DIR, strerror(-k));
+                e.records.key = key;
+                e.records.unavailable = k < 0 ? k : 0;
+        }
         if (streq(verb, "setup"))
                 r = engine_setup(&e);
         else if (streq(verb, "wipe"))

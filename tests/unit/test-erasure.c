@@ -24,9 +24,6 @@
 static inline void json_putp(json_object **p) {
         json_object_put(*p);
 }
-static inline void evp_pkey_freep(EVP_PKEY **p) {
-        EVP_PKEY_free(*p);
-}
 
 /* 2026-12-03T12:01:02Z */
 #define T0 UINT64_C(1796299262)

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* erasures.c: the daemon's side of erase records (erasure.h): the node key
+ * at start, the initramfs's records signed, and how each erase's record
+ * went, for status and metrics. */
+#include <sys/stat.h>
+
+#include "scratchd/erasure.h"
+#include "scratchd/log.h"
+#include "scratchd/manager.h"
+#include "scratchd/util.h"
+
+int manager_records_open(Manager *m, const char *state_dir, const char *pending_dir) {
+        int r;
+
+        free(m->records_dir);
+        if (asprintf(&m->records_dir, "%s/records", state_dir) < 0) {
+                m->records_dir = NULL;
+                return -ENOMEM;
+        }
+        m->engine.records = (ErasureSink) {
+                .dir = m->records_dir,
+                .keep_days = m->config->daemon.records_keep_days,
+                .keep_count = m->config->daemon.records_keep_count,
+        };
+        /* StateDirectory= makes it 0700 for us; by hand, made here. */
+        if (mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
+                r = -errno;
+                log_error_errno(r, "cannot make %s for the node key and erase records: %m; erases go on, but "
+                                "unrecorded, until it can be made", state_dir);
+                m->engine.records.unavailable = r;
+                return r;
+        }
+        r = erasure_key_load_or_create(state_dir, &m->node_key);
+        if (r < 0) {
+                log_error_errno(r, "cannot load or make the node key %s/" ERASURE_KEY_FILE ": %m; erases go on, but "
+                                "unrecorded: fix the file (root's, 0600, Ed25519; or move it away for a new key, "
+                                "then give auditors 'scratchctl pubkey' again) and restart scratchd", state_dir);
+                m->engine.records.unavailable = r;
+                return r;
+        }
+        m->engine.records.key = m->node_key;
+        _cleanup_free_ char *pub = NULL;
+        if (erasure_key_public_base64(m->node_key, &pub) >= 0)
+                log_info("erase records in %s, signed with node key %s", m->records_dir, pub);
+
+        if (pending_dir) {
+                r = erasure_sign_pending(pending_dir, m->records_dir, m->node_key);
+                if (r > 0)
+                        log_info("%d erase record%s from the initramfs signed and moved to %s", r, r == 1 ? "" : "s",
+                                 m->records_dir);
+                else if (r < 0)
+                        log_error_errno(r, "cannot sign the erase records the initramfs left in %s: %m; they stay "
+                                        "there, for the next start", pending_dir);
+        }
+        return 0;
+}
+
+void volume_erasure_done(Volume *owner, const Volume *v, const WorkResult *r) {
+        owner->counters.erase_records += r->erasures_recorded;
+        owner->counters.erase_record_failures += r->erasure_failures;
+        if (r->erasure.name[0])
+                snprintf(owner->last_record, sizeof(owner->last_record), "%s", r->erasure.name);
+        if (r->erasure_failures > 0)
+                snprintf(owner->record_error, sizeof(owner->record_error),
+                         "the record of %s's erase (key generation %" PRIu64 ") could not be written: %s; the erase "
+                         "stands; see the journal", v->sc->name, r->erasure.key_generation,
+                         strerror(-(r->erasure.error ?: -EIO)));
+        else if (r->erasures_recorded > 0)
+                owner->record_error[0] = 0;
+}
