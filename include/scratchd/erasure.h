@@ -44,8 +44,13 @@ static inline void evp_pkey_freep(EVP_PKEY **p) {
 #define ERASURE_STATE_DIR "/var/lib/scratchd"
 #define ERASURE_KEY_FILE "node-key.pem"
 /* Where the initramfs (no node key there: the real root is read-only) leaves
- * its records, unsigned; /run goes on into the booted system. */
-#define ERASURE_PENDING_DIR "/run/scratchd/records-pending"
+ * its records, unsigned, under the state directory (/run, which goes on into
+ * the booted system). */
+#define ERASURE_PENDING_SUBDIR "records-pending"
+
+/* The node key's and the records' directory: $STATE_DIRECTORY (systemd's
+ * StateDirectory=; its first entry), else ERASURE_STATE_DIR. */
+const char *erasure_state_dir(void);
 
 /* One disk under the volume, as the daemon saw it (sysfs, udev). NULL
  * strings: not known (written as null). */

@@ -16,6 +16,15 @@ uint64_t erasure_now_usec(void) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
 }
 
+const char *erasure_state_dir(void) {
+        static char dir[4096];
+        const char *e = getenv("STATE_DIRECTORY");
+        if (!e || e[0] != '/')
+                return ERASURE_STATE_DIR;
+        snprintf(dir, sizeof(dir), "%.*s", (int) strcspn(e, ":"), e);
+        return dir;
+}
+
 static const char *or_null(const char *s) {
         return s && *s ? s : NULL;
 }

@@ -137,7 +137,9 @@ int main(int argc, char *argv[]) {
                 if (r >= 0 && !(m->config_path = strdup(config_path)))
                         r = -ENOMEM;
                 /* Not fatal: erases go on unrecorded, and say so. */
-                if (r >= 0 && manager_records_open(m, ERASURE_STATE_DIR, ERASURE_PENDING_DIR) == -ENOMEM)
+                char pending[4096];
+                snprintf(pending, sizeof(pending), "%s/" ERASURE_PENDING_SUBDIR, state_dir);
+                if (r >= 0 && manager_records_open(m, erasure_state_dir(), pending) == -ENOMEM)
                         r = -ENOMEM;
                 if (r >= 0)
                         r = manager_run(m, socket_path);
@@ -150,21 +152,27 @@ int main(int argc, char *argv[]) {
         /* Erase records: signed here; in the initramfs (--root), left
          * unsigned in /run for the daemon to sign at its start. */
         _cleanup_(evp_pkey_freep) EVP_PKEY *key = NULL;
+        char records_dir[4096];
+        const char *lib = erasure_state_dir();
+        if (root)
+                snprintf(records_dir, sizeof(records_dir), "%s/" ERASURE_PENDING_SUBDIR, state_dir);
+        else
+                snprintf(records_dir, sizeof(records_dir), "%s/records", lib);
         if (root)
                 /* Not pruned there: the daemon moves them. */
-                e.records = (ErasureSink) { .dir = ERASURE_PENDING_DIR };
+                e.records = (ErasureSink) { .dir = records_dir };
         else if (!streq(verb, "status")) {
                 e.records = (ErasureSink) {
-                        .dir = ERASURE_RECORDS_DIR,
+                        .dir = records_dir,
                         .keep_days = config->daemon.records_keep_days,
                         .keep_count = config->daemon.records_keep_count,
                 };
-                int k = mkdir(ERASURE_STATE_DIR, 0700) < 0 && errno != EEXIST ? -errno : 0;
+                int k = mkdir(lib, 0700) < 0 && errno != EEXIST ? -errno : 0;
                 if (k >= 0)
-                        k = erasure_key_load_or_create(ERASURE_STATE_DIR, &key);
+                        k = erasure_key_load_or_create(lib, &key);
                 if (k < 0)
-                        log_error("cannot load or make the node key in %s: %s; erases go on, unrecorded",
-                                  ERASURE_STATE_DIR, strerror(-k));
+                        log_error("cannot load or make the node key in %s: %s; erases go on, unrecorded", lib,
+                                  strerror(-k));
                 e.records.key = key;
                 e.records.unavailable = k < 0 ? k : 0;
         }

@@ -54,6 +54,8 @@ static void sample_init(Sample *s) {
                         .release_failures = 4,
                         .wipes = 5,
                         .wipe_failures = 6,
+                        .erase_records = 8,
+                        .erase_record_failures = 9,
                 },
                 .counters_b = {
                         .prepares = 1000000,
@@ -175,6 +177,8 @@ static const struct {
         { "scratchd_release_failures_total", "counter" },
         { "scratchd_wipes_total", "counter" },
         { "scratchd_wipe_failures_total", "counter" },
+        { "scratchd_erase_records_total", "counter" },
+        { "scratchd_erase_record_failures_total", "counter" },
         /* Each bucket, +Inf, _sum and _count, for each volume. */
         { "scratchd_wipe_duration_seconds", "histogram", 2 * (DURATION_BUCKETS + 3) },
         { "scratchd_release_duration_seconds", "histogram", 2 * (DURATION_BUCKETS + 3) },
@@ -246,6 +250,8 @@ static void test_format_values(void **state) {
         assert_line(text, "scratchd_release_failures_total{volume=\"a\"} 4");
         assert_line(text, "scratchd_wipes_total{volume=\"a\"} 5");
         assert_line(text, "scratchd_wipe_failures_total{volume=\"a\"} 6");
+        assert_line(text, "scratchd_erase_records_total{volume=\"a\"} 8");
+        assert_line(text, "scratchd_erase_record_failures_total{volume=\"a\"} 9");
         assert_line(text, "scratchd_prepares_total{volume=\"fast-scratch_2\"} 1000000");
         assert_line(text, "scratchd_prepare_failures_total{volume=\"fast-scratch_2\"} 0");
         assert_line(text, "scratchd_wipes_total{volume=\"fast-scratch_2\"} 7");
