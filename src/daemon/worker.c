@@ -119,7 +119,10 @@ static int job_erase(Engine *engine, const ScratchConfig *sc, const char *disks,
         uint64_t start = erasure_now_usec();
         int r = jobvol_erase(engine->state_dir, sc, rec, reason, reason_size);
 
-        char volume[160], mapping[128], gone[300], thin[200];
+        char volume[160], mapping[128];
+        struct {
+                char gone[300], thin[200];
+        } detail;   /* the checks' details, which the record borrows */
         snprintf(volume, sizeof(volume), "%s.%" PRIu32, sc->name, before.thin_id);
         jobvol_mapping(sc->name, before.thin_id, mapping, sizeof(mapping));
         ErasureCheck checks[2];
@@ -127,16 +130,16 @@ static int job_erase(Engine *engine, const ScratchConfig *sc, const char *disks,
         if (r >= 0) {
                 int k = dm_device_info(mapping, NULL, NULL, 0, NULL);
                 if (k < 0)
-                        snprintf(gone, sizeof(gone), "cannot read the kernel's device-mapper table: %s", strerror(-k));
+                        snprintf(detail.gone, sizeof(detail.gone), "cannot read the kernel's device-mapper table: %s", strerror(-k));
                 else
-                        snprintf(gone, sizeof(gone), "/dev/mapper/%s, and the key in it, %s in the kernel's "
+                        snprintf(detail.gone, sizeof(detail.gone), "/dev/mapper/%s, and the key in it, %s in the kernel's "
                                  "device-mapper table after its removal", mapping, k ? "was still" : "was not");
-                checks[n++] = (ErasureCheck) { "mapping-removed", k == 0, gone };
+                checks[n++] = (ErasureCheck) { "mapping-removed", k == 0, detail.gone };
                 int t = thin_live(sc->name, before.thin_id, NULL, NULL);
-                snprintf(thin, sizeof(thin), "thin volume %" PRIu32 "'s device %s", before.thin_id,
+                snprintf(detail.thin, sizeof(detail.thin), "thin volume %" PRIu32 "'s device %s", before.thin_id,
                          t == 0 ? "is gone from the kernel's table" : t > 0 ? "is still in the kernel's table"
                                                                        : "cannot be looked up");
-                checks[n++] = (ErasureCheck) { "thin-device-removed", t == 0, thin };
+                checks[n++] = (ErasureCheck) { "thin-device-removed", t == 0, detail.thin };
         } else {
                 checks[n++] = (ErasureCheck) { "mapping-removed", false, "not checked: the erase failed" };
         }

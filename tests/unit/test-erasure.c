@@ -577,6 +577,115 @@ static void test_write(void **state) {
         assert_int_equal(erasure_write(dir, &r, key, NULL), -EINVAL);
 }
 
+/* The engine's call: the node's facts read from its root, a disk that
+ * cannot be read written as not known, retention after; a sink whose key
+ * could not be had writes nothing and says so; no dir, nothing at all. */
+static void test_sink(void **state) {
+        TempDir *t = *state;
+        char dir[PATH_MAX], root[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s/records", t->path);
+        snprintf(root, sizeof(root), "%s/root", t->path);
+        assert_int_equal(mkdir(root, 0755), 0);
+        write_at(root, "/proc/sys/kernel/hostname", "node17\n");
+        write_at(root, "/sys/kernel/kexec_crash_loaded", "1\n");
+        _cleanup_(evp_pkey_freep) EVP_PKEY *key = new_key();
+        ErasureSink sink = { .dir = dir, .key = key, .keep_count = 2, .node_root = root };
+
+        ErasureOutcome out;
+        for (unsigned i = 0; i < 3; i++) {
+                ErasureRecord r = at_time(NULL, T0 + i, 10 + i);
+                erasure_sink_write(&sink, &r, "/nonexistent/disk-a /nonexistent/disk-b", &out);
+                assert_int_equal(out.error, 0);
+                assert_int_equal(out.key_generation, 10 + i);
+        }
+        assert_string_equal(out.name, "20261203T120104Z-scratch-12.json");
+        /* RecordsKeepCount=2: the oldest went. */
+        _cleanup_free_ char *listing = list_dir(dir);
+        assert_string_equal(listing, "20261203T120103Z-scratch-11.json 20261203T120104Z-scratch-12.json");
+
+        char path[PATH_MAX + 200];
+        snprintf(path, sizeof(path), "%s/%s", dir, out.name);
+        _cleanup_free_ char *text = NULL;
+        assert_int_equal(read_full_file(path, &text), 0);
+        assert_int_equal(erasure_verify(text, key, NULL, NULL), 0);
+        _cleanup_(json_putp) json_object *o = json_tokener_parse(text);
+        assert_non_null(o);
+        assert_string_equal(json_object_get_string(get_path(o, "host", NULL)), "node17");
+        json_object *media = get_path(o, "media", NULL);
+        assert_int_equal(json_object_array_length(media), 2);
+        json_object *m1 = json_object_array_get_idx(media, 1);
+        assert_string_equal(json_object_get_string(get_path(m1, "path", NULL)), "/nonexistent/disk-b");
+        assert_null(get_path(m1, "model", NULL));
+        assert_int_equal(json_object_get_uint64(get_path(m1, "size_bytes", NULL)), 0);
+        json_object *present = get_path(o, "weakening_conditions", "present");
+        assert_int_equal(json_object_array_length(present), 1);
+        assert_string_equal(json_object_get_string(get_path(json_object_array_get_idx(present, 0), "condition", NULL)),
+                            "crash-kernel-armed");
+
+        /* No key: nothing written, the error said. */
+        sink.unavailable = -EPERM;
+        ErasureRecord r = at_time(NULL, T0 + 10, 20);
+        erasure_sink_write(&sink, &r, "", &out);
+        assert_int_equal(out.error, -EPERM);
+        assert_string_equal(out.name, "");
+        /* No dir: not recorded, not an error (a test of other parts). */
+        ErasureSink none = {};
+        erasure_sink_write(&none, &r, "", &out);
+        assert_int_equal(out.error, 0);
+        assert_string_equal(out.name, "");
+        /* A dir that cannot be written (a file in its place): the error. */
+        write_at(t->path, "/blocked", "x");
+        char blocked[PATH_MAX];
+        snprintf(blocked, sizeof(blocked), "%s/blocked", t->path);
+        ErasureSink full = { .dir = blocked, .key = key, .node_root = root };
+        erasure_sink_write(&full, &r, "", &out);
+        assert_true(out.error < 0);
+        assert_string_equal(out.name, "");
+}
+
+/* The initramfs's records: written unsigned, signed and moved by the daemon
+ * under the same names; one that is not ours (signed already, or not a
+ * record) stays where it is. */
+static void test_sign_pending(void **state) {
+        TempDir *t = *state;
+        char pending[PATH_MAX], dir[PATH_MAX];
+        snprintf(pending, sizeof(pending), "%s/pending", t->path);
+        snprintf(dir, sizeof(dir), "%s/records", t->path);
+        _cleanup_(evp_pkey_freep) EVP_PKEY *key = new_key();
+        ErasureNode node = sample_node();
+
+        ErasureRecord r = at_time(&node, T0, 4);
+        _cleanup_free_ char *name = NULL, *text = NULL, *listing = NULL, *left = NULL;
+        assert_int_equal(erasure_write(pending, &r, NULL, &name), 0);
+        char path[PATH_MAX + 200];
+        snprintf(path, sizeof(path), "%s/%s", pending, name);
+        assert_int_equal(read_full_file(path, &text), 0);
+        assert_null(strstr(text, "\"signature\""));
+        _cleanup_free_ char *err = NULL;
+        assert_int_equal(erasure_verify(text, key, NULL, &err), -EBADMSG);   /* unsigned: no proof yet */
+
+        write_at(pending, "/20261203T120200Z-other-1.json", "{\"format\": \"something else\"}\n");
+        assert_int_equal(erasure_sign_pending(pending, dir, key), -EBADMSG);
+        listing = list_dir(dir);
+        assert_string_equal(listing, name);
+        left = list_dir(pending);
+        assert_string_equal(left, "20261203T120200Z-other-1.json");
+
+        free(text);
+        text = NULL;
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        assert_int_equal(read_full_file(path, &text), 0);
+        assert_int_equal(erasure_verify(text, key, NULL, NULL), 0);
+        /* A signed record there is not the initramfs's: refused, left. */
+        assert_int_equal(erasure_sign_pending(dir, pending, key), -EBADMSG);
+        free(listing);
+        listing = list_dir(dir);
+        assert_string_equal(listing, name);
+        /* No such dir: nothing to do. */
+        snprintf(path, sizeof(path), "%s/none", t->path);
+        assert_int_equal(erasure_sign_pending(path, dir, key), 0);
+}
+
 static void test_prune(void **state) {
         TempDir *t = *state;
         char dir[PATH_MAX];
@@ -698,6 +807,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_node_key, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_write, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_prune, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_sink, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_sign_pending, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test(test_no_key_material),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

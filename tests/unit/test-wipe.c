@@ -113,6 +113,8 @@ typedef struct Fake {
         const CryptTuning *expect_tuning;
         Secret *key;                 /* from new_key, until freed */
         unsigned n_keys_made;
+        int mapping_exists;          /* mapping_exists() returns this */
+        bool deactivated;            /* deactivate has been called (not deferred) */
 } Fake;
 
 /* ---- keys, and seeing them freed ---- */
@@ -208,7 +210,18 @@ static int fake_deactivate(void *userdata, const char *mapping, bool deferred) {
         Fake *f = userdata;
         record(f, OP_DEACTIVATE, deferred);
         assert_string_equal(mapping, MAPPING);
-        return should_fail(f, OP_DEACTIVATE) ? f->fail_error : 0;
+        if (should_fail(f, OP_DEACTIVATE))
+                return f->fail_error;
+        f->deactivated = f->deactivated || !deferred;
+        return 0;
+}
+
+/* Asked only after the mapping's removal. */
+static int fake_mapping_exists(void *userdata, const char *mapping) {
+        Fake *f = userdata;
+        assert_string_equal(mapping, MAPPING);
+        assert_true(f->deactivated);
+        return f->mapping_exists;
 }
 
 static int fake_disassemble(void *userdata, const char *volume) {
@@ -388,6 +401,7 @@ static void fixture_init(Fixture *x, bool erase_signatures, bool discard) {
                         .mkfs = fake_mkfs,
                         .mount = fake_mount,
                         .save_state = fake_save_state,
+                        .mapping_exists = fake_mapping_exists,
                 },
                 .req = {
                         .name = NAME,
@@ -647,6 +661,51 @@ static void test_discard_not_supported(void **state) {
         assert_int_equal(x.rec.generation, GENERATION + 1);
         assert_int_equal(last_saved(&x.fake)->state, STATE_CLEAN);
         assert_rekey_saved(&x.fake);
+}
+
+/* What the erase record is told: discard done, skipped or unsupported,
+ * and whether the old mapping was gone from the kernel's table after its
+ * removal (still there, unreadable, or not reached). */
+static void test_report(void **state) {
+        Fixture x;
+        WipeReport report;
+
+        fixture_init(&x, false, true);
+        report = (WipeReport) { .mapping_gone = -ENODATA };
+        x.req.report = &report;
+        assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, NULL), 0);
+        assert_int_equal(report.mapping_gone, 1);
+        assert_true(report.discard_done);
+        assert_non_null(strstr(report.discard_detail, "BLKDISCARD"));
+
+        fixture_init(&x, false, false);
+        x.req.discard = TRISTATE_NO;
+        report = (WipeReport) { .mapping_gone = -ENODATA };
+        x.req.report = &report;
+        x.fake.mapping_exists = 1;   /* a mapping left behind (a deferred removal) */
+        assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, NULL), 0);
+        assert_int_equal(report.mapping_gone, 0);
+        assert_false(report.discard_done);
+        assert_non_null(strstr(report.discard_detail, "skipped: Discard=no"));
+
+        fixture_init(&x, false, true);
+        x.fake.discard_error = -EOPNOTSUPP;
+        x.fake.mapping_exists = -EIO;
+        report = (WipeReport) { .mapping_gone = -ENODATA };
+        x.req.report = &report;
+        assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, NULL), 0);
+        assert_int_equal(report.mapping_gone, -EIO);
+        assert_false(report.discard_done);
+        assert_non_null(strstr(report.discard_detail, "does not support"));
+
+        /* Stopped before the removal: not checked. */
+        fixture_init(&x, false, true);
+        x.fake.busy_users = "1234 (sleep)";
+        report = (WipeReport) { .mapping_gone = -ENODATA };
+        x.req.report = &report;
+        assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, NULL), -EBUSY);
+        assert_int_equal(report.mapping_gone, -ENODATA);
+        assert_string_equal(report.discard_detail, "");
 }
 
 /* ---- failure at each step ---- */
@@ -1220,6 +1279,7 @@ int main(void) {
                 cmocka_unit_test(test_success_erase_and_discard),
                 cmocka_unit_test(test_success_without_failed_step_pointer),
                 cmocka_unit_test(test_discard_not_supported),
+        cmocka_unit_test(test_report),
                 cmocka_unit_test(test_failure_at_each_step),
                 cmocka_unit_test(test_shared_failure_at_each_step),
                 cmocka_unit_test(test_shared_success),
