@@ -120,9 +120,12 @@ static int job_erase(Engine *engine, const ScratchConfig *sc, const char *disks,
         int r = jobvol_erase(engine->state_dir, sc, rec, reason, reason_size);
 
         char volume[160], mapping[128];
+        /* The checks' details, which the record borrows to the end (cppcheck
+         * cannot see that through the pointers). */
+        // cppcheck-suppress variableScope
         struct {
                 char gone[300], thin[200];
-        } detail;   /* the checks' details, which the record borrows */
+        } detail;
         snprintf(volume, sizeof(volume), "%s.%" PRIu32, sc->name, before.thin_id);
         jobvol_mapping(sc->name, before.thin_id, mapping, sizeof(mapping));
         ErasureCheck checks[2];
