@@ -31,7 +31,8 @@
 static inline void json_putp(json_object **p) {
         json_object_put(*p);
 }
-static inline void evp_pkey_freep(EVP_PKEY **p) {
+/* Not evp_pkey_freep: erasure.h may have one. */
+static inline void pkey_freep(EVP_PKEY **p) {
         EVP_PKEY_free(*p);
 }
 
@@ -524,7 +525,7 @@ static void test_node_key_verifies_records(void **state) {
         assert_true(startswith(pem, "-----BEGIN PUBLIC KEY-----\n"));
         assert_int_equal(strlen(raw), 44);
 
-        _cleanup_(evp_pkey_freep) EVP_PKEY *from_pem = NULL, *from_raw = NULL;
+        _cleanup_(pkey_freep) EVP_PKEY *from_pem = NULL, *from_raw = NULL;
         assert_int_equal(erasure_key_parse_public(pem, &from_pem), 0);
         assert_int_equal(erasure_key_parse_public(raw, &from_raw), 0);
         assert_int_equal(EVP_PKEY_eq(from_pem, f->key), 1);
@@ -548,7 +549,7 @@ static void test_node_key_verifies_records(void **state) {
                 assert_int_equal(erasure_verify(json_object_to_json_string(changed), from_pem, NULL, NULL), -EBADMSG);
         }
         /* And another node's key does not verify them. */
-        _cleanup_(evp_pkey_freep) EVP_PKEY *other = NULL;
+        _cleanup_(pkey_freep) EVP_PKEY *other = NULL;
         char other_dir[PATH_MAX];
         snprintf(other_dir, sizeof(other_dir), "%s/other", f->dir.path);
         assert_int_equal(mkdir(other_dir, 0700), 0);
