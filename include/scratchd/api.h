@@ -30,6 +30,10 @@
 #define API_ERROR_TOO_MANY_JOBS "io.scratchd.TooManyJobs"
 /* Reload: the file is bad, or changes what only a restart can (reason). */
 #define API_ERROR_CONFIG_REFUSED "io.scratchd.ConfigRefused"
+/* Erase records (GetRecords, GetNodeKey): this scratchd keeps none, or has
+ * no node key to sign them (reason). */
+#define API_ERROR_RECORDS_UNAVAILABLE "io.scratchd.RecordsUnavailable"
+#define API_ERROR_NO_NODE_KEY "io.scratchd.NoNodeKey"
 #define API_ERROR_INVALID_MESSAGE "io.scratchd.InvalidMessage"
 #define API_ERROR_TOO_MANY_CONNECTIONS "io.scratchd.TooManyConnections"
 #define API_ERROR_INTERNAL "io.scratchd.InternalError"
@@ -76,6 +80,11 @@ typedef struct ApiBackend {
         void (*get_job)(void *userdata, const Caller *c, const char *job, ApiResult *r);
         /* Reload: NULL where there is no config to read again (ConfigRefused). */
         void (*reload)(void *userdata, const Caller *c, ApiResult *r);
+        /* GetRecords: job NULL or a valid job id; since 0 or microseconds
+         * since the epoch; before NULL or a record's file name (the reply's
+         * continue_before). GetNodeKey. NULL: RecordsUnavailable, NoNodeKey. */
+        void (*get_records)(void *userdata, const char *job, uint64_t since_usec, const char *before, ApiResult *r);
+        void (*get_node_key)(void *userdata, ApiResult *r);
         void *userdata;
         gid_t read_gid, operator_gid;
         /* Whether the group database still lists a user in a group; NULL:

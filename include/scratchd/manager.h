@@ -112,4 +112,8 @@ bool volume_stale(const Volume *v);
 void backend_init(Manager *m, ApiBackend *ret);
 void backend_notify(Manager *m, const Volume *v);
 char *backend_metrics_text(Manager *m);
+/* io.scratchd.GetRecords and GetNodeKey (records.c): the erase records kept
+ * in records_dir, and the node key's public half. */
+void backend_get_records(void *userdata, const char *job, uint64_t since_usec, const char *before, ApiResult *r);
+void backend_get_node_key(void *userdata, ApiResult *r);
 

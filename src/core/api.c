@@ -3,6 +3,7 @@
 #include "scratchd/api.h"
 #include "scratchd/transport.h"
 #include "scratchd/lifecycle.h"
+#include "scratchd/rfc3339.h"
 #include "scratchd/util.h"
 
 const char api_interface_description[] =
@@ -80,6 +81,21 @@ const char api_interface_description[] =
         "# running config stays.\n"
         "method Reload() -> (changed: string)\n"
         "\n"
+        "# The signed erase records this node keeps (docs/erasure-record.schema.json), each object as stored,\n"
+        "# signature included, oldest first; names: each one's file name, in the same order. public_key: the\n"
+        "# node key that signs them (base64 of its 32 bytes), null if there is none now.\n"
+        "# job: only that job's. since: only those whose end is at or after this RFC 3339 time\n"
+        "# (2026-12-03T12:00:00Z, 2026-12-03T13:00:00.5+01:00). A reply holds what fits in one message\n"
+        "# (64 KiB: a few dozen records) and reads at most 1000 files: truncated: older records may match too;\n"
+        "# ask again with before set to continue_before. unreadable: files in the records directory that\n"
+        "# could not be read as records (the journal names the first); none is left out without a count.\n"
+        "# RecordsUnavailable: this scratchd keeps no records.\n"
+        "method GetRecords(job: ?string, since: ?string, before: ?string) -> (records: []object, names: []string, public_key: ?string, truncated: bool, continue_before: ?string, unreadable: int)\n"
+        "\n"
+        "# The public half of the node key that signs the erase records: PEM (SubjectPublicKeyInfo) and base64\n"
+        "# of the raw 32 bytes, as scratchctl verify --pubkey takes either. NoNodeKey: there is none.\n"
+        "method GetNodeKey() -> (public_key_pem: string, public_key: string)\n"
+        "\n"
         "error NotAuthorized ()\n"
         "error VolumeBusy (volume: string, state: string, job: ?string, reason: ?string)\n"
         "error VolumeFailed (volume: string, reason: string)\n"
@@ -92,6 +108,8 @@ const char api_interface_description[] =
         "# Shared mode: MaxJobs= job volumes exist already; wait for a job to end.\n"
         "error TooManyJobs (volume: string, max_jobs: int, reason: string)\n"
         "error ConfigRefused (reason: string)\n"
+        "error RecordsUnavailable (reason: string)\n"
+        "error NoNodeKey (reason: string)\n"
         "error InvalidMessage (reason: string)\n"
         "error TooManyConnections ()\n"
         "error InternalError (reason: string)\n";
@@ -126,6 +144,8 @@ typedef enum MethodId {
         M_GET_METRICS,
         M_GET_JOB,
         M_RELOAD,
+        M_GET_RECORDS,
+        M_GET_NODE_KEY,
         M_GET_INFO,
         M_GET_INTERFACE_DESCRIPTION,
 } MethodId;
@@ -168,6 +188,10 @@ static const Method methods[] = {
          * readers (NoSuchJob to others, who learn nothing). */
         { "io.scratchd.GetJob", M_GET_JOB, ACCESS_PUBLIC, { { "job", true } } },
         { "io.scratchd.Reload", M_RELOAD, ACCESS_OPERATE, {} },
+        /* Records name jobs and users, as status does: readers. */
+        { "io.scratchd.GetRecords", M_GET_RECORDS, ACCESS_READ,
+          { { "job", false }, { "since", false }, { "before", false } } },
+        { "io.scratchd.GetNodeKey", M_GET_NODE_KEY, ACCESS_READ, {} },
         { "org.varlink.service.GetInfo", M_GET_INFO, ACCESS_PUBLIC, {} },
         { "org.varlink.service.GetInterfaceDescription", M_GET_INTERFACE_DESCRIPTION, ACCESS_PUBLIC,
           { { "interface", true } } },
@@ -290,6 +314,34 @@ static void get_interface_description(const char *iface, ApiResult *r) {
         r->parameters = p;
 }
 
+static void api_result_reason(ApiResult *r, const char *error, const char *reason) {
+        json_object *p = json_object_new_object();
+        if (p)
+                json_object_object_add(p, "reason", json_object_new_string(reason));
+        api_result_error(r, error, p);
+}
+
+/* GetRecords' cursor: the file name of a record given back (continue_before).
+ * Only compared with the names in the directory, never opened; still, no
+ * path. */
+static bool record_name_valid(const char *s) {
+        return s[0] != '.' && !strchr(s, '/') && strlen(s) <= 255;
+}
+
+static void get_records(const ApiBackend *b, const char *job, const char *since, const char *before, ApiResult *r) {
+        uint64_t since_usec = 0;
+        if (job && !job_id_valid(job))
+                api_result_invalid_parameter(r, "job");
+        else if (since && rfc3339_parse(since, &since_usec) < 0)
+                api_result_invalid_parameter(r, "since");
+        else if (before && !record_name_valid(before))
+                api_result_invalid_parameter(r, "before");
+        else if (b->get_records)
+                b->get_records(b->userdata, job, since_usec, before, r);
+        else
+                api_result_reason(r, API_ERROR_RECORDS_UNAVAILABLE, "this scratchd keeps no erase records");
+}
+
 void api_dispatch(const ApiBackend *b, Call *call, const Caller *c, const VarlinkCall *message, ApiResult *ret) {
         const char *v[PARAMS_MAX] = {};
         int64_t uid = UID_NONE;
@@ -364,6 +416,15 @@ void api_dispatch(const ApiBackend *b, Call *call, const Caller *c, const Varlin
                         json_object_object_add(p, "reason", json_object_new_string("nothing to reload here"));
                         api_result_error(ret, API_ERROR_CONFIG_REFUSED, p);
                 }
+                break;
+        case M_GET_RECORDS:
+                get_records(b, v[0], v[1], v[2], ret);
+                break;
+        case M_GET_NODE_KEY:
+                if (b->get_node_key)
+                        b->get_node_key(b->userdata, ret);
+                else
+                        api_result_reason(ret, API_ERROR_NO_NODE_KEY, "this scratchd keeps no erase records");
                 break;
         case M_GET_INFO:
                 get_info(ret);

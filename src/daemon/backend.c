@@ -841,6 +841,8 @@ void backend_init(Manager *m, ApiBackend *ret) {
                 .get_metrics = backend_get_metrics,
                 .get_job = backend_get_job,
                 .reload = backend_reload,
+                .get_records = backend_get_records,
+                .get_node_key = backend_get_node_key,
                 .userdata = m,
         };
 }

@@ -15,6 +15,7 @@
 #include "scratchd/reserve.h"
 #include "scratchd/util.h"
 #include "scratchd/varlink.h"
+#include "records.h"
 #include "verify.h"
 
 enum {
@@ -67,6 +68,12 @@ static void help(void) {
                "  verify FILE... [--pubkey FILE]       check erase records' signatures, offline (with the\n"
                "                                       node's public key; without it, only that each is\n"
                "                                       intact under the key it carries)\n"
+               "  records [--job ID] [--since TIME]    the erase records scratchd keeps, oldest first: a\n"
+               "          [--json]                     table, or with --json the records as stored (signed)\n"
+               "                                       in a JSON array; TIME: 2026-12-03, 2026-12-03T12:00:00Z\n"
+               "                                       (RFC 3339; no zone: UTC) or an age: 30m, 24h, 7d\n"
+               "  pubkey [--raw]                       the node's public key, which signs the records (PEM;\n"
+               "                                       --raw: base64), for verify --pubkey\n"
                "\n"
                "Options:\n"
                "      --socket PATH    scratchd's socket (default " DEFAULT_SOCKET_PATH ")\n"
@@ -81,10 +88,11 @@ static void help(void) {
                "Exit status:\n"
                "  0  success\n"
                "  1  the operation failed: the volume is FAILED (fenced), busy, or not CLEAN;\n"
-               "     or, shared mode, too little space for --size, or MaxJobs= jobs running\n"
+               "     or, shared mode, too little space for --size, or MaxJobs= jobs running;\n"
+               "     records: a file among them could not be read (the rest is shown)\n"
                "  2  bad command line\n"
                "  3  not authorized: run as root or as a member of OperatorGroup (ReadGroup\n"
-               "     for status, metrics and watch)\n"
+               "     for status, metrics, watch, records and pubkey)\n"
                "  4  scratchd is not running or did not answer\n"
                "  5  no such job, user or volume\n"
                "  6  status --check: a volume is being wiped or set up, or is not there: look\n"
@@ -322,6 +330,9 @@ static int explain_error(const char *error, json_object *p) {
         if (streq(error, API_ERROR_INVALID_PARAMETER) && streq_ptr(param_string(p, "parameter"), "size"))
                 return die(EXIT_USAGE, "scratchd refused parameter 'size'; --size takes bytes, or a whole number "
                            "with K, M, G, T or P (such as 100G)");
+        if (streq(error, API_ERROR_INVALID_PARAMETER) && streq_ptr(param_string(p, "parameter"), "since"))
+                return die(EXIT_USAGE, "scratchd refused parameter 'since'; --since takes 2026-12-03, "
+                           "2026-12-03T12:00:00Z or an age such as 24h");
         if (streq(error, API_ERROR_INVALID_PARAMETER))
                 return die(EXIT_USAGE, "scratchd refused parameter '%s'; job ids are 1-64 letters, digits, '.', "
                            "'_' or '-'", param_string(p, "parameter") ?: "?");
@@ -405,6 +416,10 @@ static int call(const char *method, json_object *params, int default_timeout, js
                 json_object_put(params);
                 return r;
         }
+}
+
+int scratchctl_call(const char *method, json_object *params, int default_timeout, json_object **ret_params) {
+        return call(method, params, default_timeout, ret_params);
 }
 
 static bool get_bool(json_object *o, const char *key) {
@@ -786,7 +801,7 @@ static int cmd_watch(void) {
 
 int main(int argc, char *argv[]) {
         enum { ARG_SOCKET = 0x100, ARG_TIMEOUT, ARG_JOB, ARG_USER, ARG_UID, ARG_VOLUME, ARG_SIZE, ARG_JSON, ARG_VERSION,
-               ARG_CHECK, ARG_FORCE, ARG_OUTPUT_DIR, ARG_NO_WAIT, ARG_PUBKEY };
+               ARG_CHECK, ARG_FORCE, ARG_OUTPUT_DIR, ARG_NO_WAIT, ARG_PUBKEY, ARG_SINCE, ARG_RAW };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, ARG_SOCKET },
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
@@ -801,12 +816,15 @@ int main(int argc, char *argv[]) {
                 { "output-dir", required_argument, NULL, ARG_OUTPUT_DIR },
                 { "no-wait", no_argument, NULL, ARG_NO_WAIT },
                 { "pubkey", required_argument, NULL, ARG_PUBKEY },
+                { "since", required_argument, NULL, ARG_SINCE },
+                { "raw", no_argument, NULL, ARG_RAW },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
         };
         const char *job = NULL, *user = NULL, *uid = NULL, *volume = NULL, *size = NULL, *output_dir = NULL,
-                   *pubkey = NULL;
+                   *pubkey = NULL, *since = NULL;
+        bool raw = false;
         int c;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
@@ -853,6 +871,12 @@ int main(int argc, char *argv[]) {
                 case ARG_PUBKEY:
                         pubkey = optarg;
                         break;
+                case ARG_SINCE:
+                        since = optarg;
+                        break;
+                case ARG_RAW:
+                        raw = true;
+                        break;
                 case ARG_NO_WAIT:
                         arg_no_wait = true;
                         break;
@@ -867,8 +891,8 @@ int main(int argc, char *argv[]) {
                 }
 
         if (optind >= argc)
-                return die(EXIT_USAGE, "no command given; use status, prepare, release, job-dir, wipe, metrics, watch or "
-                           "reload "
+                return die(EXIT_USAGE, "no command given; use status, prepare, release, job-dir, wipe, metrics, watch, "
+                           "reload, verify, records or pubkey "
                            "(see 'scratchctl --help')");
         const char *verb = argv[optind];
         /* The one command that takes operands: the record files. */
@@ -885,6 +909,10 @@ int main(int argc, char *argv[]) {
                 return die(EXIT_USAGE, "--force is for wipe only");
         if (output_dir && !streq(verb, "metrics"))
                 return die(EXIT_USAGE, "--output-dir is for metrics only");
+        if (since && !streq(verb, "records"))
+                return die(EXIT_USAGE, "--since is for records only");
+        if (raw && !streq(verb, "pubkey"))
+                return die(EXIT_USAGE, "--raw is for pubkey only");
         if (streq(verb, "status"))
                 return cmd_status();
         if (streq(verb, "prepare"))
@@ -901,6 +929,10 @@ int main(int argc, char *argv[]) {
                 return cmd_reload();
         if (streq(verb, "watch"))
                 return cmd_watch();
-        return die(EXIT_USAGE, "unknown command '%s'; use status, prepare, release, job-dir, wipe, metrics, watch or "
-                   "reload", verb);
+        if (streq(verb, "records"))
+                return cmd_records(job, since, arg_json);
+        if (streq(verb, "pubkey"))
+                return cmd_pubkey(raw);
+        return die(EXIT_USAGE, "unknown command '%s'; use status, prepare, release, job-dir, wipe, metrics, watch, "
+                   "reload, verify, records or pubkey", verb);
 }

@@ -33,6 +33,8 @@ typedef enum Fn {
         FN_WIPE,
         FN_SUBSCRIBE,
         FN_GET_METRICS,
+        FN_GET_RECORDS,
+        FN_GET_NODE_KEY,
         _FN_MAX,
 } Fn;
 
@@ -44,6 +46,8 @@ static const char *const fn_names[_FN_MAX] = {
         [FN_WIPE] = "wipe",
         [FN_SUBSCRIBE] = "subscribe",
         [FN_GET_METRICS] = "get_metrics",
+        [FN_GET_RECORDS] = "get_records",
+        [FN_GET_NODE_KEY] = "get_node_key",
 };
 
 typedef struct Fake {
@@ -52,10 +56,10 @@ typedef struct Fake {
         void *userdata, *conn;
         const Caller *caller;
         /* Copies: the strings belong to the call, freed after dispatch. */
-        bool has_job, has_user, has_volume, force;
-        char job[512], user[512], volume[512];
+        bool has_job, has_user, has_volume, force, has_before;
+        char job[512], user[512], volume[512], before[512];
         int64_t uid;
-        uint64_t size;
+        uint64_t size, since;
 } Fake;
 
 static Fake fake;
@@ -119,6 +123,17 @@ static void fake_get_metrics(void *userdata, ApiResult *r) {
         record(userdata, FN_GET_METRICS, NULL, NULL, r);
 }
 
+static void fake_get_records(void *userdata, const char *job, uint64_t since, const char *before, ApiResult *r) {
+        record(userdata, FN_GET_RECORDS, NULL, NULL, r);
+        copy_arg(&fake.has_job, fake.job, sizeof(fake.job), job);
+        copy_arg(&fake.has_before, fake.before, sizeof(fake.before), before);
+        fake.since = since;
+}
+
+static void fake_get_node_key(void *userdata, ApiResult *r) {
+        record(userdata, FN_GET_NODE_KEY, NULL, NULL, r);
+}
+
 /* The group database, as these tests have it: every user still in the
  * groups its credentials name, but for the uid revoked (none: -1). */
 static uid_t revoked_uid = (uid_t) -1;
@@ -139,6 +154,8 @@ static void backend_init(gid_t read_gid, gid_t operator_gid) {
                 .wipe = fake_wipe,
                 .subscribe = fake_subscribe,
                 .get_metrics = fake_get_metrics,
+                .get_records = fake_get_records,
+                .get_node_key = fake_get_node_key,
                 .userdata = &fake,
                 .read_gid = read_gid,
                 .operator_gid = operator_gid,
@@ -475,6 +492,60 @@ static void test_route_get_metrics(void **state) {
         result_done(&r);
 }
 
+/* Erase records: the filters checked and handed over (since as
+ * microseconds); without a backend for them, RecordsUnavailable and
+ * NoNodeKey. */
+static void test_route_get_records(void **state) {
+        Caller c = root();
+        ApiResult r;
+        dispatch(&c, "io.scratchd.GetRecords", NULL, false, &r);
+        assert_routed(&r, FN_GET_RECORDS, &c);
+        assert_false(fake.has_job);
+        assert_false(fake.has_before);
+        assert_int_equal(fake.since, 0);
+        result_done(&r);
+
+        dispatch(&c, "io.scratchd.GetRecords",
+                 "{\"job\":\"1234_7\",\"since\":\"2026-12-03T13:01:02.5+01:00\","
+                 "\"before\":\"20261203T120102Z-scratch-7.json\"}",
+                 false, &r);
+        assert_routed(&r, FN_GET_RECORDS, &c);
+        assert_string_equal(fake.job, "1234_7");
+        assert_int_equal(fake.since, UINT64_C(1796299262500000));
+        assert_string_equal(fake.before, "20261203T120102Z-scratch-7.json");
+        result_done(&r);
+
+        static const struct {
+                const char *params, *parameter;
+        } bad[] = {
+                { "{\"job\":\"../etc\"}", "job" },
+                { "{\"since\":\"2026-12-03\"}", "since" },
+                { "{\"since\":\"\"}", "since" },
+                { "{\"since\":12}", "since" },
+                { "{\"before\":\"../x\"}", "before" },
+                { "{\"before\":\".x.tmp\"}", "before" },
+                { "{\"limit\":1}", "limit" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                dispatch(&c, "io.scratchd.GetRecords", bad[i].params, false, &r);
+                assert_invalid_parameter(&r, bad[i].parameter);
+        }
+
+        dispatch(&c, "io.scratchd.GetNodeKey", NULL, false, &r);
+        assert_routed(&r, FN_GET_NODE_KEY, &c);
+        result_done(&r);
+
+        backend.get_records = NULL;
+        backend.get_node_key = NULL;
+        dispatch(&c, "io.scratchd.GetRecords", NULL, false, &r);
+        assert_error(&r, API_ERROR_RECORDS_UNAVAILABLE);
+        assert_non_null(strstr(get_string(r.parameters, "reason"), "no erase records"));
+        result_done(&r);
+        dispatch(&c, "io.scratchd.GetNodeKey", NULL, false, &r);
+        assert_error(&r, API_ERROR_NO_NODE_KEY);
+        result_done(&r);
+}
+
 /* ---- introspection ---- */
 
 static bool array_contains(json_object *a, const char *s) {
@@ -570,6 +641,7 @@ static void test_interface_description_text(void **state) {
                 API_ERROR_NO_SUCH_JOB,    API_ERROR_NO_SUCH_USER,    API_ERROR_NO_SUCH_VOLUME,
                 API_ERROR_NO_CLEAN_VOLUME, API_ERROR_INVALID_MESSAGE, API_ERROR_TOO_MANY_CONNECTIONS,
                 API_ERROR_INTERNAL,       API_ERROR_NO_SPACE,        API_ERROR_TOO_MANY_JOBS,
+                API_ERROR_RECORDS_UNAVAILABLE, API_ERROR_NO_NODE_KEY,
         };
         for (size_t i = 0; i < ELEMENTSOF(errors); i++) {
                 char line[128];
@@ -689,6 +761,8 @@ static const MethodCase method_cases[] = {
         { "io.scratchd.Wipe", ACCESS_OPERATE, FN_WIPE, "{\"volume\":\"scratch\"}", "{\"volume\":\"\"}", false },
         { "io.scratchd.Subscribe", ACCESS_READ, FN_SUBSCRIBE, "{}", "{\"x\":1}", true },
         { "io.scratchd.GetMetrics", ACCESS_READ, FN_GET_METRICS, "{}", "{\"format\":\"json\"}", false },
+        { "io.scratchd.GetRecords", ACCESS_READ, FN_GET_RECORDS, "{\"job\":\"1234\"}", "{\"since\":\"x\"}", false },
+        { "io.scratchd.GetNodeKey", ACCESS_READ, FN_GET_NODE_KEY, "{}", "{\"x\":1}", false },
         { "org.varlink.service.GetInfo", ACCESS_PUBLIC, FN_NONE, "{}", NULL, false },
         { "org.varlink.service.GetInterfaceDescription", ACCESS_PUBLIC, FN_NONE, "{\"interface\":\"io.scratchd\"}",
           NULL, false },
@@ -1278,6 +1352,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_route_wipe, setup),
                 cmocka_unit_test_setup(test_route_subscribe, setup),
                 cmocka_unit_test_setup(test_route_get_metrics, setup),
+                cmocka_unit_test_setup(test_route_get_records, setup),
                 cmocka_unit_test_setup(test_get_info, setup),
                 cmocka_unit_test_setup(test_get_interface_description, setup),
                 cmocka_unit_test_setup(test_interface_description_text, setup),
