@@ -52,8 +52,7 @@ struct Manager {
          * how writing them went. The engine's sink points here. */
         char *records_dir;
         EVP_PKEY *node_key;
-        uint64_t records_written, records_failed;
-        char record_error[320];              /* why the last record could not be written; "" since one was */
+        char record_error[320];              /* why the node key cannot be had (no record is written); "" */
 
         Transport *transport;
         int listen_fd;

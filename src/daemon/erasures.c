@@ -27,6 +27,7 @@ int manager_records_open(Manager *m, const char *state_dir, const char *pending_
                 r = -errno;
                 log_error_errno(r, "cannot make %s for the node key and erase records: %m; erases go on, but "
                                 "unrecorded, until it can be made", state_dir);
+                snprintf(m->record_error, sizeof(m->record_error), "cannot make %s: %s", state_dir, strerror(-r));
                 m->engine.records.unavailable = r;
                 return r;
         }
@@ -35,6 +36,8 @@ int manager_records_open(Manager *m, const char *state_dir, const char *pending_
                 log_error_errno(r, "cannot load or make the node key %s/" ERASURE_KEY_FILE ": %m; erases go on, but "
                                 "unrecorded: fix the file (root's, 0600, Ed25519; or move it away for a new key, "
                                 "then give auditors 'scratchctl pubkey' again) and restart scratchd", state_dir);
+                snprintf(m->record_error, sizeof(m->record_error), "cannot load or make %s/" ERASURE_KEY_FILE ": %s",
+                         state_dir, strerror(-r));
                 m->engine.records.unavailable = r;
                 return r;
         }

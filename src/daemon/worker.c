@@ -119,33 +119,25 @@ static int job_erase(Engine *engine, const ScratchConfig *sc, const char *disks,
         uint64_t start = erasure_now_usec();
         int r = jobvol_erase(engine->state_dir, sc, rec, reason, reason_size);
 
-        char volume[160], mapping[128];
-        /* The checks' details, which the record borrows to the end (cppcheck
-         * cannot see that through the pointers). */
-        // cppcheck-suppress variableScope
-        struct {
-                char gone[300], thin[200];
-        } detail;
+        char volume[160], mapping[128], gone[300] = "not checked: the erase failed", thin[200] = "";
         snprintf(volume, sizeof(volume), "%s.%" PRIu32, sc->name, before.thin_id);
         jobvol_mapping(sc->name, before.thin_id, mapping, sizeof(mapping));
-        ErasureCheck checks[2];
-        size_t n = 0;
-        if (r >= 0) {
-                int k = dm_device_info(mapping, NULL, NULL, 0, NULL);
-                if (k < 0)
-                        snprintf(detail.gone, sizeof(detail.gone), "cannot read the kernel's device-mapper table: %s", strerror(-k));
-                else
-                        snprintf(detail.gone, sizeof(detail.gone), "/dev/mapper/%s, and the key in it, %s in the kernel's "
-                                 "device-mapper table after its removal", mapping, k ? "was still" : "was not");
-                checks[n++] = (ErasureCheck) { "mapping-removed", k == 0, detail.gone };
-                int t = thin_live(sc->name, before.thin_id, NULL, NULL);
-                snprintf(detail.thin, sizeof(detail.thin), "thin volume %" PRIu32 "'s device %s", before.thin_id,
-                         t == 0 ? "is gone from the kernel's table" : t > 0 ? "is still in the kernel's table"
-                                                                       : "cannot be looked up");
-                checks[n++] = (ErasureCheck) { "thin-device-removed", t == 0, detail.thin };
-        } else {
-                checks[n++] = (ErasureCheck) { "mapping-removed", false, "not checked: the erase failed" };
-        }
+        int k = r >= 0 ? dm_device_info(mapping, NULL, NULL, 0, NULL) : -ENODATA;
+        int t = r >= 0 ? thin_live(sc->name, before.thin_id, NULL, NULL) : -ENODATA;
+        if (k >= 0)
+                snprintf(gone, sizeof(gone), "/dev/mapper/%s, and the key in it, %s in the kernel's device-mapper "
+                         "table after its removal", mapping, k ? "was still" : "was not");
+        else if (r >= 0)
+                snprintf(gone, sizeof(gone), "cannot read the kernel's device-mapper table: %s", strerror(-k));
+        snprintf(thin, sizeof(thin), "thin volume %" PRIu32 "'s device %s", before.thin_id,
+                 t == 0 ? "is gone from the kernel's table" : t > 0 ? "is still in the kernel's table"
+                                                               : "cannot be looked up");
+        ErasureCheck checks[] = {
+                { "mapping-removed", k == 0, gone },
+                { "thin-device-removed", t == 0, thin },
+        };
+        /* The thin device is checked only after an erase that went through. */
+        size_t n = r >= 0 ? 2 : 1;
         const char *job = before.job[0] ? before.job : NULL;
         ErasureRecord er = {
                 .volume = volume,
