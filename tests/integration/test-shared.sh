@@ -129,9 +129,35 @@ check "the audit log has job A's release" grep -q '"event":"job-release".*"job":
 check "the audit log has the adoption of job B" grep -q '"event":"job-adopt".*"job":"202"' "$WORK/audit.log"
 check "metrics show the pool" grep -q '^scratchd_pool_size_bytes{volume="scratch"} '"$pool_size" "$WORK/scratchd.prom"
 
+# Erase records: each job volume's release has its own, of its scope, that
+# verifies against the node's key and matches its audit line.
+ctl pubkey > "$WORK/node.pub" || bail "scratchctl pubkey failed"
+recA=$(grep '"event":"job-release".*"job":"201"' "$WORK/audit.log" | head -n 1 | sed -n 's/.*"record":"\([^"]*\)".*/\1/p')
+check "job A's release names its erase record ($recA)" test -n "$recA" -a -f "$STATE_DIRECTORY/records/$recA"
+python3 - "$STATE_DIRECTORY/records/$recA" "$mapA" > "$WORK/recA" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+v = {c["check"]: c["passed"] for c in r["verification"]}
+print(r["job"], r["user"], r["trigger"], r["scope"]["kind"], r["volume"], r["next_key_generation"],
+      v.get("mapping-removed"), v.get("thin-device-removed"), len(r["media"]), r["mode"])
+PY
+check "... job 201's, user daemon, a release of its job volume only" \
+        test "$(cut -d' ' -f1-4 "$WORK/recA")" = "201 daemon release job-volume"
+check "... the volume named after its thin id; no key made after it" \
+        test "$(cut -d' ' -f5,6 "$WORK/recA")" = "scratch.${mapA##*-} None"
+check "... its mapping and thin device checked gone, on the pool's three disks, shared" \
+        test "$(cut -d' ' -f7- "$WORK/recA")" = "True True 3 shared"
+check "... and it verifies with the node's key" "$SCRATCHCTL" verify --pubkey "$WORK/node.pub" "$STATE_DIRECTORY/records/$recA"
+check "every job volume's release and the spare's re-keys have records that verify" \
+        bash -c "'$SCRATCHCTL' verify --pubkey '$WORK/node.pub' '$STATE_DIRECTORY'/records/*.json > '$WORK/verify.out'"
+note "records: $(wc -l < "$WORK/verify.out"), of job volumes: $(grep -l '"kind": "job-volume"' "$STATE_DIRECTORY"/records/*.json | wc -l)"
+
 genP=$(field key_generation)
 check "a wipe of the idle pool succeeds" ctl wipe
 check "the pool is built anew" test "$(field key_generation)" -gt "$genP"
+recP=$STATE_DIRECTORY/records/$(field last_erase_record)
+check "the pool's wipe has a record, trigger wipe" grep -q '"trigger": "wipe"' "$recP"
+check "... of scope volume, shared" python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); sys.exit(not (r["scope"]["kind"] == "volume" and r["mode"] == "shared" and r["result"] == "ok"))' "$recP"
 check "and takes jobs again" ctl prepare --job 206 --user nobody
 check "release" ctl release --job 206
 kill "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
