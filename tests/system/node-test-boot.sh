@@ -74,6 +74,24 @@ keys+=("$(live_key)")
 check "a wipe by hand" scratchctl wipe
 keys+=("$(live_key)")
 
+# Erase records under the shipped unit (StateDirectory=, ProtectSystem=strict).
+check "the node key's directory is root's alone (0700), the key 0600" \
+        test "$(stat -c '%a %U' /var/lib/scratchd) $(stat -c '%a %U' /var/lib/scratchd/node-key.pem)" = "700 root 600 root"
+scratchctl pubkey > /tmp/node.pub
+check "every erase record verifies with the exported key" \
+        bash -c 'scratchctl verify --pubkey /tmp/node.pub /var/lib/scratchd/records/*.json > /tmp/verify.out'
+note "records: $(ls /var/lib/scratchd/records | tr '\n' ' ')"
+check "... three or more: the releases of jobs 1 and 2, and the wipe by hand" \
+        test "$(grep -c ': OK' /tmp/verify.out)" -ge 3
+check "scratchctl records --job 2 lists job 2's release" \
+        test "$(scratchctl records --job 2 --json | python3 -c 'import json,sys; print(" ".join(r["trigger"] + ":" + r["user"] for r in json.load(sys.stdin)))')" = release:nobody
+last=$(grep '"event":"wipe"' /var/log/scratchd/audit.log | tail -n 1 | sed -n 's/.*"record":"\([^"]*\)".*/\1/p')
+check "the wipe's audit line names its record, which is there" test -n "$last" -a -f "/var/lib/scratchd/records/$last"
+for i in "${!keys[@]}"; do
+        check "key $((i + 1)) of ${#keys[@]} is in no record" bash -c "! grep -rqi '${keys[$i]}' /var/lib/scratchd/records"
+done
+check "control: a key in a file there is found" bash -c "echo '${keys[0]}' > /var/lib/scratchd/records/control && grep -rqi '${keys[0]}' /var/lib/scratchd/records; rc=\$?; rm -f /var/lib/scratchd/records/control; exit \$rc"
+
 # Whether a key is in the journal: in_journal [FORM [WHERE]] < HEXKEY. FORM:
 # any (default), raw (its bytes) or hex (either case); WHERE: any (default),
 # export (every field of every entry this boot, journalctl -o export) or files

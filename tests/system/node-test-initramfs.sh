@@ -14,6 +14,23 @@ for _ in $(seq 1 60); do [ "$(field state)" = CLEAN ] && break; sleep 0.5; done
 check "the daemon has the volume CLEAN" test "$(field state)" = CLEAN
 check "the daemon adopted it: still key generation 1, not wiped again" test "$(field key_generation)" = 1
 check "the daemon said it had nothing to do" bash -c "journalctl -b -u scratchd --no-pager | grep -q 'already CLEAN'"
+# The initramfs's erase: recorded there unsigned (no key, the root read-only),
+# signed by the daemon at its start.
+check "the daemon signed the initramfs's erase record" \
+        bash -c "journalctl -b -u scratchd --no-pager | grep -q 'erase record from the initramfs signed'"
+check "... none is left pending" test -z "$(ls -A /run/scratchd/records-pending 2>/dev/null)"
+scratchctl pubkey > /tmp/node.pub
+# This boot's erase at start-up (the boot id is the same in the initramfs).
+first=$(python3 -c '
+import glob, json
+boot = open("/proc/sys/kernel/random/boot_id").read().strip()
+for p in sorted(glob.glob("/var/lib/scratchd/records/*.json")):
+    r = json.load(open(p))
+    if r["boot_id"] == boot and r["trigger"] == "startup":
+        print(p)
+        break')
+check "... it is there (this boot's, trigger startup) and verifies with the node's key" \
+        bash -c "test -n '$first' && scratchctl verify --pubkey /tmp/node.pub '$first'"
 
 # The first release after boot: /scratch is the initramfs's mount, not a
 # mount unit of scratchd's, so systemd's stop of it is a plain umount,
