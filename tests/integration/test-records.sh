@@ -55,7 +55,8 @@ check "... the key generation destroyed ($kgen) is the job's ($gen), the next on
 check "... scope: the whole volume, its data size ($size)" test "$scope" = volume -a "$size" -gt 0
 check "... media: /dev/ubda, its size ($media_size)" test "$media_path $media_size" = "/dev/ubda $(blockdev --getsize64 /dev/ubda)"
 check "... verification: the mapping was gone, the key generation changed" test "$gone $changed" = "True True"
-note "discard done: $discard"
+note "discard done: $discard; the release's record, as written:"
+sed 's/^/#   /' "$rec" >> "$RESULT"
 
 # A wipe by hand.
 ctl wipe > /dev/null || bail "wipe failed"
