@@ -11,7 +11,10 @@ typedef struct AuditEvent {
         /* What the daemon emits (src/daemon/volume.c, backend.c): "prepare"
          * (its end, or its refusal), "release" (the call; also for a job it
          * does not know), "wipe-requested" (a wipe call), "wipe" (a wipe's
-         * end, after a wipe call or a release) and "adopt" (an adoption's end). */
+         * end, after a wipe call or a release) and "adopt" (an adoption's end);
+         * in shared mode also "job-prepare", "job-release", "spare-release",
+         * "job-adopt" and "job-erase" (a job volume a pool's adoption could not
+         * vouch for, erased). */
         const char *event;
         const char *volume;
         const char *job;          /* or NULL */

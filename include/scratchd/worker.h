@@ -63,9 +63,18 @@ typedef struct WorkResult {
          * names them, for the audit event of its end. */
         char killed[1024];
         /* Each erase's record (erasure.h): the pool's or volume's, or the job
-         * volume's; name "" when nothing was erased. Job volumes erased at a
-         * pool's adoption have their own, named in the journal. */
+         * volume's; name "" when nothing was erased. */
         ErasureOutcome erasure;
+        /* WORK_ADOPT of a pool: the job volumes it erased (those it could not
+         * vouch for), each with its record, for an audit event each;
+         * malloc'd, the loop takes them. */
+        struct ErasedJob {
+                char job[65];
+                char user[65];
+                int r;                   /* the erase's: 0, or it failed (the job volume fenced) */
+                ErasureOutcome erasure;
+        } *erased;
+        size_t n_erased;
         unsigned erasures_recorded;  /* records written, this one included */
         unsigned erasure_failures;   /* records that could not be written, this one included */
 } WorkResult;

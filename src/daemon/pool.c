@@ -565,6 +565,26 @@ void pool_work_done(Volume *pool, WorkKind w) {
         free(res->jobs);
         res->jobs = NULL;
         res->n_jobs = 0;
+        /* Job volumes its adoption could not vouch for, and erased. */
+        for (size_t i = 0; i < res->n_erased; i++) {
+                const struct ErasedJob *e = &res->erased[i];
+                AuditEvent a = {
+                        .event = "job-erase",
+                        .volume = pool->sc->name,
+                        .job = e->job[0] ? e->job : NULL,
+                        .user = e->job[0] && e->user[0] ? e->user : NULL,
+                        .caller_uid = (uid_t) -1,
+                        .generation = e->erasure.key_generation,
+                        .result = e->r < 0 ? API_ERROR_VOLUME_FAILED : "ok",
+                        .detail = e->erasure.error < 0 ? "its erase record could not be written" : NULL,
+                        .record = e->erasure.name[0] ? e->erasure.name : NULL,
+                        .erased_generation = e->erasure.key_generation,
+                };
+                audit_log(pool->manager->audit, &a);
+        }
+        free(res->erased);
+        res->erased = NULL;
+        res->n_erased = 0;
 
         /* The spare is checked now and then: made where it is missing and
          * fits, re-keyed where it waited too long. A pool made anew tries

@@ -87,6 +87,8 @@ void volume_done(Volume *v) {
         v->deadline_source = sd_event_source_disable_unref(v->deadline_source);
         free(v->result.jobs);
         v->result.jobs = NULL;
+        free(v->result.erased);
+        v->result.erased = NULL;
         /* A Prepare that waited for the spare, and those that waited with
          * it: answered by their calls' end. */
         pool_pending_free(v);

@@ -166,7 +166,17 @@ static int job_erase(Engine *engine, const ScratchConfig *sc, const char *disks,
                 ret->erasure_failures++;
         else if (outcome.name[0])
                 ret->erasures_recorded++;
-        if (!ret->erasure.name[0] && !ret->erasure.error)
+        /* A pool's adoption erases any number: each its own audit event. */
+        if (streq(trigger, "startup")) {
+                struct ErasedJob *e = realloc(ret->erased, (ret->n_erased + 1) * sizeof(*e));
+                if (e) {
+                        ret->erased = e;
+                        e = &e[ret->n_erased++];
+                        *e = (struct ErasedJob) { .r = r, .erasure = outcome };
+                        snprintf(e->job, sizeof(e->job), "%s", before.job);
+                        snprintf(e->user, sizeof(e->user), "%s", before.user);
+                }
+        } else
                 ret->erasure = outcome;
         return r;
 }

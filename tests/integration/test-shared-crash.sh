@@ -18,6 +18,7 @@ modprobe -d "$WORK/modroot" dm-thin-pool || bail "modprobe dm-thin-pool failed"
 
 mnt=$WORK/scratch
 conf "$WORK/scratchd.conf" "/dev/ubda /dev/ubdb" "$mnt" Mode=shared JobSize=320M MaxJobs=3 FileSystem=ext4
+printf '[Daemon]\nAuditLog=%s/audit.log\n' "$WORK" >> "$WORK/scratchd.conf"
 fault=$WORK/fault
 : > "$fault"
 
@@ -111,6 +112,23 @@ for point in pool job-saved job-thin job-key job-mkfs job-mounted job-release-sa
         [ -z "$(jobs_json | tail -n +2)" ] || not_ok "$point: job volumes left: $(jobs_json | tail -n +2 | tr '\n' ';')"
         ok "$point: killed there; after a restart the pool is CLEAN, nothing unproven kept, generation $gen new"
 done
+# Job volumes a restart could not vouch for (a release cut short) were erased
+# at the pool's adoption: each has its audit event, which names its record,
+# and the record verifies with the node's key.
+ctl pubkey > "$WORK/node.pub" || not_ok "scratchctl pubkey failed"
+grep '"event":"job-erase"' "$WORK/audit.log" | sed -n 's/.*"record":"\([^"]*\)".*/\1/p' > "$WORK/erased"
+note "job volumes erased at adoption: $(grep -c '"event":"job-erase"' "$WORK/audit.log"), records named: $(wc -l < "$WORK/erased")"
+check "the releases cut short were erased at the restart, each with a job-erase audit event" \
+        test "$(grep -c '"event":"job-erase"' "$WORK/audit.log")" -ge 1
+check "... each naming its record" test "$(grep -c '"event":"job-erase"' "$WORK/audit.log")" = "$(wc -l < "$WORK/erased")"
+check "... which verifies with the node's key, trigger startup, scope job-volume" bash -c "
+        while read -r r; do
+                '$SCRATCHCTL' verify --pubkey '$WORK/node.pub' '$STATE_DIRECTORY/records/'\$r > /dev/null &&
+                grep -q '\"trigger\": \"startup\"' '$STATE_DIRECTORY/records/'\$r &&
+                grep -q '\"kind\": \"job-volume\"' '$STATE_DIRECTORY/records/'\$r || exit 1
+        done < '$WORK/erased'"
+check "every erase record of the trials verifies" \
+        bash -c "'$SCRATCHCTL' verify --pubkey '$WORK/node.pub' '$STATE_DIRECTORY'/records/*.json > /dev/null"
 kill "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
 grep -q '^not ok' "$RESULT" && sed 's/^/# daemon: /' "$WORK/daemon.log" | tail -n 60 >> "$RESULT"
 true
