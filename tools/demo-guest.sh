@@ -48,4 +48,23 @@ timed "scan the whole raw disk ($size)" check "no trace on the raw disk" no_trac
 
 say ""; say "5. scratchd status"
 "$SCRATCHD" "${C[@]}" status 2>&1 | sed 's/^/#     /' >> "$RESULT"
+
+say ""; say "6. the wipe's signed erase record (README, \"Erase records\")"
+rec=$(ls "$STATE_DIRECTORY"/records/*.json | tail -n 1)
+python3 - "$rec" <<'PY' | sed 's/^/#     /' >> "$RESULT"
+import json, os, sys
+r = json.load(open(sys.argv[1]))
+print(os.path.basename(sys.argv[1]) + ":")
+print("  %s of volume %s (%s), %s, %s: %s" % (r["trigger"], r["volume"], r["scope"]["kind"], r["method"]["category"],
+                                             r["method"]["technique"], r["result"]))
+print("  key generation %s destroyed (%s, %s bits), %s made" % (r["key_generation"], r["method"]["cipher"],
+                                                              r["method"]["key_bits"], r["next_key_generation"]))
+print("  disk %s, serial %s, %s bytes" % (r["media"][0]["path"], r["media"][0]["serial"], r["media"][0]["size_bytes"]))
+for c in r["verification"]:
+    print("  check %s: %s" % (c["check"], "passed" if c["passed"] else "FAILED"))
+print("  weakening conditions found: %s" % (", ".join(c["condition"] for c in r["weakening_conditions"]["present"]) or "none"))
+PY
+openssl pkey -in "$STATE_DIRECTORY/node-key.pem" -pubout > "$WORK/node.pub" 2>/dev/null
+check "the record verifies with the node's public key (scratchctl verify --pubkey)" \
+        "$SCRATCHCTL" verify --pubkey "$WORK/node.pub" "$rec"
 exit 0
