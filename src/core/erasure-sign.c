@@ -164,11 +164,14 @@ int erasure_sign(json_object *record, EVP_PKEY *key) {
         return 0;
 }
 
+/* NULL also for a string that holds a NUL (\u0000): read as a C string, its
+ * text past the NUL would count for nothing. */
 static const char *member_string(json_object *o, const char *name) {
         json_object *v;
         if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_string))
                 return NULL;
-        return json_object_get_string(v);
+        const char *s = json_object_get_string(v);
+        return strlen(s) == (size_t) json_object_get_string_len(v) ? s : NULL;
 }
 
 /* The whole text is one JSON object, nothing after it but whitespace. */
@@ -206,9 +209,13 @@ static int verify(const char *text, EVP_PKEY *pinned, bool *ret_pinned, char **r
                 return errorf(ret_error, -EBADMSG, "no \"signature\" object: the record is not signed");
         const char *alg = member_string(sig, "algorithm"), *pub = member_string(sig, "public_key"),
                    *value = member_string(sig, "value");
-        if (!streq_ptr(alg, "ed25519"))
-                return errorf(ret_error, -EBADMSG, "signature algorithm %s%s%s, expected \"ed25519\"",
-                              alg ? "\"" : "", alg ?: "missing", alg ? "\"" : "");
+        if (!streq_ptr(alg, "ed25519")) {
+                /* Named as JSON: the record's text may hold a newline, and the error is one line. */
+                json_object *a = json_object_object_get(sig, "algorithm");
+                const char *shown =
+                        a ? json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
+                return errorf(ret_error, -EBADMSG, "signature algorithm %s, expected \"ed25519\"", shown ?: "missing");
+        }
         unsigned char raw[ED25519_KEY_SIZE], s[ED25519_SIG_SIZE];
         if (!pub || base64_decode_exact(pub, raw, sizeof(raw)) < 0 || key_from_raw_public(raw, &embedded) < 0)
                 return errorf(ret_error, -EBADMSG, "signature.public_key is not base64 of a 32-byte Ed25519 key");

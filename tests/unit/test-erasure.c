@@ -264,6 +264,57 @@ static void test_sign_verify(void **state) {
         assert_non_null(strstr(error, "not a JSON object"));
 }
 
+/* What the signature object holds is not signed: read as the record's text
+ * has it, and named in the error on one line (scratchctl verify prints one
+ * line a file; a newline in it could pass for another file's "OK"). */
+static void test_signature_members(void **state) {
+        _cleanup_(evp_pkey_freep) EVP_PKEY *key = new_key();
+        _cleanup_free_ char *text = signed_text(key), *error = NULL;
+        _cleanup_(json_putp) json_object *o = json_tokener_parse(text);
+        json_object *sig = get_path(o, "signature", NULL);
+        _cleanup_free_ char *value = strdup(json_object_get_string(get_path(sig, "value", NULL)));
+        assert_non_null(value);
+
+        json_object_object_add(sig, "algorithm", json_object_new_string("ed25519\nother.json: OK, signed by the given key"));
+        assert_int_equal(erasure_verify(json_object_to_json_string(o), key, NULL, &error), -EBADMSG);
+        assert_null(strchr(error, '\n'));
+        assert_non_null(strstr(error, "signature algorithm \"ed25519\\nother.json"));
+        free(TAKE_PTR(error));
+        json_object_object_add(sig, "algorithm", json_object_new_int(25519));
+        assert_int_equal(erasure_verify(json_object_to_json_string(o), key, NULL, &error), -EBADMSG);
+        assert_string_equal(error, "signature algorithm 25519, expected \"ed25519\"");
+        free(TAKE_PTR(error));
+
+        /* A NUL (\u0000) in a member, and text after it: not the value that
+         * verifies, though read as a C string it would be. The control: the
+         * member as it was verifies. */
+        static const struct {
+                const char *name, *tail;
+        } cases[] = { { "algorithm", "\0x" }, { "public_key", "\0" }, { "value", "\0AAAA" } };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                json_object_object_add(sig, "algorithm", json_object_new_string("ed25519"));
+                json_object_object_add(sig, "value", json_object_new_string(value));
+                _cleanup_free_ char *pub = NULL;
+                assert_int_equal(erasure_key_public_base64(key, &pub), 0);
+                json_object_object_add(sig, "public_key", json_object_new_string(pub));
+                assert_int_equal(erasure_verify(json_object_to_json_string(o), key, NULL, NULL), 0);
+
+                const char *was = json_object_get_string(get_path(sig, cases[i].name, NULL));
+                size_t n = strlen(was), k = 1 + strlen(cases[i].tail + 1);
+                _cleanup_free_ char *with_nul = malloc(n + k);
+                assert_non_null(with_nul);
+                memcpy(with_nul, was, n);
+                memcpy(with_nul + n, cases[i].tail, k);
+                json_object_object_add(sig, cases[i].name, json_object_new_string_len(with_nul, (int) (n + k)));
+                const char *changed_text = json_object_to_json_string(o);
+                assert_non_null(strstr(changed_text, "\\u0000"));
+                assert_int_equal(erasure_verify(changed_text, key, NULL, &error), -EBADMSG);
+                assert_null(strchr(error, '\n'));
+                free(TAKE_PTR(error));
+                assert_int_equal(erasure_verify(changed_text, NULL, NULL, NULL), -EBADMSG);
+        }
+}
+
 /* Replaces the n-th leaf (depth first) with a changed value: one byte of a
  * string flipped, an integer plus one, a boolean negated, null made "".
  * Whether there was an n-th. */
@@ -801,6 +852,7 @@ int main(void) {
                 cmocka_unit_test(test_canonical_known_answer),
                 cmocka_unit_test(test_canonical_stable),
                 cmocka_unit_test(test_sign_verify),
+                cmocka_unit_test(test_signature_members),
                 cmocka_unit_test(test_any_change_fails),
                 cmocka_unit_test(test_wrong_key),
                 cmocka_unit_test_setup_teardown(test_conditions, setup_tempdir, teardown_tempdir),
