@@ -174,21 +174,117 @@ static const char *member_string(json_object *o, const char *name) {
         return strlen(s) == (size_t) json_object_get_string_len(v) ? s : NULL;
 }
 
+static int hex4(const char *p) {
+        int v = 0;
+        for (int i = 0; i < 4; i++) {
+                int c = (unsigned char) p[i], d = c >= '0' && c <= '9' ? c - '0'
+                                                 : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                                 : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                                        : -1;
+                if (d < 0)
+                        return -1;
+                v = v * 16 + d;
+        }
+        return v;
+}
+
+/* What json-c would read differently from other verifiers, refused on the
+ * raw text before it parses it: a \u0000 (json-c cuts a member's name
+ * there), a lone surrogate (made U+FFFD), an integer past 64 bits (clamped).
+ * Also counts the member names, for the check against members named twice
+ * (json-c keeps the last silently; a reader that takes the first would show
+ * what was not signed). */
+static const char *text_strict(const char *text, size_t *ret_members) {
+        size_t members = 0;
+        for (const char *p = text; *p;) {
+                if (*p == '"') {
+                        for (p++; *p && *p != '"'; p++) {
+                                if (*p != '\\')
+                                        continue;
+                                p++;
+                                if (*p != 'u') {
+                                        if (!*p)
+                                                return "not JSON";
+                                        continue;
+                                }
+                                int u = hex4(p + 1);
+                                if (u == 0)
+                                        return "a string holds \\u0000, which readers take differently";
+                                if (u < 0 || (u >= 0xDC00 && u <= 0xDFFF))
+                                        return "a string holds a bad \\u escape";
+                                p += 4;
+                                if (u >= 0xD800 && u <= 0xDBFF) {
+                                        int low = p[1] == '\\' && p[2] == 'u' ? hex4(p + 3) : -1;
+                                        if (low < 0xDC00 || low > 0xDFFF)
+                                                return "a string holds a lone surrogate (\\uD800-\\uDBFF)";
+                                        p += 6;
+                                }
+                        }
+                        if (!*p)
+                                return "not JSON";
+                        p++;
+                        if (p[strspn(p, " \t\r\n")] == ':')
+                                members++;
+                        continue;
+                }
+                if (*p == '-' || (*p >= '0' && *p <= '9')) {
+                        const char *start = p;
+                        p += *p == '-';
+                        size_t digits = strspn(p, "0123456789");
+                        p += digits;
+                        /* Fractions and exponents: the canonical form refuses them. */
+                        if (*p == '.' || *p == 'e' || *p == 'E')
+                                continue;
+                        errno = 0;
+                        if (*start == '-')
+                                (void) strtoll(start, NULL, 10);
+                        else
+                                (void) strtoull(start, NULL, 10);
+                        if (digits > 20 || errno == ERANGE)
+                                return "an integer past 64 bits, which readers take differently";
+                        continue;
+                }
+                p++;
+        }
+        *ret_members = members;
+        return NULL;
+}
+
+/* Members in the tree, every object's. */
+static size_t count_members(json_object *o) {
+        size_t n = 0;
+        if (json_object_is_type(o, json_type_object)) {
+                json_object_object_foreach(o, key, value) {
+                        (void) key;
+                        n += 1 + count_members(value);
+                }
+        } else if (json_object_is_type(o, json_type_array))
+                for (size_t i = 0; i < json_object_array_length(o); i++)
+                        n += count_members(json_object_array_get_idx(o, i));
+        return n;
+}
+
 /* The whole text is one JSON object, nothing after it but whitespace. */
-static int parse_object(const char *text, json_object **ret) {
+static int parse_object(const char *text, json_object **ret, const char **ret_why) {
+        size_t members = 0;
+        *ret_why = text_strict(text, &members);
+        if (*ret_why)
+                return -EBADMSG;
         json_tokener *tok = json_tokener_new();
         if (!tok)
                 return -ENOMEM;
         /* Strict: JSON as RFC 8259 has it (no comments, no single quotes),
-         * as any other verifier reads it. A member named twice: the last
-         * one counts, as in Python's json. */
+         * as any other verifier reads it; a member named twice is refused
+         * (above). */
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
         size_t n = strlen(text);
         json_object *o = json_tokener_parse_ex(tok, text, (int) n);
         bool whole = json_tokener_get_error(tok) == json_tokener_success &&
                      text[json_tokener_get_parse_end(tok) + strspn(text + json_tokener_get_parse_end(tok), " \t\r\n")] == 0;
         json_tokener_free(tok);
-        if (!o || !whole || !json_object_is_type(o, json_type_object)) {
+        if (!o || !whole || !json_object_is_type(o, json_type_object) || count_members(o) != members) {
+                *ret_why = o && whole && json_object_is_type(o, json_type_object) ? "a member is named twice"
+                                                                                  : "not a JSON object";
                 json_object_put(o);
                 return -EBADMSG;
         }
@@ -203,8 +299,9 @@ static int verify(const char *text, EVP_PKEY *pinned, bool *ret_pinned, char **r
         json_object *sig;
         size_t len;
 
-        if (parse_object(text, &o) < 0)
-                return errorf(ret_error, -EBADMSG, "not a JSON object: not an erase record");
+        const char *why = NULL;
+        if (parse_object(text, &o, &why) < 0)
+                return errorf(ret_error, -EBADMSG, "%s: not an erase record as signed", why);
         if (!json_object_object_get_ex(o, "signature", &sig) || !json_object_is_type(sig, json_type_object))
                 return errorf(ret_error, -EBADMSG, "no \"signature\" object: the record is not signed");
         const char *alg = member_string(sig, "algorithm"), *pub = member_string(sig, "public_key"),

@@ -267,6 +267,47 @@ static void test_sign_verify(void **state) {
 /* What the signature object holds is not signed: read as the record's text
  * has it, and named in the error on one line (scratchctl verify prints one
  * line a file; a newline in it could pass for another file's "OK"). */
+/* Texts json-c would read as the signed record though other readers would
+ * not (found by fuzz-erasure-record): a member named twice (an earlier
+ * "job" that a first-wins reader would show), \u0000 in a member's name, a
+ * lone surrogate, an integer past 64 bits. Each is refused, naming why; the
+ * controls, the same edits that keep the meaning (a surrogate pair, an
+ * escaped letter), verify. */
+static void test_text_strict(void **state) {
+        _cleanup_(evp_pkey_freep) EVP_PKEY *key = new_key();
+        _cleanup_free_ char *text = signed_text(key);
+        assert_int_equal(erasure_verify(text, key, NULL, NULL), 0);
+        static const struct {
+                const char *from, *to, *why;
+        } cases[] = {
+                { "\"job\":", "\"job\":\"666\", \"job\":", "a member is named twice" },
+                { "\"job\":", "\"job\\u0000x\": \"1\", \"job\":", "\\u0000" },
+                { "\"job\":\"", "\"job\":\"\\ud800", "lone surrogate" },
+                { "\"job\":\"", "\"job\":\"\\udc00", "bad \\u escape" },
+                { "\"key_generation\":", "\"key_generation\":99999999999999999999, \"x\": ", "past 64 bits" },
+                { "\"key_generation\":", "\"key_generation\":-99999999999999999999, \"x\": ", "past 64 bits" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                const char *at = strstr(text, cases[i].from);
+                assert_non_null(at);
+                _cleanup_free_ char *bad = NULL, *error = NULL;
+                assert_true(asprintf(&bad, "%.*s%s%s", (int) (at - text), text, cases[i].to,
+                                     at + strlen(cases[i].from)) > 0);
+                assert_int_equal(erasure_verify(bad, key, NULL, &error), -EBADMSG);
+                if (!strstr(error, cases[i].why))
+                        print_error("case %zu: %s\n", i, error);
+                assert_non_null(strstr(error, cases[i].why));
+                assert_null(strchr(error, '\n'));
+        }
+        /* Controls: the text changed, the meaning not. "1234" as "\u0031234",
+         * and a job id holding a surrogate pair, signed as such. */
+        const char *at = strstr(text, "\"job\":\"1");
+        assert_non_null(at);
+        _cleanup_free_ char *same = NULL;
+        assert_true(asprintf(&same, "%.*s\"job\":\"\\u0031%s", (int) (at - text), text, at + strlen("\"job\":\"1")) > 0);
+        assert_int_equal(erasure_verify(same, key, NULL, NULL), 0);
+}
+
 static void test_signature_members(void **state) {
         _cleanup_(evp_pkey_freep) EVP_PKEY *key = new_key();
         _cleanup_free_ char *text = signed_text(key), *error = NULL;
@@ -853,6 +894,7 @@ int main(void) {
                 cmocka_unit_test(test_canonical_stable),
                 cmocka_unit_test(test_sign_verify),
                 cmocka_unit_test(test_signature_members),
+                cmocka_unit_test(test_text_strict),
                 cmocka_unit_test(test_any_change_fails),
                 cmocka_unit_test(test_wrong_key),
                 cmocka_unit_test_setup_teardown(test_conditions, setup_tempdir, teardown_tempdir),
