@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -31,6 +32,7 @@ typedef struct AuditEvent {
          * of the key it destroyed, as the record has them; NULL / 0 otherwise. */
         const char *record;
         uint64_t erased_generation;
+        bool erased_generation_unknown;   /* written as null: no state named the key (after a reboot) */
 } AuditEvent;
 
 typedef struct Audit Audit;

@@ -107,8 +107,12 @@ typedef struct ErasureRecord {
         const char *trigger;        /* "release", "wipe", "startup" */
         const ErasureMedia *media;
         size_t n_media;
-        const char *cipher;         /* "aes-xts-plain64" */
-        unsigned key_bits;
+        const char *cipher;         /* "aes-xts-plain64"; NULL: not known (written as null) */
+        unsigned key_bits;          /* 0: not known (null) */
+        /* Not known: no state said which key it was (after a reboot, the key
+         * died with the previous kernel): key_generation is written as null. */
+        bool key_generation_unknown;
+        const char *key_destruction;  /* how the key went, where not the usual way; NULL: by the mapping's removal */
         unsigned sector_size;
         bool discard_done;
         const char *discard_detail; /* how, or why skipped */
@@ -151,7 +155,7 @@ int erasure_crash_kernel_armed(const char *root);
 int erasure_hibernation_available(const char *root);
 
 /* The record as a JSON object, without the signature. -EINVAL: a required
- * field missing (volume, mode, trigger, cipher, result, node) or a string not
+ * field missing (volume, mode, trigger, result, node) or a string not
  * valid UTF-8; -ENOMEM. */
 int erasure_build(const ErasureRecord *r, json_object **ret);
 
@@ -208,6 +212,7 @@ typedef struct ErasureOutcome {
         char name[128];   /* the record's file name in the sink's dir; "" when none was written */
         int error;        /* 0, or why it could not be written (negative errno) */
         uint64_t key_generation;   /* of the key destroyed */
+        bool key_generation_unknown;
 } ErasureOutcome;
 
 /* The engine's call at the end of each erase: fills in what the record says

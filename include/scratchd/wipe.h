@@ -68,6 +68,10 @@ typedef struct WipeOps {
          * negative errno; for the erase record's check that the old one is
          * gone. NULL: not checked. */
         int (*mapping_exists)(void *userdata, const char *mapping);
+        /* How many dm devices' names start with `prefix` (a pool's job
+         * volumes), or a negative errno when they cannot be listed. NULL:
+         * not checked. */
+        int (*mappings_with_prefix)(void *userdata, const char *prefix);
         void *userdata;
 } WipeOps;
 
@@ -81,6 +85,10 @@ struct WipeDisk {
 
 /* What a wipe did, for its erase record (erasure.h). */
 typedef struct WipeReport {
+        /* Looked up right before the old mapping's removal (a pool: its job
+         * volumes'): 1 there (so a key was in the kernel), 0 not there (the
+         * key died with an earlier kernel: a reboot), negative: not checked. */
+        int mapping_was_active;
         /* Looked up right after the old mapping was removed (before the new
          * one is made under the same name): 1 gone from the kernel's table,
          * 0 still there, negative: not checked (the wipe stopped before, or

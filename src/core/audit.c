@@ -116,7 +116,8 @@ char *audit_format(const AuditEvent *e) {
         add_string(o, "killed", e->killed);
         if (e->record) {
                 add_string(o, "record", e->record);
-                json_object_object_add(o, "erased_key_generation", json_object_new_uint64(e->erased_generation));
+                json_object_object_add(o, "erased_key_generation", e->erased_generation_unknown ? NULL
+                                                                   : json_object_new_uint64(e->erased_generation));
         }
 
         const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);

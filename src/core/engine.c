@@ -469,47 +469,63 @@ static int fence_unchecked(Engine *e, const ScratchConfig *vc, Record *rec, int 
 }
 
 /* The erase's record (erasure.h): what was destroyed (the state before),
- * what came of it, and the checks after. */
-static void record_erase(Engine *e, const Target *t, const char *trigger, const Record *before,
+ * what came of it, and the checks after. `have_record`: a state record named
+ * the key (after a reboot none does). */
+static void record_erase(Engine *e, const Target *t, const char *trigger, bool have_record, const Record *before,
                          const Record *after, int r, uint64_t start, const WipeReport *report,
                          ErasureOutcome *ret) {
         const ScratchConfig *vc = t->vc;
         bool shared = vc->mode == SCRATCH_MODE_SHARED;
-        char gone[300], generation[160];
-        ErasureCheck checks[2];
-        size_t n = 0;
+        /* No key in this kernel: it died with an earlier one (a reboot or a
+         * power loss); this erase destroyed nothing itself, and says so. */
+        bool no_key = report->mapping_was_active == 0;
+        char gone[400], generation[160];
+        const char *check = no_key ? "no-key-in-kernel" : "mapping-removed";
 
-        if (report->mapping_gone == 1)
-                snprintf(gone, sizeof(gone), shared ? "the pool's job volumes, each with its key, were removed; "
-                         "/dev/mapper/%s was not in the kernel's device-mapper table after" :
-                         "/dev/mapper/%s, and the key in it, was not in the kernel's device-mapper table after "
-                         "its removal", t->mapping);
+        if (report->mapping_gone == 1 && no_key)
+                snprintf(gone, sizeof(gone), "no %s was in the kernel's device-mapper table before the erase (its "
+                         "key went with an earlier kernel), nor after", shared ? "job volume of the pool" : "mapping");
+        else if (report->mapping_gone == 1 && shared)
+                snprintf(gone, sizeof(gone), "the pool's job volumes, each with its key, were removed: none was in "
+                         "the kernel's device-mapper table after");
+        else if (report->mapping_gone == 1)
+                snprintf(gone, sizeof(gone), "/dev/mapper/%s, and the key in it, was not in the kernel's "
+                         "device-mapper table after its removal", t->mapping);
         else if (report->mapping_gone == 0)
-                snprintf(gone, sizeof(gone), "/dev/mapper/%s was still in the kernel's table after its removal",
-                         t->mapping);
+                snprintf(gone, sizeof(gone), "%s still in the kernel's table after the removal",
+                         shared ? "a job volume of the pool was" : "the mapping was");
         else if (report->mapping_gone == -ENODATA)
                 snprintf(gone, sizeof(gone), "not checked: the erase stopped before the mapping was removed");
         else
                 snprintf(gone, sizeof(gone), "cannot read the kernel's device-mapper table: %s",
                          strerror(-report->mapping_gone));
-        checks[n++] = (ErasureCheck) { "mapping-removed", report->mapping_gone == 1, gone };
         bool changed = r >= 0 && after->generation != before->generation;
         if (r >= 0)
-                snprintf(generation, sizeof(generation), "key generation %" PRIu64 " destroyed, %" PRIu64 " made",
-                         before->generation, after->generation);
+                snprintf(generation, sizeof(generation), "the new key is generation %" PRIu64 "%s", after->generation,
+                         have_record ? ", not the destroyed one's" : "");
         else
                 snprintf(generation, sizeof(generation), "no new key: the erase failed");
-        checks[n++] = (ErasureCheck) { "key-generation-changed", changed, generation };
+        ErasureCheck checks[] = {
+                { check, report->mapping_gone == 1, gone },
+                { "key-generation-changed", changed, generation },
+        };
 
-        const Record *keyed = before->cipher[0] ? before : NULL;
+        /* The destroyed key's settings, from the state that named it; none
+         * after a reboot. */
+        const Record *keyed = have_record && before->cipher[0] ? before : NULL;
         const char *job = before->job[0] ? before->job : NULL;
         ErasureRecord rec = {
                 .volume = vc->name,
                 .mode = shared ? "shared" : "exclusive",
                 .trigger = trigger,
-                .cipher = keyed ? keyed->cipher : t->tuning.cipher_spec,
-                .key_bits = keyed ? keyed->key_bits : t->tuning.key_size * 8,
+                .cipher = keyed ? keyed->cipher : NULL,
+                .key_bits = keyed ? keyed->key_bits : 0,
                 .sector_size = keyed ? keyed->sector_size : t->tuning.sector_size,
+                .key_generation_unknown = !have_record,
+                .key_destruction = no_key ? "no mapping held a key of this volume in the running kernel: the key of "
+                                            "what was on the disks went when an earlier kernel stopped (a reboot or "
+                                            "power loss) and was never on any disk; the disks were then re-keyed"
+                                          : NULL,
                 .discard_done = report->discard_done,
                 .discard_detail = report->discard_detail[0] ? report->discard_detail : NULL,
                 .scope = ERASURE_SCOPE_VOLUME,
@@ -522,7 +538,7 @@ static void record_erase(Engine *e, const Target *t, const char *trigger, const 
                 .end_usec = erasure_now_usec(),
                 .result = r >= 0 ? "ok" : after->reason[0] ? after->reason : strerror(-r),
                 .verification = checks,
-                .n_verification = n,
+                .n_verification = ELEMENTSOF(checks),
         };
         erasure_sink_write(&e->records, &rec, t->disk_list, ret);
 }
@@ -584,13 +600,13 @@ int engine_run_volume(Engine *e, const ScratchConfig *vc, bool force_wipe, const
 
         Record before = rec;
         uint64_t start = erasure_now_usec();
-        WipeReport report = { .mapping_gone = -ENODATA };
+        WipeReport report = { .mapping_was_active = -ENODATA, .mapping_gone = -ENODATA };
         r = wipe_target(e, &t, &rec, &report);
         /* What the record needs ends here; a record not written is the
          * caller's to show, and does not undo the erase. */
         ErasureOutcome ignored;
-        record_erase(e, &t, trigger ?: (force_wipe ? "wipe" : "startup"), &before, &rec, r, start, &report,
-                     ret_record ?: &ignored);
+        record_erase(e, &t, trigger ?: (force_wipe ? "wipe" : "startup"), have_record, &before, &rec,
+                     r, start, &report, ret_record ?: &ignored);
         *ret_rec = rec;
         return r;
 }

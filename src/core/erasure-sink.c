@@ -30,7 +30,8 @@ static const char *or_null(const char *s) {
 }
 
 void erasure_sink_write(const ErasureSink *s, ErasureRecord *r, const char *disks, ErasureOutcome *ret) {
-        *ret = (ErasureOutcome) { .key_generation = r->key_generation };
+        *ret = (ErasureOutcome) { .key_generation = r->key_generation,
+                                  .key_generation_unknown = r->key_generation_unknown };
         if (!s || !s->dir)
                 return;
         if (s->unavailable < 0) {
@@ -75,8 +76,9 @@ void erasure_sink_write(const ErasureSink *s, ErasureRecord *r, const char *disk
         if (e < 0) {
                 ret->error = e;
                 log_error_errno(e, "%s: cannot write the record of its erase (key generation %" PRIu64 ") in %s: %m; "
-                                "the erase stands; free space there (or fix the directory) so that the next erase is "
-                                "recorded", r->volume, r->key_generation, s->dir);
+                                "the erase stands; %s so that the next erase is recorded", r->volume,
+                                r->key_generation, s->dir,
+                                e == -ENOSPC || e == -EDQUOT ? "free space there" : "fix the directory (root's, 0700)");
                 return;
         }
         snprintf(ret->name, sizeof(ret->name), "%s", name);

@@ -25,12 +25,43 @@ DEFINE_STRING_TABLE_LOOKUP(erasure_scope, ErasureScope, _ERASURE_SCOPE_MAX)
         "the dm-crypt mapping was removed, so the kernel dropped and wiped the key; scratchd's buffers had " \
         "been zeroed already; no other copy existed"
 
-/* Adds `value` as a string, or null for NULL; -EINVAL if not UTF-8. */
+/* `value` with each byte that is no part of valid UTF-8 made U+FFFD: text
+ * that others set (a process's comm in a holder list, a disk's model) or
+ * that a fixed buffer cut mid-character must not cost the whole record. */
+static char *utf8_repair(const char *value) {
+        size_t n = strlen(value);
+        char *out = malloc(3 * n + 1), *w = out;
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n;) {
+                size_t len = 1;
+                while (len <= 4 && i + len <= n && !utf8_is_valid(value + i, len))
+                        len++;
+                if (len <= 4 && i + len <= n) {
+                        memcpy(w, value + i, len);
+                        w += len;
+                        i += len;
+                } else {
+                        memcpy(w, "\xef\xbf\xbd", 3);
+                        w += 3;
+                        i++;
+                }
+        }
+        *w = 0;
+        return out;
+}
+
+/* Adds `value` as a string (repaired to UTF-8), or null for NULL. */
 static int add_string(json_object *o, const char *name, const char *value) {
         if (!value)
                 return json_object_object_add(o, name, NULL) < 0 ? -ENOMEM : 0;
-        if (!utf8_is_valid(value, strlen(value)))
-                return -EINVAL;
+        _cleanup_free_ char *repaired = NULL;
+        if (!utf8_is_valid(value, strlen(value))) {
+                repaired = utf8_repair(value);
+                if (!repaired)
+                        return -ENOMEM;
+                value = repaired;
+        }
         json_object *s = json_object_new_string(value);
         if (!s)
                 return -ENOMEM;
@@ -115,15 +146,15 @@ static int add_method(json_object *o, const ErasureRecord *r) {
         if (e >= 0)
                 e = add_string(m, "technique", "cryptographic erase");
         if (e >= 0)
-                e = add_string(m, "cipher", r->cipher);
+                e = add_string(m, "cipher", isempty(r->cipher) ? NULL : r->cipher);
         if (e >= 0)
-                e = add_u64(m, "key_bits", r->key_bits);
+                e = r->key_bits ? add_u64(m, "key_bits", r->key_bits) : add_string(m, "key_bits", NULL);
         if (e >= 0)
                 e = add_u64(m, "sector_size", r->sector_size);
         if (e >= 0)
                 e = add_string(m, "key_lifecycle", KEY_LIFECYCLE);
         if (e >= 0)
-                e = add_string(m, "key_destruction", KEY_DESTRUCTION);
+                e = add_string(m, "key_destruction", r->key_destruction ?: KEY_DESTRUCTION);
         return e;
 }
 
@@ -202,7 +233,7 @@ static int add_tool(json_object *o) {
 }
 
 int erasure_build(const ErasureRecord *r, json_object **ret) {
-        if (isempty(r->volume) || isempty(r->mode) || isempty(r->trigger) || isempty(r->cipher) ||
+        if (isempty(r->volume) || isempty(r->mode) || isempty(r->trigger) ||
             isempty(r->result) || !r->node || !erasure_scope_to_string(r->scope))
                 return -EINVAL;
         json_object *o = json_object_new_object();
@@ -228,7 +259,8 @@ int erasure_build(const ErasureRecord *r, json_object **ret) {
         if (e >= 0)
                 e = add_string(o, "user", r->user);
         if (e >= 0)
-                e = add_u64(o, "key_generation", r->key_generation);
+                e = r->key_generation_unknown ? add_string(o, "key_generation", NULL)
+                                              : add_u64(o, "key_generation", r->key_generation);
         if (e >= 0)
                 e = r->next_key_generation ? add_u64(o, "next_key_generation", r->next_key_generation)
                                            : add_string(o, "next_key_generation", NULL);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
@@ -258,6 +259,31 @@ static int k_mapping_exists(void *userdata, const char *mapping) {
         return dm_device_info(mapping, NULL, NULL, 0, NULL);
 }
 
+/* Every dm device's name, from sysfs (/sys/block/dm-N/dm/name). */
+static int k_mappings_with_prefix(void *userdata, const char *prefix) {
+        DIR *d = opendir("/sys/block");
+        if (!d)
+                return -errno;
+        int n = 0, r = 0;
+        struct dirent *de;
+        while (r >= 0 && (de = readdir(d))) {
+                if (!startswith(de->d_name, "dm-"))
+                        continue;
+                char p[PATH_MAX];
+                _cleanup_free_ char *name = NULL;
+                snprintf(p, sizeof(p), "/sys/block/%s/dm/name", de->d_name);
+                r = read_one_line(p, &name);
+                if (r == -ENOENT) {
+                        r = 0;      /* removed meanwhile */
+                        continue;
+                }
+                if (r >= 0)
+                        n += startswith(name, prefix);
+        }
+        closedir(d);
+        return r < 0 ? r : n;
+}
+
 void kernel_ops_init(WipeOps *ops, const char *state_dir) {
         *ops = (WipeOps) {
                 .find_users = k_find_users,
@@ -277,6 +303,7 @@ void kernel_ops_init(WipeOps *ops, const char *state_dir) {
                 .mount = k_mount,
                 .save_state = k_save_state,
                 .mapping_exists = k_mapping_exists,
+                .mappings_with_prefix = k_mappings_with_prefix,
                 .userdata = (void *) state_dir,
         };
 }

@@ -75,12 +75,23 @@ static int run_step(Wipe *w, WipeStep step) {
                 target = q->mount_point;
                 r = o->unmount(o->userdata, q->mount_point, false);
                 break;
-        case WIPE_STEP_DEACTIVATE:
+        case WIPE_STEP_DEACTIVATE: {
+                char job_prefix[160];
+                snprintf(job_prefix, sizeof(job_prefix), "%s-vol-", q->mapping);
                 target = q->mapping;
+                /* The record's checks: whether a key was in the kernel
+                 * before, and that the mapping, and the key in it, is gone
+                 * from it after (not merely deferred); a pool's, after its
+                 * job volumes went. */
+                if (q->report && !q->shared && o->mapping_exists) {
+                        int k = o->mapping_exists(o->userdata, q->mapping);
+                        q->report->mapping_was_active = k < 0 ? k : !!k;
+                } else if (q->report && q->shared && o->mappings_with_prefix) {
+                        int k = o->mappings_with_prefix(o->userdata, job_prefix);
+                        q->report->mapping_was_active = k < 0 ? k : k > 0;
+                }
                 r = o->deactivate(o->userdata, q->mapping, false);
-                /* The record's check: the mapping, and the key in it, gone
-                 * from the kernel (not merely deferred). */
-                if (r >= 0 && q->report && o->mapping_exists) {
+                if (r >= 0 && q->report && !q->shared && o->mapping_exists) {
                         int k = o->mapping_exists(o->userdata, q->mapping);
                         q->report->mapping_gone = k < 0 ? k : !k;
                 }
@@ -93,6 +104,10 @@ static int run_step(Wipe *w, WipeStep step) {
                 if (r >= 0) {
                         target = q->name;
                         r = o->teardown_pool(o->userdata, q->name, false, w->detail, sizeof(w->detail));
+                        if (r >= 0 && q->report && q->shared && o->mappings_with_prefix) {
+                                int k = o->mappings_with_prefix(o->userdata, job_prefix);
+                                q->report->mapping_gone = k < 0 ? k : k == 0;
+                        }
                 }
                 /* With the key gone, the data device under it goes too: the
                  * disks' labels are rewritten, and their layout may change. */
@@ -104,6 +119,7 @@ static int run_step(Wipe *w, WipeStep step) {
                                          "holds it", q->device, q->device);
                 }
                 break;
+        }
         case WIPE_STEP_ERASE_SIGNATURES:
                 if (!q->erase_signatures)
                         return 0;

@@ -63,11 +63,19 @@ void volume_erasure_done(Volume *owner, const Volume *v, const WorkResult *r) {
         owner->counters.erase_record_failures += r->erasure_failures;
         if (r->erasure.name[0])
                 snprintf(owner->last_record, sizeof(owner->last_record), "%s", r->erasure.name);
-        if (r->erasure_failures > 0)
+        /* The failure: this erase's, or (a pool's adoption) a job volume's. */
+        const ErasureOutcome *failed = r->erasure.error < 0 ? &r->erasure : NULL;
+        const char *job = v->pool ? v->rec.job : "";
+        for (size_t i = 0; !failed && i < r->n_erased; i++)
+                if (r->erased[i].erasure.error < 0) {
+                        failed = &r->erased[i].erasure;
+                        job = r->erased[i].job;
+                }
+        if (failed)
                 snprintf(owner->record_error, sizeof(owner->record_error),
-                         "the record of %s's erase (key generation %" PRIu64 ") could not be written: %s; the erase "
-                         "stands; see the journal", v->sc->name, r->erasure.key_generation,
-                         strerror(-(r->erasure.error ?: -EIO)));
+                         "the record of the erase of %s%s%s (key generation %" PRIu64 ") could not be written: %s; "
+                         "the erase stands; the journal says what to do", job[0] ? "job " : "", job[0] ? job : "",
+                         job[0] ? "'s volume" : owner->sc->name, failed->key_generation, strerror(-failed->error));
         else if (r->erasures_recorded > 0)
                 owner->record_error[0] = 0;
 }

@@ -231,6 +231,7 @@ void volume_audit(const Volume *v, const char *event, const Caller *c, const cha
                 /* Likewise: the erase's record, on the event of its end. */
                 .record = volume_idle(v) && v->result.erasure.name[0] ? v->result.erasure.name : NULL,
                 .erased_generation = v->result.erasure.key_generation,
+                .erased_generation_unknown = v->result.erasure.key_generation_unknown,
         };
         audit_log(v->manager->audit, &e);
 }

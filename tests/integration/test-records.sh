@@ -30,6 +30,12 @@ check "the node key was made 0600 in StateDirectory" test "$(stat -c %a "$STATE_
 check "the erase at start-up wrote a record" test "$(count)" -eq 1
 rec=$records/$(newest)
 check "... whose trigger is startup" grep -q '"trigger": "startup"' "$rec"
+check "... which claims no key it did not see: generation and cipher null, no key was in the kernel" python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+v = {c["check"]: c["passed"] for c in r["verification"]}
+sys.exit(not (r["key_generation"] is None and r["method"]["cipher"] is None and v.get("no-key-in-kernel") is True
+              and "earlier kernel" in r["method"]["key_destruction"] and "mapping-removed" not in v))' "$rec"
 keys+=("$(live_key $map)")
 
 # A job's release.

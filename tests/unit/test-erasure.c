@@ -136,9 +136,15 @@ static void test_build_edges(void **state) {
         r = sample(&node);
         r.scope = _ERASURE_SCOPE_MAX;
         assert_int_equal(erasure_build(&r, &o), -EINVAL);
+        /* Text not UTF-8 (a comm a job's user set; a character cut by a
+         * fixed buffer): each bad byte made U+FFFD, the rest kept, and the
+         * record still made. */
         r = sample(&node);
-        r.user = "\xff\xfe";
-        assert_int_equal(erasure_build(&r, &o), -EINVAL);
+        r.user = "a\xff\xfe\xc3\xa9" "b\xe2\x82";
+        assert_int_equal(erasure_build(&r, &o), 0);
+        assert_string_equal(json_object_get_string(get_path(o, "user", NULL)),
+                            "a\xef\xbf\xbd\xef\xbf\xbd\xc3\xa9" "b\xef\xbf\xbd\xef\xbf\xbd");
+        json_object_put(o);
 }
 
 static char *canon(json_object *o) {

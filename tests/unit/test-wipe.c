@@ -113,8 +113,11 @@ typedef struct Fake {
         const CryptTuning *expect_tuning;
         Secret *key;                 /* from new_key, until freed */
         unsigned n_keys_made;
-        int mapping_exists;          /* mapping_exists() returns this */
+        int mapping_before;          /* mapping_exists() before the removal: 1 by fixture_init() */
+        int mapping_exists;          /* ... and after it */
         bool deactivated;            /* deactivate has been called (not deferred) */
+        int job_mappings;            /* shared: mappings_with_prefix() before the pool's teardown */
+        bool torn_down;
 } Fake;
 
 /* ---- keys, and seeing them freed ---- */
@@ -216,12 +219,18 @@ static int fake_deactivate(void *userdata, const char *mapping, bool deferred) {
         return 0;
 }
 
-/* Asked only after the mapping's removal. */
+/* Asked before the mapping's removal and after. */
 static int fake_mapping_exists(void *userdata, const char *mapping) {
         Fake *f = userdata;
         assert_string_equal(mapping, MAPPING);
-        assert_true(f->deactivated);
-        return f->mapping_exists;
+        return f->deactivated ? f->mapping_exists : f->mapping_before;
+}
+
+/* Shared mode: the pool's job volumes, before its teardown and after. */
+static int fake_mappings_with_prefix(void *userdata, const char *prefix) {
+        Fake *f = userdata;
+        assert_string_equal(prefix, MAPPING "-vol-");
+        return f->torn_down ? 0 : f->job_mappings;
 }
 
 static int fake_disassemble(void *userdata, const char *volume) {
@@ -265,8 +274,10 @@ static int fake_teardown_pool(void *userdata, const char *volume, bool force, ch
          * step that failed says why. */
         if (force)
                 snprintf(detail, detail_size, "FENCE DETAIL");
-        if (!should_fail(f, OP_TEARDOWN_POOL))
+        if (!should_fail(f, OP_TEARDOWN_POOL)) {
+                f->torn_down = true;
                 return 0;
+        }
         if (f->teardown_detail)
                 snprintf(detail, detail_size, "%s", f->teardown_detail);
         return f->fail_error;
@@ -383,6 +394,7 @@ static void fixture_init(Fixture *x, bool erase_signatures, bool discard) {
                         .devnum = makedev(253, 7),
                         .pool_devnum = makedev(253, 11),
                         .expect_size = DISK_SIZE,
+                        .mapping_before = 1,
                 },
                 .ops = {
                         .find_users = fake_find_users,
@@ -402,6 +414,7 @@ static void fixture_init(Fixture *x, bool erase_signatures, bool discard) {
                         .mount = fake_mount,
                         .save_state = fake_save_state,
                         .mapping_exists = fake_mapping_exists,
+                        .mappings_with_prefix = fake_mappings_with_prefix,
                 },
                 .req = {
                         .name = NAME,
@@ -666,6 +679,8 @@ static void test_discard_not_supported(void **state) {
 /* What the erase record is told: discard done, skipped or unsupported,
  * and whether the old mapping was gone from the kernel's table after its
  * removal (still there, unreadable, or not reached). */
+static void shared_init(Fixture *x, bool erase_signatures, bool discard);
+
 static void test_report(void **state) {
         Fixture x;
         WipeReport report;
@@ -674,6 +689,7 @@ static void test_report(void **state) {
         report = (WipeReport) { .mapping_gone = -ENODATA };
         x.req.report = &report;
         assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, NULL), 0);
+        assert_int_equal(report.mapping_was_active, 1);
         assert_int_equal(report.mapping_gone, 1);
         assert_true(report.discard_done);
         assert_non_null(strstr(report.discard_detail, "BLKDISCARD"));
@@ -697,6 +713,25 @@ static void test_report(void **state) {
         assert_int_equal(report.mapping_gone, -EIO);
         assert_false(report.discard_done);
         assert_non_null(strstr(report.discard_detail, "does not support"));
+
+        /* No mapping before (a reboot took the key): said so. */
+        fixture_init(&x, false, true);
+        x.fake.mapping_before = 0;
+        report = (WipeReport) { .mapping_was_active = -ENODATA, .mapping_gone = -ENODATA };
+        x.req.report = &report;
+        assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, NULL), 0);
+        assert_int_equal(report.mapping_was_active, 0);
+        assert_int_equal(report.mapping_gone, 1);
+
+        /* Shared: the pool's job volumes, counted before its teardown and
+         * after (none left). */
+        shared_init(&x, false, false);
+        x.fake.job_mappings = 3;
+        report = (WipeReport) { .mapping_was_active = -ENODATA, .mapping_gone = -ENODATA };
+        x.req.report = &report;
+        assert_int_equal(wipe_volume(&x.ops, &x.req, &x.rec, NULL), 0);
+        assert_int_equal(report.mapping_was_active, 1);
+        assert_int_equal(report.mapping_gone, 1);
 
         /* Stopped before the removal: not checked. */
         fixture_init(&x, false, true);
