@@ -48,8 +48,8 @@ static inline void evp_pkey_freep(EVP_PKEY **p) {
  * the booted system). */
 #define ERASURE_PENDING_SUBDIR "records-pending"
 
-/* The node key's and the records' directory: $STATE_DIRECTORY (systemd's
- * StateDirectory=; its first entry), else ERASURE_STATE_DIR. */
+/* The node key's and the records' directory: $STATE_DIRECTORY where its
+ * first entry ends in "/scratchd" (the tests' own), else ERASURE_STATE_DIR. */
 const char *erasure_state_dir(void);
 
 /* One disk under the volume, as the daemon saw it (sysfs, udev). NULL
@@ -176,7 +176,7 @@ int erasure_sign(json_object *record, EVP_PKEY *key);
 int erasure_verify(const char *text, EVP_PKEY *pinned, bool *ret_pinned, char **ret_error);
 
 /* The node key, Ed25519, in STATE_DIR/node-key.pem (PKCS#8 PEM, 0600, the
- * directory 0700), made at the first call. It never leaves the node; its
+ * directory 0700), made at the first call: 1 when made now, 0 loaded. It never leaves the node; its
  * public half is what auditors are given. Refuses a key file that is not a
  * regular file owned by us, readable by others or not Ed25519 (-EPERM,
  * -EBADMSG) rather than sign with a key someone else may hold. */

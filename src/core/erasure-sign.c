@@ -412,6 +412,9 @@ int erasure_key_load_or_create(const char *state_dir, EVP_PKEY **ret) {
         /* Whoever can write the directory can swap the key. */
         if (st.st_uid != geteuid() || (st.st_mode & 022))
                 return -EPERM;
+        /* Ours, and no one else's to list (a package may have made it 0755). */
+        if ((st.st_mode & 077) && fchmod(dfd, 0700) < 0)
+                return -errno;
 
         int r = key_load(dfd, ret);
         if (r != -ENOENT)
@@ -434,5 +437,5 @@ int erasure_key_load_or_create(const char *state_dir, EVP_PKEY **ret) {
         if (fsync(dfd) < 0)
                 return -errno;
         *ret = TAKE_PTR(key);
-        return 0;
+        return 1;
 }

@@ -22,6 +22,10 @@ const char *erasure_state_dir(void) {
         if (!e || e[0] != '/')
                 return ERASURE_STATE_DIR;
         snprintf(dir, sizeof(dir), "%.*s", (int) strcspn(e, ":"), e);
+        /* Only a directory of ours: `scratchd wipe` run from another unit
+         * (with a StateDirectory= of its own) must not make a second key. */
+        if (!endswith(dir, "/scratchd"))
+                return ERASURE_STATE_DIR;
         return dir;
 }
 

@@ -43,7 +43,11 @@ int manager_records_open(Manager *m, const char *state_dir, const char *pending_
         }
         m->engine.records.key = m->node_key;
         _cleanup_free_ char *pub = NULL;
-        if (erasure_key_public_base64(m->node_key, &pub) >= 0)
+        if (erasure_key_public_base64(m->node_key, &pub) >= 0 && r > 0)
+                log_notice("made a new node key %s/" ERASURE_KEY_FILE " (public half %s): give it to whoever "
+                           "audits this node's erase records ('scratchctl pubkey'); records signed by an earlier "
+                           "key still verify against that key", state_dir, pub);
+        else if (pub)
                 log_info("erase records in %s, signed with node key %s", m->records_dir, pub);
 
         if (pending_dir) {

@@ -66,8 +66,8 @@ done
 # No udevd in this guest: libdevmapper makes the /dev/mapper nodes itself.
 export DM_DISABLE_UDEV=1
 # The node key and erase records: the test's, not the host's /var/lib (the
-# guest's root is the host's), as systemd's StateDirectory= tells the daemon.
-export STATE_DIRECTORY="$work/lib"
+# guest's root is the host's), through STATE_DIRECTORY (ending in /scratchd).
+export STATE_DIRECTORY="$work/lib/scratchd"
 export WORK="$work" RESULT="$work/result" GUEST_LIB="$(dirname "$(realpath "$0")")/guest-lib.sh"
 export CRASH_TRIALS="${CRASH_TRIALS:-}" CRASH_FIRST="${CRASH_FIRST:-}" CRASH_LAST="${CRASH_LAST:-}" ROUNDS="${ROUNDS:-}" RUNTIME="${RUNTIME:-}" PREPARES="${PREPARES:-}" RELEASE_SIZES="${RELEASE_SIZES:-}" RELEASE_ROUNDS="${RELEASE_ROUNDS:-}" DIRTY_SIZES="${DIRTY_SIZES:-}" WHERE="${WHERE:-}" SCRATCHD="${SCRATCHD:-}" SCRATCHCTL="${SCRATCHCTL:-}" STATUS_BENCH="${STATUS_BENCH:-}" SOURCE_ROOT="${SOURCE_ROOT:-$(realpath "$(dirname "$(realpath "$0")")/../..")}"
 cd "$work"

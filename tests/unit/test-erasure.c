@@ -572,7 +572,7 @@ static void test_node_key(void **state) {
         snprintf(file, sizeof(file), "%s/" ERASURE_KEY_FILE, dir);
 
         _cleanup_(evp_pkey_freep) EVP_PKEY *made = NULL, *loaded = NULL, *parsed = NULL, *parsed2 = NULL;
-        assert_int_equal(erasure_key_load_or_create(dir, &made), 0);
+        assert_int_equal(erasure_key_load_or_create(dir, &made), 1);   /* made */
         struct stat st;
         assert_int_equal(stat(dir, &st), 0);
         assert_int_equal(st.st_mode & 07777, 0700);
@@ -582,8 +582,13 @@ static void test_node_key(void **state) {
         _cleanup_free_ char *names = list_dir(dir);
         assert_string_equal(names, ERASURE_KEY_FILE);   /* no temporary file left */
 
-        /* Loaded again: the same key, the file untouched. */
+        /* Loaded again: the same key, the file untouched; the directory,
+         * made 0755 by a package, root's alone again. */
+        assert_int_equal(chmod(dir, 0755), 0);
         assert_int_equal(erasure_key_load_or_create(dir, &loaded), 0);
+        struct stat dst;
+        assert_int_equal(stat(dir, &dst), 0);
+        assert_int_equal(dst.st_mode & 07777, 0700);
         assert_int_equal(EVP_PKEY_eq(made, loaded), 1);
         struct stat again;
         assert_int_equal(lstat(file, &again), 0);

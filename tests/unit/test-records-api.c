@@ -122,7 +122,7 @@ static int fixture_setup(void **state) {
         snprintf(f->mount, sizeof(f->mount), "%s/mnt", f->dir.path);
         assert_int_equal(mkdir(f->key_dir, 0700), 0);
         assert_int_equal(mkdir(f->mount, 0755), 0);
-        assert_int_equal(erasure_key_load_or_create(f->key_dir, &f->key), 0);
+        assert_int_equal(erasure_key_load_or_create(f->key_dir, &f->key), 1);
 
         assert_true(asprintf(&text, "[Scratch]\nDevices=/dev/null\nMountPoint=%s\n[Daemon]\nAuditLog=\n", f->mount) > 0);
         assert_int_equal(config_load_string("test.conf", text, &f->config, &error), 0);
@@ -553,7 +553,7 @@ static void test_node_key_verifies_records(void **state) {
         char other_dir[PATH_MAX];
         snprintf(other_dir, sizeof(other_dir), "%s/other", f->dir.path);
         assert_int_equal(mkdir(other_dir, 0700), 0);
-        assert_int_equal(erasure_key_load_or_create(other_dir, &other), 0);
+        assert_int_equal(erasure_key_load_or_create(other_dir, &other), 1);
         assert_int_equal(erasure_verify(json_object_to_json_string(json_object_array_get_idx(records, 0)), other, NULL,
                                         NULL),
                          -EBADMSG);
