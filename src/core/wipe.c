@@ -85,7 +85,7 @@ static int run_step(Wipe *w, WipeStep step) {
                  * job volumes went. */
                 if (q->report && !q->shared && o->mapping_exists) {
                         int k = o->mapping_exists(o->userdata, q->mapping);
-                        q->report->mapping_was_active = k < 0 ? k : !!k;
+                        q->report->mapping_was_active = k > 0 ? 1 : k;
                 } else if (q->report && q->shared && o->mappings_with_prefix) {
                         int k = o->mappings_with_prefix(o->userdata, job_prefix);
                         q->report->mapping_was_active = k < 0 ? k : k > 0;
