@@ -224,9 +224,19 @@ typedef struct ErasureOutcome {
 void erasure_sink_write(const ErasureSink *s, ErasureRecord *r, const char *disks, ErasureOutcome *ret);
 
 /* The records the initramfs wrote unsigned in `pending_dir`, signed with
- * `key` and moved to `dir` under the same names. How many, or a negative
- * errno (those not moved stay, for the next start). */
-int erasure_sign_pending(const char *pending_dir, const char *dir, EVP_PKEY *key);
+ * `key` and moved to `dir` under the same names, each marked "signed_later"
+ * (and its host filled in with `host` where the initramfs had none). Only
+ * from a directory root's alone (-EPERM), only regular files of ours, at most
+ * 64 KiB, strict JSON of this format, unsigned, made in this boot
+ * (`boot_id`): anything else stays where it is, and is the error (-EBADMSG).
+ * How many were moved, or a negative errno. */
+int erasure_sign_pending(const char *pending_dir, const char *dir, EVP_PKEY *key, const char *boot_id,
+                         const char *host);
+
+/* Strict JSON, one object, as erasure_verify() reads it (no member named
+ * twice, no \u0000, no lone surrogate, no integer past 64 bits); -EBADMSG,
+ * with why (static) in *ret_why. */
+int erasure_parse_strict(const char *text, json_object **ret, const char **ret_why);
 
 /* The current time, CLOCK_REALTIME, for records' start and end. */
 uint64_t erasure_now_usec(void);

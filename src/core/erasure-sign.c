@@ -265,7 +265,7 @@ static size_t count_members(json_object *o) {
 }
 
 /* The whole text is one JSON object, nothing after it but whitespace. */
-static int parse_object(const char *text, json_object **ret, const char **ret_why) {
+int erasure_parse_strict(const char *text, json_object **ret, const char **ret_why) {
         size_t members = 0;
         *ret_why = text_strict(text, &members);
         if (*ret_why)
@@ -300,7 +300,7 @@ static int verify(const char *text, EVP_PKEY *pinned, bool *ret_pinned, char **r
         size_t len;
 
         const char *why = NULL;
-        if (parse_object(text, &o, &why) < 0)
+        if (erasure_parse_strict(text, &o, &why) < 0)
                 return errorf(ret_error, -EBADMSG, "%s: not an erase record as signed", why);
         if (!json_object_object_get_ex(o, "signature", &sig) || !json_object_is_type(sig, json_type_object))
                 return errorf(ret_error, -EBADMSG, "no \"signature\" object: the record is not signed");

@@ -120,22 +120,75 @@ static int write_named(const char *dir, const char *name, const char *text) {
         return e;
 }
 
-static int sign_one(int pfd, const char *pending_dir, const char *name, const char *dir, EVP_PKEY *key) {
-        _cleanup_free_ char *text = NULL, *path = NULL;
-        if (asprintf(&path, "%s/%s", pending_dir, name) < 0)
+#define PENDING_MAX ((off_t) 64 * 1024)
+
+static int read_pending(int pfd, const char *name, char **ret) {
+        /* Not a link, not a FIFO (O_NONBLOCK: never waits), a file of ours
+         * with one name, small. */
+        _cleanup_close_ int fd = openat(pfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return errno == ELOOP ? -EBADMSG : -errno;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_nlink != 1 || st.st_size > PENDING_MAX)
+                return -EBADMSG;
+        char *text = malloc((size_t) st.st_size + 1);
+        if (!text)
                 return -ENOMEM;
-        int e = read_full_file(path, &text);
+        ssize_t n = read(fd, text, (size_t) st.st_size + 1);
+        if (n < 0 || n != st.st_size || memchr(text, 0, (size_t) n)) {
+                free(text);
+                return n < 0 ? -errno : -EBADMSG;
+        }
+        text[n] = 0;
+        *ret = text;
+        return 0;
+}
+
+static const char *get_string(json_object *o, const char *name) {
+        json_object *v;
+        return json_object_object_get_ex(o, name, &v) && json_object_is_type(v, json_type_string)
+                       ? json_object_get_string(v) : NULL;
+}
+
+static int sign_one(int pfd, const char *name, const char *dir, EVP_PKEY *key, const char *boot_id,
+                    const char *host) {
+        _cleanup_free_ char *text = NULL;
+        int e = read_pending(pfd, name, &text);
         if (e < 0)
                 return e;
-        _cleanup_(json_putp) json_object *o = json_tokener_parse(text);
-        if (!o || !json_object_is_type(o, json_type_object))
+        _cleanup_(json_putp) json_object *o = NULL;
+        const char *why;
+        if (erasure_parse_strict(text, &o, &why) < 0)
                 return -EBADMSG;
-        /* Ours, unsigned: the format, and no signature (one with a signature
-         * is not the initramfs's: left alone). */
-        json_object *format = NULL;
-        if (!json_object_object_get_ex(o, "format", &format) || !json_object_is_type(format, json_type_string) ||
-            !streq(json_object_get_string(format), ERASURE_FORMAT) || json_object_object_get_ex(o, "signature", NULL))
+        /* Ours, unsigned, of this boot: the format, no signature (one with
+         * a signature is not the initramfs's), not marked already, and the
+         * boot id the kernel has now. */
+        json_object *later = NULL;
+        if (!streq_ptr(get_string(o, "format"), ERASURE_FORMAT) || json_object_object_get_ex(o, "signature", NULL) ||
+            !json_object_object_get_ex(o, "signed_later", &later) || later ||
+            !boot_id || !streq_ptr(get_string(o, "boot_id"), boot_id))
                 return -EBADMSG;
+
+        char when[40];
+        uint64_t now = erasure_now_usec();
+        time_t t = (time_t) (now / USEC_PER_SEC);
+        struct tm tm;
+        size_t k = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", gmtime_r(&t, &tm));
+        snprintf(when + k, sizeof(when) - k, ".%06" PRIu64 "Z", now % USEC_PER_SEC);
+        json_object *mark = json_object_new_object();
+        if (!mark || json_object_object_add(o, "signed_later", mark) < 0) {
+                json_object_put(mark);
+                return -ENOMEM;
+        }
+        json_object_object_add(mark, "at", json_object_new_string(when));
+        json_object_object_add(mark, "by", json_object_new_string(
+                "scratchd at its start: the erase was done by the initramfs, which has no node key"));
+        const char *h = get_string(o, "host");
+        if (host && *host && (!h || !*h || streq(h, "(none)") || streq(h, "localhost")))
+                json_object_object_add(o, "host", json_object_new_string(host));
+
         e = erasure_sign(o, key);
         if (e < 0)
                 return e;
@@ -150,17 +203,24 @@ static int sign_one(int pfd, const char *pending_dir, const char *name, const ch
         return unlinkat(pfd, name, 0) < 0 ? -errno : 0;
 }
 
-int erasure_sign_pending(const char *pending_dir, const char *dir, EVP_PKEY *key) {
+int erasure_sign_pending(const char *pending_dir, const char *dir, EVP_PKEY *key, const char *boot_id,
+                         const char *host) {
         _cleanup_close_ int pfd = open(pending_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (pfd < 0)
                 return errno == ENOENT ? 0 : -errno;
+        /* Whoever can write there would have the node sign what they like. */
+        struct stat st;
+        if (fstat(pfd, &st) < 0)
+                return -errno;
+        if (st.st_uid != geteuid() || (st.st_mode & 022))
+                return -EPERM;
         struct dirent **list = NULL;
         int n = scandirat(pfd, ".", &list, is_record, alphasort);
         if (n < 0)
                 return -errno;
         int moved = 0, r = 0;
         for (int i = 0; i < n; i++) {
-                int e = sign_one(pfd, pending_dir, list[i]->d_name, dir, key);
+                int e = sign_one(pfd, list[i]->d_name, dir, key, boot_id, host);
                 if (e < 0 && r == 0)
                         r = e;
                 else if (e >= 0)

@@ -276,6 +276,9 @@ int erasure_build(const ErasureRecord *r, json_object **ret) {
                 e = add_verification(o, r);
         if (e >= 0)
                 e = add_tool(o);
+        /* Signed at the erase; erasure_sign_pending() says otherwise. */
+        if (e >= 0)
+                e = add_string(o, "signed_later", NULL);
         if (e >= 0)
                 e = add_node(o, r->node);
         if (e < 0) {

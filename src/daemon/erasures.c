@@ -2,12 +2,30 @@
 /* erasures.c: the daemon's side of erase records (erasure.h): the node key
  * at start, the initramfs's records signed, and how each erase's record
  * went, for status and metrics. */
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "scratchd/erasure.h"
 #include "scratchd/log.h"
 #include "scratchd/manager.h"
 #include "scratchd/util.h"
+
+/* The initramfs's records that no key will sign: said, since /run goes at
+ * the next reboot and them with it. */
+static void pending_stranded(const char *pending_dir) {
+        DIR *d = pending_dir ? opendir(pending_dir) : NULL;
+        if (!d)
+                return;
+        unsigned n = 0;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                n += de->d_name[0] != '.';
+        closedir(d);
+        if (n > 0)
+                log_error("%u erase record%s from the initramfs wait%s unsigned in %s, and go at the next reboot: "
+                          "fix the node key, then restart scratchd", n, n == 1 ? "" : "s", n == 1 ? "s" : "",
+                          pending_dir);
+}
 
 int manager_records_open(Manager *m, const char *state_dir, const char *pending_dir) {
         int r;
@@ -29,6 +47,7 @@ int manager_records_open(Manager *m, const char *state_dir, const char *pending_
                                 "unrecorded, until it can be made", state_dir);
                 snprintf(m->record_error, sizeof(m->record_error), "cannot make %s: %s", state_dir, strerror(-r));
                 m->engine.records.unavailable = r;
+                pending_stranded(pending_dir);
                 return r;
         }
         r = erasure_key_load_or_create(state_dir, &m->node_key);
@@ -39,6 +58,7 @@ int manager_records_open(Manager *m, const char *state_dir, const char *pending_
                 snprintf(m->record_error, sizeof(m->record_error), "cannot load or make %s/" ERASURE_KEY_FILE ": %s",
                          state_dir, strerror(-r));
                 m->engine.records.unavailable = r;
+                pending_stranded(pending_dir);
                 return r;
         }
         m->engine.records.key = m->node_key;
@@ -51,13 +71,16 @@ int manager_records_open(Manager *m, const char *state_dir, const char *pending_
                 log_info("erase records in %s, signed with node key %s", m->records_dir, pub);
 
         if (pending_dir) {
-                r = erasure_sign_pending(pending_dir, m->records_dir, m->node_key);
+                ErasureNode node;
+                erasure_node_read("/", &node);
+                r = erasure_sign_pending(pending_dir, m->records_dir, m->node_key, node.boot_id, node.host);
                 if (r > 0)
                         log_info("%d erase record%s from the initramfs signed and moved to %s", r, r == 1 ? "" : "s",
                                  m->records_dir);
                 else if (r < 0)
-                        log_error_errno(r, "cannot sign the erase records the initramfs left in %s: %m; they stay "
-                                        "there, for the next start", pending_dir);
+                        log_error_errno(r, "cannot sign every erase record the initramfs left in %s: %m; what is not "
+                                "one of its records (root's, unsigned, of this boot) stays there, unsigned: look "
+                                "at it, and remove it", pending_dir);
         }
         return 0;
 }

@@ -747,8 +747,10 @@ static void test_sink(void **state) {
 }
 
 /* The initramfs's records: written unsigned, signed and moved by the daemon
- * under the same names; one that is not ours (signed already, or not a
- * record) stays where it is. */
+ * under the same names, marked signed_later, the host filled in where the
+ * initramfs had none. What is not one (another format, signed already, of
+ * another boot, a link, a FIFO) stays where it is; a directory others may
+ * write is refused whole. */
 static void test_sign_pending(void **state) {
         TempDir *t = *state;
         char pending[PATH_MAX], dir[PATH_MAX];
@@ -756,6 +758,8 @@ static void test_sign_pending(void **state) {
         snprintf(dir, sizeof(dir), "%s/records", t->path);
         _cleanup_(evp_pkey_freep) EVP_PKEY *key = new_key();
         ErasureNode node = sample_node();
+        snprintf(node.host, sizeof(node.host), "(none)");
+        const char *boot = node.boot_id;
 
         ErasureRecord r = at_time(&node, T0, 4);
         _cleanup_free_ char *name = NULL, *text = NULL, *listing = NULL, *left = NULL;
@@ -767,26 +771,47 @@ static void test_sign_pending(void **state) {
         _cleanup_free_ char *err = NULL;
         assert_int_equal(erasure_verify(text, key, NULL, &err), -EBADMSG);   /* unsigned: no proof yet */
 
+        /* What stays: another format; a record of another boot; a link to
+         * one; a FIFO (never waited on). */
         write_at(pending, "/20261203T120200Z-other-1.json", "{\"format\": \"something else\"}\n");
-        assert_int_equal(erasure_sign_pending(pending, dir, key), -EBADMSG);
+        ErasureNode other_boot = node;
+        snprintf(other_boot.boot_id, sizeof(other_boot.boot_id), "00000000-0000-0000-0000-000000000000");
+        ErasureRecord old = at_time(&other_boot, T0 + 5, 9);
+        assert_int_equal(erasure_write(pending, &old, NULL, NULL), 0);
+        char link[PATH_MAX + 64], fifo[PATH_MAX + 64];
+        snprintf(link, sizeof(link), "%s/20261203T120300Z-scratch-2.json", pending);
+        assert_int_equal(symlink(path, link), 0);
+        snprintf(fifo, sizeof(fifo), "%s/20261203T120400Z-scratch-3.json", pending);
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+
+        assert_int_equal(erasure_sign_pending(pending, dir, key, boot, "node17"), -EBADMSG);
         listing = list_dir(dir);
         assert_string_equal(listing, name);
         left = list_dir(pending);
-        assert_string_equal(left, "20261203T120200Z-other-1.json");
+        assert_string_equal(left, "20261203T120107Z-scratch-9.json 20261203T120200Z-other-1.json "
+                                  "20261203T120300Z-scratch-2.json 20261203T120400Z-scratch-3.json");
 
         free(text);
         text = NULL;
         snprintf(path, sizeof(path), "%s/%s", dir, name);
         assert_int_equal(read_full_file(path, &text), 0);
         assert_int_equal(erasure_verify(text, key, NULL, NULL), 0);
+        _cleanup_(json_putp) json_object *o = json_tokener_parse(text);
+        assert_string_equal(json_object_get_string(get_path(o, "host", NULL)), "node17");
+        assert_non_null(strstr(json_object_get_string(get_path(o, "signed_later", "by")), "initramfs"));
+        assert_non_null(get_path(o, "signed_later", "at"));
+
         /* A signed record there is not the initramfs's: refused, left. */
-        assert_int_equal(erasure_sign_pending(dir, pending, key), -EBADMSG);
+        assert_int_equal(erasure_sign_pending(dir, pending, key, boot, "node17"), -EBADMSG);
         free(listing);
         listing = list_dir(dir);
         assert_string_equal(listing, name);
+        /* A directory others may write: nothing signed from it. */
+        assert_int_equal(chmod(pending, 0777), 0);
+        assert_int_equal(erasure_sign_pending(pending, dir, key, boot, "node17"), -EPERM);
         /* No such dir: nothing to do. */
         snprintf(path, sizeof(path), "%s/none", t->path);
-        assert_int_equal(erasure_sign_pending(path, dir, key), 0);
+        assert_int_equal(erasure_sign_pending(path, dir, key, boot, "node17"), 0);
 }
 
 static void test_prune(void **state) {
@@ -830,13 +855,14 @@ static const char *const allowed_paths[] = {
         "key_generation", "media", "media[]", "media[].model", "media[].path", "media[].serial",
         "media[].size_bytes", "media[].wwn", "method", "method.category", "method.cipher", "method.key_bits",
         "method.key_destruction", "method.key_lifecycle", "method.sector_size", "method.technique", "mode",
-        "next_key_generation", "result", "scope", "scope.kind", "scope.size_bytes", "scope.volume", "signature",
+        "next_key_generation", "result", "scope", "signed_later", "scope.kind", "scope.size_bytes", "scope.volume", "signature",
         "signature.algorithm", "signature.public_key", "signature.value", "standard", "start", "tool",
         "tool.name", "tool.version", "trigger", "user", "verification", "verification[]",
         "verification[].check", "verification[].detail", "verification[].passed", "volume",
         "weakening_conditions", "weakening_conditions.checked", "weakening_conditions.checked[]",
         "weakening_conditions.present", "weakening_conditions.present[]",
         "weakening_conditions.present[].condition", "weakening_conditions.present[].detail",
+        NULL,
 };
 
 static void collect_paths(json_object *v, const char *prefix, char ***paths) {
@@ -874,7 +900,7 @@ static void test_no_key_material(void **state) {
                 if (!strv_contains((char **) allowed_paths, *p) && !streq(*p, ""))
                         fail_msg("a member not known to hold no key: %s", *p);
         /* The control: the sample reaches every allowed path. */
-        assert_int_equal(strv_length(paths), ELEMENTSOF(allowed_paths));
+        assert_int_equal(strv_length(paths), ELEMENTSOF(allowed_paths) - 1);
 
         /* A volume key (fake, 64 bytes as for aes-xts-plain64 512 bits), in
          * the forms a leak would take: none is in the record. */
