@@ -24,8 +24,9 @@
  *
  * This is exactly what Python writes with
  *   json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
- * and, for objects whose member names are ASCII (as every record's are),
- * RFC 8785 (JCS) too; an independent verifier can use either.
+ * and, for objects whose member names are ASCII (as every record's are) and
+ * integers below 2^53 (JCS reads numbers as doubles), RFC 8785 (JCS) too; an
+ * independent verifier can use either within those bounds.
  *
  * Returns 0 and a malloc'd, NUL-terminated string in *ret (its length in
  * *ret_len if not NULL; a string may hold U+0000, written \u0000, so the

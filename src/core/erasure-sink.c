@@ -77,6 +77,14 @@ void erasure_sink_write(const ErasureSink *s, ErasureRecord *r, const char *disk
 
         _cleanup_free_ char *name = NULL;
         int e = erasure_write(s->dir, r, s->key, &name);
+        /* Retention, even when the write failed: a full file system may
+         * have room for the next one after it. */
+        int k = erasure_prune(s->dir, s->keep_days, s->keep_count, (time_t) (r->end_usec / USEC_PER_SEC));
+        if (k > 0)
+                log_info("%s: %d erase record%s past RecordsKeepDays=/RecordsKeepCount= removed", s->dir, k,
+                         k == 1 ? "" : "s");
+        else if (k < 0)
+                log_warning_errno(k, "%s: cannot apply the records' retention: %m", s->dir);
         if (e < 0) {
                 ret->error = e;
                 log_error_errno(e, "%s: cannot write the record of its erase (key generation %" PRIu64 ") in %s: %m; "
@@ -87,11 +95,4 @@ void erasure_sink_write(const ErasureSink *s, ErasureRecord *r, const char *disk
         }
         snprintf(ret->name, sizeof(ret->name), "%s", name);
         log_info("%s: erase record %s/%s written", r->volume, s->dir, name);
-
-        int k = erasure_prune(s->dir, s->keep_days, s->keep_count, (time_t) (r->end_usec / USEC_PER_SEC));
-        if (k > 0)
-                log_info("%s: %d erase record%s past RecordsKeepDays=/RecordsKeepCount= removed", s->dir, k,
-                         k == 1 ? "" : "s");
-        else if (k < 0)
-                log_warning_errno(k, "%s: cannot apply the records' retention: %m", s->dir);
 }

@@ -148,7 +148,8 @@ static int job_erase(Engine *engine, const ScratchConfig *sc, const char *disks,
                 .sector_size = before.sector_size,
                 .discard_done = false,
                 .discard_detail = "the thin volume was deleted; its blocks went back to the pool, unreadable without "
-                                  "the destroyed key, and are discarded when the pool is wiped",
+                                  "the destroyed key (the disks are discarded at the pool's next wipe where "
+                                  "Discard= allows)",
                 .scope = ERASURE_SCOPE_JOB_VOLUME,
                 .scope_size_bytes = before.data_size,
                 .job = job,

@@ -28,6 +28,8 @@ static int slurp(const char *path, char **ret) {
                         r = -EIO;
                 else if (n == size && fgetc(f) != EOF)
                         r = -EFBIG;
+                else if (memchr(buf, 0, n))
+                        r = -EBADMSG;   /* a NUL: what follows it would count for nothing */
                 else
                         buf[n] = 0;
         }
