@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* erasure-sign.c: the node key, and Ed25519 signatures over erase records'
  * canonical form (canonjson.h), through OpenSSL's libcrypto. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -415,6 +416,14 @@ int erasure_key_load_or_create(const char *state_dir, EVP_PKEY **ret) {
         /* Ours, and no one else's to list (a package may have made it 0755). */
         if ((st.st_mode & 077) && fchmod(dfd, 0700) < 0)
                 return -errno;
+
+        /* A private key a crash left half-made: no one's to use. */
+        DIR *d = fdopendir(dup(dfd));
+        for (struct dirent *de; d && (de = readdir(d));)
+                if (startswith(de->d_name, "." ERASURE_KEY_FILE ".") && endswith(de->d_name, ".tmp"))
+                        (void) unlinkat(dfd, de->d_name, 0);
+        if (d)
+                closedir(d);
 
         int r = key_load(dfd, ret);
         if (r != -ENOENT)

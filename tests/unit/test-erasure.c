@@ -585,7 +585,10 @@ static void test_node_key(void **state) {
         /* Loaded again: the same key, the file untouched; the directory,
          * made 0755 by a package, root's alone again. */
         assert_int_equal(chmod(dir, 0755), 0);
+        write_at(dir, "/." ERASURE_KEY_FILE ".4242.tmp", "a private key a crash left\n");
         assert_int_equal(erasure_key_load_or_create(dir, &loaded), 0);
+        _cleanup_free_ char *after = list_dir(dir);
+        assert_string_equal(after, ERASURE_KEY_FILE);   /* the crash's temporary file removed */
         struct stat dst;
         assert_int_equal(stat(dir, &dst), 0);
         assert_int_equal(dst.st_mode & 07777, 0700);
