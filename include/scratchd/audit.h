@@ -33,6 +33,7 @@ typedef struct AuditEvent {
         const char *record;
         uint64_t erased_generation;
         bool erased_generation_unknown;   /* written as null: no state named the key (after a reboot) */
+        const char *record_error; /* an erase whose record could not be written: why; or NULL */
 } AuditEvent;
 
 typedef struct Audit Audit;

@@ -114,6 +114,7 @@ char *audit_format(const AuditEvent *e) {
         add_string(o, "result", e->result);
         add_string(o, "detail", e->detail);
         add_string(o, "killed", e->killed);
+        add_string(o, "record_error", e->record_error);
         if (e->record) {
                 add_string(o, "record", e->record);
                 json_object_object_add(o, "erased_key_generation", e->erased_generation_unknown ? NULL

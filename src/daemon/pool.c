@@ -576,7 +576,7 @@ void pool_work_done(Volume *pool, WorkKind w) {
                         .caller_uid = (uid_t) -1,
                         .generation = e->erasure.key_generation,
                         .result = e->r < 0 ? API_ERROR_VOLUME_FAILED : "ok",
-                        .detail = e->erasure.error < 0 ? "its erase record could not be written" : NULL,
+                        .record_error = e->erasure.error < 0 ? strerror(-e->erasure.error) : NULL,
                         .record = e->erasure.name[0] ? e->erasure.name : NULL,
                         .erased_generation = e->erasure.key_generation,
                 };

@@ -232,6 +232,7 @@ void volume_audit(const Volume *v, const char *event, const Caller *c, const cha
                 .record = volume_idle(v) && v->result.erasure.name[0] ? v->result.erasure.name : NULL,
                 .erased_generation = v->result.erasure.key_generation,
                 .erased_generation_unknown = v->result.erasure.key_generation_unknown,
+                .record_error = volume_idle(v) && v->result.erasure.error < 0 ? strerror(-v->result.erasure.error) : NULL,
         };
         audit_log(v->manager->audit, &e);
 }

@@ -132,6 +132,8 @@ ctl status > "$WORK/status.txt"
 check "status says the record could not be written" grep -q 'could not be written' "$WORK/status.txt"
 check "the metric counts it" grep -q '^scratchd_erase_record_failures_total{volume="scratch"} 1$' "$WORK/scratchd.prom"
 check "the log says why and what to do" grep -q "cannot write the record of its erase.*free space there" "$WORK/daemon.log"
+check "the wipe's audit line says its record could not be written" \
+        grep -q '"event":"wipe".*"record_error":"No space left on device"' "$WORK/audit.log"
 rm -f "$records/filler"
 ctl wipe > /dev/null
 check "with space again, the next wipe is recorded and status clears" \

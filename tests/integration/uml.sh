@@ -44,7 +44,7 @@ chmod 755 "$work"   # the guest's test users must reach the mounts inside it
 cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
 
-mkdir -p "$work/modroot/lib/modules"
+mkdir -p "$work/modroot/lib/modules" "$work/lib"   # lib: STATE_DIRECTORY's parent, as /var/lib
 ln -s "${moddir%/}" "$work/modroot/lib/modules/$kver"
 : > "$work/result"
 
