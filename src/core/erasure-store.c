@@ -54,6 +54,17 @@ static int link_free_name(int dfd, const char *tmp, const char *stem, char **ret
         return -EEXIST;
 }
 
+/* A record's file: pretty, for the auditor who reads it (the signature is
+ * over the canonical form, whatever the layout), with a final newline. */
+static char *file_text(json_object *o) {
+        const char *json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
+        char *text = NULL;
+        if (!json || asprintf(&text, "%s\n", json) < 0)
+                return NULL;
+        return text;
+}
+
 int erasure_write(const char *dir, const ErasureRecord *r, EVP_PKEY *key, char **ret_name) {
         _cleanup_(json_putp) json_object *o = NULL;
         if (!r->volume || !volume_name_ok(r->volume))
@@ -65,12 +76,8 @@ int erasure_write(const char *dir, const ErasureRecord *r, EVP_PKEY *key, char *
         e = key ? erasure_sign(o, key) : 0;
         if (e < 0)
                 return e;
-        /* Pretty, for the auditor who reads it; the signature is over the
-         * canonical form, whatever the layout. */
-        const char *json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
-        _cleanup_free_ char *text = NULL;
-        if (!json || asprintf(&text, "%s\n", json) < 0)
+        _cleanup_free_ char *text = file_text(o);
+        if (!text)
                 return -ENOMEM;
 
         char stem[200], when[32], tmp[256];
@@ -192,10 +199,8 @@ static int sign_one(int pfd, const char *name, const char *dir, EVP_PKEY *key, c
         e = erasure_sign(o, key);
         if (e < 0)
                 return e;
-        const char *json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
-        _cleanup_free_ char *signed_text = NULL;
-        if (!json || asprintf(&signed_text, "%s\n", json) < 0)
+        _cleanup_free_ char *signed_text = file_text(o);
+        if (!signed_text)
                 return -ENOMEM;
         e = write_named(dir, name, signed_text);
         if (e < 0 && e != -EEXIST)
