@@ -14,7 +14,21 @@ valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect --errors-
         --error-exitcode=99 --log-file="$WORK/valgrind.log" \
         "$SCRATCHD" --config "$WORK/scratchd.conf" --socket "$SOCK" >> "$WORK/daemon.log" 2>&1 &
 DAEMON_PID=$!
+# A run that stalls (the guest is killed at GUEST_TIMEOUT) still says where:
+# the daemon's log, valgrind's, and its threads' kernel stacks, before then.
+(
+        sleep $(( ${GUEST_TIMEOUT:-500} - 60 ))
+        note "watchdog: still running after $(( ${GUEST_TIMEOUT:-500} - 60 )) s; the daemon's last lines:"
+        tail -n 30 "$WORK/daemon.log" | sed 's/^/#   daemon: /' >> "$RESULT"
+        tail -n 30 "$WORK/valgrind.log" | sed 's/^/#   valgrind: /' >> "$RESULT"
+        for t in /proc/$DAEMON_PID/task/*; do
+                note "thread $(basename "$t") $(cat "$t/comm" 2>/dev/null): $(tr '\n' ' ' < "$t/wchan" 2>/dev/null)"
+        done
+) &
+watchdog=$!
+start=$SECONDS
 for _ in $(seq 1 300); do [ -S "$SOCK" ] && break; sleep 0.1; done
+note "the socket is there after $((SECONDS - start)) s"
 check "the daemon under valgrind makes the volume CLEAN" wait_state CLEAN
 dir=$(ctl --timeout 120 prepare --job 1 --user daemon)
 check "prepare works" test -d "$dir"
@@ -23,6 +37,7 @@ check "status works" ctl status
 check "metrics work" ctl metrics
 python3 "$SOURCE_ROOT/tests/integration/varlink-abuse.py" "$SOCK" 2 > "$WORK/abuse.out" 2>&1
 check "the bad clients got their errors" bash -c "! grep -q '^not ok' '$WORK/abuse.out'"
+kill "$watchdog" 2>/dev/null
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"; rc=$?
 sed 's/^/# valgrind: /' "$WORK/valgrind.log" | head -n 40 >> "$RESULT"
 check "valgrind: no memory errors and no leaks (exit $rc)" test $rc -eq 0
