@@ -164,18 +164,31 @@ static int in_host_mount_namespace(int (*fn)(const void *), const void *arg) {
         int ns = open_init_mount_namespace();
         if (ns < 0)
                 return ns;
+        /* The child's result comes through a pipe, not its exit status,
+         * which a tool around us may set (valgrind's --error-exitcode, for
+         * the heap a forked child of a threaded process seems to leak). */
+        int result[2];
+        if (pipe2(result, O_CLOEXEC) < 0) {
+                int e = -errno;
+                close(ns);
+                return e;
+        }
         pid_t pid = fork();
         if (pid < 0) {
                 int e = -errno;
                 close(ns);
+                close(result[0]);
+                close(result[1]);
                 return e;
         }
         if (pid == 0) {
                 /* Only system calls from here: the parent has threads. */
                 int r = setns(ns, CLONE_NEWNS) < 0 ? -errno : fn(arg);
+                (void) !write(result[1], &r, sizeof(r));
                 _exit(r < 0 ? -r : 0);
         }
         close(ns);
+        close(result[1]);
         /* Bounded: a FUSE file system stacked where we look, whose daemon is
          * stopped, would hold the child for good. Its waits are killable;
          * a write-back of the kernel's (unmount without shutdown) is not,
@@ -184,15 +197,24 @@ static int in_host_mount_namespace(int (*fn)(const void *), const void *arg) {
         pid_t k;
         for (unsigned waited = 0; (k = waitpid(pid, &status, WNOHANG)) == 0 && waited < CHILD_TIMEOUT_MS; waited += 10)
                 (void) nanosleep(&(struct timespec) { .tv_nsec = 10000000 }, NULL);
-        if (k < 0)
-                return -errno;
+        if (k < 0) {
+                int e = -errno;
+                close(result[0]);
+                return e;
+        }
         if (k == 0) {
+                close(result[0]);
                 (void) kill(pid, SIGKILL);
                 while (waitpid(pid, &status, 0) < 0)
                         if (errno != EINTR)
                                 return -errno;
                 return -ETIMEDOUT;
         }
+        int r;
+        ssize_t n = read(result[0], &r, sizeof(r));
+        close(result[0]);
+        if (n == (ssize_t) sizeof(r))
+                return r < 0 ? r : 0;
         if (!WIFEXITED(status))
                 return -EIO;
         return -WEXITSTATUS(status);
