@@ -64,14 +64,14 @@ bool volume_wait_work(Volume *v, uint64_t until) {
         uint64_t deadline = v->work_start + (uint64_t) v->manager->config->daemon.work_timeout_sec * USEC_PER_SEC;
         if (deadline < until)
                 until = deadline;
-        /* pthread_timedjoin_np() counts on CLOCK_REALTIME. */
-        uint64_t left = until > now_usec() ? until - now_usec() : 0;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t ns = (uint64_t) ts.tv_nsec + (left % USEC_PER_SEC) * 1000;
-        ts.tv_sec += (time_t) (left / USEC_PER_SEC + ns / 1000000000);
-        ts.tv_nsec = (long) (ns % 1000000000);
-        if (pthread_timedjoin_np(v->thread, NULL, &ts) != 0)
+        /* On the monotonic clock, as until is: pthread_timedjoin_np() counts
+         * on CLOCK_REALTIME, which a time sync may step forward (an early
+         * "not done") or back (a long wait past a stop's bound). */
+        struct timespec ts = {
+                .tv_sec = (time_t) (until / USEC_PER_SEC),
+                .tv_nsec = (long) (until % USEC_PER_SEC) * 1000,
+        };
+        if (pthread_clockjoin_np(v->thread, NULL, CLOCK_MONOTONIC, &ts) != 0)
                 return false;
         v->work = WORK_NONE;
         return true;

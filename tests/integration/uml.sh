@@ -109,6 +109,11 @@ if grep -q -e '^not ok' -e '^Bail out' "$work/result" || ! grep -q '^ok' "$work/
         || ! grep -q '^guest-exit 0$' "$work/status"; then
         echo "# guest log:"
         sed 's/^/# guest: /' "$work/guest.log" | tail -n 60
+        # Last, so that a log cut to its tail (CI keeps only the end) still
+        # names what failed.
+        echo "# failed in this guest:"
+        grep -e '^not ok' -e '^Bail out' "$work/result" | head -n 20 | sed 's/^/#   /'
+        grep -q '^guest-exit 0$' "$work/status" || echo "#   the guest's script exited $(sed -n 's/^guest-exit //p' "$work/status")"
         exit 1
 fi
 exit 0
