@@ -416,13 +416,28 @@ static bool stack_live(const ScratchConfig *vc) {
  * and the pool, the mapping (with it the key) and the data device are
  * removed, which writes to no disk, and the volume is FAILED, with why. */
 static int fence_unchecked(Engine *e, const ScratchConfig *vc, Record *rec, int error, const char *why,
-                           bool disks) {
+                           bool disks, WipeReport *report) {
         const WipeOps *o = &e->ops;
-        char mapping[128], mount_point[4096], detail[400] = "", removed[600];
+        char mapping[128], mount_point[4096], detail[400] = "", removed[600], job_prefix[160];
         dev_t mapdev, mounted;
         int r = 0;
+        bool shared = vc->mode == SCRATCH_MODE_SHARED;
 
         snprintf(mapping, sizeof(mapping), MAPPING_PREFIX "%s", vc->name);
+        snprintf(job_prefix, sizeof(job_prefix), "%s-vol-", mapping);
+        /* The record's checks, as a wipe makes them (wipe.c): a key in the
+         * kernel before, none after. Nothing is written to the disks, so
+         * no discard either. */
+        *report = (WipeReport) { .mapping_was_active = -ENODATA, .mapping_gone = -ENODATA };
+        snprintf(report->discard_detail, sizeof(report->discard_detail),
+                 "not done: the disks could not be proven this volume's, so nothing was written to them");
+        if (!shared && o->mapping_exists) {
+                int k = o->mapping_exists(o->userdata, mapping);
+                report->mapping_was_active = k > 0 ? 1 : k;
+        } else if (shared && o->mappings_with_prefix) {
+                int k = o->mappings_with_prefix(o->userdata, job_prefix);
+                report->mapping_was_active = k < 0 ? k : k > 0;
+        }
         snprintf(mount_point, sizeof(mount_point), "%s%s", e->root ?: "", vc->mount_point);
         /* Only our own file system is unmounted. */
         if (dm_device_info(mapping, &mapdev, NULL, 0, NULL) > 0 && fs_mounted_device(mount_point, &mounted) > 0 &&
@@ -444,6 +459,15 @@ static int fence_unchecked(Engine *e, const ScratchConfig *vc, Record *rec, int 
                 if (r == -EBUSY && (r = o->deactivate(o->userdata, mapping, true)) >= 0)
                         deferred = true;
         }
+        /* Deferred is not gone: the key stays until the last holder closes. */
+        if (r >= 0 && !deferred && !shared && o->mapping_exists) {
+                int k = o->mapping_exists(o->userdata, mapping);
+                report->mapping_gone = k < 0 ? k : !k;
+        } else if (r >= 0 && shared && o->mappings_with_prefix) {
+                int k = o->mappings_with_prefix(o->userdata, job_prefix);
+                report->mapping_gone = k < 0 ? k : k == 0;
+        } else if (deferred)
+                report->mapping_gone = 0;
         if (r >= 0 && !deferred)
                 r = o->disassemble(o->userdata, vc->name);
         if (r >= 0 && deferred)
@@ -580,8 +604,20 @@ int engine_run_volume(Engine *e, const ScratchConfig *vc, bool force_wipe, const
                  * disks that cannot be proven ours: fenced. A config error
                  * (a cipher the kernel lacks) leaves a volume no job holds as
                  * it was. */
-                if (force_wipe && (t.disks_unproven || rec.state == STATE_DIRTY) && stack_live(vc))
-                        return fence_unchecked(e, vc, ret_rec, r, t.why, t.disks_unproven);
+                if (force_wipe && (t.disks_unproven || rec.state == STATE_DIRTY) && stack_live(vc)) {
+                        /* Its key is destroyed all the same: an erase, with
+                         * its record (failed, and why), over the disks the
+                         * state names. */
+                        Record before = *ret_rec;
+                        uint64_t start = erasure_now_usec();
+                        WipeReport report;
+                        r = fence_unchecked(e, vc, ret_rec, r, t.why, t.disks_unproven, &report);
+                        snprintf(t.disk_list, sizeof(t.disk_list), "%s", before.device);
+                        ErasureOutcome ignored;
+                        record_erase(e, &t, trigger ?: "wipe", have_record, &before, ret_rec, r, start, &report,
+                                     ret_record ?: &ignored);
+                        return r;
+                }
                 (void) lifecycle_apply(ret_rec, EVENT_DISK_LOST, &(LifecycleArgs) { .reason = t.why });
                 return r;
         }

@@ -160,7 +160,21 @@ static int open_init_mount_namespace(void) {
 
 #define CHILD_TIMEOUT_MS (60 * 1000)
 
-static int in_host_mount_namespace(int (*fn)(const void *), const void *arg) {
+/* What the child's work failed at, for the parent's log: a string literal,
+ * whose address is the same in the parent (a fork's copy of the process). */
+static const char *child_failed_at;
+
+typedef struct ChildResult {
+        int r;
+        const char *failed_at;
+} ChildResult;
+
+static int fail_at(const char *what, int error) {
+        child_failed_at = what;
+        return error;
+}
+
+static int in_host_mount_namespace(int (*fn)(const void *), const void *arg, const char **ret_failed_at) {
         int ns = open_init_mount_namespace();
         if (ns < 0)
                 return ns;
@@ -183,8 +197,10 @@ static int in_host_mount_namespace(int (*fn)(const void *), const void *arg) {
         }
         if (pid == 0) {
                 /* Only system calls from here: the parent has threads. */
-                int r = setns(ns, CLONE_NEWNS) < 0 ? -errno : fn(arg);
-                (void) !write(result[1], &r, sizeof(r));
+                child_failed_at = NULL;
+                int r = setns(ns, CLONE_NEWNS) < 0 ? fail_at("setns", -errno) : fn(arg);
+                ChildResult out = { .r = r, .failed_at = child_failed_at };
+                (void) !write(result[1], &out, sizeof(out));
                 _exit(r < 0 ? -r : 0);
         }
         close(ns);
@@ -210,11 +226,16 @@ static int in_host_mount_namespace(int (*fn)(const void *), const void *arg) {
                                 return -errno;
                 return -ETIMEDOUT;
         }
-        int r;
-        ssize_t n = read(result[0], &r, sizeof(r));
+        ChildResult out;
+        ssize_t n = read(result[0], &out, sizeof(out));
         close(result[0]);
-        if (n == (ssize_t) sizeof(r))
-                return r < 0 ? r : 0;
+        if (n == (ssize_t) sizeof(out)) {
+                if (ret_failed_at)
+                        *ret_failed_at = out.r < 0 ? out.failed_at : NULL;
+                return out.r < 0 ? out.r : 0;
+        }
+        if (ret_failed_at)
+                *ret_failed_at = WIFSIGNALED(status) ? "the helper process was killed by a signal" : NULL;
         if (!WIFEXITED(status))
                 return -EIO;
         return -WEXITSTATUS(status);
@@ -322,18 +343,26 @@ static int do_unmount(const void *userdata) {
         dev_t under;
         int r = top_device(a->parent, &under);
         if (r < 0)
-                return r;
+                return fail_at("statx of the directory above the mount point", r);
         bool shut = a->detach;
         for (int round = 0; round < 16; round++) {
                 dev_t top;
                 r = top_device(a->where, &top);
                 if (r == -ENOENT || (r >= 0 && top == under))
                         return 0;
+                /* A fence must not be stopped by a file system that cannot
+                 * even say what it is (a failed disk): what the mount table
+                 * showed on top here was ours, so it is detached unseen. */
+                if (r < 0 && r != -ENOENT && a->detach) {
+                        if (umount2(a->where, UMOUNT_NOFOLLOW | MNT_DETACH) < 0)
+                                return fail_at("umount2 (lazy, of a mount point that cannot be examined)", -errno);
+                        continue;
+                }
                 if (r < 0)
-                        return r;
+                        return fail_at("statx of the mount point", r);
                 if (top != a->dev) {
                         if (umount2(a->where, UMOUNT_NOFOLLOW | MNT_DETACH) < 0)
-                                return -errno;
+                                return fail_at("detaching what is mounted over it", -errno);
                         continue;
                 }
                 if (!shut) {
@@ -352,12 +381,12 @@ static int do_unmount(const void *userdata) {
                         if (errno == EINVAL)
                                 return 0;
                         if (errno != EBUSY || !a->detach)
-                                return -errno;
+                                return fail_at("umount2", -errno);
                         if (umount2(a->where, UMOUNT_NOFOLLOW | MNT_DETACH) < 0)
-                                return -errno;
+                                return fail_at("umount2 (lazy)", -errno);
                 }
         }
-        return -EBUSY;
+        return fail_at("mounts kept coming back over it", -EBUSY);
 }
 
 /* systemd mounts a device only once udev has announced it ready, and its
@@ -430,7 +459,7 @@ int fs_mount(const char *device, const char *where, FileSystem fs) {
                 return 0;
         }
         MountArgs a = { .device = device, .where = where, .type = file_system_to_string(fs) };
-        return in_host_mount_namespace(do_mount, &a);
+        return in_host_mount_namespace(do_mount, &a, NULL);
 }
 
 /* Whether `dev` is mounted at `where`, at any depth of what stands there. */
@@ -548,7 +577,11 @@ int fs_unmount_device(const char *where, dev_t dev, bool detach) {
         if (!copy)
                 return -ENOMEM;
         MountArgs a = { .where = where, .detach = detach, .submounts = submounts, .parent = dirname(copy), .dev = dev };
-        return in_host_mount_namespace(do_unmount, &a);
+        const char *failed_at = NULL;
+        r = in_host_mount_namespace(do_unmount, &a, &failed_at);
+        if (r < 0 && failed_at)
+                log_warning_errno(r, "cannot unmount %s: %s: %m", where, failed_at);
+        return r;
 }
 
 static int do_rmdir(const void *userdata) {
@@ -571,7 +604,7 @@ int fs_remove_mount_point(const char *where) {
                 return rmdir(where) < 0 && errno != ENOENT ? -errno : 0;
         }
         MountArgs a = { .where = where };
-        return in_host_mount_namespace(do_rmdir, &a);
+        return in_host_mount_namespace(do_rmdir, &a, NULL);
 }
 
 int fs_writable_here(const char *where) {

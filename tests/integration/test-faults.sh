@@ -230,6 +230,25 @@ check "release: the release fails (exit $rc)" test $rc -ne 0
 note "release: release: $(cat "$WORK/err")"
 fenced "release"
 audited_failed 301 release
+# The fence wrote nothing to the disks but removed the mapping, and the key
+# in it: an erase, failed, with its record.
+rec301=$(grep -E '"event":"wipe".*"job":"301"' "$WORK/audit.log" | tail -n 1 | sed -n 's/.*"record":"\([^"]*\)".*/\1/p')
+check "release: the fence's audit line names its erase record ($rec301)" \
+        test -n "$rec301" -a -f "$STATE_DIRECTORY/records/$rec301"
+python3 - "$STATE_DIRECTORY/records/$rec301" > "$WORK/rec301" 2>&1 <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+v = {c["check"]: c["passed"] for c in r["verification"]}
+print(r["job"], r["trigger"], v.get("mapping-removed"), v.get("key-generation-changed"), r["next_key_generation"],
+      r["discard"]["done"], r["result"])
+PY
+note "release: record: $(cat "$WORK/rec301")"
+check "release: ... job 301's release; the mapping checked gone; no new key; no discard" \
+        test "$(cut -d' ' -f1-6 "$WORK/rec301")" = "301 release True False None False"
+check "release: ... its result is the fence's reason" grep -q "could not be checked before the erase" "$WORK/rec301"
+"$SCRATCHCTL" --socket "$SOCK" pubkey > "$WORK/node.pub" 2> "$WORK/err" || note "pubkey: $(cat "$WORK/err")"
+check "release: ... and it verifies with the node's key" \
+        "$SCRATCHCTL" verify --pubkey "$WORK/node.pub" "$STATE_DIRECTORY/records/$rec301"
 recovers "release"
 calls prepare --job 302 --user daemon
 check "release: after the wipe, a job gets the volume" test $rc -eq 0

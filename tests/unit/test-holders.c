@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <linux/magic.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
@@ -210,6 +211,54 @@ static void test_find_real(void **state) {
         rmdir(dir);
 }
 
+/* A holder that named itself with a tab and a terminal escape: named
+ * with '?' for each, in the holder and the text made of it. */
+static void test_find_named(void **state) {
+        char dir[] = "/tmp/test-holders-dir-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        struct stat st;
+        assert_int_equal(stat(dir, &st), 0);
+        int ready[2];
+        assert_int_equal(pipe(ready), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                alarm(20);
+                if (prctl(PR_SET_NAME, "ev\033[2J\til") < 0 || chdir(dir) < 0 || write(ready[1], "x", 1) != 1)
+                        _exit(1);
+                for (;;)
+                        pause();
+        }
+        char c;
+        close(ready[1]);
+        assert_int_equal(read(ready[0], &c, 1), 1);
+        close(ready[0]);
+
+        /* The control: the kernel kept the name as given. */
+        char p[64], raw[32] = "";
+        snprintf(p, sizeof(p), "/proc/%d/comm", (int) pid);
+        FILE *f = fopen(p, "re");
+        assert_non_null(f);
+        assert_non_null(fgets(raw, sizeof(raw), f));
+        fclose(f);
+        assert_string_equal(raw, "ev\033[2J\til\n");
+
+        Holder *h = NULL;
+        size_t n = 0;
+        assert_int_equal(holders_find(st.st_dev, &h, &n), 0);
+        const Holder *a = find_pid(h, n, pid);
+        assert_non_null(a);
+        assert_string_equal(a->comm, "ev?[2J?il");
+        char text[4096];
+        holders_format(h, n, text, sizeof(text));
+        for (const char *t = text; *t; t++)
+                assert_false((unsigned char) *t < 0x20 || *t == 0x7f);
+        free(h);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        rmdir(dir);
+}
+
 /* A thread with a cwd of its own in a file system that the process's own
  * cwd is not in (a tmpfs at /dev/shm, the process at /). */
 static void test_find_thread(void **state) {
@@ -396,6 +445,7 @@ int main(void) {
                 cmocka_unit_test(test_parse_mountinfo_line),
                 cmocka_unit_test(test_submounts),
                 cmocka_unit_test(test_find_real),
+                cmocka_unit_test(test_find_named),
                 cmocka_unit_test(test_find_thread),
                 cmocka_unit_test(test_through_helper),
                 cmocka_unit_test(test_helper_gone),
