@@ -21,3 +21,6 @@ int rfc3339_parse(const char *s, uint64_t *ret_usec);
  * not a whole second: what rfc3339_parse() gives back unchanged. */
 #define RFC3339_MAX sizeof("2026-12-03T12:01:02.123456Z")
 char *rfc3339_format(char *buf, size_t size, uint64_t usec);
+/* Always with microseconds, "2026-12-03T12:01:02.000000Z": the form of
+ * erase records' times and of the audit log's, one width whatever the time. */
+char *rfc3339_format_usec(char *buf, size_t size, uint64_t usec);

@@ -9,6 +9,7 @@
 
 #include "scratchd/audit.h"
 #include "scratchd/log.h"
+#include "scratchd/rfc3339.h"
 #include "scratchd/util.h"
 
 struct Audit {
@@ -89,14 +90,12 @@ static void add_string(json_object *o, const char *key, const char *value) {
 char *audit_format(const AuditEvent *e) {
         json_object *o = json_object_new_object();
         struct timespec ts;
-        char when[64];
-        struct tm tm;
+        char when[RFC3339_MAX];
 
         if (!o)
                 return NULL;
         clock_gettime(CLOCK_REALTIME, &ts);
-        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", gmtime_r(&ts.tv_sec, &tm));
-        snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%06ldZ", ts.tv_nsec / 1000);
+        rfc3339_format_usec(when, sizeof(when), (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000);
 
         add_string(o, "time", when);
         add_string(o, "event", e->event);

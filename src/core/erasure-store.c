@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "scratchd/erasure.h"
+#include "scratchd/rfc3339.h"
 #include "scratchd/util.h"
 
 #define TIME_FORMAT "%Y%m%dT%H%M%SZ"
@@ -178,12 +179,8 @@ static int sign_one(int pfd, const char *name, const char *dir, EVP_PKEY *key, c
             !boot_id || !streq_ptr(get_string(o, "boot_id"), boot_id))
                 return -EBADMSG;
 
-        char when[40];
-        uint64_t now = erasure_now_usec();
-        time_t t = (time_t) (now / USEC_PER_SEC);
-        struct tm tm;
-        size_t k = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", gmtime_r(&t, &tm));
-        snprintf(when + k, sizeof(when) - k, ".%06" PRIu64 "Z", now % USEC_PER_SEC);
+        char when[RFC3339_MAX];
+        rfc3339_format_usec(when, sizeof(when), erasure_now_usec());
         json_object *mark = json_object_new_object();
         if (!mark || json_object_object_add(o, "signed_later", mark) < 0) {
                 json_object_put(mark);

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "scratchd/canonjson.h"
 #include "scratchd/erasure.h"
+#include "scratchd/rfc3339.h"
 #include "scratchd/util.h"
 
 static const char *const erasure_scope_table[_ERASURE_SCOPE_MAX] = {
@@ -100,18 +101,9 @@ static json_object *append_child(json_object *a, json_object *child) {
         return child;
 }
 
-/* "2026-12-03T12:01:02.123456Z" */
-static void format_time(char *buf, size_t size, uint64_t usec) {
-        time_t t = (time_t) (usec / USEC_PER_SEC);
-        struct tm tm;
-        size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", gmtime_r(&t, &tm));
-        snprintf(buf + n, size - n, ".%06" PRIu64 "Z", usec % USEC_PER_SEC);
-}
-
 static int add_time(json_object *o, const char *name, uint64_t usec) {
-        char buf[64];
-        format_time(buf, sizeof(buf), usec);
-        return add_string(o, name, buf);
+        char buf[RFC3339_MAX];
+        return add_string(o, name, rfc3339_format_usec(buf, sizeof(buf), usec));
 }
 
 static int add_media(json_object *o, const ErasureRecord *r) {

@@ -94,13 +94,21 @@ int rfc3339_parse(const char *s, uint64_t *ret_usec) {
         return 0;
 }
 
-char *rfc3339_format(char *buf, size_t size, uint64_t usec) {
+static char *format(char *buf, size_t size, uint64_t usec, bool fraction) {
         time_t t = (time_t) (usec / USEC_PER_SEC);
         struct tm tm;
         size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", gmtime_r(&t, &tm));
-        if (usec % USEC_PER_SEC)
+        if (fraction)
                 snprintf(buf + n, size - n, ".%06" PRIu64 "Z", usec % USEC_PER_SEC);
         else
                 snprintf(buf + n, size - n, "Z");
         return buf;
+}
+
+char *rfc3339_format(char *buf, size_t size, uint64_t usec) {
+        return format(buf, size, usec, usec % USEC_PER_SEC != 0);
+}
+
+char *rfc3339_format_usec(char *buf, size_t size, uint64_t usec) {
+        return format(buf, size, usec, true);
 }

@@ -734,6 +734,9 @@ static void test_rfc3339(void **state) {
         char buf[RFC3339_MAX];
         assert_string_equal(rfc3339_format(buf, sizeof(buf), T0 * USEC_PER_SEC), "2026-12-03T12:01:02Z");
         assert_string_equal(rfc3339_format(buf, sizeof(buf), T0 * USEC_PER_SEC + 5), "2026-12-03T12:01:02.000005Z");
+        /* Records' and the audit log's form: microseconds always. */
+        assert_string_equal(rfc3339_format_usec(buf, sizeof(buf), T0 * USEC_PER_SEC), "2026-12-03T12:01:02.000000Z");
+        assert_string_equal(rfc3339_format_usec(buf, sizeof(buf), T0 * USEC_PER_SEC + 5), "2026-12-03T12:01:02.000005Z");
         for (uint64_t x = 0; x < UINT64_C(4102444800) * USEC_PER_SEC; x += UINT64_C(86399999993)) {
                 assert_int_equal(rfc3339_parse(rfc3339_format(buf, sizeof(buf), x), &u), 0);
                 assert_int_equal(u, x);
