@@ -201,7 +201,9 @@ int erasure_write(const char *dir, const ErasureRecord *r, EVP_PKEY *key, char *
 typedef struct ErasureSink {
         const char *dir;
         EVP_PKEY *key;
-        unsigned keep_days, keep_count;   /* retention (erasure_prune()); 0: no limit */
+        /* Retention (erasure_prune()); 0: no limit. Atomic: a reload sets them
+         * on the loop's thread while a worker's erase reads them. */
+        _Atomic unsigned keep_days, keep_count;
         const char *node_root;            /* for erasure_node_read(); NULL: "/" */
         int unavailable;                  /* the node key could not be had (negative errno): no record is
                                            * written, and each erase says so */

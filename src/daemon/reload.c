@@ -104,8 +104,8 @@ int manager_reload(Manager *m, const Caller *caller, char *changed, size_t size,
         m->retired[m->n_retired++] = m->config;
         m->config = TAKE_PTR(c);
         m->engine.config = m->config;
-        /* Read by the next record's worker (plain words: a worker in
-         * flight applies the old or the new limit, either is fine). */
+        /* Read by the next record's worker (a worker in flight applies
+         * the old or the new limit, either is fine). */
         m->engine.records.keep_days = m->config->daemon.records_keep_days;
         m->engine.records.keep_count = m->config->daemon.records_keep_count;
         for (size_t i = 0; i < m->n_volumes; i++) {
