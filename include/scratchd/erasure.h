@@ -81,6 +81,7 @@ typedef struct ErasureCondition {
 typedef struct ErasureNode {
         char host[256];
         char boot_id[64];
+        char machine_id[64];   /* /etc/machine-id: the node across boots and renames */
         /* Every condition looked for, and those found (or that could not be
          * read, which count as found: a record claims nothing it did not see). */
         const char *checked[ERASURE_CONDITIONS_MAX];

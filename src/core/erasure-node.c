@@ -60,13 +60,18 @@ static const Condition conditions[] = {
 
 void erasure_node_read(const char *root, ErasureNode *ret) {
         ErasureNode n = {};
-        _cleanup_free_ char *host = NULL, *boot_id = NULL;
+        _cleanup_free_ char *host = NULL, *boot_id = NULL, *machine_id = NULL;
 
         /* Unreadable: written empty; the schema allows it, an auditor sees it. */
         if (read_under(root, "/proc/sys/kernel/hostname", &host) >= 0)
                 snprintf(n.host, sizeof(n.host), "%s", host);
         if (read_under(root, "/proc/sys/kernel/random/boot_id", &boot_id) >= 0)
                 snprintf(n.boot_id, sizeof(n.boot_id), "%s", boot_id);
+        /* The host name can change (DHCP, cloud-init) or be stale in our
+         * namespace (ProtectHostname=); the machine id ties a record to a
+         * node for good. The initramfs may have none: empty then. */
+        if (read_under(root, "/etc/machine-id", &machine_id) >= 0)
+                snprintf(n.machine_id, sizeof(n.machine_id), "%s", machine_id);
 
         for (size_t i = 0; i < ELEMENTSOF(conditions) && i < ERASURE_CONDITIONS_MAX; i++) {
                 const Condition *c = &conditions[i];

@@ -193,6 +193,8 @@ static int add_node(json_object *o, const ErasureNode *n) {
         int e = add_string(o, "host", n->host);
         if (e >= 0)
                 e = add_string(o, "boot_id", n->boot_id);
+        if (e >= 0)
+                e = add_string(o, "machine_id", n->machine_id);
         if (e < 0)
                 return e;
         json_object *w = add_child(o, "weakening_conditions", json_object_new_object());

@@ -106,6 +106,14 @@ for name, r in records.items():
     say(verdicts.get(os.path.join(records_dir, name), False), "%s verifies with scratchctl verify --pubkey" % name)
     say(python_verifies(r), "%s verifies with python3-cryptography against the exported key" % name)
 
+# The node: this boot, this machine (the host name alone can change).
+boot_id = open("/proc/sys/kernel/random/boot_id").read().strip()
+machine_id = open("/etc/machine-id").read().strip()
+say(bool(machine_id), "control: this node has a machine id (%s)" % machine_id)
+for name, r in records.items():
+    say(r.get("boot_id") == boot_id and r.get("machine_id") == machine_id,
+        "%s names this boot and this machine (%s, %s)" % (name, r.get("boot_id"), r.get("machine_id")))
+
 # One byte changed in each field: both verifiers refuse every one.
 with tempfile.TemporaryDirectory() as tmp:
     for name, r in records.items():

@@ -524,17 +524,20 @@ static void test_conditions(void **state) {
         assert_int_equal(n.n_checked, 2);
         assert_int_equal(n.n_present, 0);
         assert_string_equal(n.host, "");
+        assert_string_equal(n.machine_id, "");
 
         write_at(root, "/sys/kernel/kexec_crash_loaded", "0\n");
         write_at(root, "/sys/power/state", "freeze mem\n");
         write_at(root, "/proc/sys/kernel/hostname", "node07\n");
         write_at(root, "/proc/sys/kernel/random/boot_id", "0c9b3a1e-8f1d-4a51-9f06-1a2b3c4d5e6f\n");
+        write_at(root, "/etc/machine-id", "5e1c0b9b6a0d4c8e9f2a3b4c5d6e7f80\n");
         assert_int_equal(erasure_crash_kernel_armed(root), 0);
         assert_int_equal(erasure_hibernation_available(root), 0);
         erasure_node_read(root, &n);
         assert_int_equal(n.n_present, 0);
         assert_string_equal(n.host, "node07");
         assert_string_equal(n.boot_id, "0c9b3a1e-8f1d-4a51-9f06-1a2b3c4d5e6f");
+        assert_string_equal(n.machine_id, "5e1c0b9b6a0d4c8e9f2a3b4c5d6e7f80");
 
         write_at(root, "/sys/kernel/kexec_crash_loaded", "1\n");
         assert_int_equal(erasure_crash_kernel_armed(root), 1);
@@ -854,7 +857,7 @@ static void test_prune(void **state) {
  * are public by design). A new member fails this test until it is added here,
  * after asking whether it could ever carry a key. */
 static const char *const allowed_paths[] = {
-        "boot_id", "discard", "discard.detail", "discard.done", "duration_usec", "end", "format", "host", "job",
+        "boot_id", "discard", "discard.detail", "discard.done", "duration_usec", "end", "format", "host", "job", "machine_id",
         "key_generation", "media", "media[]", "media[].model", "media[].path", "media[].serial",
         "media[].size_bytes", "media[].wwn", "method", "method.category", "method.cipher", "method.key_bits",
         "method.key_destruction", "method.key_lifecycle", "method.sector_size", "method.technique", "mode",
