@@ -43,6 +43,7 @@ static inline void evp_pkey_freep(EVP_PKEY **p) {
 #define ERASURE_RECORDS_DIR "/var/lib/scratchd/records"
 #define ERASURE_STATE_DIR "/var/lib/scratchd"
 #define ERASURE_KEY_FILE "node-key.pem"
+#define ERASURE_KEY_ORIGIN_FILE "node-key.machine-id"
 /* Where the initramfs (no node key there: the real root is read-only) leaves
  * its records, unsigned, under the state directory (/run, which goes on into
  * the booted system). */
@@ -182,6 +183,14 @@ int erasure_verify(const char *text, EVP_PKEY *pinned, bool *ret_pinned, char **
  * regular file owned by us, readable by others or not Ed25519 (-EPERM,
  * -EBADMSG) rather than sign with a key someone else may hold. */
 int erasure_key_load_or_create(const char *state_dir, EVP_PKEY **ret);
+
+/* Whether the node key was made on this machine: `machine_id` (this one's)
+ * against the one kept beside the key (ERASURE_KEY_ORIGIN_FILE), which is
+ * written when there is none (a key older than the file) or the key is new
+ * (`key_new`). 0: the same, or now kept; 1: another machine's, into
+ * ret_other (a golden image that carried the key: every node booted from it
+ * signs with one key); negative errno. An empty machine_id checks nothing. */
+int erasure_key_origin(const char *state_dir, const char *machine_id, bool key_new, char *ret_other, size_t size);
 /* The public key as PEM (SubjectPublicKeyInfo) and as base64 of the raw key. */
 int erasure_key_public_pem(EVP_PKEY *key, char **ret);
 int erasure_key_public_base64(EVP_PKEY *key, char **ret);
@@ -228,13 +237,12 @@ void erasure_sink_write(const ErasureSink *s, ErasureRecord *r, const char *disk
 
 /* The records the initramfs wrote unsigned in `pending_dir`, signed with
  * `key` and moved to `dir` under the same names, each marked "signed_later"
- * (and its host filled in with `host` where the initramfs had none). Only
- * from a directory root's alone (-EPERM), only regular files of ours, at most
- * 64 KiB, strict JSON of this format, unsigned, made in this boot
- * (`boot_id`): anything else stays where it is, and is the error (-EBADMSG).
- * How many were moved, or a negative errno. */
-int erasure_sign_pending(const char *pending_dir, const char *dir, EVP_PKEY *key, const char *boot_id,
-                         const char *host);
+ * (and its host and machine id filled in from `now` where the initramfs had
+ * none). Only from a directory root's alone (-EPERM), only regular files of
+ * ours, at most 64 KiB, strict JSON of this format, unsigned, made in this
+ * boot (now->boot_id): anything else stays where it is, and is the error
+ * (-EBADMSG). How many were moved, or a negative errno. */
+int erasure_sign_pending(const char *pending_dir, const char *dir, EVP_PKEY *key, const ErasureNode *now);
 
 /* Strict JSON, one object, as erasure_verify() reads it (no member named
  * twice, no \u0000, no lone surrogate, no integer past 64 bits); -EBADMSG,

@@ -448,3 +448,27 @@ int erasure_key_load_or_create(const char *state_dir, EVP_PKEY **ret) {
         *ret = TAKE_PTR(key);
         return 1;
 }
+
+int erasure_key_origin(const char *state_dir, const char *machine_id, bool key_new, char *ret_other, size_t size) {
+        if (!machine_id[0])
+                return 0;
+        char path[PATH_MAX];
+        if ((size_t) snprintf(path, sizeof(path), "%s/" ERASURE_KEY_ORIGIN_FILE, state_dir) >= sizeof(path))
+                return -ENAMETOOLONG;
+        _cleanup_free_ char *kept = NULL;
+        int r = key_new ? -ENOENT : read_one_line(path, &kept);
+        if (r >= 0) {
+                if (streq(kept, machine_id))
+                        return 0;
+                snprintf(ret_other, size, "%s", kept);
+                return 1;
+        }
+        if (r != -ENOENT && r != -ENODATA)
+                return r;
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return -errno;
+        if (dprintf(fd, "%s\n", machine_id) < 0 || fsync(fd) < 0)
+                return -errno;
+        return 0;
+}

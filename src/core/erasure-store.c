@@ -160,8 +160,7 @@ static const char *get_string(json_object *o, const char *name) {
                        ? json_object_get_string(v) : NULL;
 }
 
-static int sign_one(int pfd, const char *name, const char *dir, EVP_PKEY *key, const char *boot_id,
-                    const char *host) {
+static int sign_one(int pfd, const char *name, const char *dir, EVP_PKEY *key, const ErasureNode *now) {
         _cleanup_free_ char *text = NULL;
         int e = read_pending(pfd, name, &text);
         if (e < 0)
@@ -176,7 +175,7 @@ static int sign_one(int pfd, const char *name, const char *dir, EVP_PKEY *key, c
         json_object *later = NULL;
         if (!streq_ptr(get_string(o, "format"), ERASURE_FORMAT) || json_object_object_get_ex(o, "signature", NULL) ||
             !json_object_object_get_ex(o, "signed_later", &later) || later ||
-            !boot_id || !streq_ptr(get_string(o, "boot_id"), boot_id))
+            !now->boot_id[0] || !streq_ptr(get_string(o, "boot_id"), now->boot_id))
                 return -EBADMSG;
 
         char when[RFC3339_MAX];
@@ -189,9 +188,11 @@ static int sign_one(int pfd, const char *name, const char *dir, EVP_PKEY *key, c
         json_object_object_add(mark, "at", json_object_new_string(when));
         json_object_object_add(mark, "by", json_object_new_string(
                 "scratchd at its start: the erase was done by the initramfs, which has no node key"));
-        const char *h = get_string(o, "host");
-        if (host && *host && (!h || !*h || streq(h, "(none)") || streq(h, "localhost")))
-                json_object_object_add(o, "host", json_object_new_string(host));
+        const char *h = get_string(o, "host"), *id = get_string(o, "machine_id");
+        if (now->host[0] && (!h || !*h || streq(h, "(none)") || streq(h, "localhost")))
+                json_object_object_add(o, "host", json_object_new_string(now->host));
+        if (now->machine_id[0] && (!id || !*id))
+                json_object_object_add(o, "machine_id", json_object_new_string(now->machine_id));
 
         e = erasure_sign(o, key);
         if (e < 0)
@@ -205,8 +206,7 @@ static int sign_one(int pfd, const char *name, const char *dir, EVP_PKEY *key, c
         return unlinkat(pfd, name, 0) < 0 ? -errno : 0;
 }
 
-int erasure_sign_pending(const char *pending_dir, const char *dir, EVP_PKEY *key, const char *boot_id,
-                         const char *host) {
+int erasure_sign_pending(const char *pending_dir, const char *dir, EVP_PKEY *key, const ErasureNode *now) {
         _cleanup_close_ int pfd = open(pending_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (pfd < 0)
                 return errno == ENOENT ? 0 : -errno;
@@ -222,7 +222,7 @@ int erasure_sign_pending(const char *pending_dir, const char *dir, EVP_PKEY *key
                 return -errno;
         int moved = 0, r = 0;
         for (int i = 0; i < n; i++) {
-                int e = sign_one(pfd, list[i]->d_name, dir, key, boot_id, host);
+                int e = sign_one(pfd, list[i]->d_name, dir, key, now);
                 if (e < 0 && r == 0)
                         r = e;
                 else if (e >= 0)

@@ -62,6 +62,19 @@ int manager_records_open(Manager *m, const char *state_dir, const char *pending_
                 return r;
         }
         m->engine.records.key = m->node_key;
+        ErasureNode node;
+        erasure_node_read("/", &node);
+        char other[64];
+        int k = erasure_key_origin(state_dir, node.machine_id, r > 0, other, sizeof(other));
+        if (k > 0)
+                log_warning("the node key %s/" ERASURE_KEY_FILE " was made on another machine (machine id %s; this "
+                            "is %s): a golden image that carried it gives every node booted from it the same key, "
+                            "so no record proves which of them erased; remove " ERASURE_KEY_FILE " and "
+                            ERASURE_KEY_ORIGIN_FILE " there, restart scratchd, and give auditors the new "
+                            "'scratchctl pubkey'", state_dir, other, node.machine_id);
+        else if (k < 0)
+                log_warning_errno(k, "cannot keep the machine id beside the node key in %s/" ERASURE_KEY_ORIGIN_FILE
+                                  ": %m; a key copied to another machine goes unnoticed", state_dir);
         _cleanup_free_ char *pub = NULL;
         if (erasure_key_public_base64(m->node_key, &pub) >= 0 && r > 0)
                 log_notice("made a new node key %s/" ERASURE_KEY_FILE " (public half %s): give it to whoever "
@@ -71,9 +84,7 @@ int manager_records_open(Manager *m, const char *state_dir, const char *pending_
                 log_info("erase records in %s, signed with node key %s", m->records_dir, pub);
 
         if (pending_dir) {
-                ErasureNode node;
-                erasure_node_read("/", &node);
-                r = erasure_sign_pending(pending_dir, m->records_dir, m->node_key, node.boot_id, node.host);
+                r = erasure_sign_pending(pending_dir, m->records_dir, m->node_key, &node);
                 if (r > 0)
                         log_info("%d erase record%s from the initramfs signed and moved to %s", r, r == 1 ? "" : "s",
                                  m->records_dir);

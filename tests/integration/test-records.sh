@@ -146,4 +146,17 @@ ctl reload > /dev/null || bail "reload failed"
 ctl wipe > /dev/null
 check "RecordsKeepCount=2: two records are left after the next wipe" test "$(count)" -eq 2
 check "... the newest: this wipe's" grep -q "\"record\":\"$(newest)\"" "$WORK/audit.log"
+
+# A node key carried to another machine (a golden image): the machine id it
+# was made on is kept beside it, and a start on another says so.
+check "the machine id the key was made on is kept beside it (this one's)" \
+        test "$(cat "$STATE_DIRECTORY/node-key.machine-id")" = "$(cat /etc/machine-id)"
+check "control: this start did not warn of another machine" bash -c "! grep -q 'made on another machine' '$WORK/daemon.log'"
+kill -TERM $DAEMON_PID; wait $DAEMON_PID
+echo 0123456789abcdef0123456789abcdef > "$STATE_DIRECTORY/node-key.machine-id"
+start_daemon "$WORK/scratchd.conf" || bail "the daemon did not start again: $(tail -n 5 "$WORK/daemon.log")"
+wait_state CLEAN || bail "no CLEAN volume after the restart: $(tail -n 5 "$WORK/daemon.log")"
+check "a start with a key made on another machine warns, naming it and what to do" \
+        grep -q "made on another machine (machine id 0123456789abcdef0123456789abcdef; this is $(cat /etc/machine-id)).*remove node-key.pem" "$WORK/daemon.log"
+kill -TERM $DAEMON_PID; wait $DAEMON_PID
 exit 0

@@ -763,9 +763,13 @@ static void test_sign_pending(void **state) {
         snprintf(pending, sizeof(pending), "%s/pending", t->path);
         snprintf(dir, sizeof(dir), "%s/records", t->path);
         _cleanup_(evp_pkey_freep) EVP_PKEY *key = new_key();
+        /* The initramfs's view: no host name, no machine id; the node's at
+         * the daemon's start. */
         ErasureNode node = sample_node();
         snprintf(node.host, sizeof(node.host), "(none)");
-        const char *boot = node.boot_id;
+        ErasureNode here = node;
+        snprintf(here.host, sizeof(here.host), "node17");
+        snprintf(here.machine_id, sizeof(here.machine_id), "5e1c0b9b6a0d4c8e9f2a3b4c5d6e7f80");
 
         ErasureRecord r = at_time(&node, T0, 4);
         _cleanup_free_ char *name = NULL, *text = NULL, *listing = NULL, *left = NULL;
@@ -790,7 +794,7 @@ static void test_sign_pending(void **state) {
         snprintf(fifo, sizeof(fifo), "%s/20261203T120400Z-scratch-3.json", pending);
         assert_int_equal(mkfifo(fifo, 0600), 0);
 
-        assert_int_equal(erasure_sign_pending(pending, dir, key, boot, "node17"), -EBADMSG);
+        assert_int_equal(erasure_sign_pending(pending, dir, key, &here), -EBADMSG);
         listing = list_dir(dir);
         assert_string_equal(listing, name);
         left = list_dir(pending);
@@ -804,20 +808,45 @@ static void test_sign_pending(void **state) {
         assert_int_equal(erasure_verify(text, key, NULL, NULL), 0);
         _cleanup_(json_putp) json_object *o = json_tokener_parse(text);
         assert_string_equal(json_object_get_string(get_path(o, "host", NULL)), "node17");
+        assert_string_equal(json_object_get_string(get_path(o, "machine_id", NULL)), "5e1c0b9b6a0d4c8e9f2a3b4c5d6e7f80");
         assert_non_null(strstr(json_object_get_string(get_path(o, "signed_later", "by")), "initramfs"));
         assert_non_null(get_path(o, "signed_later", "at"));
 
         /* A signed record there is not the initramfs's: refused, left. */
-        assert_int_equal(erasure_sign_pending(dir, pending, key, boot, "node17"), -EBADMSG);
+        assert_int_equal(erasure_sign_pending(dir, pending, key, &here), -EBADMSG);
         free(listing);
         listing = list_dir(dir);
         assert_string_equal(listing, name);
         /* A directory others may write: nothing signed from it. */
         assert_int_equal(chmod(pending, 0777), 0);
-        assert_int_equal(erasure_sign_pending(pending, dir, key, boot, "node17"), -EPERM);
+        assert_int_equal(erasure_sign_pending(pending, dir, key, &here), -EPERM);
         /* No such dir: nothing to do. */
         snprintf(path, sizeof(path), "%s/none", t->path);
-        assert_int_equal(erasure_sign_pending(path, dir, key, boot, "node17"), 0);
+        assert_int_equal(erasure_sign_pending(path, dir, key, &here), 0);
+}
+
+/* The machine a node key was made on, kept beside it: a key a golden image
+ * carried to another machine is told apart; a new key is this machine's. */
+static void test_key_origin(void **state) {
+        TempDir *t = *state;
+        char other[64] = "", path[PATH_MAX + 64];
+        snprintf(path, sizeof(path), "%s/" ERASURE_KEY_ORIGIN_FILE, t->path);
+
+        assert_int_equal(erasure_key_origin(t->path, "", false, other, sizeof(other)), 0);
+        assert_int_equal(access(path, F_OK), -1);   /* no machine id: nothing kept */
+        assert_int_equal(erasure_key_origin(t->path, "aaaa1111", false, other, sizeof(other)), 0);
+        _cleanup_free_ char *kept = NULL;
+        assert_int_equal(read_full_file(path, &kept), 0);
+        assert_string_equal(kept, "aaaa1111\n");
+        assert_int_equal(erasure_key_origin(t->path, "aaaa1111", false, other, sizeof(other)), 0);
+        /* Booted elsewhere with the same key. */
+        assert_int_equal(erasure_key_origin(t->path, "bbbb2222", false, other, sizeof(other)), 1);
+        assert_string_equal(other, "aaaa1111");
+        /* A new key there (the old one removed): that machine's from now. */
+        assert_int_equal(erasure_key_origin(t->path, "bbbb2222", true, other, sizeof(other)), 0);
+        assert_int_equal(erasure_key_origin(t->path, "bbbb2222", false, other, sizeof(other)), 0);
+        assert_int_equal(erasure_key_origin(t->path, "aaaa1111", false, other, sizeof(other)), 1);
+        assert_string_equal(other, "bbbb2222");
 }
 
 static void test_prune(void **state) {
@@ -943,6 +972,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_conditions, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_node_key, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_write, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_key_origin, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_prune, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_sink, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_sign_pending, setup_tempdir, teardown_tempdir),
