@@ -184,13 +184,18 @@ int erasure_verify(const char *text, EVP_PKEY *pinned, bool *ret_pinned, char **
  * -EBADMSG) rather than sign with a key someone else may hold. */
 int erasure_key_load_or_create(const char *state_dir, EVP_PKEY **ret);
 
-/* Whether the node key was made on this machine: `machine_id` (this one's)
- * against the one kept beside the key (ERASURE_KEY_ORIGIN_FILE), which is
- * written when there is none (a key older than the file) or the key is new
- * (`key_new`). 0: the same, or now kept; 1: another machine's, into
- * ret_other (a golden image that carried the key: every node booted from it
- * signs with one key); negative errno. An empty machine_id checks nothing. */
-int erasure_key_origin(const char *state_dir, const char *machine_id, bool key_new, char *ret_other, size_t size);
+/* Whether the node key `key` was first used on this machine: `machine_id`
+ * (this one's) against the one kept beside the key with its public half
+ * (ERASURE_KEY_ORIGIN_FILE), which is (re)written when there is none, or it
+ * is of another key (a new one). 0: the same, or now kept; 1: another
+ * machine's, into ret_other (a golden image that carried the key: every node
+ * booted from it signs with one key); negative errno. A machine id that is
+ * not 32 hex digits ("uninitialized", none) checks nothing. */
+int erasure_key_origin(const char *state_dir, const char *machine_id, EVP_PKEY *key, char *ret_other, size_t size);
+bool erasure_machine_id_valid(const char *id);
+/* 1 when ROOT/etc/machine-id is mounted over /etc's (made for this boot:
+ * a stateless node), 0 not, negative errno. */
+int erasure_machine_id_transient(const char *root);
 /* The public key as PEM (SubjectPublicKeyInfo) and as base64 of the raw key. */
 int erasure_key_public_pem(EVP_PKEY *key, char **ret);
 int erasure_key_public_base64(EVP_PKEY *key, char **ret);
@@ -233,12 +238,13 @@ typedef struct ErasureOutcome {
  * signed (unsigned without a key), then applies the retention. A record that
  * cannot be written is logged, with what to do, and in *ret: the erase
  * stands. A sink without a dir writes nothing (ret->name ""). */
-void erasure_sink_write(const ErasureSink *s, ErasureRecord *r, const char *disks, ErasureOutcome *ret);
+void erasure_sink_write(const ErasureSink *s, ErasureRecord *r, const char *disks, bool media_unverified,
+                        ErasureOutcome *ret);
 
 /* The records the initramfs wrote unsigned in `pending_dir`, signed with
  * `key` and moved to `dir` under the same names, each marked "signed_later"
- * (and its host and machine id filled in from `now` where the initramfs had
- * none). Only from a directory root's alone (-EPERM), only regular files of
+ * (its host filled in from `now` where the initramfs had none, its machine id
+ * set to now's). Only from a directory root's alone (-EPERM), only regular files of
  * ours, at most 64 KiB, strict JSON of this format, unsigned, made in this
  * boot (now->boot_id): anything else stays where it is, and is the error
  * (-EBADMSG). How many were moved, or a negative errno. */

@@ -65,6 +65,7 @@ typedef struct Target {
         CryptTuning tuning;
         char why[1024];           /* why target_prepare() failed, without the volume's name */
         bool disks_unproven;      /* it failed on the disks themselves (not on the config) */
+        bool media_unverified;    /* disk_list is the state's, not proven: the record reads no identity */
 } Target;
 
 /* target_prepare()'s errors: logged as one line that names the volume, and
@@ -416,7 +417,7 @@ static bool stack_live(const ScratchConfig *vc) {
  * and the pool, the mapping (with it the key) and the data device are
  * removed, which writes to no disk, and the volume is FAILED, with why. */
 static int fence_unchecked(Engine *e, const ScratchConfig *vc, Record *rec, int error, const char *why,
-                           bool disks, WipeReport *report) {
+                           bool disks, WipeReport *report, char *key_end, size_t key_end_size) {
         const WipeOps *o = &e->ops;
         char mapping[128], mount_point[4096], detail[400] = "", removed[600], job_prefix[160];
         dev_t mapdev, mounted;
@@ -429,8 +430,8 @@ static int fence_unchecked(Engine *e, const ScratchConfig *vc, Record *rec, int 
          * kernel before, none after. Nothing is written to the disks, so
          * no discard either. */
         *report = (WipeReport) { .mapping_was_active = -ENODATA, .mapping_gone = -ENODATA };
-        snprintf(report->discard_detail, sizeof(report->discard_detail),
-                 "not done: the disks could not be proven this volume's, so nothing was written to them");
+        snprintf(report->discard_detail, sizeof(report->discard_detail), "not done: %s, so nothing was written to "
+                 "the disks", disks ? "they could not be proven this volume's" : "the erase could not start");
         if (!shared && o->mapping_exists) {
                 int k = o->mapping_exists(o->userdata, mapping);
                 report->mapping_was_active = k > 0 ? 1 : k;
@@ -460,22 +461,40 @@ static int fence_unchecked(Engine *e, const ScratchConfig *vc, Record *rec, int 
                         deferred = true;
         }
         /* Deferred is not gone: the key stays until the last holder closes. */
-        if (r >= 0 && !deferred && !shared && o->mapping_exists) {
+        if (deferred)
+                report->mapping_gone = 0;
+        else if (r >= 0 && !shared && o->mapping_exists) {
                 int k = o->mapping_exists(o->userdata, mapping);
                 report->mapping_gone = k < 0 ? k : !k;
         } else if (r >= 0 && shared && o->mappings_with_prefix) {
                 int k = o->mappings_with_prefix(o->userdata, job_prefix);
                 report->mapping_gone = k < 0 ? k : k == 0;
-        } else if (deferred)
-                report->mapping_gone = 0;
-        if (r >= 0 && !deferred)
-                r = o->disassemble(o->userdata, vc->name);
+        }
+        /* How the key ended, for the record: only what was seen. */
+        if (deferred)
+                snprintf(key_end, key_end_size, "the mapping's removal was deferred: the kernel drops and wipes the "
+                         "key when the last holder closes /dev/mapper/%s; no new key was made", mapping);
+        else if (r < 0)
+                snprintf(key_end, key_end_size, "the mapping could not be removed (%s): the key may still be in the "
+                         "kernel; no new key was made", strerror(-r));
+        else if (report->mapping_was_active == 0)
+                snprintf(key_end, key_end_size, "no mapping of this volume held a key in the running kernel, so none "
+                         "was destroyed here; nothing was re-keyed (the volume is fenced)");
+        else
+                snprintf(key_end, key_end_size, "the dm-crypt mapping%s removed, so the kernel dropped and wiped the "
+                         "key%s; nothing was re-keyed (the volume is fenced)", shared ? "s of the job volumes were"
+                         : " was", shared ? "s" : "");
         if (r >= 0 && deferred)
                 snprintf(removed, sizeof(removed), "its mapping is still open, so it and its key go when the last "
                          "holder closes it ('fuser -vm /dev/mapper/%s' names them)", mapping);
-        else if (r >= 0)
-                snprintf(removed, sizeof(removed), "its mapping and key were removed");
-        else
+        else if (r >= 0) {
+                int k = o->disassemble(o->userdata, vc->name);
+                if (k >= 0)
+                        snprintf(removed, sizeof(removed), "its mapping and key were removed");
+                else
+                        snprintf(removed, sizeof(removed), "its mapping and key were removed, its data device "
+                                 "could not be (%s)", strerror(-k));
+        } else
                 snprintf(removed, sizeof(removed), "its mapping could not be removed (%s%s%s)", strerror(-r),
                          detail[0] ? ": " : "", detail);
 
@@ -497,7 +516,7 @@ static int fence_unchecked(Engine *e, const ScratchConfig *vc, Record *rec, int 
  * the key (after a reboot none does). */
 static void record_erase(Engine *e, const Target *t, const char *trigger, bool have_record, const Record *before,
                          const Record *after, int r, uint64_t start, const WipeReport *report,
-                         ErasureOutcome *ret) {
+                         const char *key_end, ErasureOutcome *ret) {
         const ScratchConfig *vc = t->vc;
         bool shared = vc->mode == SCRATCH_MODE_SHARED;
         /* No key in this kernel: it died with an earlier one (a reboot or a
@@ -546,7 +565,7 @@ static void record_erase(Engine *e, const Target *t, const char *trigger, bool h
                 .key_bits = keyed ? keyed->key_bits : 0,
                 .sector_size = keyed ? keyed->sector_size : t->tuning.sector_size,
                 .key_generation_unknown = !have_record,
-                .key_destruction = no_key ? "no mapping held a key of this volume in the running kernel: the key of "
+                .key_destruction = key_end ? key_end : no_key ? "no mapping held a key of this volume in the running kernel: the key of "
                                             "what was on the disks went when an earlier kernel stopped (a reboot or "
                                             "power loss) and was never on any disk; the disks were then re-keyed"
                                           : NULL,
@@ -564,7 +583,7 @@ static void record_erase(Engine *e, const Target *t, const char *trigger, bool h
                 .verification = checks,
                 .n_verification = ELEMENTSOF(checks),
         };
-        erasure_sink_write(&e->records, &rec, t->disk_list, ret);
+        erasure_sink_write(&e->records, &rec, t->disk_list, t->media_unverified, ret);
 }
 
 int engine_run_volume(Engine *e, const ScratchConfig *vc, bool force_wipe, const char *trigger, Record *ret_rec,
@@ -611,11 +630,14 @@ int engine_run_volume(Engine *e, const ScratchConfig *vc, bool force_wipe, const
                         Record before = *ret_rec;
                         uint64_t start = erasure_now_usec();
                         WipeReport report;
-                        r = fence_unchecked(e, vc, ret_rec, r, t.why, t.disks_unproven, &report);
+                        char key_end[300];
+                        r = fence_unchecked(e, vc, ret_rec, r, t.why, t.disks_unproven, &report, key_end,
+                                            sizeof(key_end));
                         snprintf(t.disk_list, sizeof(t.disk_list), "%s", before.device);
+                        t.media_unverified = t.disks_unproven;
                         ErasureOutcome ignored;
                         record_erase(e, &t, trigger ?: "wipe", have_record, &before, ret_rec, r, start, &report,
-                                     ret_record ?: &ignored);
+                                     key_end, ret_record ?: &ignored);
                         return r;
                 }
                 (void) lifecycle_apply(ret_rec, EVENT_DISK_LOST, &(LifecycleArgs) { .reason = t.why });
@@ -642,7 +664,7 @@ int engine_run_volume(Engine *e, const ScratchConfig *vc, bool force_wipe, const
          * caller's to show, and does not undo the erase. */
         ErasureOutcome ignored;
         record_erase(e, &t, trigger ?: (force_wipe ? "wipe" : "startup"), have_record, &before, &rec,
-                     r, start, &report, ret_record ?: &ignored);
+                     r, start, &report, NULL, ret_record ?: &ignored);
         *ret_rec = rec;
         return r;
 }

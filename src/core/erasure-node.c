@@ -3,6 +3,7 @@
  * and the conditions that weaken the claim that the key is gone (a copy of
  * memory that may outlive the mapping). Each under a root prefix, for tests. */
 #include <limits.h>
+#include <sys/stat.h>
 
 #include "scratchd/erasure.h"
 #include "scratchd/util.h"
@@ -70,7 +71,7 @@ void erasure_node_read(const char *root, ErasureNode *ret) {
         /* The host name can change (DHCP, cloud-init) or be stale in our
          * namespace (ProtectHostname=); the machine id ties a record to a
          * node for good. The initramfs may have none: empty then. */
-        if (read_under(root, "/etc/machine-id", &machine_id) >= 0)
+        if (read_under(root, "/etc/machine-id", &machine_id) >= 0 && erasure_machine_id_valid(machine_id))
                 snprintf(n.machine_id, sizeof(n.machine_id), "%s", machine_id);
 
         for (size_t i = 0; i < ELEMENTSOF(conditions) && i < ERASURE_CONDITIONS_MAX; i++) {
@@ -88,4 +89,16 @@ void erasure_node_read(const char *root, ErasureNode *ret) {
                                  strerror(-r));
         }
         *ret = n;
+}
+
+int erasure_machine_id_transient(const char *root) {
+        char etc[PATH_MAX], id[PATH_MAX];
+        struct stat a, b;
+        snprintf(etc, sizeof(etc), "%s/etc", streq(root, "/") ? "" : root);
+        snprintf(id, sizeof(id), "%s/machine-id", etc);
+        if (stat(etc, &a) < 0 || stat(id, &b) < 0)
+                return -errno;
+        /* systemd mounts a machine id made for this boot over a read-only
+         * /etc's (stateless nodes): another file system than /etc's. */
+        return a.st_dev != b.st_dev;
 }

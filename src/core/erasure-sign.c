@@ -449,26 +449,77 @@ int erasure_key_load_or_create(const char *state_dir, EVP_PKEY **ret) {
         return 1;
 }
 
-int erasure_key_origin(const char *state_dir, const char *machine_id, bool key_new, char *ret_other, size_t size) {
-        if (!machine_id[0])
-                return 0;
-        char path[PATH_MAX];
-        if ((size_t) snprintf(path, sizeof(path), "%s/" ERASURE_KEY_ORIGIN_FILE, state_dir) >= sizeof(path))
-                return -ENAMETOOLONG;
-        _cleanup_free_ char *kept = NULL;
-        int r = key_new ? -ENOENT : read_one_line(path, &kept);
-        if (r >= 0) {
-                if (streq(kept, machine_id))
-                        return 0;
-                snprintf(ret_other, size, "%s", kept);
-                return 1;
-        }
-        if (r != -ENOENT && r != -ENODATA)
-                return r;
-        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+bool erasure_machine_id_valid(const char *id) {
+        size_t n = 0;
+        for (; id[n]; n++)
+                if (!((id[n] >= '0' && id[n] <= '9') || (id[n] >= 'a' && id[n] <= 'f')))
+                        return false;
+        return n == 32;
+}
+
+/* ERASURE_KEY_ORIGIN_FILE: "MACHINE-ID PUBLIC-KEY-BASE64\n". */
+static int origin_read(int dfd, char id[static 33], char *pub, size_t pub_size) {
+        _cleanup_close_ int fd = openat(dfd, ERASURE_KEY_ORIGIN_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        if (dprintf(fd, "%s\n", machine_id) < 0 || fsync(fd) < 0)
+        struct stat st;
+        if (fstat(fd, &st) < 0)
                 return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_size > 256)
+                return -EBADMSG;
+        char buf[257];
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = 0;
+        char *save = NULL, *a = strtok_r(buf, " \n", &save), *b = strtok_r(NULL, " \n", &save);
+        if (!a || !b || !erasure_machine_id_valid(a) || strlen(b) >= pub_size)
+                return -EBADMSG;
+        snprintf(id, 33, "%s", a);
+        snprintf(pub, pub_size, "%s", b);
         return 0;
+}
+
+static int origin_write(int dfd, const char *machine_id, const char *pub) {
+        char tmp[64];
+        snprintf(tmp, sizeof(tmp), "." ERASURE_KEY_ORIGIN_FILE ".%d.tmp", (int) getpid());
+        (void) unlinkat(dfd, tmp, 0);
+        _cleanup_close_ int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return -errno;
+        int r = 0;
+        if (dprintf(fd, "%s %s\n", machine_id, pub) < 0 || fsync(fd) < 0 || renameat(dfd, tmp, dfd, ERASURE_KEY_ORIGIN_FILE) < 0)
+                r = -errno;
+        if (r < 0)
+                (void) unlinkat(dfd, tmp, 0);
+        else if (fsync(dfd) < 0)
+                r = -errno;
+        return r;
+}
+
+int erasure_key_origin(const char *state_dir, const char *machine_id, EVP_PKEY *key, char *ret_other, size_t size) {
+        if (!erasure_machine_id_valid(machine_id))
+                return 0;
+        _cleanup_free_ char *pub = NULL;
+        int r = erasure_key_public_base64(key, &pub);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int dfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        char id[33], kept_pub[128];
+        r = origin_read(dfd, id, kept_pub, sizeof(kept_pub));
+        /* Kept for this key: the same machine, or another. None, unreadable,
+         * or of another key (replaced, or made by `scratchd wipe` by hand):
+         * this machine's from now. */
+        if (r >= 0 && streq(kept_pub, pub)) {
+                if (streq(id, machine_id))
+                        return 0;
+                snprintf(ret_other, size, "%s", id);
+                return 1;
+        }
+        /* A link there (ELOOP) is not followed: replaced by our file. */
+        if (r < 0 && r != -ENOENT && r != -EBADMSG && r != -ELOOP)
+                return r;
+        return origin_write(dfd, machine_id, pub);
 }

@@ -33,7 +33,8 @@ static const char *or_null(const char *s) {
         return s && *s ? s : NULL;
 }
 
-void erasure_sink_write(const ErasureSink *s, ErasureRecord *r, const char *disks, ErasureOutcome *ret) {
+void erasure_sink_write(const ErasureSink *s, ErasureRecord *r, const char *disks, bool media_unverified,
+                        ErasureOutcome *ret) {
         *ret = (ErasureOutcome) { .key_generation = r->key_generation,
                                   .key_generation_unknown = r->key_generation_unknown };
         if (!s || !s->dir)
@@ -50,7 +51,9 @@ void erasure_sink_write(const ErasureSink *s, ErasureRecord *r, const char *disk
         erasure_node_read(s->node_root ?: "/", &node);
         r->node = &node;
 
-        /* Each disk as it is now: the erase does not change what a disk is. */
+        /* Each disk as it is now: the erase does not change what a disk is.
+         * Unverified (a fence: the paths are the state's, and what is there
+         * now could not be proven the volume's): named, not identified. */
         DiskMedia facts[STRIPE_DISKS_MAX];
         ErasureMedia media[STRIPE_DISKS_MAX];
         char paths[STRIPE_DISKS_MAX][256];
@@ -60,7 +63,8 @@ void erasure_sink_write(const ErasureSink *s, ErasureRecord *r, const char *disk
         for (char *p = copy ? strtok_r(copy, " ", &save) : NULL; p && n < STRIPE_DISKS_MAX;
              p = strtok_r(NULL, " ", &save), n++) {
                 snprintf(paths[n], sizeof(paths[n]), "%s", p);
-                int k = disk_media(p, &facts[n]);
+                facts[n] = (DiskMedia) {};
+                int k = media_unverified ? 0 : disk_media(p, &facts[n]);
                 if (k < 0)
                         log_warning_errno(k, "%s: erase record: cannot read what %s is: %m; its model, serial and "
                                           "WWN are written as not known", r->volume, p);

@@ -188,10 +188,12 @@ static int sign_one(int pfd, const char *name, const char *dir, EVP_PKEY *key, c
         json_object_object_add(mark, "at", json_object_new_string(when));
         json_object_object_add(mark, "by", json_object_new_string(
                 "scratchd at its start: the erase was done by the initramfs, which has no node key"));
-        const char *h = get_string(o, "host"), *id = get_string(o, "machine_id");
+        const char *h = get_string(o, "host");
         if (now->host[0] && (!h || !*h || streq(h, "(none)") || streq(h, "localhost")))
                 json_object_object_add(o, "host", json_object_new_string(now->host));
-        if (now->machine_id[0] && (!id || !*id))
+        /* This boot's record (its boot id), so this machine's: whatever the
+         * initramfs had (none, or the id of the host that built it) is not. */
+        if (now->machine_id[0])
                 json_object_object_add(o, "machine_id", json_object_new_string(now->machine_id));
 
         e = erasure_sign(o, key);

@@ -224,6 +224,8 @@ static int in_host_mount_namespace(int (*fn)(const void *), const void *arg, con
                 while (waitpid(pid, &status, 0) < 0)
                         if (errno != EINTR)
                                 return -errno;
+                if (ret_failed_at)
+                        *ret_failed_at = "the helper process did not finish in 60 s (killed)";
                 return -ETIMEDOUT;
         }
         ChildResult out;
@@ -354,9 +356,11 @@ static int do_unmount(const void *userdata) {
                  * even say what it is (a failed disk): what the mount table
                  * showed on top here was ours, so it is detached unseen. */
                 if (r < 0 && r != -ENOENT && a->detach) {
-                        if (umount2(a->where, UMOUNT_NOFOLLOW | MNT_DETACH) < 0)
-                                return fail_at("umount2 (lazy, of a mount point that cannot be examined)", -errno);
-                        continue;
+                        if (umount2(a->where, UMOUNT_NOFOLLOW | MNT_DETACH) == 0)
+                                continue;
+                        if (errno == EINVAL)   /* no mount there at all */
+                                return 0;
+                        return fail_at("umount2 (lazy, of a mount point that cannot be examined)", -errno);
                 }
                 if (r < 0)
                         return fail_at("statx of the mount point", r);

@@ -204,11 +204,8 @@ int holders_serve(int in, int out) {
         if (!f)
                 return -errno;
         for (size_t i = 0; r >= 0 && i < n; i++) {
-                /* A command names itself (prctl): nothing in it may end
-                 * or forge a line. */
-                for (char *c = h[i].comm; *c; c++)
-                        if ((unsigned char) *c < 0x20 || *c == 0x7f)
-                                *c = '?';
+                /* comm is printable ASCII (holders.c): nothing in it may
+                 * end or forge a line. */
                 fprintf(f, "holder %d %u %u %s\n", (int) h[i].pid, (unsigned) h[i].uid, h[i].why, h[i].comm);
         }
         fprintf(f, "end %d\n", r);

@@ -313,10 +313,11 @@ int holders_find_local(dev_t dev, Holder **ret, size_t *ret_n) {
                 (void) read_one_line(p, &comm);
                 snprintf(h->comm, sizeof(h->comm), "%s", comm ?: "?");
                 /* A process names itself (prctl PR_SET_NAME): a job's user
-                 * could put a newline or a terminal escape there, which the
-                 * reason carries to logs, records and an admin's terminal. */
+                 * could put a newline or a terminal escape there (C0, or a
+                 * C1 byte such as CSI), which the reason carries to logs,
+                 * records and an admin's terminal: printable ASCII only. */
                 for (char *c = h->comm; *c; c++)
-                        if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                        if ((unsigned char) *c < 0x20 || (unsigned char) *c >= 0x7f)
                                 *c = '?';
         }
         closedir(d);

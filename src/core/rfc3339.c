@@ -97,7 +97,12 @@ int rfc3339_parse(const char *s, uint64_t *ret_usec) {
 static char *format(char *buf, size_t size, uint64_t usec, bool fraction) {
         time_t t = (time_t) (usec / USEC_PER_SEC);
         struct tm tm;
-        size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", gmtime_r(&t, &tm));
+        struct tm *g = gmtime_r(&t, &tm);
+        size_t n = g ? strftime(buf, size, "%Y-%m-%dT%H:%M:%S", g) : 0;
+        if (n == 0) {   /* past year 9999, or no such time: not a date-time */
+                snprintf(buf, size, "0000-00-00T00:00:00Z");
+                return buf;
+        }
         if (fraction)
                 snprintf(buf + n, size - n, ".%06" PRIu64 "Z", usec % USEC_PER_SEC);
         else

@@ -65,7 +65,10 @@ int manager_records_open(Manager *m, const char *state_dir, const char *pending_
         ErasureNode node;
         erasure_node_read("/", &node);
         char other[64];
-        int k = erasure_key_origin(state_dir, node.machine_id, r > 0, other, sizeof(other));
+        /* A machine id made for this boot (a stateless node) would differ at
+         * every start: nothing to compare. */
+        int k = erasure_machine_id_transient("/") > 0 ? 0
+                : erasure_key_origin(state_dir, node.machine_id, m->node_key, other, sizeof(other));
         if (k > 0)
                 log_warning("the node key %s/" ERASURE_KEY_FILE " was made on another machine (machine id %s; this "
                             "is %s): a golden image that carried it gives every node booted from it the same key, "
@@ -74,7 +77,8 @@ int manager_records_open(Manager *m, const char *state_dir, const char *pending_
                             "'scratchctl pubkey'", state_dir, other, node.machine_id);
         else if (k < 0)
                 log_warning_errno(k, "cannot keep the machine id beside the node key in %s/" ERASURE_KEY_ORIGIN_FILE
-                                  ": %m; a key copied to another machine goes unnoticed", state_dir);
+                                  ": %m; a key copied to another machine goes unnoticed until it can: make it a "
+                                  "regular file of root's, or remove it", state_dir);
         _cleanup_free_ char *pub = NULL;
         if (erasure_key_public_base64(m->node_key, &pub) >= 0 && r > 0)
                 log_notice("made a new node key %s/" ERASURE_KEY_FILE " (public half %s): give it to whoever "

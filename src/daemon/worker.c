@@ -162,7 +162,7 @@ static int job_erase(Engine *engine, const ScratchConfig *sc, const char *disks,
                 .n_verification = n,
         };
         ErasureOutcome outcome;
-        erasure_sink_write(&engine->records, &er, disks, &outcome);
+        erasure_sink_write(&engine->records, &er, disks, false, &outcome);
         if (outcome.error < 0)
                 ret->erasure_failures++;
         else if (outcome.name[0])

@@ -149,11 +149,12 @@ check "... the newest: this wipe's" grep -q "\"record\":\"$(newest)\"" "$WORK/au
 
 # A node key carried to another machine (a golden image): the machine id it
 # was made on is kept beside it, and a start on another says so.
-check "the machine id the key was made on is kept beside it (this one's)" \
-        test "$(cat "$STATE_DIRECTORY/node-key.machine-id")" = "$(cat /etc/machine-id)"
+origin=$STATE_DIRECTORY/node-key.machine-id
+check "the machine id the key was first used on is kept beside it, with its public half" \
+        test "$(cut -d' ' -f1 "$origin") $(cut -d' ' -f2 "$origin")" = "$(cat /etc/machine-id) $(ctl pubkey --raw)"
 check "control: this start did not warn of another machine" bash -c "! grep -q 'made on another machine' '$WORK/daemon.log'"
 kill -TERM $DAEMON_PID; wait $DAEMON_PID
-echo 0123456789abcdef0123456789abcdef > "$STATE_DIRECTORY/node-key.machine-id"
+echo "0123456789abcdef0123456789abcdef $(cut -d' ' -f2 "$origin")" > "$origin"
 start_daemon "$WORK/scratchd.conf" || bail "the daemon did not start again: $(tail -n 5 "$WORK/daemon.log")"
 wait_state CLEAN || bail "no CLEAN volume after the restart: $(tail -n 5 "$WORK/daemon.log")"
 check "a start with a key made on another machine warns, naming it and what to do" \

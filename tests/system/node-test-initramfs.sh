@@ -31,7 +31,7 @@ for p in sorted(glob.glob("/var/lib/scratchd/records/*.json")):
         break')
 check "... it is there (this boot's, trigger startup) and verifies with the node's key" \
         bash -c "test -n '$first' && scratchctl verify --pubkey /tmp/node.pub '$first'"
-check "... it names this machine (its machine id, filled in at the signing where the initramfs had none)" \
+check "... it names this machine (its machine id, set at the signing)" \
         python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); sys.exit(not (r["machine_id"] and r["machine_id"] == open("/etc/machine-id").read().strip() and r["signed_later"]))' "$first"
 
 # The first release after boot: /scratch is the initramfs's mount, not a

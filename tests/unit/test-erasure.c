@@ -3,6 +3,7 @@
  * (stable across runs and insertion orders), its Ed25519 signature (any
  * change fails it, as does another key), the node key's file, the records'
  * files and their retention, and each weakening condition on a fake root. */
+#include <dirent.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -703,7 +704,7 @@ static void test_sink(void **state) {
         ErasureOutcome out;
         for (unsigned i = 0; i < 3; i++) {
                 ErasureRecord r = at_time(NULL, T0 + i, 10 + i);
-                erasure_sink_write(&sink, &r, "/nonexistent/disk-a /nonexistent/disk-b", &out);
+                erasure_sink_write(&sink, &r, "/nonexistent/disk-a /nonexistent/disk-b", false, &out);
                 assert_int_equal(out.error, 0);
                 assert_int_equal(out.key_generation, 10 + i);
         }
@@ -734,12 +735,12 @@ static void test_sink(void **state) {
         /* No key: nothing written, the error said. */
         sink.unavailable = -EPERM;
         ErasureRecord r = at_time(NULL, T0 + 10, 20);
-        erasure_sink_write(&sink, &r, "", &out);
+        erasure_sink_write(&sink, &r, "", false, &out);
         assert_int_equal(out.error, -EPERM);
         assert_string_equal(out.name, "");
         /* No dir: not recorded, not an error (a test of other parts). */
         ErasureSink none = {};
-        erasure_sink_write(&none, &r, "", &out);
+        erasure_sink_write(&none, &r, "", false, &out);
         assert_int_equal(out.error, 0);
         assert_string_equal(out.name, "");
         /* A dir that cannot be written (a file in its place): the error. */
@@ -747,9 +748,57 @@ static void test_sink(void **state) {
         char blocked[PATH_MAX];
         snprintf(blocked, sizeof(blocked), "%s/blocked", t->path);
         ErasureSink full = { .dir = blocked, .key = key, .node_root = root };
-        erasure_sink_write(&full, &r, "", &out);
+        erasure_sink_write(&full, &r, "", false, &out);
         assert_true(out.error < 0);
         assert_string_equal(out.name, "");
+}
+
+/* A fence's record names the disks its state named, unverified: no model,
+ * serial, WWN or size read from whatever is at those paths now. The control:
+ * the same disk, verified, has its size read. */
+static void test_sink_media_unverified(void **state) {
+        TempDir *t = *state;
+        char dir[PATH_MAX], disk[300] = "";
+        snprintf(dir, sizeof(dir), "%s/records", t->path);
+        /* A block device of this machine with a size. */
+        DIR *d = opendir("/sys/block");
+        for (struct dirent *de; d && (de = readdir(d)) && !disk[0];) {
+                char p[PATH_MAX], dev[300];
+                _cleanup_free_ char *size = NULL;
+                snprintf(p, sizeof(p), "/sys/block/%s/size", de->d_name);
+                snprintf(dev, sizeof(dev), "/dev/%s", de->d_name);
+                if (de->d_name[0] != '.' && read_one_line(p, &size) >= 0 && strtoull(size, NULL, 10) > 0 &&
+                    access(dev, F_OK) == 0)
+                        snprintf(disk, sizeof(disk), "%s", dev);
+        }
+        if (d)
+                closedir(d);
+        if (!disk[0])
+                skip();   /* no block device with a size here */
+        _cleanup_(evp_pkey_freep) EVP_PKEY *key = new_key();
+        ErasureSink sink = { .dir = dir, .key = key };
+        uint64_t sizes[2];
+        for (int unverified = 0; unverified < 2; unverified++) {
+                ErasureRecord r = at_time(NULL, T0 + unverified, 30 + unverified);
+                ErasureOutcome out;
+                erasure_sink_write(&sink, &r, disk, unverified, &out);
+                assert_int_equal(out.error, 0);
+                char path[PATH_MAX + 200];
+                snprintf(path, sizeof(path), "%s/%s", dir, out.name);
+                _cleanup_free_ char *text = NULL;
+                assert_int_equal(read_full_file(path, &text), 0);
+                _cleanup_(json_putp) json_object *o = json_tokener_parse(text);
+                json_object *m = json_object_array_get_idx(get_path(o, "media", NULL), 0);
+                assert_string_equal(json_object_get_string(get_path(m, "path", NULL)), disk);
+                sizes[unverified] = json_object_get_uint64(get_path(m, "size_bytes", NULL));
+                if (unverified) {
+                        assert_null(get_path(m, "model", NULL));
+                        assert_null(get_path(m, "serial", NULL));
+                        assert_null(get_path(m, "wwn", NULL));
+                }
+        }
+        assert_true(sizes[0] > 0);     /* the control: read when verified */
+        assert_int_equal(sizes[1], 0);
 }
 
 /* The initramfs's records: written unsigned, signed and moved by the daemon
@@ -763,10 +812,11 @@ static void test_sign_pending(void **state) {
         snprintf(pending, sizeof(pending), "%s/pending", t->path);
         snprintf(dir, sizeof(dir), "%s/records", t->path);
         _cleanup_(evp_pkey_freep) EVP_PKEY *key = new_key();
-        /* The initramfs's view: no host name, no machine id; the node's at
-         * the daemon's start. */
+        /* The initramfs's view: no host name, the machine id of the host that
+         * built it; the node's at the daemon's start. */
         ErasureNode node = sample_node();
         snprintf(node.host, sizeof(node.host), "(none)");
+        snprintf(node.machine_id, sizeof(node.machine_id), "00000000000000000000000000000bad");   /* the build host's */
         ErasureNode here = node;
         snprintf(here.host, sizeof(here.host), "node17");
         snprintf(here.machine_id, sizeof(here.machine_id), "5e1c0b9b6a0d4c8e9f2a3b4c5d6e7f80");
@@ -825,28 +875,51 @@ static void test_sign_pending(void **state) {
         assert_int_equal(erasure_sign_pending(path, dir, key, &here), 0);
 }
 
-/* The machine a node key was made on, kept beside it: a key a golden image
- * carried to another machine is told apart; a new key is this machine's. */
+/* The machine a node key was first used on, kept beside it with its public
+ * half: a key a golden image carried to another machine is told apart; a
+ * new key is this machine's; a machine id that is none is no evidence. */
 static void test_key_origin(void **state) {
         TempDir *t = *state;
         char other[64] = "", path[PATH_MAX + 64];
+        const char *a = "aaaa1111aaaa1111aaaa1111aaaa1111", *b = "bbbb2222bbbb2222bbbb2222bbbb2222";
         snprintf(path, sizeof(path), "%s/" ERASURE_KEY_ORIGIN_FILE, t->path);
+        _cleanup_(evp_pkey_freep) EVP_PKEY *key = new_key(), *key2 = new_key();
 
-        assert_int_equal(erasure_key_origin(t->path, "", false, other, sizeof(other)), 0);
+        assert_int_equal(erasure_key_origin(t->path, "", key, other, sizeof(other)), 0);
+        assert_int_equal(erasure_key_origin(t->path, "uninitialized", key, other, sizeof(other)), 0);
         assert_int_equal(access(path, F_OK), -1);   /* no machine id: nothing kept */
-        assert_int_equal(erasure_key_origin(t->path, "aaaa1111", false, other, sizeof(other)), 0);
-        _cleanup_free_ char *kept = NULL;
+        assert_int_equal(erasure_key_origin(t->path, a, key, other, sizeof(other)), 0);
+        _cleanup_free_ char *kept = NULL, *pub = NULL;
         assert_int_equal(read_full_file(path, &kept), 0);
-        assert_string_equal(kept, "aaaa1111\n");
-        assert_int_equal(erasure_key_origin(t->path, "aaaa1111", false, other, sizeof(other)), 0);
+        assert_int_equal(erasure_key_public_base64(key, &pub), 0);
+        assert_true(startswith(kept, a));
+        assert_non_null(strstr(kept, pub));
+        assert_int_equal(erasure_key_origin(t->path, a, key, other, sizeof(other)), 0);
         /* Booted elsewhere with the same key. */
-        assert_int_equal(erasure_key_origin(t->path, "bbbb2222", false, other, sizeof(other)), 1);
-        assert_string_equal(other, "aaaa1111");
-        /* A new key there (the old one removed): that machine's from now. */
-        assert_int_equal(erasure_key_origin(t->path, "bbbb2222", true, other, sizeof(other)), 0);
-        assert_int_equal(erasure_key_origin(t->path, "bbbb2222", false, other, sizeof(other)), 0);
-        assert_int_equal(erasure_key_origin(t->path, "aaaa1111", false, other, sizeof(other)), 1);
-        assert_string_equal(other, "bbbb2222");
+        assert_int_equal(erasure_key_origin(t->path, b, key, other, sizeof(other)), 1);
+        assert_string_equal(other, a);
+        /* Another key there (the old one removed, a new one made): that
+         * machine's from now. */
+        assert_int_equal(erasure_key_origin(t->path, b, key2, other, sizeof(other)), 0);
+        assert_int_equal(erasure_key_origin(t->path, b, key2, other, sizeof(other)), 0);
+        assert_int_equal(erasure_key_origin(t->path, a, key2, other, sizeof(other)), 1);
+        assert_string_equal(other, b);
+        /* A file that is not one of ours is rewritten; a link is not followed. */
+        write_at(t->path, "/" ERASURE_KEY_ORIGIN_FILE, "garbage\n");
+        assert_int_equal(erasure_key_origin(t->path, a, key2, other, sizeof(other)), 0);
+        assert_int_equal(erasure_key_origin(t->path, b, key2, other, sizeof(other)), 1);
+        assert_int_equal(unlink(path), 0);
+        char target[PATH_MAX + 64];
+        snprintf(target, sizeof(target), "%s/elsewhere", t->path);
+        write_at(t->path, "/elsewhere", "untouched\n");
+        assert_int_equal(symlink(target, path), 0);
+        assert_int_equal(erasure_key_origin(t->path, a, key2, other, sizeof(other)), 0);
+        _cleanup_free_ char *still = NULL;
+        assert_int_equal(read_full_file(target, &still), 0);
+        assert_string_equal(still, "untouched\n");
+        struct stat st;
+        assert_int_equal(lstat(path, &st), 0);
+        assert_true(S_ISREG(st.st_mode));   /* the link replaced by our file */
 }
 
 static void test_prune(void **state) {
@@ -975,6 +1048,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_key_origin, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_prune, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_sink, setup_tempdir, teardown_tempdir),
+                cmocka_unit_test_setup_teardown(test_sink_media_unverified, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test_setup_teardown(test_sign_pending, setup_tempdir, teardown_tempdir),
                 cmocka_unit_test(test_no_key_material),
         };

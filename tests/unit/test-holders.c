@@ -216,14 +216,14 @@ static void test_find_real(void **state) {
         rmdir(dir);
 }
 
-/* A holder that named itself with a tab and a terminal escape: named
- * with '?' for each, in the holder and the text made of it. */
+/* A holder that named itself with a tab and terminal escapes (ESC, and the
+ * C1 byte CSI): named with '?' for each, in the holder and its text. */
 static void test_find_named(void **state) {
         char dir[] = "/tmp/test-holders-dir-XXXXXX";
         assert_non_null(mkdtemp(dir));
         struct stat st;
         assert_int_equal(stat(dir, &st), 0);
-        pid_t pid = child_in(dir, false, 0, "ev\033[2J\til");
+        pid_t pid = child_in(dir, false, 0, "ev\033[2J\til\233");
 
         /* The control: the kernel kept the name as given. */
         char p[64], raw[32] = "";
@@ -232,18 +232,18 @@ static void test_find_named(void **state) {
         assert_non_null(f);
         assert_non_null(fgets(raw, sizeof(raw), f));
         fclose(f);
-        assert_string_equal(raw, "ev\033[2J\til\n");
+        assert_string_equal(raw, "ev\033[2J\til\233\n");
 
         Holder *h = NULL;
         size_t n = 0;
         assert_int_equal(holders_find(st.st_dev, &h, &n), 0);
         const Holder *a = find_pid(h, n, pid);
         assert_non_null(a);
-        assert_string_equal(a->comm, "ev?[2J?il");
+        assert_string_equal(a->comm, "ev?[2J?il?");
         char text[4096];
         holders_format(a, 1, text, sizeof(text));
         for (const char *t = text; *t; t++)
-                assert_false((unsigned char) *t < 0x20 || *t == 0x7f);
+                assert_false((unsigned char) *t < 0x20 || (unsigned char) *t >= 0x7f);
         free(h);
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
