@@ -239,12 +239,17 @@ python3 - "$STATE_DIRECTORY/records/$rec301" > "$WORK/rec301" 2>&1 <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 v = {c["check"]: c["passed"] for c in r["verification"]}
+m = r["media"][0] if r["media"] else {}
 print(r["job"], r["trigger"], v.get("mapping-removed"), v.get("key-generation-changed"), r["next_key_generation"],
-      r["discard"]["done"], r["result"])
+      r["discard"]["done"], m.get("path"), m.get("model"), m.get("serial"), m.get("wwn"),
+      "removed, so the kernel dropped and wiped the key" in r["method"]["key_destruction"], r["result"])
 PY
 note "release: record: $(cat "$WORK/rec301")"
 check "release: ... job 301's release; the mapping checked gone; no new key; no discard" \
         test "$(cut -d' ' -f1-6 "$WORK/rec301")" = "301 release True False None False"
+check "release: ... its disk by the state's path, unverified: no model, serial or WWN read" \
+        test "$(cut -d' ' -f7-10 "$WORK/rec301")" = "/dev/mapper/fault-a None None None"
+check "release: ... the key's end as seen: the mapping removed" test "$(cut -d' ' -f11 "$WORK/rec301")" = True
 check "release: ... its result is the fence's reason" grep -q "could not be checked before the erase" "$WORK/rec301"
 "$SCRATCHCTL" --socket "$SOCK" pubkey > "$WORK/node.pub" 2> "$WORK/err" || note "pubkey: $(cat "$WORK/err")"
 check "release: ... and it verifies with the node's key" \
