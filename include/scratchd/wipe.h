@@ -122,6 +122,12 @@ struct WipeRequest {
 /* The request's disks, space-separated, as the record names them. */
 void wipe_disk_list(const WipeRequest *req, char *buf, size_t size);
 
+/* Whether a key of the volume whose mapping is `mapping` is in the kernel,
+ * for the erase record's checks: its mapping (exclusive mode), or any of its
+ * job volumes' (`shared`, MAPPING-vol-*). 1 yes, 0 no, a negative errno when
+ * the table cannot be read, -ENODATA when `o` cannot tell. */
+int wipe_key_in_kernel(const WipeOps *o, const char *mapping, bool shared);
+
 /* Crypto-erases and re-keys the volume: from whatever state it is in to CLEAN
  * under generation rec->generation + 1, recording progress in `rec` through
  * ops->save_state. On failure at any step the volume is fenced (unmounted,

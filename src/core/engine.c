@@ -65,7 +65,6 @@ typedef struct Target {
         CryptTuning tuning;
         char why[1024];           /* why target_prepare() failed, without the volume's name */
         bool disks_unproven;      /* it failed on the disks themselves (not on the config) */
-        bool media_unverified;    /* disk_list is the state's, not proven: the record reads no identity */
 } Target;
 
 /* target_prepare()'s errors: logged as one line that names the volume, and
@@ -419,26 +418,19 @@ static bool stack_live(const ScratchConfig *vc) {
 static int fence_unchecked(Engine *e, const ScratchConfig *vc, Record *rec, int error, const char *why,
                            bool disks, WipeReport *report, char *key_end, size_t key_end_size) {
         const WipeOps *o = &e->ops;
-        char mapping[128], mount_point[4096], detail[400] = "", removed[600], job_prefix[160];
+        char mapping[128], mount_point[4096], detail[400] = "", removed[600];
         dev_t mapdev, mounted;
         int r = 0;
         bool shared = vc->mode == SCRATCH_MODE_SHARED;
 
         snprintf(mapping, sizeof(mapping), MAPPING_PREFIX "%s", vc->name);
-        snprintf(job_prefix, sizeof(job_prefix), "%s-vol-", mapping);
         /* The record's checks, as a wipe makes them (wipe.c): a key in the
          * kernel before, none after. Nothing is written to the disks, so
          * no discard either. */
-        *report = (WipeReport) { .mapping_was_active = -ENODATA, .mapping_gone = -ENODATA };
+        *report = (WipeReport) { .mapping_was_active = wipe_key_in_kernel(o, mapping, shared),
+                                 .mapping_gone = -ENODATA };
         snprintf(report->discard_detail, sizeof(report->discard_detail), "not done: %s, so nothing was written to "
                  "the disks", disks ? "they could not be proven this volume's" : "the erase could not start");
-        if (!shared && o->mapping_exists) {
-                int k = o->mapping_exists(o->userdata, mapping);
-                report->mapping_was_active = k > 0 ? 1 : k;
-        } else if (shared && o->mappings_with_prefix) {
-                int k = o->mappings_with_prefix(o->userdata, job_prefix);
-                report->mapping_was_active = k < 0 ? k : k > 0;
-        }
         snprintf(mount_point, sizeof(mount_point), "%s%s", e->root ?: "", vc->mount_point);
         /* Only our own file system is unmounted. */
         if (dm_device_info(mapping, &mapdev, NULL, 0, NULL) > 0 && fs_mounted_device(mount_point, &mounted) > 0 &&
@@ -463,12 +455,9 @@ static int fence_unchecked(Engine *e, const ScratchConfig *vc, Record *rec, int 
         /* Deferred is not gone: the key stays until the last holder closes. */
         if (deferred)
                 report->mapping_gone = 0;
-        else if (r >= 0 && !shared && o->mapping_exists) {
-                int k = o->mapping_exists(o->userdata, mapping);
+        else if (r >= 0) {
+                int k = wipe_key_in_kernel(o, mapping, shared);
                 report->mapping_gone = k < 0 ? k : !k;
-        } else if (r >= 0 && shared && o->mappings_with_prefix) {
-                int k = o->mappings_with_prefix(o->userdata, job_prefix);
-                report->mapping_gone = k < 0 ? k : k == 0;
         }
         /* How the key ended, for the record: only what was seen. */
         if (deferred)
@@ -583,7 +572,8 @@ static void record_erase(Engine *e, const Target *t, const char *trigger, bool h
                 .verification = checks,
                 .n_verification = ELEMENTSOF(checks),
         };
-        erasure_sink_write(&e->records, &rec, t->disk_list, t->media_unverified, ret);
+        /* Disks not proven the volume's: named, their identity not read. */
+        erasure_sink_write(&e->records, &rec, t->disk_list, t->disks_unproven, ret);
 }
 
 int engine_run_volume(Engine *e, const ScratchConfig *vc, bool force_wipe, const char *trigger, Record *ret_rec,
@@ -634,7 +624,6 @@ int engine_run_volume(Engine *e, const ScratchConfig *vc, bool force_wipe, const
                         r = fence_unchecked(e, vc, ret_rec, r, t.why, t.disks_unproven, &report, key_end,
                                             sizeof(key_end));
                         snprintf(t.disk_list, sizeof(t.disk_list), "%s", before.device);
-                        t.media_unverified = t.disks_unproven;
                         ErasureOutcome ignored;
                         record_erase(e, &t, trigger ?: "wipe", have_record, &before, ret_rec, r, start, &report,
                                      key_end, ret_record ?: &ignored);

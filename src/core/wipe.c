@@ -76,23 +76,16 @@ static int run_step(Wipe *w, WipeStep step) {
                 r = o->unmount(o->userdata, q->mount_point, false);
                 break;
         case WIPE_STEP_DEACTIVATE: {
-                char job_prefix[160];
-                snprintf(job_prefix, sizeof(job_prefix), "%s-vol-", q->mapping);
                 target = q->mapping;
                 /* The record's checks: whether a key was in the kernel
                  * before, and that the mapping, and the key in it, is gone
                  * from it after (not merely deferred); a pool's, after its
                  * job volumes went. */
-                if (q->report && !q->shared && o->mapping_exists) {
-                        int k = o->mapping_exists(o->userdata, q->mapping);
-                        q->report->mapping_was_active = k > 0 ? 1 : k;
-                } else if (q->report && q->shared && o->mappings_with_prefix) {
-                        int k = o->mappings_with_prefix(o->userdata, job_prefix);
-                        q->report->mapping_was_active = k < 0 ? k : k > 0;
-                }
+                if (q->report)
+                        q->report->mapping_was_active = wipe_key_in_kernel(o, q->mapping, q->shared);
                 r = o->deactivate(o->userdata, q->mapping, false);
-                if (r >= 0 && q->report && !q->shared && o->mapping_exists) {
-                        int k = o->mapping_exists(o->userdata, q->mapping);
+                if (r >= 0 && q->report && !q->shared) {
+                        int k = wipe_key_in_kernel(o, q->mapping, false);
                         q->report->mapping_gone = k < 0 ? k : !k;
                 }
                 if (r == -EBUSY)
@@ -104,9 +97,9 @@ static int run_step(Wipe *w, WipeStep step) {
                 if (r >= 0) {
                         target = q->name;
                         r = o->teardown_pool(o->userdata, q->name, false, w->detail, sizeof(w->detail));
-                        if (r >= 0 && q->report && q->shared && o->mappings_with_prefix) {
-                                int k = o->mappings_with_prefix(o->userdata, job_prefix);
-                                q->report->mapping_gone = k < 0 ? k : k == 0;
+                        if (r >= 0 && q->report && q->shared) {
+                                int k = wipe_key_in_kernel(o, q->mapping, true);
+                                q->report->mapping_gone = k < 0 ? k : !k;
                         }
                 }
                 /* With the key gone, the data device under it goes too: the
@@ -198,6 +191,19 @@ static int run_step(Wipe *w, WipeStep step) {
 
         log_step(q->name, wipe_step_to_string(step), target, now_usec() - start, r, w->detail[0] ? w->detail : NULL);
         return r;
+}
+
+int wipe_key_in_kernel(const WipeOps *o, const char *mapping, bool shared) {
+        int k;
+        if (!shared && o->mapping_exists)
+                k = o->mapping_exists(o->userdata, mapping);
+        else if (shared && o->mappings_with_prefix) {
+                char job_prefix[160];
+                snprintf(job_prefix, sizeof(job_prefix), "%s-vol-", mapping);
+                k = o->mappings_with_prefix(o->userdata, job_prefix);
+        } else
+                return -ENODATA;
+        return k < 0 ? k : k > 0;
 }
 
 void wipe_disk_list(const WipeRequest *req, char *buf, size_t size) {
